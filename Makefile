@@ -1,0 +1,51 @@
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
+PY := .venv/bin/python
+export SECMONKEY_MONGO_URL ?= mongodb://127.0.0.1:27017/
+export SECMONKEY_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv .venv-tools && .venv-tools/bin/pip install -q uv
+
+.PHONY: bootstrap
+bootstrap: $(UV) ## Create .venv with every workspace member (uv sync --frozen)
+	$(UV) sync --frozen --all-packages
+
+.PHONY: up
+up: ## Start local RabbitMQ and the MongoDB-protocol server (safe to run twice)
+	deploy/local/up.sh
+
+.PHONY: down
+down: ## Stop what `make up` started, nothing else
+	deploy/local/down.sh
+
+.PHONY: lint
+lint: ## ruff + mypy --strict
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy libs services
+
+.PHONY: fmt
+fmt: ## Format and autofix
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+.PHONY: test
+test: bootstrap up lint ## Install, start what tests need, lint, run every test
+	$(UV) run --frozen pytest
+
+.PHONY: run
+run: bootstrap up ## Run the whole system locally
+	@echo "RabbitMQ and the MongoDB-protocol server are up; services: collector auditor notifier api"
+
+.PHONY: bench
+bench: bench-collector bench-auditor bench-notifier bench-api ## Every benchmark
+
+.PHONY: bench-collector bench-auditor bench-notifier bench-api bench-realtime
+bench-collector bench-auditor bench-notifier bench-api bench-realtime: bootstrap up
+	$(UV) run --frozen python bench/$(subst bench-,,$@)/run.py

@@ -1,0 +1,71 @@
+"""What every service holds while it runs: the MongoDB database and the RabbitMQ connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from aio_pika.abc import AbstractRobustConnection
+from pymongo import AsyncMongoClient
+
+from secmonkey.common import amqp, mongo
+from secmonkey.common.mongo import Database, Document
+from secmonkey.common.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: CommonSettings
+    client: AsyncMongoClient[Document]
+    db: Database
+    rabbit: AbstractRobustConnection | None = None
+    publisher: amqp.Publisher | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def open(
+        cls, settings: CommonSettings, *, rabbit: bool = True, indexes: bool = True
+    ) -> Runtime:
+        """Connect to MongoDB (creating indexes) and RabbitMQ (declaring the topology)."""
+        client = mongo.connect(settings.mongo_url)
+        db = client[settings.mongo_db]
+        runtime = cls(settings=settings, client=client, db=db)
+        try:
+            if indexes:
+                await mongo.with_retry(lambda: mongo.ensure_indexes(db), what="creating indexes")
+            if rabbit:
+                runtime.rabbit = await amqp.connect(settings.amqp_url)
+                channel = await runtime.rabbit.channel()
+                await amqp.declare_topology(channel)
+                await channel.close()
+                runtime.publisher = await amqp.Publisher.open(runtime.rabbit)
+        except BaseException:
+            await runtime.close()
+            raise
+        return runtime
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.rabbit is not None:
+            await self.rabbit.close()
+        await self.client.close()
+
+    async def readiness(self) -> dict[str, str]:
+        """`ok` or the error text for each dependency."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(mongo.ping(self.db), timeout=3)
+            checks["mongodb"] = "ok"
+        except Exception as exc:  # any failure means not ready
+            checks["mongodb"] = f"error: {exc.__class__.__name__}: {exc}"[:300]
+        if self.rabbit is not None:
+            checks["rabbitmq"] = "ok" if not self.rabbit.is_closed else "error: connection closed"
+        return checks

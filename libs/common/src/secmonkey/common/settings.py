@@ -1,0 +1,44 @@
+"""Settings every service shares; each service subclasses `CommonSettings`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
+
+
+class CommonSettings(BaseSettings):
+    """Connection and logging settings read from `SECMONKEY_*` environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SECMONKEY_", env_ignore_empty=True, extra="ignore", env_file=None
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    mongo_url: str = "mongodb://127.0.0.1:27017/"
+    mongo_db: str = "secmonkey"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    log_level: str = "INFO"
+    log_json: bool | None = Field(
+        default=None, description="JSON log lines; default: when stderr is not a terminal"
+    )
+    prefetch: int = Field(default=16, ge=1, le=1000)
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base URL of the API, used in alert links"
+    )
+
+    @model_validator(mode="after")
+    def _no_default_credentials_in_production(self) -> CommonSettings:
+        if self.environment == "production" and "guest:guest@" in self.amqp_url:
+            raise ValueError("SECMONKEY_AMQP_URL uses RabbitMQ's guest account in production")
+        return self
+
+
+def refuse_placeholder(value: str, name: str, environment: str) -> str:
+    """Refuse an empty or placeholder secret outside development and test."""
+    if environment == "production" and value.strip().lower() in PLACEHOLDER_SECRETS:
+        raise ValueError(f"{name} is a placeholder; set a real secret in production")
+    return value
