@@ -94,6 +94,14 @@ class Caller(BaseModel):
     at: datetime | None = None
 
 
+class VpcSummary(BaseModel):
+    """The VPC a batch's groups live in: whether it is the region's default VPC, its CIDRs."""
+
+    vpc_id: str
+    is_default: bool = False
+    cidrs: list[str] = Field(default_factory=list)
+
+
 class SnapshotBatch(Message):
     """Up to a few hundred groups of one account and region, as observed at one instant."""
 
@@ -107,6 +115,9 @@ class SnapshotBatch(Message):
     callers: list[Caller] = Field(default_factory=list)
     missing_group_ids: list[str] = Field(
         default_factory=list, description="groups an event said to look at that no longer exist"
+    )
+    vpcs: list[VpcSummary] = Field(
+        default_factory=list, description="the VPCs of this batch's groups (DescribeVpcs)"
     )
 
     _aware_observed = field_validator("observed_at")(_aware)
