@@ -68,8 +68,13 @@ INDEXES: dict[str, list[IndexModel]] = {
     "deliveries": [
         IndexModel([("event_id", ASCENDING), ("subscription_id", ASCENDING)]),
         IndexModel([("status", ASCENDING), ("at", DESCENDING)]),
+        IndexModel([("status", ASCENDING), ("due_at", ASCENDING)]),
+        IndexModel([("subscription_id", ASCENDING), ("at", DESCENDING)]),
     ],
-    "digests": [IndexModel([("subscription_id", ASCENDING), ("due_at", ASCENDING)])],
+    "digests": [
+        IndexModel([("subscription_id", ASCENDING), ("due_at", ASCENDING)]),
+        IndexModel([("claim", ASCENDING), ("due_at", ASCENDING)]),
+    ],
     "api_keys": [IndexModel([("hash", ASCENDING)], unique=True)],
     "allowlist": [],
     "sweeps": [IndexModel([("sweep_id", ASCENDING)]), IndexModel([("started_at", DESCENDING)])],
