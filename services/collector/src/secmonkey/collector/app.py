@@ -1,0 +1,45 @@
+"""The collector service: FastAPI app whose lifespan runs the sweep consumer and scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from secmonkey.collector.routes import router
+from secmonkey.collector.service import Collector
+from secmonkey.collector.settings import Settings
+from secmonkey.common.health import health_router
+from secmonkey.common.runtime import Runtime
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    holder: dict[str, Runtime] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.open(settings)
+        holder["runtime"] = runtime
+        collector: Collector | None = None
+        try:
+            collector = await Collector.start(settings, runtime)
+            app.state.collector = collector
+            yield
+        finally:
+            app.state.collector = None
+            holder.pop("runtime", None)
+            if collector is not None:
+                await collector.stop()
+            await runtime.close()
+
+    app = FastAPI(
+        title="secmonkey collector",
+        description="Reads every security group of every account and region; publishes snapshots.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(health_router(lambda: holder.get("runtime")))
+    app.include_router(router)
+    return app

@@ -1,0 +1,70 @@
+"""The collector's running parts, opened and closed together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from secmonkey.collector.accounts import load_accounts_file
+from secmonkey.collector.credentials import AwsClients
+from secmonkey.collector.scheduler import Scheduler
+from secmonkey.collector.settings import Settings
+from secmonkey.collector.sweeper import Sweeper
+from secmonkey.common.amqp import Consumer, QueueSpec
+from secmonkey.common.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Collector:
+    settings: Settings
+    runtime: Runtime
+    clients: AwsClients
+    executor: ThreadPoolExecutor
+    sweeper: Sweeper
+    consumer: Consumer
+    scheduler: Scheduler
+    scheduler_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(cls, settings: Settings, runtime: Runtime) -> Collector:
+        """Seed accounts, start consuming sweep requests, and compete for the schedule."""
+        assert runtime.rabbit is not None and runtime.publisher is not None
+        if settings.accounts_file is not None:
+            await load_accounts_file(runtime.db, settings.accounts_file)
+        clients = AwsClients(settings)
+        executor = ThreadPoolExecutor(settings.sweep_concurrency, thread_name_prefix="aws")
+        sweeper = Sweeper(settings, runtime.db, runtime.publisher, clients, executor)
+        consumer = Consumer(
+            runtime.rabbit,
+            QueueSpec(settings.sweeps_queue),
+            sweeper.handle,
+            prefetch=settings.prefetch,
+        )
+        scheduler = Scheduler(settings, runtime.db, runtime.publisher)
+        collector = cls(settings, runtime, clients, executor, sweeper, consumer, scheduler)
+        await consumer.start()
+        if settings.scheduler_enabled:
+            collector.scheduler_task = asyncio.create_task(scheduler.run(), name="scheduler")
+        log.info(
+            "collector %s consuming %s (scheduler %s)",
+            settings.replica_id,
+            settings.sweeps_queue,
+            "enabled" if settings.scheduler_enabled else "disabled",
+        )
+        return collector
+
+    async def stop(self) -> None:
+        """Stop taking work, hand the lease over at once, let worker threads finish."""
+        with contextlib.suppress(Exception):
+            await self.consumer.stop()
+        if self.scheduler_task is not None:
+            self.scheduler_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.scheduler_task
+            await self.scheduler.stop()
+        self.executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,76 @@
+"""The collector's settings, read from `SECMONKEY_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from secmonkey.common.messages import SWEEPS_QUEUE
+from secmonkey.common.settings import CommonSettings
+
+
+def _default_replica_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Settings(CommonSettings):
+    """What the collector needs beyond the shared connection settings."""
+
+    collector_host: str = "127.0.0.1"
+    collector_port: int = Field(default=8001, ge=1, le=65535)
+    replica_id: str = Field(
+        default_factory=_default_replica_id,
+        description="this process's name in leases and sweep status (default: host-pid)",
+    )
+
+    # AWS access
+    aws_endpoint_url: str | None = Field(
+        default=None, description="send every AWS call here (a moto server in tests and demos)"
+    )
+    aws_region: str = Field(default="us-east-1", description="region of the hub's STS calls")
+    aws_max_attempts: int = Field(default=8, ge=1, le=20, description="botocore adaptive retries")
+    aws_connect_timeout: float = Field(default=10.0, gt=0)
+    aws_read_timeout: float = Field(default=60.0, gt=0)
+    role_session_name: str = "secmonkey-collector"
+    assume_role_seconds: int = Field(default=3600, ge=900, le=43200)
+    credentials_refresh_margin_seconds: int = Field(
+        default=600, ge=0, description="assume the role again this long before expiry"
+    )
+
+    # Sweeps
+    accounts_file: Path | None = Field(
+        default=None, description="YAML list of accounts upserted into `accounts` at start"
+    )
+    sweep_concurrency: int = Field(
+        default=32, ge=1, le=512, description="account-regions read at once by this replica"
+    )
+    batch_size: int = Field(default=200, ge=1, le=200, description="groups per SnapshotBatch")
+    sweeps_queue: str = Field(default=SWEEPS_QUEUE, description="work queue of SweepRequests")
+
+    # Scheduling
+    sweep_interval_seconds: float = Field(
+        default=900.0, gt=0, description="how often each account is swept (per-account override)"
+    )
+    scheduler_enabled: bool = Field(default=True, description="compete for the scheduler lease")
+    scheduler_lease_seconds: float = Field(default=30.0, gt=0)
+    scheduler_tick_seconds: float = Field(
+        default=5.0, gt=0, description="how often the lease holder looks for due accounts"
+    )
+
+    @field_validator("role_session_name")
+    @classmethod
+    def _session_name(cls, value: str) -> str:
+        # STS allows [\w+=,.@-]{2,64}; anything else is replaced rather than refused.
+        cleaned = re.sub(r"[^\w+=,.@-]", "-", value)[:64]
+        if len(cleaned) < 2:
+            raise ValueError("role_session_name needs at least two characters")
+        return cleaned
+
+    @property
+    def renew_every(self) -> float:
+        """The lease is renewed three times per period, so one slow round does not lose it."""
+        return self.scheduler_lease_seconds / 3

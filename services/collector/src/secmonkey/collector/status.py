@@ -1,0 +1,293 @@
+"""Sweep status in the `sweeps` collection, as `GET /sweeps/{id}` shows it.
+
+One document per sweep (what was asked), one per account (which regions it planned, or
+why it failed before reaching any), one per account-region (outcome, counts, error,
+duration). Replicas working on different accounts of one sweep write different
+documents, so no update races another.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from secmonkey.common import mongo
+from secmonkey.common.messages import utcnow
+from secmonkey.common.mongo import Database
+
+SweepState = Literal["pending", "running", "complete", "incomplete", "failed"]
+
+
+class RegionStatus(BaseModel):
+    region: str
+    status: Literal["running", "complete", "incomplete"]
+    groups: int = 0
+    batches: int = 0
+    error: str | None = None
+    error_code: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_seconds: float | None = None
+    collector: str | None = None
+
+
+class AccountStatus(BaseModel):
+    account_id: str
+    status: SweepState
+    regions: list[RegionStatus] = Field(default_factory=list)
+    error: str | None = None
+    error_code: str | None = None
+    collector: str | None = None
+
+
+class SweepStatus(BaseModel):
+    sweep_id: str
+    status: SweepState
+    reason: str
+    requested_at: datetime
+    requested_by: str | None = None
+    regions_requested: list[str] | None = None
+    accounts: list[AccountStatus]
+    groups: int
+    regions_complete: int
+    regions_incomplete: int
+    duration_seconds: float | None = Field(
+        default=None, description="from the request to the last region's end, once finished"
+    )
+
+
+async def _upsert(db: Database, doc_id: str, fields: dict[str, Any], what: str) -> None:
+    await mongo.with_retry(
+        lambda: db.sweeps.update_one({"_id": doc_id}, {"$set": fields}, upsert=True), what=what
+    )
+
+
+async def record_requested(
+    db: Database,
+    sweep_id: str,
+    account_ids: list[str],
+    regions: list[str] | None,
+    reason: str,
+    requested_by: str,
+) -> None:
+    now = utcnow()
+    await _upsert(
+        db,
+        sweep_id,
+        {
+            "kind": "sweep",
+            "sweep_id": sweep_id,
+            "account_ids": account_ids,
+            "regions": regions,
+            "reason": reason,
+            "requested_by": requested_by,
+            "requested_at": now,
+            "started_at": now,
+        },
+        "recording a sweep request",
+    )
+
+
+async def account_started(
+    db: Database, sweep_id: str, account_id: str, regions: list[str], collector: str
+) -> None:
+    await _upsert(
+        db,
+        f"{sweep_id}:{account_id}",
+        {
+            "kind": "account",
+            "sweep_id": sweep_id,
+            "account_id": account_id,
+            "status": "running",
+            "regions": regions,
+            "error": None,
+            "error_code": None,
+            "collector": collector,
+            "started_at": utcnow(),
+        },
+        "recording an account's start",
+    )
+
+
+async def account_finished(
+    db: Database,
+    sweep_id: str,
+    account_id: str,
+    collector: str,
+    *,
+    error: str | None = None,
+    error_code: str | None = None,
+) -> None:
+    """`done` once its regions are recorded; `failed` when no region could even be started."""
+    await _upsert(
+        db,
+        f"{sweep_id}:{account_id}",
+        {
+            "kind": "account",
+            "sweep_id": sweep_id,
+            "account_id": account_id,
+            "status": "failed" if error else "done",
+            "error": error,
+            "error_code": error_code,
+            "collector": collector,
+            "finished_at": utcnow(),
+        },
+        "recording an account's end",
+    )
+
+
+async def region_started(
+    db: Database, sweep_id: str, account_id: str, region: str, collector: str, at: datetime
+) -> None:
+    await _upsert(
+        db,
+        f"{sweep_id}:{account_id}:{region}",
+        {
+            "kind": "region",
+            "sweep_id": sweep_id,
+            "account_id": account_id,
+            "region": region,
+            "status": "running",
+            "collector": collector,
+            "started_at": at,
+            "finished_at": None,
+            "error": None,
+            "error_code": None,
+        },
+        "recording a region's start",
+    )
+
+
+async def region_finished(
+    db: Database,
+    sweep_id: str,
+    account_id: str,
+    region: str,
+    *,
+    complete: bool,
+    groups: int,
+    batches: int,
+    started_at: datetime,
+    error: str | None,
+    error_code: str | None,
+    collector: str,
+) -> None:
+    finished = utcnow()
+    await _upsert(
+        db,
+        f"{sweep_id}:{account_id}:{region}",
+        {
+            "kind": "region",
+            "sweep_id": sweep_id,
+            "account_id": account_id,
+            "region": region,
+            "status": "complete" if complete else "incomplete",
+            "groups": groups,
+            "batches": batches,
+            "error": error,
+            "error_code": error_code,
+            "collector": collector,
+            "started_at": started_at,
+            "finished_at": finished,
+            "duration_seconds": round((finished - started_at).total_seconds(), 3),
+        },
+        "recording a region's end",
+    )
+
+
+def _account_status(
+    account_id: str, account_doc: dict[str, Any] | None, region_docs: list[dict[str, Any]]
+) -> AccountStatus:
+    regions = [
+        RegionStatus.model_validate(d) for d in sorted(region_docs, key=lambda d: d["region"])
+    ]
+    if account_doc is None:
+        state: SweepState = "running" if regions else "pending"
+        return AccountStatus(account_id=account_id, status=state, regions=regions)
+    planned = set(account_doc.get("regions") or [])
+    finished = {r.region for r in regions if r.status != "running"}
+    if account_doc.get("status") == "failed":
+        state = "failed"
+    elif account_doc.get("status") != "done" or not planned <= finished:
+        state = "running"
+    elif all(r.status == "complete" for r in regions):
+        state = "complete"
+    else:
+        state = "incomplete"
+    return AccountStatus(
+        account_id=account_id,
+        status=state,
+        regions=regions,
+        error=account_doc.get("error"),
+        error_code=account_doc.get("error_code"),
+        collector=account_doc.get("collector"),
+    )
+
+
+def _overall(accounts: list[AccountStatus]) -> SweepState:
+    states = {a.status for a in accounts}
+    if not states or states <= {"pending"}:
+        return "pending"
+    if states & {"pending", "running"}:
+        return "running"
+    if states == {"complete"}:
+        return "complete"
+    if states == {"failed"}:
+        return "failed"
+    return "incomplete"
+
+
+async def sweep_status(db: Database, sweep_id: str) -> SweepStatus | None:
+    """Everything known about one sweep, or None when there is no such sweep."""
+    docs = await mongo.with_retry(
+        lambda: db.sweeps.find({"sweep_id": sweep_id}).to_list(None), what="reading a sweep"
+    )
+    header = next((d for d in docs if d.get("kind") == "sweep"), None)
+    if header is None:
+        return None
+    account_docs = {d["account_id"]: d for d in docs if d.get("kind") == "account"}
+    region_docs: dict[str, list[dict[str, Any]]] = {}
+    for d in docs:
+        if d.get("kind") == "region":
+            region_docs.setdefault(d["account_id"], []).append(d)
+    account_ids = list(header.get("account_ids") or [])
+    account_ids += sorted(set(account_docs) - set(account_ids))
+    accounts = [
+        _account_status(a, account_docs.get(a), region_docs.get(a, [])) for a in account_ids
+    ]
+    regions = [r for a in accounts for r in a.regions]
+    state = _overall(accounts)
+    duration = None
+    ends = [r.finished_at for r in regions if r.finished_at is not None]
+    ends += [d["finished_at"] for d in account_docs.values() if d.get("finished_at")]
+    if state in ("complete", "incomplete", "failed") and ends:
+        duration = round((max(ends) - header["requested_at"]).total_seconds(), 3)
+    return SweepStatus(
+        sweep_id=sweep_id,
+        status=state,
+        reason=header.get("reason", ""),
+        requested_at=header["requested_at"],
+        requested_by=header.get("requested_by"),
+        regions_requested=header.get("regions"),
+        accounts=accounts,
+        groups=sum(r.groups for r in regions),
+        regions_complete=sum(1 for r in regions if r.status == "complete"),
+        regions_incomplete=sum(1 for r in regions if r.status == "incomplete"),
+        duration_seconds=duration,
+    )
+
+
+async def recent_sweeps(db: Database, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest sweep requests, newest first (headers only)."""
+    docs = await mongo.with_retry(
+        lambda: (
+            db.sweeps.find({"kind": "sweep"}, {"_id": 0})
+            .sort("started_at", -1)
+            .limit(limit)
+            .to_list(None)
+        ),
+        what="listing sweeps",
+    )
+    return list(docs)
