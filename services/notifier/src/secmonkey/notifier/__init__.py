@@ -1,0 +1,1 @@
+"""secmonkey notifier: routes change and issue events to email and webhooks (see README.md)."""

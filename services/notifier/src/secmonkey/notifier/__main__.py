@@ -1,0 +1,25 @@
+"""`python -m secmonkey.notifier`: the notifier under uvicorn."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from secmonkey.common.logs import configure_logging
+from secmonkey.notifier.app import create_app
+from secmonkey.notifier.settings import Settings
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""What every channel returns and receives: an outcome per attempt, a batch of notices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from secmonkey.common.documents import Subscription
+from secmonkey.notifier.notices import Notice
+
+Result = Literal["delivered", "retry", "failed"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt ended: delivered, worth retrying (with the server's Retry-After), or not."""
+
+    result: Result
+    status_code: int | None = None
+    error: str | None = None
+    retry_after: float | None = None
+
+    @classmethod
+    def delivered(cls, status_code: int | None = None) -> Outcome:
+        return cls("delivered", status_code)
+
+    @classmethod
+    def retry(
+        cls, error: str, status_code: int | None = None, retry_after: float | None = None
+    ) -> Outcome:
+        return cls("retry", status_code, error, retry_after)
+
+    @classmethod
+    def failed(cls, error: str, status_code: int | None = None) -> Outcome:
+        return cls("failed", status_code, error)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one delivery carries: one notice (`event`) or a window of them (`digest`)."""
+
+    delivery_id: str
+    kind: Literal["event", "digest"]
+    notices: list[Notice]
+    idempotency_key: str
+    secrets: list[str] = field(default_factory=list)
+
+    @property
+    def single(self) -> Notice:
+        return self.notices[0]
+
+
+class Sender(Protocol):
+    async def send(self, subscription: Subscription, batch: Batch) -> Outcome: ...
+
+    async def close(self) -> None: ...
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """Remove every secret (webhook URLs, their paths, signing secrets) from an error text."""
+    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return text[:500]

@@ -1,0 +1,76 @@
+"""The `generic` webhook: a CloudEvents 1.0 JSON body (structured mode), HMAC-signed.
+
+Headers: `Content-Type: application/cloudevents+json`, `X-Secmonkey-Signature`
+(see secmonkey.common.webhooks), `Idempotency-Key` (the event ID, or the digest's
+delivery ID) and `X-Secmonkey-Event-Id`. A retry sends the same body and key with a
+fresh signature timestamp.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from secmonkey.common import webhooks
+from secmonkey.common.documents import Subscription
+from secmonkey.notifier.channels.base import Batch
+from secmonkey.notifier.notices import Notice
+
+CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+TYPE_PREFIX = "io.secmonkey."
+
+
+def notice_data(notice: Notice) -> dict[str, Any]:
+    data: dict[str, Any] = notice.event.model_dump(mode="json")
+    data["summary"] = notice.headline
+    data["link"] = notice.link
+    return data
+
+
+def cloud_event(subscription: Subscription, batch: Batch) -> dict[str, Any]:
+    """The CloudEvents envelope: one event, or a `io.secmonkey.digest` listing a window's events."""
+    sub = {"id": subscription.id, "name": subscription.name}
+    if batch.kind == "event":
+        notice = batch.single
+        event = notice.event
+        return {
+            "specversion": "1.0",
+            "id": event.event_id,
+            "source": f"/secmonkey/aws/{event.account_id}/{event.region}",
+            "type": TYPE_PREFIX + event.type,
+            "subject": event.key,
+            "time": event.at.isoformat().replace("+00:00", "Z"),
+            "datacontenttype": "application/json",
+            "data": {**notice_data(notice), "subscription": sub},
+        }
+    return {
+        "specversion": "1.0",
+        "id": batch.delivery_id,
+        "source": "/secmonkey/notifier",
+        "type": TYPE_PREFIX + "digest",
+        "subject": subscription.id,
+        "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "data": {
+            "subscription": sub,
+            "count": len(batch.notices),
+            "events": [notice_data(n) for n in batch.notices],
+        },
+    }
+
+
+def build(subscription: Subscription, batch: Batch) -> tuple[bytes, dict[str, str]]:
+    secret = subscription.channel.secret
+    if not secret:
+        raise ValueError("a generic webhook subscription needs a signing secret")
+    body = json.dumps(cloud_event(subscription, batch), separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": CONTENT_TYPE,
+        webhooks.SIGNATURE_HEADER: webhooks.sign(secret, body),
+        webhooks.IDEMPOTENCY_HEADER: batch.idempotency_key,
+        webhooks.DELIVERY_ID_HEADER: batch.delivery_id,
+    }
+    if batch.kind == "event":
+        headers[webhooks.EVENT_ID_HEADER] = batch.single.event.event_id
+    return body, headers

@@ -1,0 +1,165 @@
+"""The HTTP client every webhook uses: it checks where it connects, and classifies answers.
+
+The address check happens when the connection is opened, on the addresses actually
+dialled, so a name that resolved to a public address when the subscription was saved
+and to 169.254.169.254 now (DNS rebinding) is still refused. Redirects are not followed
+and proxy environment variables are ignored: both would bypass the check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import socket
+import ssl
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import certifi
+import httpcore
+import httpx
+
+from secmonkey.common import webhooks
+from secmonkey.common.errors import InvalidInput
+from secmonkey.notifier.channels.base import Outcome, redact
+
+USER_AGENT = "secmonkey-notifier/0.1"
+
+
+class TargetRefused(Exception):
+    """The webhook host is, or resolves to, an address the notifier must not call."""
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolve, refuse forbidden addresses, then dial the checked address itself."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self._resolve(host, port, timeout)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        raise last or httpcore.ConnectError(f"no address for {host}")
+
+    async def _resolve(self, host: str, port: int, limit: float | None) -> list[str]:
+        try:
+            literal = webhooks.check_host(host, allow_private=self.allow_private)
+        except InvalidInput as exc:
+            raise TargetRefused(str(exc)) from None
+        if literal is not None:
+            return [str(literal)]
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(limit):
+                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, TimeoutError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        try:
+            webhooks.check_addresses(host, addresses, allow_private=self.allow_private)
+        except InvalidInput as exc:
+            raise TargetRefused(str(exc)) from None
+        return addresses
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise TargetRefused("unix sockets are not webhook targets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport on a connection pool that dials through `GuardedBackend`."""
+
+    def __init__(self, *, allow_private: bool, max_connections: int = 256) -> None:
+        super().__init__(trust_env=False)
+        # httpx offers no public hook for the network backend; the pool it builds is
+        # replaced by the same pool with our backend (tests/unit/notifier covers it).
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl.create_default_context(cafile=certifi.where()),
+            max_connections=max_connections,
+            max_keepalive_connections=64,
+            keepalive_expiry=30.0,
+            network_backend=GuardedBackend(allow_private=allow_private),
+        )
+
+
+def make_client(*, allow_private: bool, timeout: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=GuardedTransport(allow_private=allow_private),
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        trust_env=False,
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def classify(response: httpx.Response) -> Outcome:
+    """2xx delivered; 408, 429 and 5xx worth retrying; any other answer is permanent."""
+    code = response.status_code
+    if 200 <= code < 300:
+        return Outcome.delivered(code)
+    reason = f"HTTP {code} {response.reason_phrase}".strip()
+    if code in (408, 429) or code >= 500:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return Outcome.retry(reason, code, retry_after)
+    if 300 <= code < 400:
+        return Outcome.failed(f"{reason}: redirects are not followed", code)
+    return Outcome.failed(reason, code)
+
+
+async def post(
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    secrets: list[str],
+) -> Outcome:
+    """POST once; network errors and timeouts are worth retrying, refused targets are not."""
+    try:
+        response = await client.post(url, content=body, headers=headers)
+    except TargetRefused as exc:
+        return Outcome.failed(redact(str(exc), secrets))
+    except httpx.TimeoutException as exc:
+        return Outcome.retry(redact(f"timeout: {type(exc).__name__} {exc}".strip(), secrets))
+    except httpx.TransportError as exc:
+        return Outcome.retry(redact(f"network error: {type(exc).__name__}: {exc}", secrets))
+    except httpx.InvalidURL as exc:
+        return Outcome.failed(redact(f"invalid URL: {exc}", secrets))
+    return classify(response)

@@ -1,0 +1,348 @@
+"""Attempt deliveries without letting one endpoint hold up the others.
+
+Every attempt runs in its own task, bounded per target (webhook host, or the SMTP
+server) and in all. A delivery that cannot start now stays `pending` in MongoDB and
+the retry loop picks it up when its target has room; a failed attempt is rescheduled
+there with exponential backoff and jitter (or the server's Retry-After), so the
+consumer never waits for a slow or dead endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from secmonkey.common import amqp
+from secmonkey.common.documents import Subscription
+from secmonkey.common.messages import DEAD_LETTER_EXCHANGE, utcnow
+from secmonkey.notifier import metrics
+from secmonkey.notifier.channels.base import Batch, Outcome, Sender
+from secmonkey.notifier.deliveries import Attempt, Delivery, DeliveryStore
+from secmonkey.notifier.notices import Notice
+from secmonkey.notifier.routing import Routes
+from secmonkey.notifier.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def backoff(
+    attempt: int,
+    base: float,
+    cap: float,
+    retry_after: float | None = None,
+    rng: Callable[[], float] = random.random,
+) -> float:
+    """Seconds before attempt `attempt + 1`: base·2^(attempt-1) capped, half of it jittered.
+
+    A server's Retry-After is honoured when it asks for longer.
+    """
+    ceiling = min(cap, base * 2.0 ** max(attempt - 1, 0))
+    delay = ceiling / 2 + rng() * ceiling / 2
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def secrets_of(subscription: Subscription) -> list[str]:
+    """Strings that must never reach a log line or `deliveries`."""
+    channel = subscription.channel
+    found = [channel.secret or "", channel.url or ""]
+    if channel.url:
+        with contextlib.suppress(ValueError):
+            parts = urlsplit(channel.url)
+            found += [parts.path, parts.query]
+    return [s for s in found if s and s != "/"]
+
+
+class DeadLetters:
+    """Deliveries that finally failed, as JSON on `<queue>.undelivered` (behind `secmonkey.dlx`)."""
+
+    def __init__(self, publisher: amqp.Publisher, queue: str) -> None:
+        self.publisher = publisher
+        self.queue = queue
+
+    async def publish(self, delivery: Delivery, reason: str) -> None:
+        body = {
+            "delivery_id": delivery.id,
+            "kind": delivery.kind,
+            "subscription_id": delivery.subscription_id,
+            "subscription_name": delivery.subscription_name,
+            "channel": delivery.channel,
+            "target": delivery.target,
+            "event_ids": delivery.event_ids,
+            "events": [e.model_dump(mode="json") for e in delivery.parsed_events()],
+            "attempts": delivery.attempt_count + 1,
+            "reason": reason,
+            "failed_at": utcnow().isoformat(),
+        }
+        await self.publisher.publish(
+            DEAD_LETTER_EXCHANGE,
+            self.queue,
+            json.dumps(body).encode(),
+            message_id=delivery.id,
+            headers={amqp.REASON_HEADER: reason[:1000], amqp.SOURCE_QUEUE_HEADER: self.queue},
+        )
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        store: DeliveryStore,
+        routes: Routes,
+        senders: Mapping[str, Sender],
+        dead_letters: DeadLetters,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.routes = routes
+        self.senders = senders
+        self.dead_letters = dead_letters
+        self._in_flight: dict[str, int] = defaultdict(int)
+        self._total = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+
+    # -- capacity -------------------------------------------------------------------------
+
+    def has_capacity(self, target_key: str) -> bool:
+        return (
+            self._total < self.settings.max_in_flight
+            and self._in_flight[target_key] < self.settings.per_target_concurrency
+        )
+
+    def _full_targets(self) -> list[str]:
+        limit = self.settings.per_target_concurrency
+        return [key for key, n in self._in_flight.items() if n >= limit]
+
+    def start(self, delivery: Delivery) -> bool:
+        """Attempt a delivery this process has claimed, if its target has room."""
+        key = delivery.target_key
+        if not self.has_capacity(key):
+            return False
+        self._in_flight[key] += 1
+        self._total += 1
+        task = asyncio.create_task(self._run(delivery), name=f"deliver {delivery.id}")
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._finished(t, key))
+        return True
+
+    async def submit(self, delivery: Delivery) -> None:
+        """Start now, or hand the delivery to the retry loop when its target is busy."""
+        if not self.start(delivery):
+            await self.store.release(delivery.id, utcnow())
+            self._wake.set()
+
+    def _finished(self, task: asyncio.Task[None], key: str) -> None:
+        self._tasks.discard(task)
+        self._in_flight[key] -= 1
+        if self._in_flight[key] <= 0:
+            del self._in_flight[key]
+        self._total -= 1
+        self._wake.set()
+
+    async def drain(self, grace: float) -> None:
+        """Let attempts in flight finish (up to `grace` seconds), then cancel the rest."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+
+    # -- the retry loop -------------------------------------------------------------------
+
+    async def run_retries(self) -> None:
+        while True:
+            try:
+                await self.retry_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("retry loop failed; trying again")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.retry_poll_seconds)
+
+    async def retry_due(self) -> int:
+        """Claim and start every due delivery whose target has room; return how many started."""
+        started = 0
+        limit = max(100, 2 * self.settings.max_in_flight)
+        excluded: list[str] | None = None
+        while self._total < self.settings.max_in_flight:
+            full = self._full_targets()
+            if full == excluded:
+                break
+            excluded = full
+            now = utcnow()
+            docs = await self.store.due(now, limit, exclude_targets=full)
+            for doc in docs:
+                key = "smtp" if doc.get("channel") == "email" else str(doc.get("target"))
+                if not self.has_capacity(key):
+                    continue
+                claimed = await self.store.claim(doc["_id"], now, self.settings.lease_seconds)
+                if claimed is not None and self.start(claimed):
+                    started += 1
+            if len(docs) < limit:
+                break
+        return started
+
+    # -- one attempt ----------------------------------------------------------------------
+
+    async def _run(self, delivery: Delivery) -> None:
+        try:
+            await self._attempt(delivery)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The delivery stays pending; its lease expires and it is attempted again.
+            log.exception("delivery %s could not be attempted", delivery.id)
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        subscription = await self.routes.subscription(delivery.subscription_id)
+        now = utcnow()
+        if subscription is None or not subscription.enabled:
+            await self.store.record(
+                delivery,
+                None,
+                {
+                    "at": now,
+                    "status": "cancelled",
+                    "last_error": "subscription deleted or disabled",
+                },
+            )
+            return
+        secrets = secrets_of(subscription)
+        batch = Batch(
+            delivery_id=delivery.id,
+            kind=delivery.kind,
+            notices=[Notice.of(e, self.settings.public_url) for e in delivery.parsed_events()],
+            idempotency_key=delivery.event_id or delivery.id,
+            secrets=secrets,
+        )
+        channel = subscription.channel.type
+        sender = self.senders[channel]
+        started = time.monotonic()
+        try:
+            outcome = await sender.send(subscription, batch)
+        except Exception as exc:
+            log.exception("the %s channel raised on delivery %s", channel, delivery.id)
+            outcome = Outcome.retry(f"internal error: {type(exc).__name__}")
+        duration = time.monotonic() - started
+        metrics.ATTEMPT_SECONDS.labels(channel).observe(duration)
+        await self._settle(delivery, channel, outcome, duration, secrets)
+
+    async def _settle(
+        self,
+        delivery: Delivery,
+        channel: str,
+        outcome: Outcome,
+        duration: float,
+        secrets: list[str],
+    ) -> None:
+        now = utcnow()
+        n = delivery.attempt_count + 1
+        error = outcome.error
+        for secret in secrets:  # belt and braces: senders already redact
+            if error and secret in error:
+                error = error.replace(secret, "[redacted]")
+        attempt = Attempt(
+            n=n,
+            at=now,
+            outcome=outcome.result,
+            status_code=outcome.status_code,
+            error=error,
+            duration_ms=round(duration * 1000, 2),
+        )
+        log_extra: dict[str, Any] = {
+            "delivery_id": delivery.id,
+            "subscription_id": delivery.subscription_id,
+            "channel": channel,
+            "target": delivery.target,
+            "attempt": n,
+        }
+        if outcome.result == "delivered":
+            await self.store.record(
+                delivery,
+                attempt,
+                {
+                    "at": now,
+                    "status": "delivered",
+                    "delivered_at": now,
+                    "last_status_code": outcome.status_code,
+                    "last_error": error,
+                },
+            )
+            metrics.SENT.labels(channel).inc()
+            metrics.LATENCY_SECONDS.labels(channel).observe(
+                (now - delivery.created_at).total_seconds()
+            )
+            log.debug("delivered %s", delivery.id, extra=log_extra)
+            return
+        if outcome.result == "retry":
+            delay = backoff(
+                n,
+                self.settings.retry_base_seconds,
+                self.settings.retry_max_seconds,
+                outcome.retry_after,
+            )
+            next_at = now + timedelta(seconds=delay)
+            deadline = delivery.created_at + timedelta(
+                seconds=self.settings.delivery_max_age_seconds
+            )
+            if next_at <= deadline:
+                attempt.next_at = next_at
+                await self.store.record(
+                    delivery,
+                    attempt,
+                    {
+                        "at": now,
+                        "due_at": next_at,
+                        "last_status_code": outcome.status_code,
+                        "last_error": error,
+                    },
+                )
+                metrics.RETRIED.labels(channel).inc()
+                log.info("attempt failed (%s); retry in %.1fs", error, delay, extra=log_extra)
+                return
+            error = f"gave up after {n} attempts over {self._age(delivery, now)}: {error}"
+        await self._fail(delivery, attempt, error or "failed", now, channel, log_extra)
+
+    @staticmethod
+    def _age(delivery: Delivery, now: datetime) -> str:
+        return f"{(now - delivery.created_at).total_seconds():.0f}s"
+
+    async def _fail(
+        self,
+        delivery: Delivery,
+        attempt: Attempt,
+        reason: str,
+        now: datetime,
+        channel: str,
+        log_extra: dict[str, Any],
+    ) -> None:
+        attempt.outcome = "failed"
+        await self.dead_letters.publish(delivery, reason)
+        await self.store.record(
+            delivery,
+            attempt,
+            {
+                "at": now,
+                "status": "failed",
+                "failed_at": now,
+                "dead_lettered": True,
+                "last_status_code": attempt.status_code,
+                "last_error": reason,
+            },
+        )
+        metrics.FAILED.labels(channel).inc()
+        log.warning("delivery failed for good: %s", reason, extra=log_extra)

@@ -1,0 +1,121 @@
+"""What a person reads about an event, whatever the channel: a headline, the facts, a link."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+from secmonkey.common.messages import Event
+from secmonkey.common.severity import Severity
+
+_LABELS = {
+    "group.created": "NEW GROUP",
+    "group.changed": "CHANGED",
+    "group.deleted": "DELETED",
+    "group.restored": "RESTORED",
+    "issue.fixed": "FIXED",
+    "issue.justified": "JUSTIFIED",
+}
+
+
+def group_link(public_url: str, event: Event) -> str:
+    """The group in the API: `<public_url>/api/v1/groups/<group_id>?account_id=..&region=..`."""
+    query = urlencode({"account_id": event.account_id, "region": event.region})
+    return f"{public_url.rstrip('/')}/api/v1/groups/{quote(event.group_id, safe='')}?{query}"
+
+
+def account_text(event: Event) -> str:
+    return event.account_name or event.account_id
+
+
+def label(event: Event) -> str:
+    """`HIGH`, `CRITICAL (reopened)`, `FIXED`, `CHANGED`…: the first word of every headline."""
+    if event.type in ("issue.opened", "issue.reopened") and event.issue is not None:
+        text = event.issue.severity.value.upper()
+        return f"{text} (reopened)" if event.type == "issue.reopened" else text
+    return _LABELS.get(event.type, event.type.upper())
+
+
+def headline(event: Event) -> str:
+    """E.g. `HIGH: tcp/22 opened to 0.0.0.0/0 on web-sg (prod, us-east-1)`."""
+    where = f"({account_text(event)}, {event.region})"
+    if event.issue is not None:
+        return f"{label(event)}: {event.issue.message} on {event.name} {where}"
+    if event.type == "group.changed" and event.changes:
+        more = f" and {len(event.changes) - 1} more" if len(event.changes) > 1 else ""
+        return f"{label(event)}: {event.name} {where}: {event.changes[0]}{more}"
+    return f"{label(event)}: {event.name} ({event.group_id}) {where}"
+
+
+def subject(event: Event) -> str:
+    return _one_line(f"[secmonkey] {headline(event)}")
+
+
+def digest_subject(name: str, events: list[Event]) -> str:
+    counts: dict[str, int] = {}
+    for e in events:
+        if e.severity is not None:
+            counts[e.severity.value] = counts.get(e.severity.value, 0) + 1
+    ordered = sorted(counts.items(), key=lambda kv: -Severity(kv[0]).rank)
+    detail = ", ".join(f"{n} {sev}" for sev, n in ordered)
+    plural = "event" if len(events) == 1 else "events"
+    suffix = f" ({detail})" if detail else ""
+    return _one_line(f"[secmonkey] {name}: {len(events)} {plural}{suffix}")
+
+
+def _one_line(text: str, limit: int = 250) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Fact:
+    title: str
+    value: str
+
+
+def facts(event: Event) -> list[Fact]:
+    """The where and what of an event, in the order every channel shows them."""
+    account = (
+        f"{event.account_name} ({event.account_id})" if event.account_name else event.account_id
+    )
+    rows = [
+        Fact("Account", account),
+        Fact("Region", event.region),
+        Fact("VPC", event.vpc_id or "none (EC2-Classic or unknown)"),
+        Fact("Group", f"{event.name} ({event.group_id})"),
+        Fact("Event", event.type),
+        Fact("At", event.at.strftime("%Y-%m-%d %H:%M:%S UTC")),
+    ]
+    if event.issue is not None:
+        rows.append(Fact("Severity", event.issue.severity.value))
+        rows.append(Fact("Rule", event.issue.rule_id))
+        if event.issue.rule_text:
+            rows.append(Fact("Offending rule", event.issue.rule_text))
+        if event.issue.compliance:
+            rows.append(Fact("Compliance", ", ".join(event.issue.compliance)))
+    if event.callers:
+        who = event.callers[0]
+        rows.append(Fact("Changed by", f"{who.arn or 'unknown'} ({who.event_name})"))
+    return rows
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One event as every channel renders it."""
+
+    event: Event
+    headline: str
+    subject: str
+    link: str
+    facts: list[Fact]
+
+    @classmethod
+    def of(cls, event: Event, public_url: str) -> Notice:
+        return cls(
+            event=event,
+            headline=headline(event),
+            subject=subject(event),
+            link=group_link(public_url, event),
+            facts=facts(event),
+        )

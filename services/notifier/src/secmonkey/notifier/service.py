@@ -1,0 +1,150 @@
+"""The notifier: consume events, record a delivery per matching subscription, ack, deliver.
+
+Per event: subscriptions are matched (secmonkey.common.subscriptions); digest ones hold
+the event in `digests` (critical issues skip the digest); immediate ones get a pending
+`deliveries` document. Only then is the event acknowledged, and attempts start in the
+background. Retries and digests are driven by two loops over MongoDB, so nothing the
+process holds in memory is needed by another replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+
+from secmonkey.common import amqp
+from secmonkey.common.messages import (
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    Event,
+    parse_message,
+    utcnow,
+)
+from secmonkey.common.mongo import Database
+from secmonkey.common.severity import Severity
+from secmonkey.notifier import metrics
+from secmonkey.notifier.channels.base import Sender
+from secmonkey.notifier.channels.email import EmailSender
+from secmonkey.notifier.channels.webhook import WebhookSender
+from secmonkey.notifier.deliveries import DeliveryStore, new_delivery
+from secmonkey.notifier.digests import Digests
+from secmonkey.notifier.dispatch import DeadLetters, Dispatcher
+from secmonkey.notifier.routing import Routes
+from secmonkey.notifier.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def queue_spec(settings: Settings) -> amqp.QueueSpec:
+    return amqp.QueueSpec(settings.queue, EVENTS_EXCHANGE, tuple(settings.queue_bindings))
+
+
+def undelivered_queue(spec: amqp.QueueSpec) -> str:
+    """Where deliveries that finally failed are kept: `<queue>.undelivered`."""
+    return f"{spec.name}.undelivered"
+
+
+def default_senders(settings: Settings, db: Database) -> dict[str, Sender]:
+    webhook = WebhookSender(
+        allow_http=settings.webhook_allow_http,
+        allow_private=settings.webhook_allow_private,
+        timeout=settings.webhook_timeout,
+    )
+    return {
+        "email": EmailSender(settings, db),
+        "generic": webhook,
+        "slack": webhook,
+        "teams": webhook,
+    }
+
+
+class Notifier:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        rabbit: AbstractRobustConnection,
+        publisher: amqp.Publisher,
+        *,
+        spec: amqp.QueueSpec | None = None,
+        senders: Mapping[str, Sender] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.rabbit = rabbit
+        self.spec = spec or queue_spec(settings)
+        self.store = DeliveryStore(db)
+        self.routes = Routes(db, settings.subscription_cache_seconds)
+        self.senders = dict(senders or default_senders(settings, db))
+        self.dispatcher = Dispatcher(
+            settings,
+            self.store,
+            self.routes,
+            self.senders,
+            DeadLetters(publisher, undelivered_queue(self.spec)),
+        )
+        self.digests = Digests(db, settings, self.store, self.routes, self.dispatcher)
+        self.consumer = amqp.Consumer(rabbit, self.spec, self.handle, prefetch=settings.prefetch)
+        self._loops: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self._declare_undelivered()
+        self._loops = [
+            asyncio.create_task(self.dispatcher.run_retries(), name="notifier retries"),
+            asyncio.create_task(self.digests.run(), name="notifier digests"),
+        ]
+        await self.consumer.start()
+        log.info("consuming %s", self.spec.name)
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.consumer.stop()
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.dispatcher.drain(grace=5)
+        for sender in {id(s): s for s in self.senders.values()}.values():
+            await sender.close()
+
+    async def _declare_undelivered(self) -> None:
+        channel = await self.rabbit.channel()
+        try:
+            exchanges = await amqp.declare_exchanges(channel)
+            name = undelivered_queue(self.spec)
+            queue = await channel.declare_queue(
+                name, durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            await queue.bind(exchanges[DEAD_LETTER_EXCHANGE], routing_key=name)
+        finally:
+            await channel.close()
+
+    async def handle(self, message: AbstractIncomingMessage) -> None:
+        """Record what `message` must become; the consumer acks when this returns."""
+        event = parse_message(Event, message.body)
+        metrics.EVENTS.labels(event.type).inc()
+        await self.process(event)
+
+    async def process(self, event: Event) -> None:
+        now = utcnow()
+        subscriptions = await self.routes.matching(event)
+        if not subscriptions:
+            return
+        critical = event.severity == Severity.CRITICAL
+        held = [s for s in subscriptions if s.mode == "digest" and not critical]
+        immediate = [s for s in subscriptions if s.mode == "immediate" or critical]
+        if held:
+            await self.digests.hold(held, event, now)
+        due_at = now + timedelta(seconds=self.settings.lease_seconds)
+        deliveries = [
+            new_delivery(f"{event.event_id}:{s.id}", s, [event], now, kind="event", due_at=due_at)
+            for s in immediate
+        ]
+        for delivery in await self.store.insert_new(deliveries):
+            await self.dispatcher.submit(delivery)
