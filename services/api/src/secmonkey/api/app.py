@@ -1,0 +1,69 @@
+"""The API service: `create_app(settings)` assembles routes, errors, auth and the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from secmonkey.api import metrics, problems
+from secmonkey.api.auth import KeyVerifier, ensure_key
+from secmonkey.api.dialect import detect
+from secmonkey.api.main import api_router
+from secmonkey.api.settings import Settings
+from secmonkey.common.health import health_router
+from secmonkey.common.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Every security group of every monitored AWS account: current configuration, full
+history, audit issues, IP/CIDR search and the change feed.
+
+Authenticate with an API key: `Authorization: Bearer smk_…`. Roles: `viewer` reads,
+`auditor` also justifies issues, `admin` also manages accounts, subscriptions, the
+allowlist, keys and sweeps. Errors are RFC 9457 problem details.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.open(settings)
+        try:
+            app.state.dialect = await detect(runtime.db)
+            app.state.verifier = KeyVerifier(runtime.db, settings.key_cache_seconds)
+            if settings.bootstrap_admin_key is not None:
+                await ensure_key(
+                    runtime.db,
+                    settings.bootstrap_admin_key.get_secret_value(),
+                    name="bootstrap",
+                    role="admin",
+                )
+            app.state.runtime = runtime
+            log.info("api ready", extra={"mongo_db": settings.mongo_db})
+            yield
+        finally:
+            app.state.runtime = None
+            await runtime.close()
+
+    app = FastAPI(
+        title="secmonkey",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.runtime = None
+    problems.install(app)
+    app.middleware("http")(metrics.measure)
+    app.include_router(health_router(lambda: app.state.runtime))
+    app.include_router(api_router)
+    # The web console (secmonkey.api.web) mounts its pages and static files here.
+    return app

@@ -1,0 +1,100 @@
+"""What routes receive: the database, settings, publisher and the caller, as `Annotated` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from secmonkey.api.auth import KeyVerifier, Principal
+from secmonkey.api.dialect import Dialect
+from secmonkey.api.problems import Problem
+from secmonkey.api.settings import Settings
+from secmonkey.common.amqp import Publisher
+from secmonkey.common.documents import Role
+from secmonkey.common.mongo import Database
+from secmonkey.common.runtime import Runtime
+
+_bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer smk_…`")
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="secmonkey"'}
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        raise Problem(503, "the API is starting; try again in a moment")
+    return runtime
+
+
+def get_db(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Database:
+    return runtime.db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_dialect(request: Request) -> Dialect:
+    dialect: Dialect = getattr(request.app.state, "dialect", Dialect())
+    return dialect
+
+
+def get_verifier(request: Request) -> KeyVerifier:
+    verifier: KeyVerifier = request.app.state.verifier
+    return verifier
+
+
+def get_publisher(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Publisher:
+    if runtime.publisher is None:
+        raise Problem(503, "RabbitMQ is not connected; the request cannot be queued now")
+    return runtime.publisher
+
+
+def get_optional_publisher(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Publisher | None:
+    return runtime.publisher
+
+
+Db = Annotated[Database, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DialectDep = Annotated[Dialect, Depends(get_dialect)]
+PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+MaybePublisher = Annotated[Publisher | None, Depends(get_optional_publisher)]
+Verifier = Annotated[KeyVerifier, Depends(get_verifier)]
+
+
+def require(role: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting callers whose key has `role` or a higher one."""
+
+    async def dependency(
+        verifier: Verifier,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Problem(
+                401,
+                "an API key is required: send `Authorization: Bearer <key>`",
+                kind="unauthorized",
+                headers=_CHALLENGE,
+            )
+        principal = await verifier.verify(credentials.credentials)
+        if principal is None:
+            raise Problem(
+                401, "the API key is unknown or disabled", kind="unauthorized", headers=_CHALLENGE
+            )
+        if not principal.may(role):
+            raise Problem(
+                403,
+                f"this needs the {role} role; the key {principal.name!r} has {principal.role}",
+                kind="forbidden",
+            )
+        return principal
+
+    return dependency
+
+
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Auditor = Annotated[Principal, Depends(require("auditor"))]
+Admin = Annotated[Principal, Depends(require("admin"))]

@@ -1,0 +1,35 @@
+"""Which MongoDB-protocol server answers, for the one query form they disagree on.
+
+FerretDB 1.24 refuses `$elemMatch` with several field conditions and evaluates
+`{"ranges.lo": {"$elemMatch": {"$gte": a, "$lte": b}}}` as matching nothing, while
+MongoDB needs that `$elemMatch` to bound a multikey index on both sides. Everything
+else the API sends is the same on both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from secmonkey.common.mongo import Database
+
+
+@dataclass(frozen=True)
+class Dialect:
+    ferretdb: bool = False
+
+    def element_between(self, field: str, low: Any, high: Any) -> dict[str, Any]:
+        """Some element of the array field `field` lies within [low, high].
+
+        On FerretDB the plain form already compares within one element; on MongoDB it
+        would match two different elements, and only `$elemMatch` bounds the index scan.
+        """
+        bounds = {"$gte": low, "$lte": high}
+        if self.ferretdb:
+            return {field: bounds}
+        return {field: {"$elemMatch": bounds}}
+
+
+async def detect(db: Database) -> Dialect:
+    info = await db.client.admin.command("buildInfo")
+    return Dialect(ferretdb="ferretdbVersion" in info)

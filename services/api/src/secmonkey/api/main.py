@@ -1,0 +1,35 @@
+"""Every resource router of the REST API, gathered under `/api/v1`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from secmonkey.api.routes import (
+    accounts,
+    allowlist,
+    events,
+    groups,
+    issues,
+    keys,
+    report,
+    search,
+    subscriptions,
+    sweeps,
+)
+
+API_PREFIX = "/api/v1"
+
+api_router = APIRouter(prefix=API_PREFIX)
+for module in (
+    groups,
+    search,
+    issues,
+    report,
+    events,
+    accounts,
+    subscriptions,
+    allowlist,
+    keys,
+    sweeps,
+):
+    api_router.include_router(module.router)

@@ -1,0 +1,34 @@
+"""Prometheus metrics of the API: request counts and latencies per route template."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request, Response
+from prometheus_client import Histogram
+
+REQUEST_SECONDS = Histogram(
+    "secmonkey_api_request_seconds",
+    "API request duration by route template, method and status",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
+
+async def measure(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Middleware: time every request, labelled by its route template (not its raw path)."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        return response
+    finally:
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        REQUEST_SECONDS.labels(request.method, template, str(status)).observe(
+            time.perf_counter() - started
+        )

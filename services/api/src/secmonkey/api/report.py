@@ -1,0 +1,144 @@
+"""The audit report: open issues, most severe first, with counts per account and per rule.
+
+Counts come from `$group`/`$sum` aggregations (inside the MongoDB subset FerretDB
+serves); the listed issues from one find on the `(status, severity_rank)` index.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from secmonkey.api.schemas.issues import CountRow, IssueView, Report
+from secmonkey.common.documents import Issue
+from secmonkey.common.mongo import Database
+from secmonkey.common.severity import SEVERITY_RANK, Severity
+
+SEVERITIES = [s.value for s in sorted(Severity, key=lambda s: -s.rank)]
+CSV_COLUMNS = [
+    "severity",
+    "rule_id",
+    "account_id",
+    "region",
+    "vpc_id",
+    "group_id",
+    "group_name",
+    "rule_text",
+    "message",
+    "compliance",
+    "status",
+    "opened_at",
+    "issue_id",
+]
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+def report_filter(account_id: str | None, min_severity: Severity | None) -> dict[str, Any]:
+    query: dict[str, Any] = {"status": "open"}
+    if min_severity is not None:
+        query["severity_rank"] = {"$gte": SEVERITY_RANK[min_severity.value]}
+    if account_id:
+        query["account_id"] = account_id
+    return query
+
+
+async def _counts(db: Database, query: dict[str, Any], field: str) -> list[CountRow]:
+    pipeline = [
+        {"$match": query},
+        {"$group": {"_id": {"k": f"${field}", "s": "$severity"}, "n": {"$sum": 1}}},
+    ]
+    rows: dict[str, CountRow] = {}
+    async for doc in await db.issues.aggregate(pipeline):
+        name = str(doc["_id"]["k"])
+        row = rows.setdefault(name, CountRow(name=name))
+        severity = str(doc["_id"]["s"])
+        if severity in SEVERITIES:
+            setattr(row, severity, getattr(row, severity) + int(doc["n"]))
+        row.total += int(doc["n"])
+    return sorted(rows.values(), key=lambda r: (-r.critical, -r.high, -r.total, r.name))
+
+
+def open_issues(db: Database, query: dict[str, Any], limit: int | None) -> Any:
+    cursor = db.issues.find(query).sort([("severity_rank", -1), ("_id", 1)])
+    return cursor.limit(limit) if limit else cursor
+
+
+async def build_report(
+    db: Database, account_id: str | None, min_severity: Severity | None, limit: int
+) -> Report:
+    query = report_filter(account_id, min_severity)
+    by_account = await _counts(db, query, "account_id")
+    by_rule = await _counts(db, query, "rule_id")
+    by_severity = {s: sum(getattr(r, s) for r in by_account) for s in SEVERITIES}
+    total = sum(r.total for r in by_account)
+    issues = [
+        IssueView.of(Issue.model_validate(doc))
+        for doc in await open_issues(db, query, limit).to_list()
+    ]
+    return Report(
+        generated_at=datetime.now(UTC),
+        open_issues=total,
+        by_severity=by_severity,
+        by_account=by_account,
+        by_rule=by_rule,
+        issues=issues,
+        truncated=total > len(issues),
+    )
+
+
+def render_html(report: Report, filters: dict[str, str]) -> str:
+    return _templates.get_template("report.html").render(
+        report=report, severities=SEVERITIES, filters=filters
+    )
+
+
+async def csv_lines(
+    db: Database, account_id: str | None, min_severity: Severity | None, limit: int | None
+) -> AsyncIterator[str]:
+    """The report's issues as CSV, streamed a row at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield flush()
+    cursor = open_issues(db, report_filter(account_id, min_severity), limit)
+    async for doc in cursor:
+        issue = Issue.model_validate(doc)
+        writer.writerow(
+            [
+                issue.severity.value,
+                issue.rule_id,
+                issue.account_id,
+                issue.region,
+                issue.vpc_id or "",
+                issue.group_id,
+                _safe_cell(issue.group_name),
+                _safe_cell(issue.rule_text),
+                _safe_cell(issue.message),
+                " ".join(issue.compliance),
+                issue.status,
+                issue.opened_at.isoformat(),
+                issue.id,
+            ]
+        )
+        yield flush()
+
+
+def _safe_cell(text: str) -> str:
+    """Keep spreadsheet programs from evaluating a cell (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

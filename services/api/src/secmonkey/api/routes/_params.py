@@ -1,0 +1,26 @@
+"""Query parameters several routers share, validated before they reach a filter."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+
+from secmonkey.common.messages import ACCOUNT_ID_PATTERN, REGION_PATTERN
+
+GROUP_ID_PATTERN = r"^sg-[0-9a-zA-Z]{1,64}$"
+Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
+
+GroupId = Annotated[
+    str, Path(pattern=GROUP_ID_PATTERN, description="a security group ID, e.g. sg-0abc1234")
+]
+AccountFilter = Annotated[
+    str | None, Query(pattern=ACCOUNT_ID_PATTERN, description="12-digit AWS account ID")
+]
+RegionFilter = Annotated[
+    str | None, Query(pattern=REGION_PATTERN, max_length=32, description="e.g. us-east-1")
+]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=2048, description="the next_cursor of the previous page"),
+]

@@ -1,0 +1,103 @@
+"""`/search`: which rules let an address or a network in (or out)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from secmonkey.api.deps import Db, DialectDep, Viewer
+from secmonkey.api.pagination import decode_cursor, encode_cursor
+from secmonkey.api.problems import problem_responses
+from secmonkey.api.routes._params import AccountFilter, Cursor, RegionFilter
+from secmonkey.api.schemas.search import SearchResult
+from secmonkey.api.search import search_rules
+from secmonkey.common.cidr import MatchMode, parse_address, parse_network
+
+router = APIRouter(prefix="/search", tags=["search"], responses=problem_responses(401, 403, 422))
+
+SearchLimit = Annotated[
+    int, Query(ge=1, le=10_000, description="rules per page (a page ends at a group boundary)")
+]
+DirectionFilter = Annotated[
+    Literal["ingress", "egress"] | None, Query(description="only rules of this direction")
+]
+
+
+class _KeyCursor(BaseModel):
+    k: str
+
+
+@router.get("/ip", response_model=SearchResult, summary="Rules whose range contains an address")
+async def search_ip(
+    db: Db,
+    dialect: DialectDep,
+    _: Viewer,
+    ip: Annotated[str, Query(max_length=64, description="an IPv4 or IPv6 address")],
+    direction: DirectionFilter = None,
+    account_id: AccountFilter = None,
+    region: RegionFilter = None,
+    limit: SearchLimit = 1000,
+    cursor: Cursor = None,
+) -> SearchResult:
+    address = parse_address(ip)
+    network = parse_network(str(address))
+    position = decode_cursor(cursor, _KeyCursor)
+    page = await search_rules(
+        db,
+        dialect,
+        network,
+        "contains",
+        direction=direction,
+        account_id=account_id,
+        region=region,
+        after_key=position.k if position else None,
+        limit=limit,
+    )
+    return SearchResult(
+        query=str(address),
+        match="contains",
+        results=page.matches,
+        next_cursor=encode_cursor(_KeyCursor(k=page.next_key)) if page.next_key else None,
+    )
+
+
+@router.get("/cidr", response_model=SearchResult, summary="Rules whose range matches a network")
+async def search_cidr(
+    db: Db,
+    dialect: DialectDep,
+    _: Viewer,
+    cidr: Annotated[str, Query(max_length=64, description="e.g. 10.0.0.0/8 or 2001:db8::/32")],
+    match: Annotated[
+        MatchMode,
+        Query(
+            description="exact: the same network; contains: rules covering it; "
+            "within: rules inside it; overlaps: either"
+        ),
+    ] = "contains",
+    direction: DirectionFilter = None,
+    account_id: AccountFilter = None,
+    region: RegionFilter = None,
+    limit: SearchLimit = 1000,
+    cursor: Cursor = None,
+) -> SearchResult:
+    network = parse_network(cidr)
+    position = decode_cursor(cursor, _KeyCursor)
+    page = await search_rules(
+        db,
+        dialect,
+        network,
+        match,
+        direction=direction,
+        account_id=account_id,
+        region=region,
+        after_key=position.k if position else None,
+        limit=limit,
+    )
+    return SearchResult(
+        query=str(network),
+        match=match,
+        results=page.matches,
+        next_cursor=encode_cursor(_KeyCursor(k=page.next_key)) if page.next_key else None,
+    )

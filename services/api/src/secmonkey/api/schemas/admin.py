@@ -1,0 +1,176 @@
+"""Accounts, subscriptions, the allowlist, API keys and sweep requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from secmonkey.common.cidr import parse_network
+from secmonkey.common.documents import (
+    Account,
+    AllowlistEntry,
+    ApiKey,
+    Role,
+    Subscription,
+    SubscriptionFilters,
+)
+from secmonkey.common.messages import AccountId, Region
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:@+-]{0,127}$"
+
+
+class AccountFields(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    role_arn: str | None = Field(
+        default=None,
+        max_length=600,
+        pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$",
+    )
+    external_id: str | None = Field(default=None, min_length=2, max_length=1224)
+    regions: list[Region] | None = Field(default=None, description="null: every enabled region")
+    labels: list[str] = Field(default_factory=list, max_length=50)
+    trusted: bool = Field(default=False, description="a friendly account: references are fine")
+    enabled: bool = True
+    interval_minutes: int | None = Field(default=None, ge=1, le=10080)
+
+
+class AccountIn(AccountFields):
+    id: AccountId
+
+
+class AccountView(AccountIn):
+    @classmethod
+    def of(cls, account: Account) -> AccountView:
+        return cls(**account.model_dump(by_alias=False))
+
+
+class AllowlistIn(BaseModel):
+    cidr: str = Field(max_length=64, description="IPv4 or IPv6 network, e.g. 203.0.113.0/24")
+    description: str = Field(default="", max_length=500)
+
+    @field_validator("cidr")
+    @classmethod
+    def _valid_cidr(cls, value: str) -> str:
+        return str(parse_network(value, strict=True))
+
+
+class AllowlistView(BaseModel):
+    name: str
+    cidr: str
+    description: str = ""
+
+    @classmethod
+    def of(cls, entry: AllowlistEntry) -> AllowlistView:
+        return cls(**entry.model_dump(by_alias=False))
+
+
+class ChannelIn(BaseModel):
+    type: Literal["email", "generic", "slack", "teams"]
+    to: list[str] = Field(default_factory=list, max_length=50, description="email recipients")
+    url: str | None = Field(default=None, max_length=2048, description="webhook URL")
+    secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=512,
+        description="HMAC secret of a generic webhook; write-only",
+    )
+
+
+class ChannelView(BaseModel):
+    type: str
+    to: list[str]
+    url: str | None = None
+    has_secret: bool
+
+
+class SubscriptionIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    enabled: bool = True
+    filters: SubscriptionFilters = Field(default_factory=SubscriptionFilters)
+    channel: ChannelIn
+    mode: Literal["immediate", "digest"] = "immediate"
+    digest_minutes: int = Field(default=5, ge=1, le=1440)
+
+
+class SubscriptionView(BaseModel):
+    id: str
+    name: str
+    enabled: bool
+    filters: SubscriptionFilters
+    channel: ChannelView
+    mode: str
+    digest_minutes: int
+
+    @classmethod
+    def of(cls, sub: Subscription) -> SubscriptionView:
+        channel = ChannelView(
+            type=sub.channel.type,
+            to=sub.channel.to,
+            url=sub.channel.url,
+            has_secret=bool(sub.channel.secret),
+        )
+        return cls(
+            id=sub.id,
+            name=sub.name,
+            enabled=sub.enabled,
+            filters=sub.filters,
+            channel=channel,
+            mode=sub.mode,
+            digest_minutes=sub.digest_minutes,
+        )
+
+
+class SubscriptionTestQueued(BaseModel):
+    subscription_id: str
+    event_id: str
+    detail: str
+
+
+class KeyIn(BaseModel):
+    name: str = Field(pattern=NAME_PATTERN)
+    role: Role
+
+
+class KeyUpdate(BaseModel):
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    role: Role | None = None
+    enabled: bool | None = None
+
+
+class KeyView(BaseModel):
+    id: str
+    name: str
+    role: Role
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    enabled: bool
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyView:
+        return cls(**key.model_dump(by_alias=False, exclude={"hash"}))
+
+
+class KeyCreated(KeyView):
+    key: str = Field(description="the key itself: shown once, store it now")
+
+
+class SweepIn(BaseModel):
+    account_id: AccountId | None = Field(
+        default=None, description="the account to sweep; null: every enabled account"
+    )
+    regions: list[Region] | None = Field(
+        default=None, description="null: the account's configured regions"
+    )
+
+
+class SweepQueued(BaseModel):
+    sweep_id: str
+    account_id: str
+    regions: list[str] | None = None
+
+
+class SweepsQueued(BaseModel):
+    sweeps: list[SweepQueued]

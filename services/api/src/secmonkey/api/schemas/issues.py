@@ -1,0 +1,80 @@
+"""Issues, justifications, the audit report and the event feed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field, field_validator
+
+from secmonkey.common.documents import Issue, IssueStatus, Justification
+from secmonkey.common.messages import Event
+from secmonkey.common.severity import Severity
+
+
+class IssueView(BaseModel):
+    id: str
+    key: str
+    group_id: str
+    group_name: str
+    account_id: str
+    region: str
+    vpc_id: str | None = None
+    rule_id: str
+    rule_text: str
+    severity: Severity
+    message: str
+    compliance: list[str]
+    status: IssueStatus
+    opened_at: datetime
+    fixed_at: datetime | None = None
+    last_seen: datetime
+    reopened: int = 0
+    justification: Justification | None = None
+
+    @classmethod
+    def of(cls, issue: Issue) -> IssueView:
+        return cls(**issue.model_dump(by_alias=False, exclude={"severity_rank"}))
+
+
+class IssuePage(BaseModel):
+    items: list[IssueView]
+    next_cursor: str | None = None
+
+
+class JustificationIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=2000, description="why the finding is accepted")
+    until: datetime | None = Field(
+        default=None, description="when the justification expires (ISO 8601); null: never"
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if len(value.strip()) < 3:
+            raise ValueError("a reason of at least 3 characters is required")
+        return value.strip()
+
+
+class CountRow(BaseModel):
+    name: str
+    critical: int = 0
+    high: int = 0
+    medium: int = 0
+    low: int = 0
+    info: int = 0
+    total: int = 0
+
+
+class Report(BaseModel):
+    generated_at: datetime
+    open_issues: int
+    by_severity: dict[str, int]
+    by_account: list[CountRow]
+    by_rule: list[CountRow]
+    issues: list[IssueView] = Field(description="most severe first")
+    truncated: bool = Field(description="more open issues exist than `issues` lists")
+
+
+class EventPage(BaseModel):
+    items: list[Event]
+    next_cursor: str | None = None
