@@ -219,7 +219,10 @@ def test_dockerignore_sends_every_file_the_images_copy(
     stages: dict[str, Stage], ignore_rules: list[tuple[bool, re.Pattern[str]]]
 ) -> None:
     sources = {
-        path for stage in stages.values() for src, paths, _ in stage.copies() if src is None
+        path
+        for stage in stages.values()
+        for src, paths, _ in stage.copies()
+        if src is None
         for path in paths
     }
     files = tracked_files()
