@@ -40,8 +40,8 @@ test: bootstrap up lint ## Install, start what tests need, lint, run every test
 	$(UV) run --frozen pytest
 
 .PHONY: run
-run: bootstrap up ## Run the whole system locally
-	@echo "RabbitMQ and the MongoDB-protocol server are up; services: collector auditor notifier api"
+run: bootstrap up ## Run the whole system locally (a simulated AWS estate when no account is configured)
+	$(UV) run --frozen python deploy/local/run.py
 
 .PHONY: bench
 bench: bench-collector bench-auditor bench-notifier bench-api ## Every benchmark
