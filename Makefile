@@ -35,8 +35,12 @@ fmt: ## Format and autofix
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
+.PHONY: browser
+browser: ## Install Debian's chromium for browser tests
+	deploy/local/browser.sh
+
 .PHONY: test
-test: bootstrap up lint ## Install, start what tests need, lint, run every test
+test: bootstrap up browser lint ## Install, start what tests need, lint, run every test
 	$(UV) run --frozen pytest
 
 .PHONY: run
