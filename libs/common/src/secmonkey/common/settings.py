@@ -18,6 +18,8 @@ class CommonSettings(BaseSettings):
     )
 
     environment: Literal["development", "test", "production"] = "development"
+    host: str = Field(default="127.0.0.1", description="address the service's HTTP server binds")
+    port: int = Field(default=8000, ge=1, le=65535, description="the service's HTTP port")
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     mongo_db: str = "secmonkey"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
