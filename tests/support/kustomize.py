@@ -4,7 +4,7 @@ Python 3.11), for the subset those manifests use.
 Supported kustomization fields: `resources` (files and directories), `components`
 (`kind: Component`), `namespace`, `labels` (`pairs`, `includeTemplates`), `images` (`newName`,
 `newTag`, `digest`), `replicas`, and `patches` given by `path` or inline `patch` as
-strategic-merge patches matched by kind and name (`null` removes a key, `$patch: delete`
+strategic-merge patches matched by apiVersion, kind and name (`null` removes a key, `$patch: delete`
 removes the object). Transformers run in kustomize's order: components, patches, namespace,
 labels, replicas, images. Any other field raises `Unsupported`, so a feature the renderer does
 not know is never silently ignored.
@@ -176,10 +176,13 @@ def _check_unique(directory: Path, objects: list[Object]) -> None:
 def _apply_patch(objects: list[Object], patch: Object) -> list[Object]:
     kind, name = patch["kind"], patch["metadata"]["name"]
     namespace = patch["metadata"].get("namespace")
+    # Like kustomize, by group/version too: a patch without apiVersion matches nothing.
+    api_version = patch.get("apiVersion")
     matches = [
         i
         for i, obj in enumerate(objects)
         if obj["kind"] == kind
+        and obj.get("apiVersion") == api_version
         and obj["metadata"]["name"] == name
         and (namespace is None or obj["metadata"].get("namespace") == namespace)
     ]
