@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from secmonkey.collector.simulate.__main__ import _parser as simulate_parser
 from tests.unit.deploy._dockerfile import Stage, parse
 from tests.unit.deploy._settings import SERVICES, known_variables, settings_classes
 
@@ -20,6 +21,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 DEMO_ENV = ROOT / "deploy" / "docker" / "demo.env"
 INFRA = ("mongodb", "rabbitmq")
 DEMO = ("moto", "simulate", "mailpit")
+IMAGE_UID = 10001
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
 
@@ -160,16 +162,15 @@ def test_demo_simulates_an_estate_on_the_moto_server_the_collector_reads(
     simulate = services["simulate"]
     command = simulate["command"]
     assert command[:3] == ["python", "-m", "secmonkey.collector.simulate"]
-    flags = dict(zip(command[3::2], command[4::2], strict=True))
-    assert set(flags) == {"--endpoint-url", "--accounts", "--regions", "--groups"}
-    assert int(flags["--accounts"]) >= 2 and int(flags["--groups"]) >= 1
-    assert all(re.fullmatch(r"[a-z]{2}-[a-z]+-\d", r) for r in flags["--regions"].split(","))
+    # The simulator's own parser accepts the job's arguments.
+    args = simulate_parser().parse_args(command[3:])
+    assert args.command == "fill"
+    assert args.accounts >= 2 and args.groups >= 1 and len(args.regions) >= 2
     assert simulate["build"]["target"] == "collector"
     assert simulate["healthcheck"] == {"disable": True}
     assert depends_on(simulate)["moto"]["condition"] == "service_healthy"
 
-    endpoint = flags["--endpoint-url"]
-    assert endpoint == "http://moto:5000"
+    assert args.endpoint_url == "http://moto:5000"
     assert any(str(p).endswith(":5000") for p in services["moto"]["ports"])
     assert depends_on(services["collector"])["simulate"] == {
         "condition": "service_completed_successfully",
@@ -177,7 +178,29 @@ def test_demo_simulates_an_estate_on_the_moto_server_the_collector_reads(
     }
     env = demo_env()
     assert env["COMPOSE_PROFILES"] == "demo"
-    assert env["SECMONKEY_AWS_ENDPOINT_URL"] == endpoint
+    assert env["SECMONKEY_AWS_ENDPOINT_URL"] == args.endpoint_url
+
+    # The accounts file the job writes is the one the collector reads, on a shared volume.
+    accounts_file = Path(env["SECMONKEY_ACCOUNTS_FILE"])
+    assert args.accounts_file == accounts_file
+
+    def volume_for(service: str) -> tuple[str, str]:
+        for mount in services[service]["volumes"]:
+            volume, target, *mode = str(mount).split(":")
+            if accounts_file.is_relative_to(target):
+                return volume, (mode or ["rw"])[0]
+        raise AssertionError(f"{service} does not mount {accounts_file.parent}")
+
+    assert volume_for("simulate") == ("demo-data", "rw")
+    assert volume_for("collector") == ("demo-data", "ro")
+    # A fresh named volume takes the ownership of the image's directory: the non-root
+    # job can write there only because the image creates it for its user.
+    runtime = parse(ROOT / "deploy" / "docker" / "Dockerfile")["runtime"]
+    assert any(
+        f"install -d -o {IMAGE_UID} -g {IMAGE_UID}" in run.args
+        and str(accounts_file.parent) in run.args
+        for run in runtime.own("RUN")
+    )
 
 
 def test_demo_mail_goes_to_mailpit(services: dict[str, dict[str, Any]]) -> None:
