@@ -25,7 +25,7 @@ from secmonkey.common import amqp
 from secmonkey.common.documents import Subscription
 from secmonkey.common.messages import DEAD_LETTER_EXCHANGE, utcnow
 from secmonkey.notifier import metrics
-from secmonkey.notifier.channels.base import Batch, Outcome, Sender
+from secmonkey.notifier.channels.base import Batch, Outcome, Sender, redact
 from secmonkey.notifier.deliveries import Attempt, Delivery, DeliveryStore
 from secmonkey.notifier.notices import Notice
 from secmonkey.notifier.routing import Routes
@@ -251,10 +251,8 @@ class Dispatcher:
     ) -> None:
         now = utcnow()
         n = delivery.attempt_count + 1
-        error = outcome.error
-        for secret in secrets:  # belt and braces: senders already redact
-            if error and secret in error:
-                error = error.replace(secret, "[redacted]")
+        # belt and braces: senders already redact
+        error = redact(outcome.error, secrets) if outcome.error else None
         attempt = Attempt(
             n=n,
             at=now,

@@ -13,7 +13,7 @@ import email.utils
 import socket
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import certifi
@@ -31,12 +31,22 @@ class TargetRefused(Exception):
     """The webhook host is, or resolves to, an address the notifier must not call."""
 
 
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to, in the resolver's order, without duplicates."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """Resolve, refuse forbidden addresses, then dial the checked address itself."""
 
-    def __init__(self, *, allow_private: bool) -> None:
+    def __init__(self, *, allow_private: bool, resolver: Resolver | None = None) -> None:
         self.allow_private = allow_private
         self._inner = httpcore.AnyIOBackend()
+        self._resolver = resolver or system_resolver
 
     async def connect_tcp(
         self,
@@ -64,13 +74,11 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             raise TargetRefused(str(exc)) from None
         if literal is not None:
             return [str(literal)]
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(limit):
-                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                addresses = await self._resolver(host, port)
         except (OSError, TimeoutError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         try:
             webhooks.check_addresses(host, addresses, allow_private=self.allow_private)
         except InvalidInput as exc:
@@ -92,7 +100,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport on a connection pool that dials through `GuardedBackend`."""
 
-    def __init__(self, *, allow_private: bool, max_connections: int = 256) -> None:
+    def __init__(
+        self, *, allow_private: bool, max_connections: int = 256, resolver: Resolver | None = None
+    ) -> None:
         super().__init__(trust_env=False)
         # httpx offers no public hook for the network backend; the pool it builds is
         # replaced by the same pool with our backend (tests/unit/notifier covers it).
@@ -101,13 +111,15 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             max_connections=max_connections,
             max_keepalive_connections=64,
             keepalive_expiry=30.0,
-            network_backend=GuardedBackend(allow_private=allow_private),
+            network_backend=GuardedBackend(allow_private=allow_private, resolver=resolver),
         )
 
 
-def make_client(*, allow_private: bool, timeout: float) -> httpx.AsyncClient:
+def make_client(
+    *, allow_private: bool, timeout: float, resolver: Resolver | None = None
+) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=GuardedTransport(allow_private=allow_private),
+        transport=GuardedTransport(allow_private=allow_private, resolver=resolver),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,
