@@ -1,0 +1,278 @@
+"""What the API returns, as typed models (the shapes of `secmonkey.api.schemas`).
+
+Unknown fields are ignored, so an older client keeps working against a newer server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from secmonkey.common.canonical import Attachments, CanonicalGroup
+from secmonkey.common.documents import Justification, SubscriptionFilters
+from secmonkey.common.messages import Caller, Event
+from secmonkey.common.severity import Severity
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class RuleView(Model):
+    index: int
+    direction: str
+    protocol: str
+    from_port: int | None = None
+    to_port: int | None = None
+    source_kind: str
+    source: str
+    source_account: str | None = None
+    description: str = ""
+    text: str
+
+
+class GroupSummary(Model):
+    key: str
+    group_id: str
+    name: str
+    account_id: str
+    account_name: str | None = None
+    region: str
+    vpc_id: str | None = None
+    state: str
+    description: str = ""
+    rule_count: int
+    open_issues: int
+    max_severity: Severity | None = None
+    attached: bool
+    public_ip: bool
+    first_seen: datetime
+    last_seen: datetime
+    last_changed: datetime
+    deleted_at: datetime | None = None
+    revisions: int
+
+
+class GroupPage(Model):
+    items: list[GroupSummary]
+    next_cursor: str | None = None
+
+
+class IssueView(Model):
+    id: str
+    key: str
+    group_id: str
+    group_name: str
+    account_id: str
+    region: str
+    vpc_id: str | None = None
+    rule_id: str
+    rule_text: str
+    severity: Severity
+    message: str
+    compliance: list[str]
+    status: str
+    opened_at: datetime
+    fixed_at: datetime | None = None
+    last_seen: datetime
+    reopened: int = 0
+    justification: Justification | None = None
+
+
+class GroupDetail(GroupSummary):
+    config: CanonicalGroup
+    rules: list[RuleView]
+    attachments: Attachments
+    issues: list[IssueView]
+
+
+class ResolvedGroup(Model):
+    key: str
+    group_id: str
+    name: str
+    account_id: str
+    account_name: str | None = None
+    region: str
+    vpc_id: str | None = None
+    state: str
+    deleted_at: datetime | None = None
+
+
+class Resolution(Model):
+    group_id: str
+    found: bool
+    matches: list[ResolvedGroup]
+
+
+class ResolveResponse(Model):
+    results: list[Resolution]
+
+
+class RevisionSummary(Model):
+    seq: int
+    change_type: str
+    fingerprint: str
+    observed_at: datetime
+    sweep_id: str | None = None
+    changes: list[str]
+    callers: list[Caller] = Field(default_factory=list)
+
+
+class RevisionPage(Model):
+    key: str
+    group_id: str
+    items: list[RevisionSummary]
+    next_cursor: str | None = None
+
+
+class RevisionDetail(RevisionSummary):
+    key: str
+    group_id: str
+    config: CanonicalGroup
+    rules: list[RuleView]
+    attachments: Attachments
+    diff: Any = None
+
+
+class GroupAt(Model):
+    key: str
+    group_id: str
+    at: datetime
+    seq: int
+    change_type: str
+    observed_at: datetime
+    valid_until: datetime | None = None
+    config: CanonicalGroup
+    rules: list[RuleView]
+    attachments: Attachments
+
+
+class DiffEnd(Model):
+    seq: int
+    change_type: str
+    observed_at: datetime
+    fingerprint: str
+
+
+class GroupDiff(Model):
+    key: str
+    group_id: str
+    from_: DiffEnd = Field(alias="from")
+    to: DiffEnd
+    changes: list[str]
+    diff: Any = None
+
+
+class RuleMatch(Model):
+    key: str
+    group_id: str
+    group_name: str
+    account_id: str
+    account_name: str | None = None
+    region: str
+    vpc_id: str | None = None
+    rule: RuleView
+
+
+class SearchResult(Model):
+    query: str
+    match: str
+    results: list[RuleMatch]
+    next_cursor: str | None = None
+
+
+class IssuePage(Model):
+    items: list[IssueView]
+    next_cursor: str | None = None
+
+
+class CountRow(Model):
+    name: str
+    critical: int = 0
+    high: int = 0
+    medium: int = 0
+    low: int = 0
+    info: int = 0
+    total: int = 0
+
+
+class Report(Model):
+    generated_at: datetime
+    open_issues: int
+    by_severity: dict[str, int]
+    by_account: list[CountRow]
+    by_rule: list[CountRow]
+    issues: list[IssueView]
+    truncated: bool
+
+
+class EventPage(Model):
+    items: list[Event]
+    next_cursor: str | None = None
+
+
+class Account(Model):
+    id: str
+    name: str
+    role_arn: str | None = None
+    external_id: str | None = None
+    regions: list[str] | None = None
+    labels: list[str] = Field(default_factory=list)
+    trusted: bool = False
+    enabled: bool = True
+    interval_minutes: int | None = None
+
+
+class AllowlistEntry(Model):
+    name: str
+    cidr: str
+    description: str = ""
+
+
+class ChannelView(Model):
+    type: str
+    to: list[str] = Field(default_factory=list)
+    url: str | None = None
+    has_secret: bool = False
+
+
+class Subscription(Model):
+    id: str
+    name: str
+    enabled: bool
+    filters: SubscriptionFilters
+    channel: ChannelView
+    mode: str
+    digest_minutes: int
+
+
+class SubscriptionTestQueued(Model):
+    subscription_id: str
+    event_id: str
+    detail: str
+
+
+class ApiKey(Model):
+    id: str
+    name: str
+    role: Literal["viewer", "auditor", "admin"]
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    enabled: bool
+
+
+class CreatedKey(ApiKey):
+    key: str
+
+
+class SweepQueued(Model):
+    sweep_id: str
+    account_id: str
+    regions: list[str] | None = None
+
+
+class SweepsQueued(Model):
+    sweeps: list[SweepQueued]
