@@ -28,7 +28,7 @@ from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE
 from secmonkey.common.messages import SWEEPS_QUEUE
 from tests.support import kustomize
 from tests.unit.deploy._dockerfile import parse as parse_dockerfile
-from tests.unit.deploy._settings import SERVICES, settings_classes
+from tests.unit.deploy._settings import SERVICES, listen_variables, settings_classes
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "deploy" / "k8s"
@@ -630,6 +630,11 @@ def test_services_accept_the_overlays_settings(
     settings = cls()
     assert settings.environment == ("development" if overlay.name == "dev" else "production")
     assert settings.log_json is True
+    # It listens where the probes and the Service look: every interface, port 8000.
+    listen = listen_variables(service)
+    if listen is not None:
+        host, port = (name.removeprefix("SECMONKEY_").lower() for name in listen)
+        assert (getattr(settings, host), getattr(settings, port)) == ("0.0.0.0", HTTP_PORT)
 
 
 @pytest.mark.parametrize("service", ["notifier", "api"])
