@@ -14,8 +14,8 @@ def main() -> None:
     configure_logging(settings.log_level, settings.log_json)
     uvicorn.run(
         create_app(settings),
-        host=settings.collector_host,
-        port=settings.collector_port,
+        host=settings.host,
+        port=settings.port,
         log_config=None,
         access_log=False,
     )

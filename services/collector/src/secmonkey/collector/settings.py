@@ -7,7 +7,7 @@ import re
 import socket
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from secmonkey.common.messages import SWEEPS_QUEUE
 from secmonkey.common.settings import CommonSettings
@@ -20,8 +20,6 @@ def _default_replica_id() -> str:
 class Settings(CommonSettings):
     """What the collector needs beyond the shared connection settings."""
 
-    collector_host: str = "127.0.0.1"
-    collector_port: int = Field(default=8001, ge=1, le=65535)
     replica_id: str = Field(
         default_factory=_default_replica_id,
         description="this process's name in leases and sweep status (default: host-pid)",
@@ -50,6 +48,11 @@ class Settings(CommonSettings):
     )
     batch_size: int = Field(default=200, ge=1, le=200, description="groups per SnapshotBatch")
     sweeps_queue: str = Field(default=SWEEPS_QUEUE, description="work queue of SweepRequests")
+    routing_prefix: str = Field(
+        default="aws",
+        pattern=r"^[\w-]+$",
+        description="snapshots go out as <prefix>.<account>.<region> (tests use their own)",
+    )
 
     # Scheduling
     sweep_interval_seconds: float = Field(
@@ -60,6 +63,35 @@ class Settings(CommonSettings):
     scheduler_tick_seconds: float = Field(
         default=5.0, gt=0, description="how often the lease holder looks for due accounts"
     )
+
+    # Real-time events (secmonkey.collector.events): on when events_queue_url is set
+    events_queue_url: str | None = Field(
+        default=None, description="SQS queue of CloudTrail security-group calls (EventBridge)"
+    )
+    events_queue_region: str | None = Field(
+        default=None, description="the queue's region (default: from its URL, else aws_region)"
+    )
+    events_wait_seconds: int = Field(default=20, ge=0, le=20, description="SQS long poll")
+    events_max_messages: int = Field(default=10, ge=1, le=10, description="messages per receive")
+    events_visibility_timeout: int = Field(
+        default=120, ge=10, le=43200, description="seconds a received event stays hidden"
+    )
+    events_window_seconds: float = Field(
+        default=2.0, ge=0, description="events on one group within this window: one describe"
+    )
+    events_concurrency: int = Field(default=8, ge=1, le=128, description="describes at once")
+    events_sweep_interval_seconds: float = Field(
+        default=21600.0, gt=0, description="sweep interval while events are on (unless set)"
+    )
+    events_missed_check_seconds: float = Field(
+        default=300.0, gt=0, description="how often sweep-found changes are checked for events"
+    )
+
+    @model_validator(mode="after")
+    def _sweep_less_often_with_events(self) -> Settings:
+        if self.events_queue_url and "sweep_interval_seconds" not in self.model_fields_set:
+            self.sweep_interval_seconds = self.events_sweep_interval_seconds
+        return self
 
     @field_validator("role_session_name")
     @classmethod

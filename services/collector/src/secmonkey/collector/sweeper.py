@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def routing_key(account_id: str, region: str) -> str:
-    return f"aws.{account_id}.{region}"
+def routing_key(prefix: str, account_id: str, region: str) -> str:
+    """`aws.<account>.<region>` in production: the auditor binds `aws.#`."""
+    return f"{prefix}.{account_id}.{region}"
 
 
 @dataclass
@@ -268,7 +269,7 @@ class Sweeper:
     async def _publish_batches(
         self, sweep_id: str, account_id: str, region: str, batches: list[SnapshotBatch]
     ) -> None:
-        key = routing_key(account_id, region)
+        key = routing_key(self.settings.routing_prefix, account_id, region)
         try:
             await self.publisher.publish_many(
                 SNAPSHOTS_EXCHANGE,
@@ -283,7 +284,7 @@ class Sweeper:
         try:
             await self.publisher.publish(
                 SNAPSHOTS_EXCHANGE,
-                routing_key(completed.account_id, completed.region),
+                routing_key(self.settings.routing_prefix, completed.account_id, completed.region),
                 completed,
                 message_id=mid,
             )
