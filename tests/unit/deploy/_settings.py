@@ -34,13 +34,13 @@ def known_variables() -> set[str]:
     return set().union(*(env_names(cls) for cls in settings_classes().values()))
 
 
-def listen_variables(service: str) -> tuple[str, str] | None:
-    """The (host, port) variables a service's Settings reads, or None if it has none yet."""
-    cls = settings_classes().get(service)
-    if cls is None:
-        return None
+def listen_variables(service: str) -> list[tuple[str, str]]:
+    """Every (host, port) variable pair a service's Settings reads: the shared SECMONKEY_HOST
+    and SECMONKEY_PORT, and SECMONKEY_<SERVICE>_HOST/_PORT where a service has its own."""
+    cls = settings_classes().get(service, CommonSettings)
     fields = set(cls.model_fields)
-    for host, port in (("host", "port"), (f"{service}_host", f"{service}_port")):
-        if host in fields and port in fields:
-            return f"SECMONKEY_{host.upper()}", f"SECMONKEY_{port.upper()}"
-    return None
+    return [
+        (f"SECMONKEY_{host.upper()}", f"SECMONKEY_{port.upper()}")
+        for host, port in (("host", "port"), (f"{service}_host", f"{service}_port"))
+        if host in fields and port in fields
+    ]

@@ -95,13 +95,11 @@ def test_each_target_listens_on_all_interfaces_port_8000(
 ) -> None:
     """Containers are reached on their pod/container IP: 127.0.0.1 would answer no probe."""
     env = stages[service].env
-    names = listen_variables(service) or (
-        f"SECMONKEY_{service.upper()}_HOST",
-        f"SECMONKEY_{service.upper()}_PORT",
-    )
-    host, port = names
-    assert env.get(host) == "0.0.0.0", f"{host} is not set to 0.0.0.0 in the {service} image"
-    assert env.get(port) == HTTP_PORT, f"{port} is not {HTTP_PORT} in the {service} image"
+    pairs = listen_variables(service)
+    assert pairs, f"{service} reads no listen address setting"
+    for host, port in pairs:
+        assert env.get(host) == "0.0.0.0", f"{host} is not 0.0.0.0 in the {service} image"
+        assert env.get(port) == HTTP_PORT, f"{port} is not {HTTP_PORT} in the {service} image"
 
 
 @pytest.mark.parametrize("service", SERVICES)

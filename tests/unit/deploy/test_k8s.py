@@ -631,9 +631,8 @@ def test_services_accept_the_overlays_settings(
     assert settings.environment == ("development" if overlay.name == "dev" else "production")
     assert settings.log_json is True
     # It listens where the probes and the Service look: every interface, port 8000.
-    listen = listen_variables(service)
-    if listen is not None:
-        host, port = (name.removeprefix("SECMONKEY_").lower() for name in listen)
+    for pair in listen_variables(service):
+        host, port = (name.removeprefix("SECMONKEY_").lower() for name in pair)
         assert (getattr(settings, host), getattr(settings, port)) == ("0.0.0.0", HTTP_PORT)
 
 
