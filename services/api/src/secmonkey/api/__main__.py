@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     uvicorn.run(
         create_app(settings),
-        host=settings.api_host,
-        port=settings.api_port,
+        host=settings.host,
+        port=settings.port,
         log_config=None,
         proxy_headers=True,
     )

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
+from pydantic import BaseModel
+
+from secmonkey.api.history import aware
+from secmonkey.api.pagination import decode_cursor, encode_cursor
+from secmonkey.api.schemas.issues import EventPage
 from secmonkey.common.amqp import Publisher
-from secmonkey.common.messages import EVENTS_EXCHANGE, Event
+from secmonkey.common.errors import InvalidInput
+from secmonkey.common.messages import EVENTS_EXCHANGE, Event, EventType
 from secmonkey.common.mongo import Database
 
 log = logging.getLogger(__name__)
@@ -32,3 +39,58 @@ async def record_event(db: Database, publisher: Publisher | None, event: Event) 
         await publisher.publish(EVENTS_EXCHANGE, event.type, event, message_id=event.event_id)
     except Exception:
         log.exception("could not publish event %s; it is in the feed only", event.event_id)
+
+
+class _EventCursor(BaseModel):
+    a: datetime
+    e: str
+
+
+async def find_events(
+    db: Database,
+    *,
+    types: list[EventType] | None = None,
+    account_id: str | None = None,
+    region: str | None = None,
+    group_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    order: Literal["desc", "asc"] = "desc",
+    limit: int = 100,
+    cursor: str | None = None,
+) -> EventPage:
+    """The feed filtered by type, place and time, newest first unless `order` is `asc`."""
+    query: dict[str, Any] = {}
+    if types:
+        query["type"] = types[0] if len(types) == 1 else {"$in": sorted(set(types))}
+    for field, value in (("account_id", account_id), ("region", region), ("group_id", group_id)):
+        if value:
+            query[field] = value
+    bounds: dict[str, datetime] = {}
+    if since is not None:
+        bounds["$gt"] = aware(since)
+    if until is not None:
+        bounds["$lte"] = aware(until)
+    if since is not None and until is not None and aware(since) > aware(until):
+        raise InvalidInput("since is after until")
+    if bounds:
+        query["at"] = bounds
+    position = decode_cursor(cursor, _EventCursor)
+    direction = -1 if order == "desc" else 1
+    if position is not None:
+        beyond = "$lt" if direction == -1 else "$gt"
+        query["$or"] = [
+            {"at": {beyond: aware(position.a)}},
+            {"at": aware(position.a), "event_id": {beyond: position.e}},
+        ]
+    docs = (
+        await db.events.find(query)
+        .sort([("at", direction), ("event_id", direction)])
+        .limit(limit)
+        .to_list()
+    )
+    items = [event_of(d) for d in docs]
+    next_cursor = None
+    if len(items) == limit:
+        next_cursor = encode_cursor(_EventCursor(a=items[-1].at, e=items[-1].event_id))
+    return EventPage(items=items, next_cursor=next_cursor)

@@ -1,0 +1,150 @@
+"""Reading and justifying issues: the queries behind `/issues`, shared with the web console."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from secmonkey.api.auth import Principal
+from secmonkey.api.events import record_event
+from secmonkey.api.history import aware
+from secmonkey.api.pagination import decode_cursor, encode_cursor
+from secmonkey.api.problems import Problem
+from secmonkey.api.schemas.issues import IssuePage, IssueView, JustificationIn
+from secmonkey.common.amqp import Publisher
+from secmonkey.common.documents import Issue, Justification
+from secmonkey.common.errors import InvalidInput, NotFound
+from secmonkey.common.messages import Event, IssueRef, new_id
+from secmonkey.common.mongo import Database
+from secmonkey.common.severity import SEVERITY_RANK, Severity
+
+IssueStatusFilter = Literal["open", "justified", "fixed", "deleted", "all"]
+
+
+class _IssueCursor(BaseModel):
+    r: int
+    i: str
+
+
+def compliance_filter(framework: str) -> dict[str, Any]:
+    """Tags naming `framework`, alone or followed by a section (`cis`, `CIS-1.4 5.2`, `pci:1.3`)."""
+    return {"$regex": f"^{re.escape(framework)}($|[ :/_.-])", "$options": "i"}
+
+
+async def find_issues(
+    db: Database,
+    *,
+    status: IssueStatusFilter = "open",
+    severity: Severity | None = None,
+    min_severity: Severity | None = None,
+    rule_id: str | None = None,
+    account_id: str | None = None,
+    region: str | None = None,
+    group_id: str | None = None,
+    compliance: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> IssuePage:
+    """Issues matching every given filter, most severe first."""
+    query: dict[str, Any] = {}
+    if status != "all":
+        query["status"] = status
+    if severity is not None:
+        query["severity"] = severity.value
+    elif min_severity is not None:
+        query["severity_rank"] = {"$gte": SEVERITY_RANK[min_severity.value]}
+    for field, value in (
+        ("rule_id", rule_id),
+        ("account_id", account_id),
+        ("region", region),
+        ("group_id", group_id),
+    ):
+        if value:
+            query[field] = value
+    if compliance:
+        query["compliance"] = compliance_filter(compliance)
+    position = decode_cursor(cursor, _IssueCursor)
+    if position is not None:
+        query["$or"] = [
+            {"severity_rank": {"$lt": position.r}},
+            {"severity_rank": position.r, "_id": {"$gt": position.i}},
+        ]
+    docs = (
+        await db.issues.find(query).sort([("severity_rank", -1), ("_id", 1)]).limit(limit).to_list()
+    )
+    items = [IssueView.of(Issue.model_validate(d)) for d in docs]
+    next_cursor = None
+    if len(docs) == limit:
+        last = docs[-1]
+        next_cursor = encode_cursor(_IssueCursor(r=int(last["severity_rank"]), i=last["_id"]))
+    return IssuePage(items=items, next_cursor=next_cursor)
+
+
+async def justify_issue(
+    db: Database,
+    publisher: Publisher | None,
+    who: Principal,
+    issue_id: str,
+    body: JustificationIn,
+) -> IssueView:
+    """Accept a finding (who, why, until) and record the `issue.justified` event."""
+    now = datetime.now(UTC)
+    until = aware(body.until) if body.until else None
+    if until is not None and until <= now:
+        raise InvalidInput(f"until ({until.isoformat()}) must be in the future")
+    justification = Justification(by=who.name, reason=body.reason, until=until, at=now)
+    result = await db.issues.update_one(
+        {"_id": issue_id, "status": {"$in": ["open", "justified"]}},
+        {"$set": {"status": "justified", "justification": justification.model_dump()}},
+    )
+    doc = await db.issues.find_one({"_id": issue_id})
+    if doc is None:
+        raise NotFound(f"no issue {issue_id}")
+    issue = Issue.model_validate(doc)
+    if result.matched_count == 0:
+        raise Problem(
+            409,
+            f"issue {issue_id} is {issue.status}; only open or justified issues can be justified",
+            kind="conflict",
+        )
+    await record_event(db, publisher, _justified_event(issue, now))
+    return IssueView.of(issue)
+
+
+def _justified_event(issue: Issue, at: datetime) -> Event:
+    return Event(
+        event_id=new_id(),
+        type="issue.justified",
+        key=issue.key,
+        account_id=issue.account_id,
+        region=issue.region,
+        vpc_id=issue.vpc_id,
+        group_id=issue.group_id,
+        name=issue.group_name,
+        at=at,
+        issue=IssueRef(
+            issue_id=issue.id,
+            rule_id=issue.rule_id,
+            severity=issue.severity,
+            message=issue.message,
+            rule_text=issue.rule_text,
+            compliance=issue.compliance,
+            status=issue.status,
+        ),
+    )
+
+
+async def withdraw_justification(db: Database, issue_id: str) -> None:
+    """Open a justified issue again; `NotFound` if it has no justification."""
+    result = await db.issues.update_one(
+        {"_id": issue_id, "status": "justified"},
+        {"$set": {"status": "open"}, "$unset": {"justification": ""}},
+    )
+    if result.matched_count == 0:
+        exists = await db.issues.find_one({"_id": issue_id}, {"_id": 1})
+        raise NotFound(
+            f"issue {issue_id} has no justification" if exists else f"no issue {issue_id}"
+        )
