@@ -98,7 +98,10 @@ class KeyVerifier:
     async def verify(self, key: str) -> Principal | None:
         if not key or len(key) > MAX_KEY_LENGTH:
             return None
-        digest = hash_api_key(key)
+        return await self.verify_digest(hash_api_key(key))
+
+    async def verify_digest(self, digest: str) -> Principal | None:
+        """As `verify`, for a key known only by its SHA-256 (what a console session keeps)."""
         now = time.monotonic()
         cached = self._cache.get(digest)
         if cached is not None and cached.until > now:
