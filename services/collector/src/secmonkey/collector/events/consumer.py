@@ -1,0 +1,393 @@
+"""The SQS consumer: CloudTrail calls in, targeted snapshots out, messages deleted last.
+
+Safety rules, in order of a message's life:
+- a message that cannot be read as an event is made visible again at once and never
+  deleted, so the queue's redrive policy moves it to the dead-letter queue after
+  `maxReceiveCount` receives (counted as `malformed`); the consumer goes on;
+- a well-formed event that needs no action (a failed call, tags on an instance) is deleted;
+- a security-group call waits in its account-region window; when the window closes the
+  named groups are described once, each group's snapshot is published with the callers
+  that named it (`source: event`), and only after RabbitMQ confirmed every snapshot are
+  the window's messages deleted. If anything fails before that, the messages reappear
+  after the visibility timeout and are handled again: duplicates are harmless because
+  the state is always described afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from secmonkey.collector import accounts
+from secmonkey.collector.credentials import AwsClients, aws_error
+from secmonkey.collector.events import metrics
+from secmonkey.collector.events.cloudtrail import ApiCall, MalformedEvent, parse_body
+from secmonkey.collector.events.describe import Described, describe_groups
+from secmonkey.collector.events.marks import record_marks
+from secmonkey.collector.events.window import Window, Windows
+from secmonkey.collector.settings import Settings
+from secmonkey.collector.sweeper import routing_key
+from secmonkey.common import mongo
+from secmonkey.common.amqp import Publisher
+from secmonkey.common.documents import Account
+from secmonkey.common.messages import SNAPSHOTS_EXCHANGE, SnapshotBatch, new_id, utcnow
+from secmonkey.common.mongo import Database
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+EVENT_SWEEP_PREFIX = "event-"
+MAX_PENDING_RECEIPTS = 5000
+PUBLISH_ATTEMPTS = 6
+_QUEUE_REGION = re.compile(r"sqs[.-]([a-z]{2}(?:-[a-z]+)+-\d)\.")
+
+
+def queue_region(settings: Settings) -> str:
+    """The queue's region: the setting, else the one in its URL, else the hub's."""
+    if settings.events_queue_region:
+        return settings.events_queue_region
+    match = _QUEUE_REGION.search(settings.events_queue_url or "")
+    return match.group(1) if match else settings.aws_region
+
+
+class EventConsumer:
+    """Long-polls the events queue and turns each window of calls into snapshots."""
+
+    def __init__(
+        self, settings: Settings, db: Database, publisher: Publisher, clients: AwsClients
+    ) -> None:
+        if not settings.events_queue_url:
+            raise ValueError("events_queue_url is not set")
+        self.settings = settings
+        self.db = db
+        self.publisher = publisher
+        self.clients = clients
+        self.queue_url = settings.events_queue_url
+        self.sqs = clients.hub_client("sqs", queue_region(settings))
+        self.windows = Windows()
+        self._describes = asyncio.Semaphore(settings.events_concurrency)
+        # Own threads: a 20 s long poll must never wait behind (or block) sweep reads.
+        self._executor = ThreadPoolExecutor(
+            settings.events_concurrency + 2, thread_name_prefix="events"
+        )
+        self._poller: asyncio.Task[None] | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._room = asyncio.Event()
+        self._room.set()
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._poller = asyncio.create_task(self.run(), name="cloudtrail-events")
+        log.info("consuming CloudTrail events from %s", self.queue_url)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop receiving, flush the open windows now, wait for flushes in progress."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._poller
+        for window in self.windows.open_windows():
+            self.windows.close(window)
+            self._spawn(self._flush(window))
+        if self._flushes:
+            await asyncio.wait(set(self._flushes), timeout=grace)
+        for task in list(self._flushes):
+            task.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self) -> None:
+        """Receive forever; an SQS failure is logged and retried with backoff."""
+        delay = 0.5
+        while True:
+            await self._room.wait()
+            try:
+                messages = await self._in_thread(self._receive)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                metrics.SQS_ERRORS.labels("ReceiveMessage").inc()
+                log.warning("receiving events failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            delay = 0.5
+            for message in messages:
+                await self.accept(message)
+
+    def _receive(self) -> list[dict[str, Any]]:
+        answer = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.settings.events_max_messages,
+            WaitTimeSeconds=self.settings.events_wait_seconds,
+            VisibilityTimeout=self.settings.events_visibility_timeout,
+            MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+        )
+        return list(answer.get("Messages", []))
+
+    # -- one message --------------------------------------------------------------------
+
+    async def accept(self, message: dict[str, Any]) -> None:
+        """Sort one SQS message: dead-letter path, delete, or into its window."""
+        receipt = message["ReceiptHandle"]
+        try:
+            parsed = parse_body(message.get("Body", ""))
+        except MalformedEvent as exc:
+            metrics.EVENTS.labels("malformed").inc()
+            received = _receive_count(message)
+            log.warning(
+                "malformed event %s (receive %d), left for the dead-letter queue: %s",
+                message.get("MessageId"),
+                received,
+                exc,
+            )
+            await self._release(receipt, received)
+            return
+        if not isinstance(parsed, ApiCall):
+            metrics.EVENTS.labels("ignored").inc()
+            log.debug("ignored event %s: %s", parsed.event_id, parsed.reason)
+            await self._delete([receipt])
+            return
+        window, opened, new = self.windows.add(parsed, receipt)
+        metrics.EVENTS.labels("handled" if new else "duplicate").inc()
+        if opened:
+            self._spawn(self._flush_later(window))
+        if self.windows.pending_receipts >= MAX_PENDING_RECEIPTS:
+            self._room.clear()
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _flush_later(self, window: Window) -> None:
+        await asyncio.sleep(self.settings.events_window_seconds)
+        self.windows.close(window)
+        if self.windows.pending_receipts < MAX_PENDING_RECEIPTS:
+            self._room.set()
+        await self._flush(window)
+
+    # -- one window -----------------------------------------------------------------------
+
+    async def _flush(self, window: Window) -> None:
+        try:
+            async with self._describes:
+                done = await self.process(window)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "events of %s/%s not processed; they return after the visibility timeout",
+                window.account_id,
+                window.region,
+            )
+            return
+        finally:
+            if self.windows.pending_receipts < MAX_PENDING_RECEIPTS:
+                self._room.set()
+        if done:
+            await self._delete(window.receipts)
+
+    async def process(self, window: Window) -> bool:
+        """Describe and publish one window; True when its messages may be deleted."""
+        account = await accounts.get_account(self.db, window.account_id)
+        if account is None or not accounts.is_monitored(account) or not _covers(account, window):
+            metrics.EVENTS.labels("unmonitored").inc(len(window.calls))
+            log.info(
+                "%d event(s) of %s/%s, which is not monitored: dropped",
+                len(window.calls),
+                window.account_id,
+                window.region,
+            )
+            return True
+        group_ids = list(window.ids)
+        for name in window.deleted_names:
+            for group_id in await self._stored_ids_named(window, name):
+                if group_id not in group_ids:
+                    group_ids.append(group_id)
+        names = [n for n in window.names if n not in window.deleted_names]
+        try:
+            described = await self._in_thread(self._describe, account, window, group_ids, names)
+        except Exception as exc:
+            error = aws_error(exc, f"events of {window.account_id}/{window.region}")
+            metrics.DESCRIBES.labels("failed").inc()
+            log.warning("%s; retried when the events return", error)
+            return False
+        metrics.DESCRIBES.labels("ok").inc()
+        batches = self.snapshots(window, described)
+        await self._publish(window, batches)
+        if window.calls:
+            await mongo.with_retry(
+                lambda: record_marks(self.db, window, described), what="recording event marks"
+            )
+        now = utcnow()
+        for call in window.calls.values():
+            metrics.EVENT_DELAY.observe(max(0.0, (now - call.at).total_seconds()))
+        log.info(
+            "%d event(s) on %s/%s: %d group(s) published, %d missing",
+            len(window.calls),
+            window.account_id,
+            window.region,
+            len(described.groups),
+            len(described.missing),
+            extra={"account_id": window.account_id, "region": window.region},
+        )
+        return True
+
+    def _describe(
+        self, account: Account, window: Window, group_ids: list[str], names: list[str]
+    ) -> Described:
+        ec2 = self.clients.client(account, "ec2", window.region)
+        return describe_groups(ec2, group_ids, names)
+
+    async def _stored_ids_named(self, window: Window, name: str) -> list[str]:
+        """A delete by `groupName`: the group is gone, so its ID comes from the history."""
+        docs = await mongo.with_retry(
+            lambda: self.db.items.find(
+                {
+                    "account_id": window.account_id,
+                    "region": window.region,
+                    "state": "active",
+                    "name": name,
+                },
+                {"group_id": 1},
+            ).to_list(100),
+            what="resolving a deleted group's name",
+        )
+        ids = [str(d["group_id"]) for d in docs if d.get("group_id")]
+        if not ids:
+            log.warning(
+                "DeleteSecurityGroup of %r in %s/%s: no stored group by that name",
+                name,
+                window.account_id,
+                window.region,
+            )
+        return ids
+
+    def snapshots(self, window: Window, described: Described) -> list[SnapshotBatch]:
+        """One SnapshotBatch per group, each carrying the callers that named that group."""
+        sweep_id = f"{EVENT_SWEEP_PREFIX}{new_id()}"
+        names_of: dict[str, str] = {}
+        for name, ids in described.names.items():
+            for group_id in ids:
+                names_of[group_id] = name
+        batches: list[SnapshotBatch] = []
+        for group_id, snapshot in described.groups.items():
+            vpc = described.vpcs.get(snapshot.config.vpc_id or "")
+            batches.append(
+                SnapshotBatch(
+                    sweep_id=sweep_id,
+                    account_id=window.account_id,
+                    region=window.region,
+                    observed_at=described.observed_at,
+                    groups=[snapshot],
+                    source="event",
+                    callers=window.callers_of(group_id, snapshot.config.name),
+                    vpcs=[vpc] if vpc else [],
+                )
+            )
+        for group_id in described.missing:
+            callers = window.callers_of(group_id)
+            if not callers:
+                # Resolved from a deleted name: the delete call is the caller.
+                callers = [c for d in window.deleted_names.values() for c in d.values()]
+            batches.append(
+                SnapshotBatch(
+                    sweep_id=sweep_id,
+                    account_id=window.account_id,
+                    region=window.region,
+                    observed_at=described.observed_at,
+                    groups=[],
+                    source="event",
+                    callers=callers,
+                    missing_group_ids=[group_id],
+                )
+            )
+        return batches
+
+    async def _publish(self, window: Window, batches: list[SnapshotBatch]) -> None:
+        """Publish, confirmed, retrying in place a few times before giving the window back."""
+        if not batches:
+            return
+        key = routing_key(self.settings.routing_prefix, window.account_id, window.region)
+        messages = [
+            (
+                key,
+                b,
+                f"{b.sweep_id}:{(b.missing_group_ids or [g.config.group_id for g in b.groups])[0]}",
+            )
+            for b in batches
+        ]
+        delay = 0.2
+        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+            try:
+                await self.publisher.publish_many(SNAPSHOTS_EXCHANGE, messages)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if attempt == PUBLISH_ATTEMPTS:
+                    raise
+                log.warning("publishing event snapshots failed (%s); retry in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            else:
+                metrics.EVENT_SNAPSHOTS.inc(len(batches))
+                return
+
+    # -- SQS housekeeping -------------------------------------------------------------------
+
+    async def _delete(self, receipts: list[str]) -> None:
+        """Delete handled messages (ten per call); a failure only means a harmless repeat."""
+        for start in range(0, len(receipts), 10):
+            chunk = receipts[start : start + 10]
+            entries = [{"Id": str(n), "ReceiptHandle": r} for n, r in enumerate(chunk)]
+            try:
+                answer = await self._in_thread(
+                    self.sqs.delete_message_batch, QueueUrl=self.queue_url, Entries=entries
+                )
+            except Exception as exc:
+                metrics.SQS_ERRORS.labels("DeleteMessageBatch").inc()
+                log.warning("deleting %d handled event(s) failed: %s", len(chunk), exc)
+                continue
+            if answer.get("Failed"):
+                metrics.SQS_ERRORS.labels("DeleteMessageBatch").inc(len(answer["Failed"]))
+                log.warning("SQS kept %d handled event(s): %s", len(answer["Failed"]), answer)
+
+    async def _release(self, receipt: str, received: int) -> None:
+        """Make a message visible again now, so the redrive policy sees its next receive.
+
+        Past a few receives (a queue without a redrive policy) it is hidden longer and
+        longer instead, so one bad message cannot keep the consumer spinning.
+        """
+        hidden = 0 if received < 10 else min(900, 30 * received)
+        try:
+            await self._in_thread(
+                self.sqs.change_message_visibility,
+                QueueUrl=self.queue_url,
+                ReceiptHandle=receipt,
+                VisibilityTimeout=hidden,
+            )
+        except Exception as exc:
+            metrics.SQS_ERRORS.labels("ChangeMessageVisibility").inc()
+            log.warning("could not release a malformed event: %s", exc)
+
+
+def _covers(account: Account, window: Window) -> bool:
+    return account.regions is None or window.region in account.regions
+
+
+def _receive_count(message: dict[str, Any]) -> int:
+    try:
+        return int((message.get("Attributes") or {}).get("ApproximateReceiveCount", 1))
+    except ValueError:
+        return 1
