@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, model_validator
 
+from secmonkey.api.web.settings import ConsoleSettings
 from secmonkey.common.messages import SWEEPS_QUEUE
-from secmonkey.common.settings import CommonSettings, refuse_placeholder
+from secmonkey.common.settings import refuse_placeholder
 
 MIN_BOOTSTRAP_KEY_LENGTH = 20
 
 
-class Settings(CommonSettings):
-    """What the API needs beyond the shared connection settings."""
+class Settings(ConsoleSettings):
+    """What the API needs beyond the shared connection settings (and the console's)."""
 
     bootstrap_admin_key: SecretStr | None = Field(
         default=None,

@@ -1,4 +1,5 @@
-"""Room for the web console (server-rendered pages): `web/templates/` and `web/static/`.
+"""The web console: server-rendered pages (Jinja2, a little htmx) served by the api service.
 
-Not built yet; `create_app` is where its router and static files will be mounted.
+`secmonkey.api.web.console.mount(app)` adds it under `/console`; `templates/` and
+`static/` hold its pages and assets (no external CDN: many deployments have no internet).
 """
