@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from secmonkey.collector.events import RealtimeEvents
 from secmonkey.collector.routes import router
 from secmonkey.collector.service import Collector
 from secmonkey.collector.settings import Settings
@@ -23,13 +24,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = await Runtime.open(settings)
         holder["runtime"] = runtime
         collector: Collector | None = None
+        events: RealtimeEvents | None = None
         try:
             collector = await Collector.start(settings, runtime)
             app.state.collector = collector
+            if settings.events_queue_url:
+                events = await RealtimeEvents.start(settings, runtime, collector.clients)
+            app.state.events = events
             yield
         finally:
             app.state.collector = None
             holder.pop("runtime", None)
+            if events is not None:
+                await events.stop()
             if collector is not None:
                 await collector.stop()
             await runtime.close()
