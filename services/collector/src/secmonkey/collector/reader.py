@@ -40,12 +40,23 @@ class RegionRead:
     vpcs: dict[str, VpcSummary] = field(default_factory=dict)
 
 
-def pages(call: Callable[..., dict[str, Any]], key: str, **params: Any) -> Iterator[Any]:
-    """Every item of `key` across the NextToken chain; refuses a chain that loops."""
+def pages(
+    call: Callable[..., dict[str, Any]],
+    key: str,
+    *,
+    page_size: int | None = PAGE_SIZE,
+    **params: Any,
+) -> Iterator[Any]:
+    """Every item of `key` across the NextToken chain; refuses a chain that loops.
+
+    `page_size=None` sends no MaxResults (AWS refuses it alongside explicit `GroupIds`).
+    """
     seen: set[str] = set()
     token: str | None = None
     for _ in range(MAX_PAGES):
-        request = dict(params, MaxResults=PAGE_SIZE)
+        request = dict(params)
+        if page_size is not None:
+            request["MaxResults"] = page_size
         if token:
             request["NextToken"] = token
         answer = call(**request)
