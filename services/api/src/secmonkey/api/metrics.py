@@ -16,6 +16,26 @@ REQUEST_SECONDS = Histogram(
 )
 
 
+def route_template(request: Request) -> str:
+    """`/api/v1/groups/{group_id}` for `/api/v1/groups/sg-1`: bounded label values.
+
+    Routes of included routers know only their own part of the path, so the prefix is
+    what precedes that part, filled in, in the request's path.
+    """
+    route = request.scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if not isinstance(template, str):
+        return "unmatched"
+    path = request.scope.get("path", "")
+    try:
+        concrete = template.format(**request.scope.get("path_params", {}))
+    except (KeyError, IndexError, ValueError):
+        return template
+    if path.endswith(concrete):
+        return path[: len(path) - len(concrete)] + template
+    return template
+
+
 async def measure(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
@@ -27,8 +47,6 @@ async def measure(
         status = response.status_code
         return response
     finally:
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        REQUEST_SECONDS.labels(request.method, template, str(status)).observe(
+        REQUEST_SECONDS.labels(request.method, route_template(request), str(status)).observe(
             time.perf_counter() - started
         )

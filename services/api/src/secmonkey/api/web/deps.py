@@ -1,0 +1,178 @@
+"""What console pages receive: the signed-in caller (or a redirect to sign in) and checked forms."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from pydantic import AfterValidator, BeforeValidator
+
+from secmonkey.api.auth import KeyVerifier, Principal
+from secmonkey.api.deps import get_verifier
+from secmonkey.api.routes._params import GROUP_ID_PATTERN
+from secmonkey.api.web.session import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    Session,
+    Signer,
+    csrf_ok,
+    read_session,
+)
+from secmonkey.api.web.settings import ConsoleSettings
+from secmonkey.common.documents import Role
+from secmonkey.common.messages import ACCOUNT_ID_PATTERN, REGION_PATTERN
+from secmonkey.common.severity import Severity
+
+
+class SignInRequired(Exception):
+    """No valid session: the page answers with a redirect to the sign-in form."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__("sign in to continue")
+        self.next_url = next_url
+
+
+class ConsoleForbidden(Exception):
+    """The caller is signed in but may not do this (a role too low, a stale form)."""
+
+    def __init__(self, message: str, status_code: int = 403) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+def get_signer(request: Request) -> Signer:
+    signer: Signer = request.app.state.console_signer
+    return signer
+
+
+def get_console_settings(request: Request) -> ConsoleSettings:
+    settings: ConsoleSettings = request.app.state.settings
+    return settings
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The signed-in principal and its session (whose CSRF token every form carries)."""
+
+    principal: Principal
+    session: Session
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf
+
+    def may(self, role: Role) -> bool:
+        return self.principal.may(role)
+
+    def page(self, **context: Any) -> dict[str, Any]:
+        """The context every signed-in page template receives, plus `context`."""
+        return {"user": self.principal, "csrf": self.csrf, **context}
+
+
+def _here(request: Request) -> str:
+    path = str(request.scope.get("path") or "/")
+    root = str(request.scope.get("root_path") or "")
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    return path + (f"?{request.url.query}" if request.url.query else "")
+
+
+async def _caller(
+    request: Request,
+    verifier: Annotated[KeyVerifier, Depends(get_verifier)],
+    signer: Annotated[Signer, Depends(get_signer)],
+    settings: Annotated[ConsoleSettings, Depends(get_console_settings)],
+) -> Caller:
+    session = read_session(request, signer, settings)
+    if session is None:
+        raise SignInRequired(_here(request) if request.method == "GET" else "/")
+    principal = await verifier.verify_digest(session.key_hash)
+    if principal is None:
+        raise SignInRequired(_here(request) if request.method == "GET" else "/")
+    return Caller(principal=principal, session=session)
+
+
+def signed_in(role: Role) -> Callable[..., Awaitable[Caller]]:
+    """A page dependency: a session whose key has `role` or a higher one."""
+
+    async def dependency(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+        if not caller.may(role):
+            raise ConsoleForbidden(
+                f"This page needs the {role} role; you are signed in as "
+                f"{caller.principal.name!r} with the {caller.principal.role} role."
+            )
+        return caller
+
+    return dependency
+
+
+def form_of(role: Role) -> Callable[..., Awaitable[Caller]]:
+    """A form-post dependency: `signed_in(role)` plus the session's CSRF token in the form."""
+    page = signed_in(role)
+
+    async def dependency(request: Request, caller: Annotated[Caller, Depends(page)]) -> Caller:
+        form = await request.form()
+        submitted = form.get(CSRF_FIELD)
+        token = submitted if isinstance(submitted, str) else request.headers.get(CSRF_HEADER)
+        if not csrf_ok(caller.session, token):
+            raise ConsoleForbidden(
+                "This form has expired or did not come from this console; reload the page "
+                "and try again.",
+            )
+        return caller
+
+    return dependency
+
+
+Viewer = Annotated[Caller, Depends(signed_in("viewer"))]
+Auditor = Annotated[Caller, Depends(signed_in("auditor"))]
+Admin = Annotated[Caller, Depends(signed_in("admin"))]
+ViewerForm = Annotated[Caller, Depends(form_of("viewer"))]
+AuditorForm = Annotated[Caller, Depends(form_of("auditor"))]
+AdminForm = Annotated[Caller, Depends(form_of("admin"))]
+
+
+def _empty_is_none(value: Any) -> Any:
+    """A filter form submits every field; an empty one means "any"."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value.strip() if isinstance(value, str) else value
+
+
+Blank = BeforeValidator(_empty_is_none)
+
+
+def _matching(pattern: str, what: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str | None) -> str | None:
+        if value is not None and not compiled.match(value):
+            raise ValueError(f"expected {what}, got {value[:80]!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+# Optional query filters of the console's forms: empty means "any", anything else is checked.
+OptAccount = Annotated[
+    str | None, Blank, _matching(ACCOUNT_ID_PATTERN, "a 12-digit AWS account ID"), Query()
+]
+OptRegion = Annotated[
+    str | None, Blank, _matching(REGION_PATTERN, "a region such as us-east-1"), Query(max_length=32)
+]
+OptVpc = Annotated[
+    str | None, Blank, _matching(r"^vpc-[0-9a-zA-Z]{1,64}$", "a VPC ID such as vpc-0abc"), Query()
+]
+OptGroupId = Annotated[
+    str | None, Blank, _matching(GROUP_ID_PATTERN, "a group ID such as sg-0abc"), Query()
+]
+OptRule = Annotated[
+    str | None, Blank, _matching(r"^[a-z0-9][a-z0-9._-]{0,63}$", "an audit rule ID"), Query()
+]
+OptText = Annotated[str | None, Blank, Query(max_length=255)]
+OptCursor = Annotated[str | None, Blank, Query(max_length=2048)]
+OptSeverity = Annotated[Severity | None, Blank, Query()]

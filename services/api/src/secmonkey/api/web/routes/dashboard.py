@@ -1,0 +1,43 @@
+"""The dashboard: open issues by severity and account, the newest changes, sweep health."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from secmonkey.api.deps import Db
+from secmonkey.api.events import find_events
+from secmonkey.api.report import build_report
+from secmonkey.api.routes.accounts import list_accounts
+from secmonkey.api.web.deps import Viewer
+from secmonkey.api.web.rendering import render
+from secmonkey.api.web.sweeps import sweep_health
+from secmonkey.common.messages import EventType
+
+router = APIRouter()
+NEWEST_CHANGES = 12
+CHANGE_TYPES: list[EventType] = [
+    "group.created",
+    "group.changed",
+    "group.deleted",
+    "group.restored",
+]
+TOP_ISSUES = 8
+
+
+@router.get("/")
+async def dashboard(request: Request, db: Db, caller: Viewer) -> Response:
+    report = await build_report(db, None, None, TOP_ISSUES)
+    changes = await find_events(db, types=CHANGE_TYPES, limit=NEWEST_CHANGES)
+    accounts = {a.id: a.name for a in await list_accounts(db, caller.principal)}
+    return render(
+        request,
+        "dashboard.html",
+        caller.page(
+            title="Dashboard",
+            nav="dashboard",
+            report=report,
+            changes=changes.items,
+            health=await sweep_health(db),
+            accounts=accounts,
+        ),
+    )
