@@ -26,9 +26,9 @@ def route_template(request: Request) -> str:
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     if not isinstance(template, str):
         return "unmatched"
-    path = request.scope.get("path", "")
+    path = str(request.scope.get("path", ""))
     try:
-        concrete = template.format(**request.scope.get("path_params", {}))
+        concrete = str(template.format(**request.scope.get("path_params", {})))
     except (KeyError, IndexError, ValueError):
         return template
     if path.endswith(concrete):

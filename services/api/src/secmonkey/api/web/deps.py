@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BeforeValidator
 from secmonkey.api.auth import KeyVerifier, Principal
 from secmonkey.api.deps import get_verifier
 from secmonkey.api.routes._params import GROUP_ID_PATTERN
+from secmonkey.api.web.rendering import here_of
 from secmonkey.api.web.session import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -73,14 +74,6 @@ class Caller:
         return {"user": self.principal, "csrf": self.csrf, **context}
 
 
-def _here(request: Request) -> str:
-    path = str(request.scope.get("path") or "/")
-    root = str(request.scope.get("root_path") or "")
-    if root and path.startswith(root):
-        path = path[len(root) :] or "/"
-    return path + (f"?{request.url.query}" if request.url.query else "")
-
-
 async def _caller(
     request: Request,
     verifier: Annotated[KeyVerifier, Depends(get_verifier)],
@@ -89,10 +82,10 @@ async def _caller(
 ) -> Caller:
     session = read_session(request, signer, settings)
     if session is None:
-        raise SignInRequired(_here(request) if request.method == "GET" else "/")
+        raise SignInRequired(here_of(request) if request.method == "GET" else "/")
     principal = await verifier.verify_digest(session.key_hash)
     if principal is None:
-        raise SignInRequired(_here(request) if request.method == "GET" else "/")
+        raise SignInRequired(here_of(request) if request.method == "GET" else "/")
     return Caller(principal=principal, session=session)
 
 

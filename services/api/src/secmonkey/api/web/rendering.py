@@ -84,6 +84,15 @@ def root_of(request: Request) -> str:
     return str(request.scope.get("root_path") or "")
 
 
+def here_of(request: Request) -> str:
+    """The current page as a console-relative URL, to come back to after a form post."""
+    path = str(request.scope.get("path") or "/")
+    root = root_of(request)
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    return path + (f"?{request.url.query}" if request.url.query else "")
+
+
 def render(
     request: Request,
     template: str,
@@ -96,6 +105,6 @@ def render(
         request=request,
         root=root_of(request),
         htmx=request.headers.get("HX-Request") == "true",
-        **context,
+        **{"here": here_of(request), **context},
     )
     return HTMLResponse(page, status_code=status_code)

@@ -102,13 +102,8 @@ async def list_issues(
             next_cursor=page.next_cursor,
             cursor=cursor,
             accounts=await list_accounts(db, caller.principal),
-            here=_here(request),
         ),
     )
-
-
-def _here(request: Request) -> str:
-    return "/issues" + (f"?{request.url.query}" if request.url.query else "")
 
 
 def _until(value: str) -> datetime | None:
