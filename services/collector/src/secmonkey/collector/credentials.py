@@ -43,7 +43,8 @@ def aws_error(exc: Exception, context: str = "") -> AwsError:
         error = exc.response.get("Error", {})
         code = str(error.get("Code") or "ClientError")
         text = str(error.get("Message") or exc)
-        return AwsError(code, f"{prefix}{exc.operation_name} failed: {text}")
+        operation = "" if context else f"{exc.operation_name} failed: "
+        return AwsError(code, f"{prefix}{operation}{text}")
     if isinstance(exc, BotoCoreError):
         return AwsError(type(exc).__name__, f"{prefix}{exc}")
     return AwsError(type(exc).__name__, f"{prefix}{exc}")
