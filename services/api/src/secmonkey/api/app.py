@@ -13,6 +13,7 @@ from secmonkey.api.auth import KeyVerifier, ensure_key
 from secmonkey.api.dialect import detect
 from secmonkey.api.main import api_router
 from secmonkey.api.settings import Settings
+from secmonkey.api.web.console import mount as mount_console
 from secmonkey.common.health import health_router
 from secmonkey.common.runtime import Runtime
 
@@ -65,5 +66,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(metrics.measure)
     app.include_router(health_router(lambda: app.state.runtime))
     app.include_router(api_router)
-    # The web console (secmonkey.api.web) mounts its pages and static files here.
+    mount_console(app, settings)
     return app
