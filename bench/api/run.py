@@ -1,0 +1,515 @@
+"""API benchmark: p50 / p95 latency of the main searches and lookups over a large estate.
+
+Loads N groups (default 100,000, ten rules each: about a million rules, nine of them
+CIDR ranges) with their revisions and issues, WRITTEN DIRECTLY in the auditor's
+document shapes (`secmonkey.common.documents`: Item, Revision, Issue; a sample of each
+is validated with those models) because running a million rules through the auditor
+would take far longer than the queries measured. Then it starts the API as deployed
+(`python -m secmonkey.api`, its own process) and times, one request at a time:
+
+- GET /api/v1/search/ip?ip=…                  (addresses in the estate's ranges)
+- GET /api/v1/search/cidr?cidr=…&match=contains
+- GET /api/v1/groups/resolve?ids=<20 IDs>
+- GET /api/v1/groups/{id}/at?time=…&account_id=…&region=…
+- GET /api/v1/report?format=json
+
+Slow endpoints get fewer samples: each endpoint runs until it has `--samples` timings
+or `--budget` seconds passed, with at least `--min-samples`. The loaded database is
+kept (`--db`, default `bench_api_<N>`) and reused by the next run when complete;
+`--reload` rebuilds it.
+
+Run: `make bench-api` (or `uv run --frozen python bench/api/run.py --groups 20000`).
+The last line is `RESULT api_worst_p95_ms=<x> goal<=50`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from secmonkey.common import mongo
+from secmonkey.common.canonical import CanonicalGroup, Rule
+from secmonkey.common.cidr import IPRange
+from secmonkey.common.documents import Issue, Item, Revision, issue_id
+from secmonkey.common.messages import item_key
+from secmonkey.common.severity import Severity
+
+GOAL_P95_MS = 50.0
+MONGO_URL = os.environ.get("SECMONKEY_MONGO_URL", "mongodb://127.0.0.1:27017/")
+AMQP_URL = os.environ.get("SECMONKEY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+ADMIN_KEY = "smk_bench-admin-key-0123456789abcdef"
+ACCOUNTS = [f"{100000000000 + 7919 * n}" for n in range(20)]
+REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"]
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+BATCH = 1000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- the estate ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Group n of the estate: where it lives and what its rules are."""
+
+    n: int
+
+    @property
+    def account(self) -> str:
+        return ACCOUNTS[self.n % len(ACCOUNTS)]
+
+    @property
+    def region(self) -> str:
+        return REGIONS[(self.n // len(ACCOUNTS)) % len(REGIONS)]
+
+    @property
+    def group_id(self) -> str:
+        return f"sg-{self.n:017x}"
+
+    @property
+    def key(self) -> str:
+        return item_key(self.account, self.region, self.group_id)
+
+    @property
+    def revisions(self) -> int:
+        return 1 + self.n % 3
+
+    def rules(self) -> list[Rule]:
+        r = random.Random(self.n)
+        a, b, c = r.randrange(256), r.randrange(256), r.randrange(1, 224)
+
+        def rule(proto: str, low: int | None, high: int | None, kind: str, source: str) -> Rule:
+            return Rule.model_validate(
+                {
+                    "direction": "ingress",
+                    "protocol": proto,
+                    "from_port": low,
+                    "to_port": high,
+                    "source_kind": kind,
+                    "source": source,
+                    "source_account": self.account if kind == "group" else None,
+                }
+            )
+
+        web = "0.0.0.0/0" if self.n % 10 == 0 else f"10.{a}.{b}.0/24"
+        public = ipaddress.ip_network(
+            f"{c if c not in (10, 127) else 11}.{a}.{b}.{r.randrange(256)}"
+        )
+        rules = [
+            rule("tcp", 443, 443, "cidr4", web),
+            rule("tcp", 22, 22, "cidr4", f"10.{a}.{b}.0/24"),
+            rule("tcp", 5432, 5432, "cidr4", f"10.{a}.0.0/16"),
+            rule(
+                "tcp",
+                8080,
+                8080,
+                "cidr4",
+                str(ipaddress.ip_network(f"{public.network_address}/28", strict=False)),
+            ),
+            rule("tcp", 3306, 3306, "cidr4", str(public)),
+            rule("tcp", 443, 443, "cidr6", f"2001:db8:{a:x}{b:02x}::/48"),
+            rule("udp", 53, 53, "cidr4", f"172.16.{a}.0/24"),
+            rule("tcp", 9000, 9100, "cidr4", f"192.168.{b}.0/24"),
+            rule("tcp", 80, 80, "group", f"sg-{(self.n + 1):017x}"),
+            Rule(direction="egress", protocol="-1", source_kind="cidr4", source="0.0.0.0/0"),
+        ]
+        return rules
+
+    def config(self, version: int) -> CanonicalGroup:
+        """Version v (1..revisions) drops the last `revisions - v` ingress rules."""
+        rules = self.rules()
+        drop = self.revisions - version
+        kept = rules[: len(rules) - 1 - drop] + rules[-1:]
+        return CanonicalGroup(
+            group_id=self.group_id,
+            name=f"app-{self.n % 997}-{self.n}",
+            description="bench group",
+            vpc_id=f"vpc-{self.n // 100:08x}",
+            owner_id=self.account,
+            tags={"team": f"t{self.n % 37}"},
+            rules=kept,
+        ).normalised()
+
+    def observed(self, version: int) -> datetime:
+        return T0 + timedelta(days=version, minutes=self.n % 1440)
+
+
+def ranges_of(config: CanonicalGroup) -> list[dict[str, Any]]:
+    out = []
+    for index, rule in enumerate(config.rules):
+        if rule.source_kind in ("cidr4", "cidr6"):
+            doc = IPRange.of(rule.source).to_doc()
+            out.append(doc | {"rule": index, "direction": rule.direction})
+    return out
+
+
+def documents(spec: Spec) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The item, revisions and issues the auditor would have written for this group."""
+    revisions = []
+    previous = None
+    for version in range(1, spec.revisions + 1):
+        config = spec.config(version)
+        revisions.append(
+            {
+                "_id": f"{spec.key}:{version}",
+                "key": spec.key,
+                "seq": version,
+                "account_id": spec.account,
+                "region": spec.region,
+                "group_id": spec.group_id,
+                "change_type": "created" if previous is None else "changed",
+                "fingerprint": config.fingerprint(),
+                "config": config.model_dump(mode="python"),
+                "attachments": {
+                    "interface_count": 1,
+                    "interface_types": ["interface"],
+                    "instance_ids": [],
+                    "public_ip": spec.n % 4 == 0,
+                },
+                "diff": None,
+                "changes": [] if previous is None else ["+ rule"],
+                "observed_at": spec.observed(version),
+                "sweep_id": f"bench-{version}",
+                "callers": [],
+            }
+        )
+        previous = config
+    assert previous is not None
+    current = revisions[-1]
+    issues = []
+    rules = previous.rules
+    findings = [
+        (rules[i], "public-source", Severity.LOW)
+        for i in range(len(rules))
+        if rules[i].from_port == 3306 and spec.n % 3 == 0
+    ]
+    findings += [
+        (r, "internet-ingress", Severity.MEDIUM)
+        for r in rules
+        if r.source == "0.0.0.0/0" and r.direction == "ingress"
+    ]
+    for rule, rule_id, severity in findings:
+        issues.append(
+            {
+                "_id": issue_id(spec.key, rule_id, rule.text()),
+                "key": spec.key,
+                "account_id": spec.account,
+                "region": spec.region,
+                "group_id": spec.group_id,
+                "group_name": previous.name,
+                "vpc_id": previous.vpc_id,
+                "rule_id": rule_id,
+                "rule_text": rule.text(),
+                "severity": severity.value,
+                "severity_rank": severity.rank,
+                "message": f"{rule_id}: {rule.text()}",
+                "compliance": ["cis-aws-1.4:5.2"],
+                "status": "open",
+                "opened_at": spec.observed(1),
+                "fixed_at": None,
+                "last_seen": current["observed_at"],
+                "reopened": 0,
+                "justification": None,
+            }
+        )
+    worst = max((s for _, _, s in findings), key=lambda s: s.rank, default=None)
+    item = {
+        "_id": spec.key,
+        "account_id": spec.account,
+        "account_name": f"acct-{ACCOUNTS.index(spec.account)}",
+        "region": spec.region,
+        "vpc_id": previous.vpc_id,
+        "group_id": spec.group_id,
+        "name": previous.name,
+        "name_lower": previous.name.lower(),
+        "state": "active",
+        "config": current["config"],
+        "fingerprint": current["fingerprint"],
+        "attachments": current["attachments"],
+        "first_seen": spec.observed(1),
+        "last_seen": current["observed_at"],
+        "last_changed": current["observed_at"],
+        "deleted_at": None,
+        "seq": spec.revisions,
+        "ranges": ranges_of(previous),
+        "open_issues": len(issues),
+        "max_severity": worst.value if worst else None,
+        "max_severity_rank": worst.rank if worst else -1,
+    }
+    return item, revisions, issues
+
+
+def validate_shapes() -> None:
+    """The documents are exactly what the shared models describe (no invented fields)."""
+    for n in (0, 1, 2, 3, 30):
+        item, revisions, issues = documents(Spec(n))
+        Item.model_validate(item)
+        for r in revisions:
+            Revision.model_validate(r)
+        for i in issues:
+            Issue.model_validate(i)
+
+
+async def load(db_name: str, groups: int, reload: bool) -> tuple[float, dict[str, int]]:
+    client = mongo.connect(MONGO_URL)
+    db = client[db_name]
+    try:
+        marker = await db.bench_meta.find_one({"_id": "loaded"})
+        if marker and marker.get("groups") == groups and not reload:
+            counts = {
+                c: await db[c].estimated_document_count() for c in ("items", "revisions", "issues")
+            }
+            return 0.0, counts
+        await client.drop_database(db_name)
+        started = time.perf_counter()
+        counts = {"items": 0, "revisions": 0, "issues": 0}
+        pending: dict[str, list[dict[str, Any]]] = {"items": [], "revisions": [], "issues": []}
+
+        async def flush(name: str) -> None:
+            if pending[name]:
+                await db[name].insert_many(pending[name], ordered=False)
+                counts[name] += len(pending[name])
+                pending[name] = []
+
+        for n in range(groups):
+            item, revisions, issues = documents(Spec(n))
+            pending["items"].append(item)
+            pending["revisions"].extend(revisions)
+            pending["issues"].extend(issues)
+            for name in pending:
+                if len(pending[name]) >= BATCH:
+                    await flush(name)
+            if n and n % 10000 == 0:
+                print(f"  loaded {n} groups ({time.perf_counter() - started:.0f}s)", flush=True)
+        for name in pending:
+            await flush(name)
+        await mongo.ensure_indexes(db)
+        await db.bench_meta.replace_one(
+            {"_id": "loaded"}, {"_id": "loaded", "groups": groups}, upsert=True
+        )
+        return time.perf_counter() - started, counts
+    finally:
+        await client.close()
+
+
+async def server_name() -> str:
+    client = mongo.connect(MONGO_URL)
+    try:
+        info = await client.admin.command("buildInfo")
+    finally:
+        await client.close()
+    if "ferretdbVersion" in info:
+        return f"FerretDB (MongoDB wire protocol {info.get('version')}) over SQLite"
+    return f"MongoDB {info.get('version')}"
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    name: str
+    samples: list[float] = field(default_factory=list)
+    statuses: set[int] = field(default_factory=set)
+    results: list[int] = field(default_factory=list)
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.samples)
+        if len(ordered) == 1:
+            return ordered[0]
+        return statistics.quantiles(ordered, n=100, method="inclusive")[int(q * 100) - 1]
+
+
+def measure(
+    http: httpx.Client,
+    name: str,
+    requests: Iterator[tuple[str, dict[str, Any]]],
+    *,
+    samples: int,
+    min_samples: int,
+    budget: float,
+    count: Callable[[Any], int],
+) -> Timing:
+    timing = Timing(name)
+    started = time.perf_counter()
+    while len(timing.samples) < samples:
+        if len(timing.samples) >= min_samples and time.perf_counter() - started > budget:
+            break
+        path, params = next(requests)
+        t = time.perf_counter()
+        response = http.get(path, params=params)
+        timing.samples.append((time.perf_counter() - t) * 1000)
+        timing.statuses.add(response.status_code)
+        if response.status_code == 200:
+            timing.results.append(count(response.json()))
+    return timing
+
+
+def workloads(groups: int, seed: int = 1) -> dict[str, Iterator[tuple[str, dict[str, Any]]]]:
+    r = random.Random(seed)
+
+    def ips() -> Iterator[tuple[str, dict[str, Any]]]:
+        while True:
+            spec = Spec(r.randrange(groups))
+            rule = spec.rules()[r.choice([1, 2, 6, 7])]  # private ranges of real groups
+            network = ipaddress.ip_network(rule.source)
+            host = network.network_address + r.randrange(1, network.num_addresses - 1)
+            yield "/api/v1/search/ip", {"ip": str(host), "direction": "ingress"}
+
+    def cidrs() -> Iterator[tuple[str, dict[str, Any]]]:
+        while True:
+            spec = Spec(r.randrange(groups))
+            rule = spec.rules()[1]  # a /24 some group allows
+            yield "/api/v1/search/cidr", {"cidr": rule.source, "match": "contains"}
+
+    def resolves() -> Iterator[tuple[str, dict[str, Any]]]:
+        while True:
+            ids = ",".join(Spec(r.randrange(groups)).group_id for _ in range(20))
+            yield "/api/v1/groups/resolve", {"ids": ids}
+
+    def ats() -> Iterator[tuple[str, dict[str, Any]]]:
+        while True:
+            spec = Spec(r.randrange(groups))
+            at = spec.observed(1) + timedelta(days=r.random() * spec.revisions)
+            yield (
+                f"/api/v1/groups/{spec.group_id}/at",
+                {"time": at.isoformat(), "account_id": spec.account, "region": spec.region},
+            )
+
+    def reports() -> Iterator[tuple[str, dict[str, Any]]]:
+        while True:
+            yield "/api/v1/report", {"format": "json"}
+
+    return {
+        "search/ip": ips(),
+        "search/cidr contains": cidrs(),
+        "groups/resolve (20 ids)": resolves(),
+        "groups/{id}/at": ats(),
+        "report?format=json": reports(),
+    }
+
+
+COUNTERS: dict[str, Callable[[Any], int]] = {
+    "search/ip": lambda body: len(body["results"]),
+    "search/cidr contains": lambda body: len(body["results"]),
+    "groups/resolve (20 ids)": lambda body: sum(1 for x in body["results"] if x["found"]),
+    "groups/{id}/at": lambda body: len(body["rules"]),
+    "report?format=json": lambda body: int(body["open_issues"]),
+}
+
+
+@contextlib.contextmanager
+def api_server(db_name: str) -> Iterator[str]:
+    port = free_port()
+    env = os.environ | {
+        "SECMONKEY_MONGO_URL": MONGO_URL,
+        "SECMONKEY_AMQP_URL": AMQP_URL,
+        "SECMONKEY_MONGO_DB": db_name,
+        "SECMONKEY_PORT": str(port),
+        "SECMONKEY_HOST": "127.0.0.1",
+        "SECMONKEY_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
+        "SECMONKEY_LOG_LEVEL": "WARNING",
+        "SECMONKEY_KEY_CACHE_SECONDS": "60",
+    }
+    process = subprocess.Popen([sys.executable, "-m", "secmonkey.api"], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                    break
+            if process.poll() is not None:
+                raise RuntimeError("the API exited during start")
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("the API did not become ready")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, default=100_000)
+    parser.add_argument("--samples", type=int, default=40, help="timings per endpoint at most")
+    parser.add_argument("--min-samples", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=120.0, help="seconds per endpoint")
+    parser.add_argument("--db", default=None, help="database (default bench_api_<groups>)")
+    parser.add_argument("--reload", action="store_true", help="rebuild the database")
+    parser.add_argument("--timeout", type=float, default=600.0, help="per request, seconds")
+    args = parser.parse_args()
+    db_name = args.db or f"bench_api_{args.groups}"
+
+    validate_shapes()
+    server = asyncio.run(server_name())
+    print(f"server: {server} at {MONGO_URL}")
+    print(f"estate: {args.groups} groups x 10 rules (9 CIDR ranges each), 1-3 revisions, issues")
+    print("loading: documents written DIRECTLY in the auditor's shapes (validated with the")
+    print("         shared Item/Revision/Issue models), not through the auditor, for speed")
+    seconds, counts = asyncio.run(load(db_name, args.groups, args.reload))
+    rules = args.groups * 10
+    how = f"in {seconds:.0f}s" if seconds else "(reused from a previous run)"
+    print(f"loaded {counts} ({rules} rules) {how}")
+
+    timings: list[Timing] = []
+    with (
+        api_server(db_name) as url,
+        httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=args.timeout
+        ) as http,
+    ):
+        http.get("/api/v1/groups", params={"limit": 1}).raise_for_status()  # warm the key cache
+        for name, requests in workloads(args.groups).items():
+            timing = measure(
+                http,
+                name,
+                requests,
+                samples=args.samples,
+                min_samples=args.min_samples,
+                budget=args.budget,
+                count=COUNTERS[name],
+            )
+            timings.append(timing)
+            print(
+                f"  {name:26s} n={len(timing.samples):3d}  p50={timing.quantile(0.5):9.1f} ms  "
+                f"p95={timing.quantile(0.95):9.1f} ms  statuses={sorted(timing.statuses)}  "
+                f"results/request~{statistics.mean(timing.results) if timing.results else 0:.0f}",
+                flush=True,
+            )
+    worst = max(timings, key=lambda t: t.quantile(0.95))
+    print()
+    print(f"{'endpoint':28s} {'p50 ms':>10s} {'p95 ms':>10s}  goal p95<={GOAL_P95_MS:.0f} ms")
+    for t in timings:
+        verdict = "ok" if t.quantile(0.95) <= GOAL_P95_MS else "MISSED"
+        print(f"{t.name:28s} {t.quantile(0.5):10.1f} {t.quantile(0.95):10.1f}  {verdict}")
+    print(f"worst p95: {worst.name} on {server}")
+    print(f"RESULT api_worst_p95_ms={worst.quantile(0.95):.1f} goal<={GOAL_P95_MS:.0f}")
+
+
+if __name__ == "__main__":
+    main()
