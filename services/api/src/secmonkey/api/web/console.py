@@ -67,6 +67,8 @@ def create_console(settings: ConsoleSettings) -> FastAPI:
 async def _security_headers(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
+    # decided before routing: a mount below rewrites the scope's root_path in place
+    static = request.url.path.startswith(f"{request.scope.get('root_path', '')}/static/")
     try:
         response = await call_next(request)
     except Exception:  # a bug: a page saying so, not the API's problem document
@@ -78,7 +80,7 @@ async def _security_headers(
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if not request.url.path.startswith(f"{request.scope.get('root_path', '')}/static/"):
+    if not static:
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 

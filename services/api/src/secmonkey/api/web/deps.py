@@ -107,7 +107,8 @@ def form_of(role: Role) -> Callable[..., Awaitable[Caller]]:
     """A form-post dependency: `signed_in(role)` plus the session's CSRF token in the form."""
     page = signed_in(role)
 
-    async def dependency(request: Request, caller: Annotated[Caller, Depends(page)]) -> Caller:
+    # `page` is local to this function, so it cannot appear in a (string) annotation
+    async def dependency(request: Request, caller: Caller = Depends(page)) -> Caller:  # noqa: B008
         form = await request.form()
         submitted = form.get(CSRF_FIELD)
         token = submitted if isinstance(submitted, str) else request.headers.get(CSRF_HEADER)

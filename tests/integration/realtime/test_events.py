@@ -1,0 +1,362 @@
+"""CloudTrail events on the SQS queue become targeted snapshots that say who changed what."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from secmonkey.collector.events import metrics
+from secmonkey.collector.settings import Settings
+from secmonkey.common.canonical import Attachments, canonical_from_aws
+from secmonkey.common.documents import Item
+from secmonkey.common.messages import SnapshotBatch, item_key, utcnow
+from secmonkey.common.mongo import Database
+from tests.integration.collector.conftest import SnapshotSink, running
+from tests.integration.realtime.conftest import REGION, Estate, Queues, eventually
+
+pytestmark = pytest.mark.integration
+
+
+def batches_for(sink: SnapshotSink, event_id: str) -> list[SnapshotBatch]:
+    return [b for b in sink.batches if any(c.event_id == event_id for c in b.callers)]
+
+
+async def send_and_wait(queues: Queues, sink: SnapshotSink, event: dict[str, Any]) -> SnapshotBatch:
+    event_id = event["detail"]["eventID"]
+    queues.send(event)
+    found = await eventually(lambda: batches_for(sink, event_id), what=f"snapshot of {event_id}")
+    assert len(found) == 1
+    return found[0]
+
+
+def assert_matches_aws(batch: SnapshotBatch, estate: Estate, group_id: str) -> None:
+    """The published group is exactly what AWS (moto) holds now."""
+    assert batch.source == "event"
+    assert [g.config.group_id for g in batch.groups] == [group_id]
+    truth = canonical_from_aws(estate.describe(group_id))
+    assert batch.groups[0].fingerprint == truth.fingerprint()
+
+
+def ingress_rule_id(estate: Estate, group_id: str, port: int) -> str:
+    rules = estate.ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [group_id]}]
+    )["SecurityGroupRules"]
+    return str(
+        next(r for r in rules if not r["IsEgress"] and r.get("FromPort") == port)[
+            "SecurityGroupRuleId"
+        ]
+    )
+
+
+async def test_every_recorded_event_name_leads_to_a_snapshot_with_its_caller(
+    settings: Settings, queues: Queues, estate: Estate, sink: SnapshotSink, db: Database
+) -> None:
+    ec2 = estate.ec2
+    async with running(settings):
+        group_id = estate.create_group("payments-api")
+        ec2.create_tags(Resources=[group_id], Tags=[{"Key": "Owner", "Value": "alice"}])
+        batch = await send_and_wait(queues, sink, estate.event("CreateSecurityGroup", group_id))
+        assert_matches_aws(batch, estate, group_id)
+        caller = batch.callers[0]
+        assert caller.event_name == "CreateSecurityGroup"
+        assert caller.arn == (
+            f"arn:aws:sts::{estate.account_id}:assumed-role/DeveloperAccess/alice@example.com"
+        )
+        assert caller.source_ip == "203.0.113.24"
+        assert caller.user_agent is not None and caller.user_agent.startswith("aws-cli/")
+        assert batch.vpcs and batch.vpcs[0].vpc_id == estate.default_vpc
+        assert batch.vpcs[0].is_default
+
+        ssh = {
+            "IpProtocol": "tcp",
+            "FromPort": 22,
+            "ToPort": 22,
+            "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "temporary ssh"}],
+        }
+        ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[ssh])
+        batch = await send_and_wait(
+            queues, sink, estate.event("AuthorizeSecurityGroupIngress", group_id)
+        )
+        assert_matches_aws(batch, estate, group_id)
+        assert any(
+            r.text() == "ingress tcp/22 from 0.0.0.0/0" for r in batch.groups[0].config.rules
+        )
+
+        pg = {
+            "IpProtocol": "tcp",
+            "FromPort": 5432,
+            "ToPort": 5432,
+            "IpRanges": [{"CidrIp": "10.20.0.0/16"}],
+        }
+        ec2.authorize_security_group_egress(GroupId=group_id, IpPermissions=[pg])
+        batch = await send_and_wait(
+            queues, sink, estate.event("AuthorizeSecurityGroupEgress", group_id)
+        )
+        assert_matches_aws(batch, estate, group_id)
+        assert batch.callers[0].arn == f"arn:aws:iam::{estate.account_id}:user/terraform-ci"
+
+        ssh["IpRanges"] = [{"CidrIp": "0.0.0.0/0", "Description": "bastion (ticket SEC-123)"}]
+        ec2.update_security_group_rule_descriptions_ingress(GroupId=group_id, IpPermissions=[ssh])
+        batch = await send_and_wait(
+            queues, sink, estate.event("UpdateSecurityGroupRuleDescriptionsIngress", group_id)
+        )
+        assert_matches_aws(batch, estate, group_id)
+        assert "bastion (ticket SEC-123)" in {r.description for r in batch.groups[0].config.rules}
+
+        pg["IpRanges"] = [{"CidrIp": "10.20.0.0/16", "Description": "reporting db"}]
+        ec2.update_security_group_rule_descriptions_egress(GroupId=group_id, IpPermissions=[pg])
+        batch = await send_and_wait(
+            queues, sink, estate.event("UpdateSecurityGroupRuleDescriptionsEgress", group_id)
+        )
+        assert_matches_aws(batch, estate, group_id)
+
+        ec2.modify_security_group_rules(
+            GroupId=group_id,
+            SecurityGroupRules=[
+                {
+                    "SecurityGroupRuleId": ingress_rule_id(estate, group_id, 22),
+                    "SecurityGroupRule": {
+                        "IpProtocol": "tcp",
+                        "FromPort": 3389,
+                        "ToPort": 3389,
+                        "CidrIpv4": "0.0.0.0/0",
+                        "Description": "rdp for vendor",
+                    },
+                }
+            ],
+        )
+        batch = await send_and_wait(
+            queues, sink, estate.event("ModifySecurityGroupRules", group_id)
+        )
+        assert_matches_aws(batch, estate, group_id)
+        assert batch.callers[0].user_agent == "console.ec2.amazonaws.com"
+        texts = {r.text() for r in batch.groups[0].config.rules}
+        assert "ingress tcp/3389 from 0.0.0.0/0" in texts
+        assert "ingress tcp/22 from 0.0.0.0/0" not in texts
+
+        rdp = {
+            "IpProtocol": "tcp",
+            "FromPort": 3389,
+            "ToPort": 3389,
+            "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+        }
+        ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=[rdp])
+        batch = await send_and_wait(
+            queues, sink, estate.event("RevokeSecurityGroupIngress", group_id)
+        )
+        assert_matches_aws(batch, estate, group_id)
+        assert not [r for r in batch.groups[0].config.rules if r.direction == "ingress"]
+
+        everything = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ec2.revoke_security_group_egress(GroupId=group_id, IpPermissions=[everything])
+        batch = await send_and_wait(
+            queues, sink, estate.event("RevokeSecurityGroupEgress", group_id)
+        )
+        assert_matches_aws(batch, estate, group_id)
+        assert [r.text() for r in batch.groups[0].config.rules] == [
+            "egress tcp/5432 to 10.20.0.0/16"
+        ]
+
+        ec2.create_tags(
+            Resources=[group_id],
+            Tags=[{"Key": "Owner", "Value": "bob"}, {"Key": "CostCenter", "Value": "42"}],
+        )
+        batch = await send_and_wait(queues, sink, estate.event("CreateTags", group_id))
+        assert batch.groups[0].config.tags == {"CostCenter": "42", "Owner": "bob"}
+
+        ec2.delete_tags(Resources=[group_id], Tags=[{"Key": "CostCenter"}])
+        batch = await send_and_wait(queues, sink, estate.event("DeleteTags", group_id))
+        assert batch.groups[0].config.tags == {"Owner": "bob"}
+
+        ec2.delete_security_group(GroupId=group_id)
+        batch = await send_and_wait(queues, sink, estate.event("DeleteSecurityGroup", group_id))
+        assert batch.groups == [] and batch.missing_group_ids == [group_id]
+        assert batch.callers[0].event_name == "DeleteSecurityGroup"
+
+    # Every handled message was deleted from the queue; nothing went to the DLQ.
+    assert queues.counts() == (0, 0)
+    assert queues.counts(queues.dlq_url) == (0, 0)
+
+
+async def test_default_vpc_calls_by_group_name(
+    settings: Settings, queues: Queues, estate: Estate, sink: SnapshotSink, db: Database
+) -> None:
+    ec2 = estate.ec2
+    group_id = estate.create_group("legacy-db")
+    # The same name in another VPC must not be taken for the default VPC's group.
+    other_vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    other_id = estate.create_group("legacy-db", vpc_id=other_vpc)
+    async with running(settings):
+        mysql = {
+            "IpProtocol": "tcp",
+            "FromPort": 3306,
+            "ToPort": 3306,
+            "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+        }
+        ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[mysql])
+        event = estate.event("AuthorizeSecurityGroupIngress.by-name", group_name="legacy-db")
+        batch = await send_and_wait(queues, sink, event)
+        assert_matches_aws(batch, estate, group_id)
+        assert batch.callers[0].arn == f"arn:aws:iam::{estate.account_id}:root"
+        assert other_id not in {g.config.group_id for b in sink.batches for g in b.groups}
+
+        # A delete by name: the group is gone, its ID comes from the stored history.
+        now = utcnow()
+        config = canonical_from_aws(estate.describe(group_id))
+        item = Item(
+            id=item_key(estate.account_id, REGION, group_id),
+            account_id=estate.account_id,
+            region=REGION,
+            vpc_id=estate.default_vpc,
+            group_id=group_id,
+            name="legacy-db",
+            name_lower="legacy-db",
+            config=config,
+            fingerprint=config.fingerprint(),
+            attachments=Attachments(),
+            first_seen=now,
+            last_seen=now,
+            last_changed=now,
+            seq=1,
+        )
+        await db.items.insert_one(item.to_mongo())
+        ec2.delete_security_group(GroupId=group_id)
+        event = estate.event("DeleteSecurityGroup.by-name", group_name="legacy-db")
+        batch = await send_and_wait(queues, sink, event)
+        assert batch.missing_group_ids == [group_id] and batch.groups == []
+        assert batch.callers[0].event_name == "DeleteSecurityGroup"
+
+
+async def test_a_burst_of_50_events_on_one_group_is_one_describe_and_one_snapshot(
+    settings: Settings, queues: Queues, estate: Estate, sink: SnapshotSink
+) -> None:
+    group_id = estate.create_group("burst")
+    names = ["AuthorizeSecurityGroupIngress", "CreateTags", "RevokeSecurityGroupEgress"]
+    events = [estate.event(names[n % 3], group_id) for n in range(50)]
+    settings = settings.model_copy(update={"events_window_seconds": 2.0})
+    describes: list[str] = []
+    async with running(settings) as client:
+        app = client._transport.app  # type: ignore[attr-defined]
+        app.state.collector.clients.events.register(
+            "before-call.ec2.DescribeSecurityGroups",
+            lambda model, **_: describes.append(model.name),
+        )
+        await asyncio.to_thread(queues.send_many, events)
+        await eventually(lambda: sink.batches, what="the burst's snapshot")
+        await eventually(lambda: queues.counts() == (0, 0), what="the burst deleted from SQS")
+        await asyncio.sleep(settings.events_window_seconds + 0.5)
+    assert describes == ["DescribeSecurityGroups"]
+    assert len(sink.batches) == 1
+    batch = sink.batches[0]
+    assert [g.config.group_id for g in batch.groups] == [group_id]
+    assert sorted(c.event_id for c in batch.callers) == sorted(
+        e["detail"]["eventID"] for e in events
+    )
+
+
+async def test_duplicates_and_a_delete_before_the_authorize_that_preceded_it(
+    settings: Settings, queues: Queues, estate: Estate, sink: SnapshotSink
+) -> None:
+    ec2 = estate.ec2
+    group_id = estate.create_group("short-lived")
+    async with running(settings):
+        tag = estate.event("CreateTags", group_id)
+        ec2.create_tags(Resources=[group_id], Tags=[{"Key": "Owner", "Value": "bob"}])
+        first = await send_and_wait(queues, sink, tag)
+        # The same event again, later: described afresh, the same version.
+        queues.send(tag)
+        again = await eventually(
+            lambda: [b for b in batches_for(sink, tag["detail"]["eventID"]) if b is not first],
+            what="the duplicate's snapshot",
+        )
+        assert again[0].groups[0].fingerprint == first.groups[0].fingerprint
+        assert again[0].observed_at >= first.observed_at
+
+        # Authorize, then delete; the delete's event arrives first.
+        authorize = estate.event("AuthorizeSecurityGroupIngress", group_id)
+        ec2.authorize_security_group_ingress(
+            GroupId=group_id,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 22,
+                    "ToPort": 22,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                }
+            ],
+        )
+        ec2.delete_security_group(GroupId=group_id)
+        deleted = await send_and_wait(queues, sink, estate.event("DeleteSecurityGroup", group_id))
+        late = await send_and_wait(queues, sink, authorize)
+        # Neither snapshot pretends the group exists: the late authorize cannot revive it.
+        assert deleted.missing_group_ids == [group_id] and deleted.groups == []
+        assert late.missing_group_ids == [group_id] and late.groups == []
+    assert queues.counts() == (0, 0)
+
+
+async def test_a_failed_call_and_tags_on_instances_are_deleted_without_a_snapshot(
+    settings: Settings, queues: Queues, estate: Estate, sink: SnapshotSink
+) -> None:
+    group_id = estate.create_group("quiet")
+    tags = estate.event("CreateTags", group_id)
+    tags["detail"]["requestParameters"]["resourcesSet"]["items"] = [{"resourceId": "i-0abc"}]
+    async with running(settings):
+        queues.send(estate.event("AuthorizeSecurityGroupIngress.error", group_id))
+        queues.send(tags)
+        await eventually(lambda: queues.counts() == (0, 0), what="both deleted")
+        await asyncio.sleep(settings.events_window_seconds + 0.5)
+    assert sink.batches == []
+
+
+async def test_a_malformed_event_goes_to_the_dead_letter_queue_and_the_consumer_goes_on(
+    settings: Settings, queues: Queues, estate: Estate, sink: SnapshotSink
+) -> None:
+    group_id = estate.create_group("after-the-bad-one")
+    before = metrics.EVENTS.labels("malformed")._value.get()
+    async with running(settings):
+        queues.send("{this is not an event")
+        truncated = estate.event("AuthorizeSecurityGroupIngress", group_id)
+        del truncated["detail"]["recipientAccountId"]
+        queues.send(truncated)
+        dead = await eventually(
+            lambda: queues.counts(queues.dlq_url)[0] == 2, what="both in the DLQ"
+        )
+        assert dead
+        # The consumer keeps going.
+        await send_and_wait(queues, sink, estate.event("CreateTags", group_id))
+    bodies = queues.dead_letters()
+    assert "{this is not an event" in bodies
+    assert metrics.EVENTS.labels("malformed")._value.get() - before >= 2
+    assert queues.counts() == (0, 0)
+
+
+async def test_messages_are_deleted_only_after_rabbitmq_confirmed_the_snapshot(
+    settings: Settings, queues: Queues, estate: Estate, rabbit: Any, unique: str
+) -> None:
+    # Nothing is bound to this routing prefix yet: RabbitMQ returns the snapshot unroutable
+    # (mandatory publish), so it is never confirmed as delivered.
+    prefix = f"unbound-{unique}"
+    settings = settings.model_copy(update={"routing_prefix": prefix})
+    group_id = estate.create_group("unconfirmed")
+    async with running(settings):
+        queues.send(estate.event("CreateTags", group_id))
+        await eventually(lambda: queues.counts() == (0, 1), what="the event received")
+        await asyncio.sleep(settings.events_window_seconds + 7)
+        assert queues.counts() == (0, 1), "the event was deleted without a confirmed snapshot"
+
+        # Once a queue takes the snapshots, the returning event is handled and deleted.
+        sink = SnapshotSink()
+        channel = await rabbit.channel()
+        from secmonkey.common import amqp
+        from secmonkey.common.messages import SNAPSHOTS_EXCHANGE
+
+        exchanges = await amqp.declare_exchanges(channel)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchanges[SNAPSHOTS_EXCHANGE], routing_key=f"{prefix}.#")
+        await queue.consume(sink.on_message)
+        await eventually(lambda: sink.batches, timeout=30, what="the snapshot after redelivery")
+        await eventually(lambda: queues.counts() == (0, 0), what="the event deleted")
+        await channel.close()
+    assert sink.batches[0].groups[0].config.group_id == group_id
