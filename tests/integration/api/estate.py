@@ -176,3 +176,36 @@ async def build(db: Database) -> Estate:
         for message in messages(account, region, at, groups):
             estate.events.extend(await auditor.handle(message))
     return estate
+
+
+def current_groups() -> dict[str, tuple[str, str, CanonicalGroup]]:
+    """group_id -> (account, region, config) of every group present in its last sweep."""
+    last: dict[tuple[str, str], list[tuple[CanonicalGroup, Attachments]]] = {}
+    for account, region, _, groups in SWEEPS:
+        last[(account, region)] = groups
+    return {
+        config.group_id: (account, region, config)
+        for (account, region), groups in last.items()
+        for config, _ in groups
+    }
+
+
+def expected_rules(
+    query: str, mode: str, direction: str | None = None, account: str | None = None
+) -> set[tuple[str, str]]:
+    """(group_id, rule text) of every current rule matching: the oracle for search tests."""
+    from secmonkey.common.cidr import IPRange
+
+    wanted = IPRange.of(query)
+    found = set()
+    for group_id, (owner, _, config) in current_groups().items():
+        if account and owner != account:
+            continue
+        for r in config.rules:
+            if r.source_kind not in ("cidr4", "cidr6"):
+                continue
+            if direction and r.direction != direction:
+                continue
+            if IPRange.of(r.source).matches(wanted, mode):  # type: ignore[arg-type]
+                found.add((group_id, r.text()))
+    return found

@@ -142,6 +142,7 @@ class GroupAt(Model):
     at: datetime
     seq: int
     change_type: str
+    fingerprint: str
     observed_at: datetime
     valid_until: datetime | None = None
     config: CanonicalGroup

@@ -225,6 +225,7 @@ async def state_at(
         at=instant,
         seq=revision.seq,
         change_type=revision.change_type,
+        fingerprint=revision.fingerprint,
         observed_at=revision.observed_at,
         valid_until=following.observed_at if following else None,
         config=revision.config,

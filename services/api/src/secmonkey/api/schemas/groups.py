@@ -169,6 +169,7 @@ class GroupAt(BaseModel):
     at: datetime
     seq: int
     change_type: ChangeType
+    fingerprint: str
     observed_at: datetime
     valid_until: datetime | None = Field(description="when the next revision replaced it")
     config: CanonicalGroup
