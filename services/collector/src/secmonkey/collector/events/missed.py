@@ -6,7 +6,7 @@ callers (an event snapshot recorded it) or when a CloudTrail call on that group 
 after its previous version was recorded (the event came, the sweep merely got there
 first). Every other change is counted and logged as a missed event: a gap in the
 EventBridge forwarding of some account or region. Only the lease holder checks, so
-replicas do not count a change twice; the cursor lives in the lease document.
+replicas do not count a change twice; the cursor lives beside the lease in `leases`.
 
 Created groups are not judged: the first sweep of a new account creates every group.
 """
@@ -28,6 +28,7 @@ from secmonkey.common.mongo import Database
 log = logging.getLogger(__name__)
 
 LEASE_ID = "collector-missed-events"
+CURSOR_ID = f"{LEASE_ID}:cursor"
 JUDGED_TYPES = ("group.changed", "group.deleted", "group.restored")
 GRACE = timedelta(minutes=15)  # CloudTrail usually delivers within minutes
 PAGE = 500
@@ -101,9 +102,9 @@ class MissedEventCheck:
 
     async def once(self) -> int:
         """One check from the stored cursor (first time: from now on)."""
-        lease = await self.lease.current() or {}
+        state = await self.db.leases.find_one({"_id": CURSOR_ID}) or {}
         until = utcnow() - self.grace
-        since = lease.get("cursor") or until
+        since = state.get("cursor") or until
         if since >= until:
             await self._save(since)
             return 0
@@ -113,6 +114,8 @@ class MissedEventCheck:
 
     async def _save(self, cursor: datetime) -> None:
         await mongo.with_retry(
-            lambda: self.db.leases.update_one({"_id": LEASE_ID}, {"$set": {"cursor": cursor}}),
+            lambda: self.db.leases.update_one(
+                {"_id": CURSOR_ID}, {"$set": {"cursor": cursor}}, upsert=True
+            ),
             what="saving the missed-event cursor",
         )
