@@ -95,11 +95,23 @@ async def test_search_by_ip_finds_the_rule_that_lets_it_in(
     await expect(page).to_have_url(re.compile(r"/console/search\?q=203\.0\.113\.7"))
 
     rows = page.locator("table.matches tbody tr")
+    bastion = rows.filter(has_text="dev-bastion")
+    await expect(bastion).to_have_count(1)
+    await expect(bastion).to_contain_text(f"ingress tcp/22 from {estate.BASTION_IP}/32")
+    await expect(bastion).to_contain_text("admin home")
+    await expect(bastion).to_contain_text(estate.DEV)
+    # every rule open to the whole internet lets that address in too
+    await expect(
+        rows.filter(has_text="legacy-admin").filter(has_text=estate.WORLD_SSH)
+    ).to_have_count(1)
+
+    # the same address as a network, exact match: only the rule written for it
+    await page.get_by_label("IP address, CIDR or group IDs").fill(f"{estate.BASTION_IP}/32")
+    await page.get_by_label("Match").select_option("exact")
+    await page.get_by_role("button", name="Search").click()
+    await expect(page).to_have_url(re.compile(r"match=exact"))
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("dev-bastion")
-    await expect(rows.first).to_contain_text(f"ingress tcp/22 from {estate.BASTION_IP}/32")
-    await expect(rows.first).to_contain_text("admin home")
-    await expect(rows.first).to_contain_text(estate.DEV)
 
     # a group ID resolves to its name and account
     await page.get_by_label("IP address, CIDR or group IDs").fill(f"{estate.DB} {estate.BASTION}")
@@ -151,7 +163,9 @@ async def test_justifying_an_issue_takes_it_off_the_open_list(
 async def test_a_viewer_key_cannot_see_admin_pages(page: Page, shared_console: Console) -> None:
     await sign_in(page, shared_console, "viewer")
     await expect(page.get_by_role("navigation", name="Main")).to_be_visible()
-    await expect(page.get_by_role("link", name="Admin")).to_have_count(0)
+    await expect(
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Admin", exact=True)
+    ).to_have_count(0)
     for path in ("/admin/accounts", "/admin/keys", "/admin/subscriptions", "/admin/allowlist"):
         response = await page.goto(f"{shared_console.url}{path}")
         assert response is not None and response.status == 403, path
@@ -164,7 +178,11 @@ async def test_a_viewer_key_cannot_see_admin_pages(page: Page, shared_console: C
 
 async def test_an_admin_sees_and_uses_the_admin_pages(page: Page, own_console: Console) -> None:
     await sign_in(page, own_console, "admin")
-    await page.get_by_role("link", name="Admin").click()
+    await (
+        page.get_by_role("navigation", name="Main")
+        .get_by_role("link", name="Admin", exact=True)
+        .click()
+    )
     await expect(page.get_by_role("heading", name="Admin · Accounts")).to_be_visible()
     await expect(page.locator("table")).to_contain_text(estate.PROD)
 
@@ -184,7 +202,9 @@ async def test_an_admin_sees_and_uses_the_admin_pages(page: Page, own_console: C
     await page.get_by_label("API key").fill(new_key)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.locator(".who-name")).to_contain_text("ci pipeline")
-    await expect(page.get_by_role("link", name="Admin")).to_have_count(0)
+    await expect(
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Admin", exact=True)
+    ).to_have_count(0)
 
 
 async def test_hostile_text_from_aws_is_shown_as_text(page: Page, shared_console: Console) -> None:

@@ -151,12 +151,23 @@ def _matching(pattern: str, what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def at_most(length: int) -> AfterValidator:
+    """A length limit that lets None through (a `Query(max_length=…)` would not, after `Blank`)."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and len(value) > length:
+            raise ValueError(f"at most {length} characters")
+        return value
+
+    return AfterValidator(check)
+
+
 # Optional query filters of the console's forms: empty means "any", anything else is checked.
 OptAccount = Annotated[
     str | None, Blank, _matching(ACCOUNT_ID_PATTERN, "a 12-digit AWS account ID"), Query()
 ]
 OptRegion = Annotated[
-    str | None, Blank, _matching(REGION_PATTERN, "a region such as us-east-1"), Query(max_length=32)
+    str | None, Blank, _matching(REGION_PATTERN, "a region such as us-east-1"), at_most(32), Query()
 ]
 OptVpc = Annotated[
     str | None, Blank, _matching(r"^vpc-[0-9a-zA-Z]{1,64}$", "a VPC ID such as vpc-0abc"), Query()
@@ -167,6 +178,6 @@ OptGroupId = Annotated[
 OptRule = Annotated[
     str | None, Blank, _matching(r"^[a-z0-9][a-z0-9._-]{0,63}$", "an audit rule ID"), Query()
 ]
-OptText = Annotated[str | None, Blank, Query(max_length=255)]
-OptCursor = Annotated[str | None, Blank, Query(max_length=2048)]
+OptText = Annotated[str | None, Blank, at_most(255), Query()]
+OptCursor = Annotated[str | None, Blank, at_most(2048), Query()]
 OptSeverity = Annotated[Severity | None, Blank, Query()]

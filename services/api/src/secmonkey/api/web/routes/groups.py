@@ -21,6 +21,7 @@ from secmonkey.api.web.deps import (
     OptText,
     OptVpc,
     Viewer,
+    at_most,
 )
 from secmonkey.api.web.rendering import render
 from secmonkey.api.web.views import property_changes, referenced_names, rule_rows
@@ -172,7 +173,7 @@ async def diff(
     caller: Viewer,
     group_id: GroupId,
     from_: Annotated[str, Query(alias="from", min_length=1, max_length=64)],
-    to: Annotated[str | None, Blank, Query(max_length=64)] = None,
+    to: Annotated[str | None, Blank, at_most(64), Query()] = None,
     account_id: OptAccount = None,
     region: OptRegion = None,
 ) -> Response:

@@ -24,6 +24,7 @@ from secmonkey.api.web.deps import (
     OptRule,
     OptSeverity,
     Viewer,
+    at_most,
 )
 from secmonkey.api.web.rendering import render, root_of
 from secmonkey.api.web.routes.signin import safe_next
@@ -60,7 +61,7 @@ async def list_issues(
     account_id: OptAccount = None,
     region: OptRegion = None,
     group_id: OptGroupId = None,
-    compliance: Annotated[str | None, Blank, Query(max_length=64)] = None,
+    compliance: Annotated[str | None, Blank, at_most(64), Query()] = None,
     sort: Annotated[Sort | None, Blank, Query()] = None,
     cursor: OptCursor = None,
 ) -> Response:

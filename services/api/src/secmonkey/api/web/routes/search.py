@@ -11,7 +11,7 @@ from secmonkey.api.deps import Db, DialectDep
 from secmonkey.api.groups import resolve_groups
 from secmonkey.api.schemas.groups import ResolveResponse
 from secmonkey.api.search import SearchPage, search_rules
-from secmonkey.api.web.deps import Blank, OptAccount, OptRegion, OptText, Viewer
+from secmonkey.api.web.deps import Blank, OptAccount, OptRegion, OptText, Viewer, at_most
 from secmonkey.api.web.rendering import render
 from secmonkey.common.cidr import MatchMode, parse_address, parse_network
 
@@ -31,7 +31,7 @@ async def search(
     direction: Annotated[Literal["ingress", "egress"] | None, Blank, Query()] = None,
     account_id: OptAccount = None,
     region: OptRegion = None,
-    after: Annotated[str | None, Blank, Query(max_length=300)] = None,
+    after: Annotated[str | None, Blank, at_most(300), Query()] = None,
 ) -> Response:
     mode: MatchMode = match or "contains"
     form = {
