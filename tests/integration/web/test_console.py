@@ -186,6 +186,18 @@ async def test_an_admin_sees_and_uses_the_admin_pages(page: Page, own_console: C
     await expect(page.get_by_role("heading", name="Admin · Accounts")).to_be_visible()
     await expect(page.locator("table")).to_contain_text(estate.PROD)
 
+    # a subscription added through the form, then "send a test": a pending test delivery
+    await page.get_by_role("link", name="Subscriptions").click()
+    await page.get_by_label("Name", exact=True).fill("secops mail")
+    await page.get_by_label("Email recipients (email)").fill("secops@example.com")
+    await page.get_by_role("button", name="Add subscription").click()
+    await expect(page.get_by_role("status")).to_contain_text("Added secops mail")
+    row = page.locator("tbody tr").filter(has_text="secops mail")
+    await row.get_by_role("button", name="Send a test").click()
+    await expect(row.locator(".test-result")).to_contain_text("Test queued")
+    test = await own_console.db.deliveries.find_one({"subscription_name": "secops mail"})
+    assert test is not None and test["status"] == "pending" and test["test"] is True
+
     await page.get_by_role("link", name="API keys").click()
     await page.get_by_label("Name").fill("ci pipeline")
     await page.get_by_label("Role").select_option("viewer")
