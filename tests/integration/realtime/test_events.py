@@ -235,15 +235,16 @@ async def test_a_burst_of_50_events_on_one_group_is_one_describe_and_one_snapsho
     group_id = estate.create_group("burst")
     names = ["AuthorizeSecurityGroupIngress", "CreateTags", "RevokeSecurityGroupEgress"]
     events = [estate.event(names[n % 3], group_id) for n in range(50)]
-    settings = settings.model_copy(update={"events_window_seconds": 2.0})
+    settings = settings.model_copy(update={"events_window_seconds": 3.0})
     describes: list[str] = []
+    # Queued before the consumer starts: it takes ten at a time, all within one window.
+    await asyncio.to_thread(queues.send_many, events)
     async with running(settings) as client:
         app = client._transport.app  # type: ignore[attr-defined]
         app.state.collector.clients.events.register(
             "before-call.ec2.DescribeSecurityGroups",
             lambda model, **_: describes.append(model.name),
         )
-        await asyncio.to_thread(queues.send_many, events)
         await eventually(lambda: sink.batches, what="the burst's snapshot")
         await eventually(lambda: queues.counts() == (0, 0), what="the burst deleted from SQS")
         await asyncio.sleep(settings.events_window_seconds + 0.5)

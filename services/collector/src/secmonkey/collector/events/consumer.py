@@ -20,6 +20,7 @@ import contextlib
 import functools
 import logging
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -77,6 +78,7 @@ class EventConsumer:
             settings.events_concurrency + 2, thread_name_prefix="events"
         )
         self._poller: asyncio.Task[None] | None = None
+        self._timers: dict[int, asyncio.Task[None]] = {}
         self._flushes: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
         self._room.set()
@@ -98,6 +100,9 @@ class EventConsumer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._poller
         for window in self.windows.open_windows():
+            timer = self._timers.pop(id(window), None)
+            if timer is not None:
+                timer.cancel()
             self.windows.close(window)
             self._spawn(self._flush(window))
         if self._flushes:
@@ -112,7 +117,7 @@ class EventConsumer:
         while True:
             await self._room.wait()
             try:
-                messages = await self._in_thread(self._receive)
+                messages = await _in_daemon_thread(self._receive)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -161,17 +166,19 @@ class EventConsumer:
         window, opened, new = self.windows.add(parsed, receipt)
         metrics.EVENTS.labels("handled" if new else "duplicate").inc()
         if opened:
-            self._spawn(self._flush_later(window))
+            self._timers[id(window)] = self._spawn(self._flush_later(window))
         if self.windows.pending_receipts >= MAX_PENDING_RECEIPTS:
             self._room.clear()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coro)
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
+        return task
 
     async def _flush_later(self, window: Window) -> None:
         await asyncio.sleep(self.settings.events_window_seconds)
+        self._timers.pop(id(window), None)
         self.windows.close(window)
         if self.windows.pending_receipts < MAX_PENDING_RECEIPTS:
             self._room.set()
@@ -221,6 +228,7 @@ class EventConsumer:
         except Exception as exc:
             error = aws_error(exc, f"events of {window.account_id}/{window.region}")
             metrics.DESCRIBES.labels("failed").inc()
+            self.clients.forget(account.id)
             log.warning("%s; retried when the events return", error)
             return False
         metrics.DESCRIBES.labels("ok").inc()
@@ -391,3 +399,30 @@ def _receive_count(message: dict[str, Any]) -> int:
         return int((message.get("Attributes") or {}).get("ApproximateReceiveCount", 1))
     except ValueError:
         return 1
+
+
+async def _in_daemon_thread(fn: Callable[[], T]) -> T:
+    """Run a blocking call in a daemon thread: a 20 s long poll in progress at shutdown
+    must not hold the process open (executor threads are joined at exit)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():
+            outcome()
+
+    def hand_over(outcome: Callable[[], None]) -> None:
+        # The loop may be gone when a poll abandoned at shutdown ends.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, outcome)
+
+    def work() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:  # handed to the awaiting coroutine
+            hand_over(functools.partial(future.set_exception, exc))
+        else:
+            hand_over(functools.partial(future.set_result, result))
+
+    threading.Thread(target=work, name="events-receive", daemon=True).start()
+    return await future
