@@ -107,6 +107,9 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI's "error parsing the body": bad input like any other
+        detail = f"the request body could not be read as JSON ({exc.detail})"
+        return problem_response(422, detail, request, kind="invalid-input")
     return problem_response(
         exc.status_code, str(exc.detail) if exc.detail else None, request, headers=exc.headers
     )

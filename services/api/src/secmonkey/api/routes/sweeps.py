@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
+from aio_pika.exceptions import AMQPError
 from fastapi import APIRouter
 
 from secmonkey.api.deps import Admin, Db, PublisherDep, SettingsDep
-from secmonkey.api.problems import problem_responses
+from secmonkey.api.problems import Problem, problem_responses
 from secmonkey.api.schemas.admin import SweepIn, SweepQueued, SweepsQueued
 from secmonkey.common.documents import Account
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import SweepRequest
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/sweeps", tags=["sweeps"], responses=problem_responses(401, 403, 422))
 
 
@@ -39,7 +43,16 @@ async def request_sweep(
         SweepRequest(account_id=a.id, regions=body.regions, reason=f"api:{who.name}")
         for a in accounts
     ]
-    await publisher.publish_many("", ((settings.sweeps_queue, r, r.sweep_id) for r in requests))
+    try:
+        await publisher.publish_many("", ((settings.sweeps_queue, r, r.sweep_id) for r in requests))
+    except (TimeoutError, AMQPError, ConnectionError) as exc:
+        log.warning("could not queue sweep requests on %s: %s", settings.sweeps_queue, exc)
+        raise Problem(
+            503,
+            f"the sweep request could not be queued on {settings.sweeps_queue} "
+            f"({exc.__class__.__name__}); is RabbitMQ up and the queue declared?",
+            kind="unavailable",
+        ) from None
     return SweepsQueued(
         sweeps=[
             SweepQueued(sweep_id=r.sweep_id, account_id=r.account_id, regions=r.regions)
