@@ -30,8 +30,10 @@ class _IssueCursor(BaseModel):
 
 
 def compliance_filter(framework: str) -> dict[str, Any]:
-    """Tags naming `framework`, alone or followed by a section (`cis`, `CIS-1.4 5.2`, `pci:1.3`)."""
-    return {"$regex": f"^{re.escape(framework)}($|[ :/_.-])", "$options": "i"}
+    """Tags naming `framework` as whole words, any case: `cis` finds `CIS AWS Foundations 5.2`,
+    `fsbp` finds `AWS FSBP EC2.18`, `pci dss` finds `PCI DSS 4.0 1.3.1`. The text is escaped:
+    user input never becomes a regular expression."""
+    return {"$regex": f"(^|[ (]){re.escape(framework)}($|[ :/_.)-])", "$options": "i"}
 
 
 async def find_issues(
