@@ -100,11 +100,21 @@ async def test_diff_between_revisions(api: httpx.AsyncClient) -> None:
     assert "$update" in one_two["diff"]
     two_three = (await api.get(f"/api/v1/groups/{WEB}/diff", params={"from": 2, "to": 3})).json()
     assert two_three["changes"] == [
-        "- ingress tcp/22 from 198.51.100.0/24",
         "+ ingress tcp/22 from 0.0.0.0/0",
+        "- ingress tcp/22 from 198.51.100.0/24",
     ]
     same = (await api.get(f"/api/v1/groups/{WEB}/diff", params={"from": 2, "to": 2})).json()
     assert same["changes"] == [] and same["diff"] == {}
+
+
+async def test_adjacent_diffs_read_like_the_history(api: httpx.AsyncClient) -> None:
+    history = (await api.get(f"/api/v1/groups/{WEB}/revisions")).json()["items"]
+    stored = {r["seq"]: r["changes"] for r in history}
+    for seq in (2, 3):
+        body = (
+            await api.get(f"/api/v1/groups/{WEB}/diff", params={"from": seq - 1, "to": seq})
+        ).json()
+        assert body["changes"] == stored[seq], seq
 
 
 async def test_diff_between_instants_and_up_to_now(api: httpx.AsyncClient) -> None:

@@ -73,8 +73,8 @@ def test_typed_answers_are_usable(live: LiveServer) -> None:
         diff = api.diff(WEB, 2, 3)
         assert diff.from_.seq == 2 and diff.to.seq == 3
         assert diff.changes == [
-            "- ingress tcp/22 from 198.51.100.0/24",
             "+ ingress tcp/22 from 0.0.0.0/0",
+            "- ingress tcp/22 from 198.51.100.0/24",
         ]
 
 

@@ -15,37 +15,45 @@ def _rule_identity(rule: Rule) -> tuple[Any, ...]:
     return rule.sort_key()[:-1]
 
 
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
 def change_list(old: CanonicalGroup, new: CanonicalGroup) -> list[str]:
-    """One line per property, tag or rule that differs, removed before added."""
-    changes: list[str] = []
-    for field in ("name", "description", "vpc_id", "owner_id"):
-        before, after = getattr(old, field), getattr(new, field)
-        if before != after:
-            changes.append(f"{field}: {before!r} → {after!r}")
+    """One line per rule, property or tag that differs, in the auditor's wording and order.
+
+    Added rules (and changed descriptions) first, then removed rules, then properties and
+    tags, so that the diff of two adjacent revisions reads exactly like the `changes` the
+    auditor stored with the later one.
+    """
+    lines: list[str] = []
+    before = {_rule_identity(r): r for r in old.rules}
+    after = {_rule_identity(r): r for r in new.rules}
+    for identity, rule in after.items():
+        previous = before.get(identity)
+        if previous is None:
+            lines.append(f"+ {rule.text()}")
+        elif previous.description != rule.description:
+            lines.append(
+                f"~ {rule.text()} description: "
+                f"{_quote(previous.description)} → {_quote(rule.description)}"
+            )
+    lines.extend(f"- {rule.text()}" for identity, rule in before.items() if identity not in after)
+    for field in ("name", "description", "vpc_id"):
+        before_value, after_value = getattr(old, field), getattr(new, field)
+        if before_value != after_value:
+            lines.append(f"{field}: {before_value} → {after_value}")
     for tag in sorted(set(old.tags) | set(new.tags)):
         before_tag, after_tag = old.tags.get(tag), new.tags.get(tag)
         if before_tag == after_tag:
             continue
         if before_tag is None:
-            changes.append(f"tag added: {tag}={after_tag!r}")
+            lines.append(f"+ tag {tag}: {after_tag}")
         elif after_tag is None:
-            changes.append(f"tag removed: {tag} (was {before_tag!r})")
+            lines.append(f"- tag {tag}: {before_tag}")
         else:
-            changes.append(f"tag {tag}: {before_tag!r} → {after_tag!r}")
-    old_rules = {_rule_identity(r): r for r in old.rules}
-    new_rules = {_rule_identity(r): r for r in new.rules}
-    for identity, rule in sorted(old_rules.items()):
-        if identity not in new_rules:
-            changes.append(f"- {rule.text()}")
-    for identity, rule in sorted(new_rules.items()):
-        before_rule = old_rules.get(identity)
-        if before_rule is None:
-            changes.append(f"+ {rule.text()}")
-        elif before_rule.description != rule.description:
-            changes.append(
-                f"~ {rule.text()}: description {before_rule.description!r} → {rule.description!r}"
-            )
-    return changes
+            lines.append(f"tag {tag}: {before_tag} → {after_tag}")
+    return lines
 
 
 def json_diff(old: CanonicalGroup, new: CanonicalGroup) -> Any:
