@@ -44,7 +44,8 @@ async def explained(db: Database, change: dict[str, Any]) -> bool:
     seq = change.get("seq")
     previous = None
     if isinstance(seq, int) and seq > 1:
-        previous = await db.revisions.find_one({"key": change.get("key"), "seq": seq - 1})
+        # Revision `_id` is `<key>:<seq>`: a point read even on FerretDB.
+        previous = await db.revisions.find_one({"_id": f"{change.get('key')}:{seq - 1}"})
     if previous is None or previous.get("observed_at") is None:
         return True
     last_event: datetime = mark["last_event_at"]
