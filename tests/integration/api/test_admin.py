@@ -106,6 +106,12 @@ async def test_allowlist_lifecycle_and_bad_cidrs(admin: httpx.AsyncClient) -> No
         assert bad.status_code == 422 and reason in bad.json()["detail"], bad.text
     assert (await admin.delete(f"/api/v1/allowlist/{name}")).status_code == 204
     assert (await admin.get(f"/api/v1/allowlist/{name}")).status_code == 404
+    created = await admin.post("/api/v1/allowlist", json={"name": name, "cidr": "192.0.2.0/24"})
+    assert created.status_code == 201 and created.json()["cidr"] == "192.0.2.0/24"
+    twice = await admin.post("/api/v1/allowlist", json={"name": name, "cidr": "192.0.2.0/24"})
+    assert twice.status_code == 409 and "exists" in twice.json()["detail"]
+    bad_name = await admin.post("/api/v1/allowlist", json={"name": "a/b", "cidr": "192.0.2.0/24"})
+    assert bad_name.status_code == 422 and "body.name" in bad_name.json()["detail"]
 
 
 async def test_subscription_lifecycle_keeps_the_secret_write_only(

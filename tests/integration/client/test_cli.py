@@ -131,6 +131,31 @@ def test_admin_commands_round_trip(cli: Any) -> None:
     assert "404" in err and "no account 555555555555" in err
 
 
+def test_justify_and_withdraw_from_the_command_line(cli: Any, live: LiveServer) -> None:
+    out, _ = cli("--json", "keys", "create", "cli-auditor", "--role", "auditor")
+    auditor = json.loads(out)["key"]
+    out, _ = cli("--json", "issues", "--group", LEGACY)
+    issue = json.loads(out)["items"][0]["id"]
+    out, _ = cli(
+        "--key", auditor, "justify", issue, "--reason", "accepted until the migration",
+        "--until", "2099-01-01T00:00:00",
+    )  # fmt: skip
+    assert "justified" in out
+    assert api_json(live, f"/issues/{issue}")["justification"]["by"] == "cli-auditor"
+    out, _ = cli("--key", auditor, "justify", issue, "--reason", "-", "--withdraw")
+    assert "open" in out
+    assert api_json(live, f"/issues/{issue}")["status"] == "open"
+
+
+async def test_sweep_from_the_command_line(cli: Any, live: LiveServer) -> None:
+    out, _ = cli("--json", "sweep", "111111111111", "-r", "us-east-1")
+    (queued,) = json.loads(out)["sweeps"]
+    assert queued["account_id"] == "111111111111" and queued["regions"] == ["us-east-1"]
+    message = await live.sweeps.get(timeout=10)  # type: ignore[attr-defined]
+    await message.ack()
+    assert json.loads(message.body)["sweep_id"] == queued["sweep_id"]
+
+
 def test_errors_are_readable_and_exit_non_zero(cli: Any) -> None:
     _, err = cli("search", "ip", "300.1.1.1", code=1)
     assert "422" in err and "invalid IP address" in err

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
+from pymongo.errors import DuplicateKeyError
 
 from secmonkey.api.deps import Admin, Db, Viewer
 from secmonkey.api.problems import problem_responses
-from secmonkey.api.schemas.admin import NAME_PATTERN, AllowlistIn, AllowlistView
+from secmonkey.api.schemas.admin import NAME_PATTERN, AllowlistIn, AllowlistNew, AllowlistView
 from secmonkey.common.documents import AllowlistEntry
-from secmonkey.common.errors import NotFound
+from secmonkey.common.errors import Conflict, NotFound
 
 router = APIRouter(
     prefix="/allowlist", tags=["allowlist"], responses=problem_responses(401, 403, 422)
@@ -22,6 +23,24 @@ EntryName = Annotated[str, Path(pattern=NAME_PATTERN, description="the network's
 async def list_entries(db: Db, _: Viewer) -> list[AllowlistView]:
     docs = await db.allowlist.find({}).sort("_id", 1).to_list()
     return [AllowlistView.of(AllowlistEntry.model_validate(d)) for d in docs]
+
+
+@router.post(
+    "",
+    response_model=AllowlistView,
+    status_code=201,
+    summary="Add a named network",
+    responses=problem_responses(409),
+)
+async def create_entry(db: Db, _: Admin, body: AllowlistNew) -> AllowlistView:
+    entry = AllowlistEntry(name=body.name, cidr=body.cidr, description=body.description)
+    try:
+        await db.allowlist.insert_one(entry.to_mongo())
+    except DuplicateKeyError:
+        raise Conflict(
+            f"allowlist entry {body.name!r} exists; PUT /allowlist/{body.name} replaces it"
+        ) from None
+    return AllowlistView.of(entry)
 
 
 @router.get(

@@ -56,6 +56,10 @@ class AllowlistIn(BaseModel):
         return str(parse_network(value, strict=True))
 
 
+class AllowlistNew(AllowlistIn):
+    name: str = Field(pattern=NAME_PATTERN, description="the network's name, e.g. office")
+
+
 class AllowlistView(BaseModel):
     name: str
     cidr: str
