@@ -212,7 +212,11 @@ class Collector:
             answer.raise_for_status()
             await asyncio.wait_for(done.wait(), 600)
             seconds = time.perf_counter() - started
-            status = (await http.get(f"/sweeps/{answer.json()['sweep_id']}")).json()
+            for _ in range(300):  # the status documents are written just after publishing
+                status = (await http.get(f"/sweeps/{answer.json()['sweep_id']}")).json()
+                if status["status"] not in ("pending", "running"):
+                    break
+                await asyncio.sleep(0.1)
         await connection.close()
         batches = [parse_message(SnapshotBatch, b) for b in bodies]
         groups = [g for b in batches for g in b.groups]

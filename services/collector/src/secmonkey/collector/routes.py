@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
 from secmonkey.collector import accounts
@@ -83,7 +83,7 @@ async def create_sweep(body: SweepCreate, collector: CollectorDep) -> SweepAccep
 
 @router.get("/sweeps")
 async def list_sweeps(
-    collector: CollectorDep, limit: Annotated[int, Field(ge=1, le=200)] = 20
+    collector: CollectorDep, limit: Annotated[int, Query(ge=1, le=200)] = 20
 ) -> list[dict[str, Any]]:
     """The latest sweeps requested, newest first."""
     return await sweep_status.recent_sweeps(collector.runtime.db, limit)
