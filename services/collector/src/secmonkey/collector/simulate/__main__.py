@@ -120,6 +120,8 @@ def _serve(args: argparse.Namespace) -> None:
         from moto.server import ThreadedMotoServer
     except ImportError:  # moto is a development dependency
         sys.exit("moto is not installed: uv sync --all-packages (the dev group) brings it")
+    # The estate never uses AMIs; without them each new account-region starts much faster.
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     endpoint_url = f"http://{args.host}:{args.port}"
@@ -142,6 +144,8 @@ def _serve(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for noisy in ("werkzeug", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     # The simulator acts as moto's default account; dummy keys unless real ones are set.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
