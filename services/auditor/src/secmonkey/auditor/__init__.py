@@ -1,0 +1,1 @@
+"""secmonkey auditor: history, change detection, audit rules, issues and events."""

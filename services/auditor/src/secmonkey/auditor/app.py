@@ -1,0 +1,72 @@
+"""The auditor service: the snapshot consumer, periodic maintenance, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from secmonkey.auditor.consumer import queue_spec, start_consumer
+from secmonkey.auditor.pipeline import Auditor
+from secmonkey.auditor.rules.config import RulesConfig, load_rules
+from secmonkey.auditor.settings import Settings
+from secmonkey.common.health import health_router
+from secmonkey.common.mongo import TRANSIENT_ERRORS
+from secmonkey.common.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def maintenance(auditor: Auditor, period: float) -> None:
+    """Expire justifications and publish events a stopped run left in the outbox."""
+    while True:
+        await asyncio.sleep(period)
+        try:
+            await auditor.expire_justifications()
+            await auditor.republish_outbox(timedelta(seconds=max(period, 30.0)))
+        except asyncio.CancelledError:
+            raise
+        except TRANSIENT_ERRORS as exc:
+            log.warning("maintenance skipped: MongoDB unavailable (%s)", exc)
+        except Exception:
+            log.exception("maintenance failed")
+
+
+def create_app(settings: Settings | None = None, rules: RulesConfig | None = None) -> FastAPI:
+    settings = settings or Settings()
+    # A broken rules file stops the service here, before it consumes anything.
+    rules = rules if rules is not None else load_rules(settings.rules_file)
+    state: dict[str, Runtime] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.open(settings)
+        state["runtime"] = runtime
+        auditor = Auditor(
+            runtime.db,
+            rules,
+            runtime.publisher,
+            context_ttl=settings.auditor_context_ttl,
+            read_concurrency=settings.auditor_read_concurrency,
+        )
+        assert runtime.rabbit is not None
+        spec = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
+        consumer = await start_consumer(runtime.rabbit, auditor, spec, prefetch=settings.prefetch)
+        runtime.tasks.append(
+            asyncio.create_task(maintenance(auditor, settings.auditor_maintenance_seconds))
+        )
+        app.state.auditor = auditor
+        try:
+            yield
+        finally:
+            await consumer.stop()
+            await runtime.close()
+            state.pop("runtime", None)
+
+    app = FastAPI(title="secmonkey auditor", lifespan=lifespan)
+    app.include_router(health_router(lambda: state.get("runtime")))
+    return app

@@ -1,0 +1,25 @@
+"""unused-group: a non-default group attached to no network interface."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from secmonkey.auditor.rules.base import FSBP, AuditRule, RawFinding, RuleContext
+from secmonkey.auditor.rules.settings import RuleSettings
+from secmonkey.common.canonical import CanonicalGroup
+from secmonkey.common.severity import Severity
+
+
+def check(group: CanonicalGroup, ctx: RuleContext, settings: RuleSettings) -> Iterable[RawFinding]:
+    if not group.is_default and not ctx.attachments.attached:
+        yield RawFinding(message=f"group {group.name} ({group.group_id}) is attached to nothing")
+
+
+RULE = AuditRule(
+    id="unused-group",
+    title="Unused group",
+    default_severity=Severity.INFO,
+    compliance=(f"{FSBP} EC2.22",),
+    check=check,
+    exposure_sensitive=False,
+)

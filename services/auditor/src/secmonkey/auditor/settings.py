@@ -1,0 +1,28 @@
+"""Auditor settings (`SECMONKEY_*` environment variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from secmonkey.common.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    rules_file: str | None = Field(
+        default=None, description="YAML rules file (SECMONKEY_RULES_FILE); unset: the defaults"
+    )
+    auditor_queue: str = Field(
+        default="auditor.snapshots", description="consumer queue (tests use a unique one)"
+    )
+    auditor_routing_keys: list[str] = Field(
+        default=["aws.#"], description="bindings of the queue on secmonkey.snapshots"
+    )
+    auditor_host: str = "127.0.0.1"
+    auditor_port: int = Field(default=8001, ge=0, le=65535)
+    auditor_context_ttl: float = Field(
+        default=5.0, ge=0, description="seconds accounts and allowlist are cached"
+    )
+    auditor_read_concurrency: int = Field(default=8, ge=1, le=64)
+    auditor_maintenance_seconds: float = Field(
+        default=30.0, gt=0, description="period of justification expiry and outbox republishing"
+    )

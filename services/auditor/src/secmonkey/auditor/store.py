@@ -1,0 +1,90 @@
+"""MongoDB access shaped for both MongoDB and FerretDB.
+
+FerretDB 1.24 over SQLite pushes down only a filter that is exactly `{_id: <string>}`;
+any other filter (`$in`, or `_id` plus a guard field) reads and decodes the whole
+collection. So on FerretDB point reads are concurrent `find_one({_id})` calls and item
+writes filter on `_id` alone. FerretDB also applies an update as read-modify-write
+without a transaction, so a guard in the filter would not make it atomic anyway; there
+the unique index on revisions (`<key>:<seq>`, enforced by SQLite) is what serialises
+history. On MongoDB reads are one `$in` find and writes carry their guards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError
+
+from secmonkey.common.mongo import Database, Document
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_KEY = 11000
+WriteOp = InsertOne[Document] | UpdateOne | ReplaceOne[Document] | DeleteOne
+
+
+class Store:
+    def __init__(
+        self, db: Database, *, read_concurrency: int = 8, guarded: bool | None = None
+    ) -> None:
+        self.db = db
+        self.read_concurrency = read_concurrency
+        self._guarded = guarded
+
+    async def guarded(self) -> bool:
+        """True on MongoDB (guards and `$in` are cheap), False on FerretDB."""
+        if self._guarded is None:
+            info = await self.db.client.admin.command("buildInfo")
+            self._guarded = "ferretdbVersion" not in info
+            if not self._guarded:
+                log.info("FerretDB detected: point reads by _id, writes filtered on _id only")
+        return self._guarded
+
+    async def read(
+        self,
+        collection: str,
+        ids: Sequence[str],
+        projection: dict[str, Any] | None = None,
+    ) -> dict[str, Document]:
+        """The documents with these `_id`s (missing ones are absent from the result)."""
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return {}
+        coll = self.db[collection]
+        if await self.guarded():
+            docs = await coll.find({"_id": {"$in": unique}}, projection).to_list(None)
+            return {doc["_id"]: doc for doc in docs}
+        semaphore = asyncio.Semaphore(self.read_concurrency)
+
+        async def one(doc_id: str) -> Document | None:
+            async with semaphore:
+                return await coll.find_one({"_id": doc_id}, projection)
+
+        found = await asyncio.gather(*(one(doc_id) for doc_id in unique))
+        return {doc["_id"]: doc for doc in found if doc is not None}
+
+    async def insert(self, collection: str, docs: Sequence[Document]) -> set[int]:
+        """Insert `docs` unordered; the indexes of those refused as duplicates."""
+        if not docs:
+            return set()
+        try:
+            await self.db[collection].insert_many(list(docs), ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            other = [e for e in errors if e.get("code") != DUPLICATE_KEY]
+            if other or not errors:
+                raise
+            return {int(e["index"]) for e in errors}
+        return set()
+
+    async def write(self, collection: str, ops: Iterable[WriteOp]) -> int:
+        """One unordered bulk write; the number of documents matched."""
+        batch = list(ops)
+        if not batch:
+            return 0
+        result = await self.db[collection].bulk_write(batch, ordered=False)
+        return int(result.matched_count) + int(result.upserted_count)
