@@ -71,6 +71,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("due_at", ASCENDING)]),
         IndexModel([("subscription_id", ASCENDING), ("at", DESCENDING)]),
     ],
+    "delivery_schedule": [IndexModel([("due_at", ASCENDING)])],  # the notifier's outbox
     "digests": [
         IndexModel([("subscription_id", ASCENDING), ("due_at", ASCENDING)]),
         IndexModel([("claim", ASCENDING), ("due_at", ASCENDING)]),

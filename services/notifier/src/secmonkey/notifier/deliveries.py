@@ -1,28 +1,40 @@
-"""`deliveries`: one document per (event or digest, subscription), with every attempt.
+"""Deliveries: what must be sent (`delivery_schedule`) and what happened (`deliveries`).
 
-A delivery is `pending` until it is `delivered`, `failed` (dead-lettered) or `cancelled`
-(its subscription was deleted or disabled). `due_at` is when it may next be attempted;
-claiming a delivery moves `due_at` forward by a lease, so another replica retries it
-only if the claimant died. No URL path, query or secret is ever stored: `target` is the
-scheme and host of a webhook, or the recipients of an email.
+`delivery_schedule` is the outbox: one document per delivery still to be made — the
+subscription, the events, `due_at` and the target it counts against. It is written
+before the event is acknowledged, and it stays small, so the retry loop's query is
+cheap even where indexes do not help (FerretDB over SQLite scans). Claiming an entry
+moves its `due_at` forward by a lease, so another replica retries it only if the
+claimant died.
+
+`deliveries` is the record: one document per (event or digest, subscription) with
+every attempt and the status — `pending` (retrying), `delivered`, `failed`
+(dead-lettered) or `cancelled` (its subscription was deleted or disabled). It is
+inserted with the first attempt's outcome (one batched insert, no update, on the happy
+path) and updated by later attempts; only then is the outbox entry removed or
+rescheduled. No URL path, query or secret is stored in either: `target` is the scheme
+and host of a webhook, or the recipients of an email.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, ReturnDocument
-from pymongo.errors import BulkWriteError
 
 from secmonkey.common.documents import Doc, Subscription
 from secmonkey.common.messages import Event
 from secmonkey.common.mongo import Database
 from secmonkey.common.webhooks import redact_url
+from secmonkey.notifier.batched_writes import BatchedWrites
+
+log = logging.getLogger(__name__)
 
 Status = Literal["pending", "delivered", "failed", "cancelled"]
-DUPLICATE_KEY = 11000
 
 
 class Attempt(BaseModel):
@@ -99,22 +111,27 @@ def new_delivery(
 
 
 class DeliveryStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, writes: BatchedWrites) -> None:
         self.collection = db.deliveries
+        self.schedule = db.delivery_schedule
+        self.writes = writes
 
     async def insert_new(self, deliveries: list[Delivery]) -> list[Delivery]:
-        """Insert; return the ones that did not exist yet (a redelivered event adds none)."""
+        """Put deliveries in the outbox; return those that were neither made nor queued yet.
+
+        A redelivered event therefore adds nothing: its deliveries are either recorded in
+        `deliveries` already or still waiting in the outbox.
+        """
         if not deliveries:
             return []
-        try:
-            await self.collection.insert_many([d.to_mongo() for d in deliveries], ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            duplicates = {e["index"] for e in errors}
-            return [d for i, d in enumerate(deliveries) if i not in duplicates]
-        return deliveries
+        # One lookup by `_id` each: FerretDB serves `_id` equality from its primary key,
+        # but scans the whole collection for `{"_id": {"$in": [...]}}`.
+        made = await asyncio.gather(
+            *(self.collection.find_one({"_id": d.id}, {"_id": 1}) for d in deliveries)
+        )
+        todo = [d for d, found in zip(deliveries, made, strict=True) if found is None]
+        fresh = await self.writes.insert("delivery_schedule", [_entry(d) for d in todo])
+        return [d for d, new in zip(todo, fresh, strict=True) if new]
 
     async def get(self, delivery_id: str) -> Delivery | None:
         doc = await self.collection.find_one({"_id": delivery_id})
@@ -123,46 +140,68 @@ class DeliveryStore:
     async def due(
         self, now: datetime, limit: int, exclude_targets: list[str] | None = None
     ) -> list[dict[str, Any]]:
-        """Pending deliveries whose time has come, oldest first (id, channel and target only).
-
-        `exclude_targets` are target keys already busy: `smtp` stands for every email.
-        """
-        query: dict[str, Any] = {"status": "pending", "due_at": {"$lte": now}}
-        excluded = list(exclude_targets or [])
-        if "smtp" in excluded:
-            query["channel"] = {"$ne": "email"}
-            excluded.remove("smtp")
-        if excluded:
-            query["target"] = {"$nin": excluded}
+        """Outbox entries whose time has come, oldest first, skipping busy targets."""
+        query: dict[str, Any] = {"due_at": {"$lte": now}}
+        if exclude_targets:
+            query["target_key"] = {"$nin": list(exclude_targets)}
         cursor = (
-            self.collection.find(
-                query,
-                {"_id": 1, "channel": 1, "target": 1, "due_at": 1},
-            )
+            self.schedule.find(query, {"_id": 1, "target_key": 1, "due_at": 1})
             .sort("due_at", ASCENDING)
             .limit(limit)
         )
         return [doc async for doc in cursor]
 
     async def claim(self, delivery_id: str, now: datetime, lease: float) -> Delivery | None:
-        doc = await self.collection.find_one_and_update(
-            {"_id": delivery_id, "status": "pending", "due_at": {"$lte": now}},
+        entry = await self.schedule.find_one_and_update(
+            {"_id": delivery_id, "due_at": {"$lte": now}},
             {"$set": {"due_at": now + timedelta(seconds=lease)}},
             return_document=ReturnDocument.AFTER,
         )
-        return Delivery.model_validate(doc) if doc else None
+        if entry is None:
+            return None
+        recorded = await self.get(delivery_id)
+        if recorded is None:
+            return Delivery.model_validate(entry)
+        if recorded.status != "pending":  # its outcome is recorded; the entry is left over
+            await self.writes.delete("delivery_schedule", [delivery_id])
+            return None
+        return recorded
 
     async def release(self, delivery_id: str, due_at: datetime) -> None:
-        await self.collection.update_one(
-            {"_id": delivery_id, "status": "pending"}, {"$set": {"due_at": due_at}}
+        await self.writes.update(
+            "delivery_schedule", {"_id": delivery_id}, {"$set": {"due_at": due_at}}
         )
 
     async def record(
-        self, delivery: Delivery, attempt: Attempt | None, changes: dict[str, Any]
+        self,
+        delivery: Delivery,
+        attempt: Attempt | None,
+        changes: dict[str, Any],
     ) -> None:
-        """Append `attempt` (if any) and apply `changes`; by `_id` only, the lease makes it ours."""
-        update: dict[str, Any] = {"$set": {"at": changes.pop("at"), **changes}}
+        """Record `attempt` and `changes` in `deliveries`, then reschedule or unschedule.
+
+        The first outcome inserts the record; later ones `$set` the whole attempt list by
+        `_id` (the lease makes this process the only writer).
+        """
+        fields = dict(changes)
         if attempt is not None:
-            update["$inc"] = {"attempt_count": 1}
-            update["$push"] = {"attempts": attempt.model_dump(mode="python")}
-        await self.collection.update_one({"_id": delivery.id}, update)
+            fields["attempts"] = [a.model_dump(mode="python") for a in delivery.attempts] + [
+                attempt.model_dump(mode="python")
+            ]
+            fields["attempt_count"] = delivery.attempt_count + 1
+        inserted = False
+        if delivery.attempt_count == 0:
+            [inserted] = await self.writes.insert("deliveries", [{**delivery.to_mongo(), **fields}])
+        if not inserted:
+            await self.writes.update("deliveries", {"_id": delivery.id}, {"$set": fields})
+        if fields.get("status", "pending") == "pending":
+            due_at = fields.get("due_at", delivery.due_at)
+            await self.writes.update(
+                "delivery_schedule", {"_id": delivery.id}, {"$set": {"due_at": due_at}}
+            )
+        else:
+            await self.writes.delete("delivery_schedule", [delivery.id])
+
+
+def _entry(delivery: Delivery) -> dict[str, Any]:
+    return {**delivery.to_mongo(), "target_key": delivery.target_key}

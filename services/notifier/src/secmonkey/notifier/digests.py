@@ -19,13 +19,12 @@ from typing import Any
 
 from pydantic import ValidationError
 from pymongo import ASCENDING
-from pymongo.errors import BulkWriteError
 
 from secmonkey.common.documents import Subscription
 from secmonkey.common.messages import Event, new_id, utcnow
 from secmonkey.common.mongo import Database
 from secmonkey.notifier import metrics
-from secmonkey.notifier.deliveries import DUPLICATE_KEY, DeliveryStore, new_delivery
+from secmonkey.notifier.deliveries import DeliveryStore, new_delivery
 from secmonkey.notifier.dispatch import Dispatcher
 from secmonkey.notifier.routing import Routes
 from secmonkey.notifier.settings import Settings
@@ -67,12 +66,8 @@ class Digests:
             }
             for s in subscriptions
         ]
-        try:
-            await self.collection.insert_many(entries, ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                raise
-        metrics.DIGESTED.inc(len(entries))
+        fresh = await self.store.writes.insert("digests", entries)
+        metrics.DIGESTED.inc(sum(fresh))
 
     async def run(self) -> None:
         while True:

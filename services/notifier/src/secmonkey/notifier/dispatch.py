@@ -1,10 +1,10 @@
 """Attempt deliveries without letting one endpoint hold up the others.
 
 Every attempt runs in its own task, bounded per target (webhook host, or the SMTP
-server) and in all. A delivery that cannot start now stays `pending` in MongoDB and
-the retry loop picks it up when its target has room; a failed attempt is rescheduled
-there with exponential backoff and jitter (or the server's Retry-After), so the
-consumer never waits for a slow or dead endpoint.
+server) and in all. A delivery whose target is busy waits its turn in memory for a
+while, then goes back to the schedule in MongoDB; a failed attempt is rescheduled there
+with exponential backoff and jitter (or the server's Retry-After). The consumer only
+records deliveries and never waits for an endpoint.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import json
 import logging
 import random
 import time
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +32,9 @@ from secmonkey.notifier.routing import Routes
 from secmonkey.notifier.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Claimed deliveries a process keeps waiting in memory; beyond, they go back to the schedule.
+_MAX_WAITING = 5000
 
 
 def backoff(
@@ -94,6 +97,14 @@ class DeadLetters:
 
 
 class Dispatcher:
+    """Runs attempts with bounded concurrency per target and in all.
+
+    A delivery this process has claimed (a fresh one, or one the retry loop claimed)
+    starts at once if its target has room; otherwise it waits in memory, in order, until
+    an attempt to that target finishes — for at most half its lease, after which it is
+    handed back to the schedule for whichever replica has room.
+    """
+
     def __init__(
         self,
         settings: Settings,
@@ -110,7 +121,9 @@ class Dispatcher:
         self._in_flight: dict[str, int] = defaultdict(int)
         self._total = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()
+        self._waiting: dict[str, deque[tuple[float, Delivery]]] = defaultdict(deque)
+        self._waiting_count = 0
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- capacity -------------------------------------------------------------------------
 
@@ -120,9 +133,10 @@ class Dispatcher:
             and self._in_flight[target_key] < self.settings.per_target_concurrency
         )
 
-    def _full_targets(self) -> list[str]:
+    def _busy_targets(self) -> list[str]:
         limit = self.settings.per_target_concurrency
-        return [key for key, n in self._in_flight.items() if n >= limit]
+        busy = {key for key, n in self._in_flight.items() if n >= limit}
+        return sorted(busy | {key for key, q in self._waiting.items() if q})
 
     def start(self, delivery: Delivery) -> bool:
         """Attempt a delivery this process has claimed, if its target has room."""
@@ -137,10 +151,16 @@ class Dispatcher:
         return True
 
     async def submit(self, delivery: Delivery) -> None:
-        """Start now, or hand the delivery to the retry loop when its target is busy."""
-        if not self.start(delivery):
+        """Start a claimed delivery now, or queue it behind its target's attempts in flight."""
+        key = delivery.target_key
+        if not self._waiting.get(key) and self.start(delivery):
+            return
+        if self._waiting_count >= _MAX_WAITING:
             await self.store.release(delivery.id, utcnow())
-            self._wake.set()
+            return
+        deadline = time.monotonic() + self.settings.lease_seconds / 2
+        self._waiting[key].append((deadline, delivery))
+        self._waiting_count += 1
 
     def _finished(self, task: asyncio.Task[None], key: str) -> None:
         self._tasks.discard(task)
@@ -148,30 +168,65 @@ class Dispatcher:
         if self._in_flight[key] <= 0:
             del self._in_flight[key]
         self._total -= 1
-        self._wake.set()
+        self._start_waiting([key, *self._waiting.keys()])
+
+    def _start_waiting(self, keys: Iterable[str]) -> None:
+        now = time.monotonic()
+        for key in list(dict.fromkeys(keys)):
+            queue = self._waiting.get(key)
+            while queue and self.has_capacity(key):
+                deadline, delivery = queue.popleft()
+                self._waiting_count -= 1
+                if deadline < now:
+                    self._hand_back(delivery)
+                else:
+                    self.start(delivery)
+            if not queue:
+                self._waiting.pop(key, None)
+
+    def _expire_waiting(self) -> None:
+        now = time.monotonic()
+        for key, queue in list(self._waiting.items()):
+            while queue and queue[0][0] < now:
+                self._hand_back(queue.popleft()[1])
+                self._waiting_count -= 1
+            if not queue:
+                self._waiting.pop(key, None)
+
+    def _hand_back(self, delivery: Delivery) -> None:
+        task = asyncio.create_task(self.store.release(delivery.id, utcnow()))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def drain(self, grace: float) -> None:
-        """Let attempts in flight finish (up to `grace` seconds), then cancel the rest."""
+        """Hand back what waits, let attempts in flight finish (up to `grace` s), cancel the rest."""
+        waiting = [d for queue in self._waiting.values() for _, d in queue]
+        self._waiting.clear()
+        self._waiting_count = 0
+        for delivery in waiting:
+            with contextlib.suppress(Exception):
+                await self.store.release(delivery.id, utcnow())
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=5)
 
     # -- the retry loop -------------------------------------------------------------------
 
     async def run_retries(self) -> None:
         while True:
             try:
+                self._expire_waiting()
                 await self.retry_due()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("retry loop failed; trying again")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.retry_poll_seconds)
+            await asyncio.sleep(self.settings.retry_poll_seconds)
 
     async def retry_due(self) -> int:
         """Claim and start every due delivery whose target has room; return how many started."""
@@ -179,15 +234,14 @@ class Dispatcher:
         limit = max(100, 2 * self.settings.max_in_flight)
         excluded: list[str] | None = None
         while self._total < self.settings.max_in_flight:
-            full = self._full_targets()
-            if full == excluded:
+            busy = self._busy_targets()
+            if busy == excluded:
                 break
-            excluded = full
+            excluded = busy
             now = utcnow()
-            docs = await self.store.due(now, limit, exclude_targets=full)
+            docs = await self.store.due(now, limit, exclude_targets=busy)
             for doc in docs:
-                key = "smtp" if doc.get("channel") == "email" else str(doc.get("target"))
-                if not self.has_capacity(key):
+                if not self.has_capacity(str(doc.get("target_key"))):
                     continue
                 claimed = await self.store.claim(doc["_id"], now, self.settings.lease_seconds)
                 if claimed is not None and self.start(claimed):
@@ -208,7 +262,7 @@ class Dispatcher:
             log.exception("delivery %s could not be attempted", delivery.id)
 
     async def _attempt(self, delivery: Delivery) -> None:
-        subscription = await self.routes.subscription(delivery.subscription_id)
+        subscription = await self.routes.current(delivery.subscription_id)
         now = utcnow()
         if subscription is None or not subscription.enabled:
             await self.store.record(

@@ -32,6 +32,14 @@ class Routes:
         labels = self._labels.get(event.account_id, [])
         return [s for s in self._subscriptions if matches(s, event, labels)]
 
+    async def current(self, subscription_id: str) -> Subscription | None:
+        """The enabled subscription from the (refreshed) cache, else as stored now."""
+        await self._refresh()
+        for subscription in self._subscriptions:
+            if subscription.id == subscription_id:
+                return subscription
+        return await self.subscription(subscription_id)
+
     async def subscription(self, subscription_id: str) -> Subscription | None:
         """The subscription as stored now (its URL, secret or recipients may have changed)."""
         doc = await self.db.subscriptions.find_one({"_id": subscription_id})

@@ -28,6 +28,7 @@ from secmonkey.common.messages import (
 from secmonkey.common.mongo import Database
 from secmonkey.common.severity import Severity
 from secmonkey.notifier import metrics
+from secmonkey.notifier.batched_writes import BatchedWrites
 from secmonkey.notifier.channels.base import Sender
 from secmonkey.notifier.channels.email import EmailSender
 from secmonkey.notifier.channels.webhook import WebhookSender
@@ -78,7 +79,8 @@ class Notifier:
         self.db = db
         self.rabbit = rabbit
         self.spec = spec or queue_spec(settings)
-        self.store = DeliveryStore(db)
+        self.writes = BatchedWrites(db)
+        self.store = DeliveryStore(db, self.writes)
         self.routes = Routes(db, settings.subscription_cache_seconds)
         self.senders = dict(senders or default_senders(settings, db))
         self.dispatcher = Dispatcher(
@@ -94,6 +96,7 @@ class Notifier:
 
     async def start(self) -> None:
         await self._declare_undelivered()
+        self.writes.start()
         self._loops = [
             asyncio.create_task(self.dispatcher.run_retries(), name="notifier retries"),
             asyncio.create_task(self.digests.run(), name="notifier digests"),
@@ -110,6 +113,7 @@ class Notifier:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.dispatcher.drain(grace=5)
+        await self.writes.stop()
         for sender in {id(s): s for s in self.senders.values()}.values():
             await sender.close()
 
