@@ -53,12 +53,12 @@ def _admin_key() -> str:
 
 def _port(service: str) -> str:
     """Each service's HTTP port, given to that process alone."""
-    return f"env SECMONKEY_PORT={PORTS[service]} "
+    return f"exec env SECMONKEY_PORT={PORTS[service]} SECMONKEY_AUDITOR_PORT={PORTS[service]} "
 
 
 def _wait_for(path: Path) -> str:
     """A shell prefix that waits until `path` exists (honcho starts everything at once)."""
-    return f"until [ -f {shlex.quote(str(path))} ]; do sleep 0.2; done; exec "
+    return f"until [ -f {shlex.quote(str(path))} ]; do sleep 0.2; done; "
 
 
 def main() -> None:
