@@ -12,7 +12,8 @@ One moto server (its own process) holds 2 accounts x 2 regions x 1,000 security 
   their own virtualenv under .local/ (never in the workspace lock). Its time is the wall
   time of the command, as an operator runs it; c7n's own per-region durations are shown.
 
-Both tools run `--rounds` times, alternately; the medians are compared. The last line is
+Both tools run `--rounds` times, alternately; the medians are compared. Both are bound
+by moto's own CPU time (one process, one core), printed at the end as the floor. The last line is
 `RESULT collector_vs_c7n_time_ratio=<x> goal<=0.5`. Timings are reported, never asserted.
 """
 
@@ -124,7 +125,7 @@ def ensure_c7n() -> tuple[Path | None, str]:
 class Collector:
     """The collector service in its own process, on a database and queue of its own."""
 
-    def __init__(self, endpoint: str, accounts_file: Path) -> None:
+    def __init__(self, endpoint: str, accounts_file: Path, concurrency: int | None) -> None:
         tag = uuid.uuid4().hex[:8]
         self.db = f"bench_collector_{tag}"
         self.queue = f"bench.sweeps.{tag}"
@@ -145,6 +146,8 @@ class Collector:
             SECMONKEY_LOG_LEVEL="WARNING",
             SECMONKEY_LOG_JSON="true",
         )
+        if concurrency is not None:
+            env["SECMONKEY_SWEEP_CONCURRENCY"] = str(concurrency)
         started = time.monotonic()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "secmonkey.collector"],
@@ -296,6 +299,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=1000, help="groups per account-region")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each tool")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="the collector's SECMONKEY_SWEEP_CONCURRENCY (default: its own default)",
+    )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     os.environ.update(AWS_ENV)
@@ -338,7 +346,7 @@ def main() -> None:
         policy = WORK / "c7n-policy.yaml"
         policy.write_text(POLICY)
 
-        collector = Collector(endpoint, accounts_file)
+        collector = Collector(endpoint, accounts_file, args.concurrency)
         print(f"secmonkey collector ready in {collector.start_seconds:.1f}s (not timed below)")
         c7n_org, how = ensure_c7n()
         print(f"cloud custodian: {how}" if c7n_org else f"cloud custodian unavailable: {how}")

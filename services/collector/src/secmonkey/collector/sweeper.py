@@ -78,6 +78,17 @@ def snapshot_batches(
     return batches
 
 
+def _refusal(account_id: str, account: Account | None) -> tuple[str, str] | None:
+    """Why a requested account is not swept (code, text), or None when it is."""
+    if account is None:
+        return "UnknownAccount", f"account {account_id} is not configured"
+    if not account.enabled:
+        return "AccountDisabled", f"account {account_id} is disabled"
+    if not accounts.is_monitored(account):
+        return "NotMonitored", f"account {account_id} is trusted, not monitored"
+    return None
+
+
 class Sweeper:
     """Handles SweepRequests: reads AWS, publishes snapshots, records status."""
 
@@ -109,15 +120,9 @@ class Sweeper:
         """Sweep one account's regions; returns each region's outcome."""
         started = time.monotonic()
         account = await accounts.get_account(self.db, request.account_id)
-        problem = None
-        if account is None:
-            problem = ("UnknownAccount", f"account {request.account_id} is not configured")
-        elif not account.enabled:
-            problem = ("AccountDisabled", f"account {request.account_id} is disabled")
-        elif not accounts.is_monitored(account):
-            problem = ("NotMonitored", f"account {request.account_id} is trusted, not monitored")
-        if problem is not None or account is None:
-            code, text = problem or ("UnknownAccount", "")
+        refusal = _refusal(request.account_id, account)
+        if account is None or refusal is not None:
+            code, text = refusal or ("UnknownAccount", "")
             log.warning("sweep %s: %s", request.sweep_id, text)
             await status.account_finished(
                 self.db,
