@@ -71,12 +71,13 @@ class Observation:
 
 @dataclass
 class Deletion:
-    """A group a complete sweep did not see."""
+    """A group a complete sweep did not see, or that an event's describe found gone."""
 
     key: str
     observed_at: datetime
     cutoff: datetime
     sweep_id: str
+    callers: list[Caller] = field(default_factory=list)
 
 
 @dataclass
@@ -182,10 +183,26 @@ class Auditor:
                 sweep_id=batch.sweep_id,
                 callers=list(batch.callers),
             )
-        if not observations:
+        # An event's targeted describe found these gone (`source: event`): a deletion at
+        # the describe's instant, unless the group was seen at or after it.
+        at = to_millis(batch.observed_at)
+        deletions = [
+            Deletion(key, at, at, batch.sweep_id, list(batch.callers))
+            for key in (
+                item_key(batch.account_id, batch.region, group_id)
+                for group_id in dict.fromkeys(batch.missing_group_ids)
+            )
+            if key not in observations
+        ]
+        if not observations and not deletions:
             return []
         directory = await self.contexts.directory()
-        return await self._settle(list(observations.values()), directory)
+        events: list[Event] = []
+        if observations:
+            events += await self._settle(list(observations.values()), directory)
+        if deletions:
+            events += await self._settle(deletions, directory)
+        return events
 
     async def _settle(
         self, sources: list[Observation] | list[Deletion], directory: Directory
@@ -316,6 +333,7 @@ class Auditor:
             previous=state,
             account_id=state["account_id"],
             region=state["region"],
+            callers=list(source.callers),
             source=source,
         )
 
