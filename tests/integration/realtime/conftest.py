@@ -204,3 +204,48 @@ async def eventually(check: Callable[[], Any], timeout: float = 20, what: str = 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+@pytest_asyncio.fixture
+async def auditor(
+    settings: Settings, rabbit: AbstractRobustConnection, unique: str
+) -> AsyncIterator[None]:
+    """The auditor (its app and lifespan) on this test's database and snapshots."""
+    from secmonkey.auditor.app import create_app
+    from secmonkey.auditor.rules.config import load_rules
+    from secmonkey.auditor.settings import Settings as AuditorSettings
+
+    queue = f"test.auditor.{unique}"
+    auditor_settings = AuditorSettings(
+        environment="test",
+        mongo_url=settings.mongo_url,
+        mongo_db=settings.mongo_db,
+        amqp_url=settings.amqp_url,
+        auditor_queue=queue,
+        auditor_routing_keys=[f"{settings.routing_prefix}.#"],
+        auditor_context_ttl=0,
+    )
+    app = create_app(auditor_settings, load_rules(None))
+    async with app.router.lifespan_context(app):
+        yield
+    channel = await rabbit.channel()
+    for name in (queue, f"{queue}.dead"):
+        await channel.queue_delete(name)
+    await channel.close()
+
+
+async def history(db: Database, account_id: str, group_id: str) -> list[dict[str, Any]]:
+    """The group's revisions, oldest first."""
+    key = f"aws:{account_id}:{REGION}:{group_id}"
+    return list(await db.revisions.find({"key": key}).sort("seq", 1).to_list(None))
+
+
+async def wait_history(
+    db: Database, account_id: str, group_id: str, count: int
+) -> list[dict[str, Any]]:
+    async def enough() -> list[dict[str, Any]] | None:
+        revisions = await history(db, account_id, group_id)
+        return revisions if len(revisions) >= count else None
+
+    found: list[dict[str, Any]] = await eventually(enough, what=f"{count} revision(s)")
+    return found

@@ -9,12 +9,18 @@ import pytest
 
 from secmonkey.collector.events import metrics
 from secmonkey.collector.settings import Settings
-from secmonkey.common.canonical import Attachments, canonical_from_aws
-from secmonkey.common.documents import Item
-from secmonkey.common.messages import SnapshotBatch, item_key, utcnow
+from secmonkey.common.canonical import canonical_from_aws
+from secmonkey.common.messages import SnapshotBatch, item_key
 from secmonkey.common.mongo import Database
 from tests.integration.collector.conftest import SnapshotSink, running
-from tests.integration.realtime.conftest import REGION, Estate, Queues, eventually
+from tests.integration.realtime.conftest import (
+    REGION,
+    Estate,
+    Queues,
+    eventually,
+    history,
+    wait_history,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +45,34 @@ def assert_matches_aws(batch: SnapshotBatch, estate: Estate, group_id: str) -> N
     assert batch.groups[0].fingerprint == truth.fingerprint()
 
 
+async def recorded_as(
+    db: Database,
+    estate: Estate,
+    group_id: str,
+    seq: int,
+    change_type: str,
+    batch: SnapshotBatch,
+) -> dict[str, Any]:
+    """The auditor recorded `batch` as revision `seq`, and its event, with the callers."""
+    revisions = await wait_history(db, estate.account_id, group_id, seq)
+    assert len(revisions) == seq, [r["change_type"] for r in revisions]
+    revision = revisions[-1]
+    assert revision["change_type"] == change_type
+    wanted = sorted(c.event_id for c in batch.callers)
+    assert sorted(c["event_id"] for c in revision["callers"]) == wanted
+    assert all(c["arn"] for c in revision["callers"])
+    if change_type in ("changed", "deleted"):
+        assert revision["changes"] or change_type == "deleted"
+    events = await eventually(
+        lambda: db.events.find(
+            {"key": revision["key"], "type": f"group.{change_type}", "seq": seq}
+        ).to_list(None),
+        what=f"group.{change_type} event",
+    )
+    assert sorted(c["event_id"] for c in events[0]["callers"]) == wanted
+    return dict(revision)
+
+
 def ingress_rule_id(estate: Estate, group_id: str, port: int) -> str:
     rules = estate.ec2.describe_security_group_rules(
         Filters=[{"Name": "group-id", "Values": [group_id]}]
@@ -50,14 +84,20 @@ def ingress_rule_id(estate: Estate, group_id: str, port: int) -> str:
     )
 
 
-async def test_every_recorded_event_name_leads_to_a_snapshot_with_its_caller(
-    settings: Settings, queues: Queues, estate: Estate, sink: SnapshotSink, db: Database
+async def test_every_recorded_event_name_leads_to_a_revision_that_says_who(
+    settings: Settings,
+    queues: Queues,
+    estate: Estate,
+    sink: SnapshotSink,
+    db: Database,
+    auditor: None,
 ) -> None:
     ec2 = estate.ec2
     async with running(settings):
         group_id = estate.create_group("payments-api")
         ec2.create_tags(Resources=[group_id], Tags=[{"Key": "Owner", "Value": "alice"}])
         batch = await send_and_wait(queues, sink, estate.event("CreateSecurityGroup", group_id))
+        await recorded_as(db, estate, group_id, 1, "created", batch)
         assert_matches_aws(batch, estate, group_id)
         caller = batch.callers[0]
         assert caller.event_name == "CreateSecurityGroup"
@@ -79,6 +119,8 @@ async def test_every_recorded_event_name_leads_to_a_snapshot_with_its_caller(
         batch = await send_and_wait(
             queues, sink, estate.event("AuthorizeSecurityGroupIngress", group_id)
         )
+        revision = await recorded_as(db, estate, group_id, 2, "changed", batch)
+        assert "+ ingress tcp/22 from 0.0.0.0/0" in revision["changes"]
         assert_matches_aws(batch, estate, group_id)
         assert any(
             r.text() == "ingress tcp/22 from 0.0.0.0/0" for r in batch.groups[0].config.rules
@@ -94,6 +136,7 @@ async def test_every_recorded_event_name_leads_to_a_snapshot_with_its_caller(
         batch = await send_and_wait(
             queues, sink, estate.event("AuthorizeSecurityGroupEgress", group_id)
         )
+        await recorded_as(db, estate, group_id, 3, "changed", batch)
         assert_matches_aws(batch, estate, group_id)
         assert batch.callers[0].arn == f"arn:aws:iam::{estate.account_id}:user/terraform-ci"
 
@@ -102,6 +145,7 @@ async def test_every_recorded_event_name_leads_to_a_snapshot_with_its_caller(
         batch = await send_and_wait(
             queues, sink, estate.event("UpdateSecurityGroupRuleDescriptionsIngress", group_id)
         )
+        await recorded_as(db, estate, group_id, 4, "changed", batch)
         assert_matches_aws(batch, estate, group_id)
         assert "bastion (ticket SEC-123)" in {r.description for r in batch.groups[0].config.rules}
 
@@ -110,6 +154,7 @@ async def test_every_recorded_event_name_leads_to_a_snapshot_with_its_caller(
         batch = await send_and_wait(
             queues, sink, estate.event("UpdateSecurityGroupRuleDescriptionsEgress", group_id)
         )
+        await recorded_as(db, estate, group_id, 5, "changed", batch)
         assert_matches_aws(batch, estate, group_id)
 
         ec2.modify_security_group_rules(
@@ -130,6 +175,7 @@ async def test_every_recorded_event_name_leads_to_a_snapshot_with_its_caller(
         batch = await send_and_wait(
             queues, sink, estate.event("ModifySecurityGroupRules", group_id)
         )
+        await recorded_as(db, estate, group_id, 6, "changed", batch)
         assert_matches_aws(batch, estate, group_id)
         assert batch.callers[0].user_agent == "console.ec2.amazonaws.com"
         texts = {r.text() for r in batch.groups[0].config.rules}
@@ -146,6 +192,7 @@ async def test_every_recorded_event_name_leads_to_a_snapshot_with_its_caller(
         batch = await send_and_wait(
             queues, sink, estate.event("RevokeSecurityGroupIngress", group_id)
         )
+        await recorded_as(db, estate, group_id, 7, "changed", batch)
         assert_matches_aws(batch, estate, group_id)
         assert not [r for r in batch.groups[0].config.rules if r.direction == "ingress"]
 
@@ -154,6 +201,7 @@ async def test_every_recorded_event_name_leads_to_a_snapshot_with_its_caller(
         batch = await send_and_wait(
             queues, sink, estate.event("RevokeSecurityGroupEgress", group_id)
         )
+        await recorded_as(db, estate, group_id, 8, "changed", batch)
         assert_matches_aws(batch, estate, group_id)
         assert [r.text() for r in batch.groups[0].config.rules] == [
             "egress tcp/5432 to 10.20.0.0/16"
@@ -164,14 +212,20 @@ async def test_every_recorded_event_name_leads_to_a_snapshot_with_its_caller(
             Tags=[{"Key": "Owner", "Value": "bob"}, {"Key": "CostCenter", "Value": "42"}],
         )
         batch = await send_and_wait(queues, sink, estate.event("CreateTags", group_id))
+        revision = await recorded_as(db, estate, group_id, 9, "changed", batch)
+        assert "tag Owner: alice → bob" in revision["changes"]
         assert batch.groups[0].config.tags == {"CostCenter": "42", "Owner": "bob"}
 
         ec2.delete_tags(Resources=[group_id], Tags=[{"Key": "CostCenter"}])
         batch = await send_and_wait(queues, sink, estate.event("DeleteTags", group_id))
+        await recorded_as(db, estate, group_id, 10, "changed", batch)
         assert batch.groups[0].config.tags == {"Owner": "bob"}
 
         ec2.delete_security_group(GroupId=group_id)
         batch = await send_and_wait(queues, sink, estate.event("DeleteSecurityGroup", group_id))
+        await recorded_as(db, estate, group_id, 11, "deleted", batch)
+        item = await db.items.find_one({"_id": item_key(estate.account_id, REGION, group_id)})
+        assert item is not None and item["state"] == "deleted"
         assert batch.groups == [] and batch.missing_group_ids == [group_id]
         assert batch.callers[0].event_name == "DeleteSecurityGroup"
 
@@ -181,7 +235,12 @@ async def test_every_recorded_event_name_leads_to_a_snapshot_with_its_caller(
 
 
 async def test_default_vpc_calls_by_group_name(
-    settings: Settings, queues: Queues, estate: Estate, sink: SnapshotSink, db: Database
+    settings: Settings,
+    queues: Queues,
+    estate: Estate,
+    sink: SnapshotSink,
+    db: Database,
+    auditor: None,
 ) -> None:
     ec2 = estate.ec2
     group_id = estate.create_group("legacy-db")
@@ -202,35 +261,25 @@ async def test_default_vpc_calls_by_group_name(
         assert batch.callers[0].arn == f"arn:aws:iam::{estate.account_id}:root"
         assert other_id not in {g.config.group_id for b in sink.batches for g in b.groups}
 
+        await recorded_as(db, estate, group_id, 1, "created", batch)
+
         # A delete by name: the group is gone, its ID comes from the stored history.
-        now = utcnow()
-        config = canonical_from_aws(estate.describe(group_id))
-        item = Item(
-            id=item_key(estate.account_id, REGION, group_id),
-            account_id=estate.account_id,
-            region=REGION,
-            vpc_id=estate.default_vpc,
-            group_id=group_id,
-            name="legacy-db",
-            name_lower="legacy-db",
-            config=config,
-            fingerprint=config.fingerprint(),
-            attachments=Attachments(),
-            first_seen=now,
-            last_seen=now,
-            last_changed=now,
-            seq=1,
-        )
-        await db.items.insert_one(item.to_mongo())
         ec2.delete_security_group(GroupId=group_id)
         event = estate.event("DeleteSecurityGroup.by-name", group_name="legacy-db")
         batch = await send_and_wait(queues, sink, event)
         assert batch.missing_group_ids == [group_id] and batch.groups == []
         assert batch.callers[0].event_name == "DeleteSecurityGroup"
+        await recorded_as(db, estate, group_id, 2, "deleted", batch)
+    assert [r["change_type"] for r in await history(db, estate.account_id, other_id)] == []
 
 
-async def test_a_burst_of_50_events_on_one_group_is_one_describe_and_one_snapshot(
-    settings: Settings, queues: Queues, estate: Estate, sink: SnapshotSink
+async def test_a_burst_of_50_events_on_one_group_is_one_describe_and_one_revision(
+    settings: Settings,
+    queues: Queues,
+    estate: Estate,
+    sink: SnapshotSink,
+    db: Database,
+    auditor: None,
 ) -> None:
     group_id = estate.create_group("burst")
     names = ["AuthorizeSecurityGroupIngress", "CreateTags", "RevokeSecurityGroupEgress"]
@@ -255,10 +304,20 @@ async def test_a_burst_of_50_events_on_one_group_is_one_describe_and_one_snapsho
     assert sorted(c.event_id for c in batch.callers) == sorted(
         e["detail"]["eventID"] for e in events
     )
+    revisions = await wait_history(db, estate.account_id, group_id, 1)
+    await asyncio.sleep(1)  # nothing more arrives
+    revisions = await history(db, estate.account_id, group_id)
+    assert len(revisions) == 1 and revisions[0]["change_type"] == "created"
+    assert len(revisions[0]["callers"]) == 50
 
 
 async def test_duplicates_and_a_delete_before_the_authorize_that_preceded_it(
-    settings: Settings, queues: Queues, estate: Estate, sink: SnapshotSink
+    settings: Settings,
+    queues: Queues,
+    estate: Estate,
+    sink: SnapshotSink,
+    db: Database,
+    auditor: None,
 ) -> None:
     ec2 = estate.ec2
     group_id = estate.create_group("short-lived")
@@ -295,6 +354,13 @@ async def test_duplicates_and_a_delete_before_the_authorize_that_preceded_it(
         assert deleted.missing_group_ids == [group_id] and deleted.groups == []
         assert late.missing_group_ids == [group_id] and late.groups == []
     assert queues.counts() == (0, 0)
+    # History: created, then deleted by the delete's caller; the duplicate and the late
+    # authorize left no trace, and the group was not brought back.
+    revisions = await history(db, estate.account_id, group_id)
+    assert [r["change_type"] for r in revisions] == ["created", "deleted"]
+    assert [c["event_name"] for c in revisions[1]["callers"]] == ["DeleteSecurityGroup"]
+    item = await db.items.find_one({"_id": item_key(estate.account_id, REGION, group_id)})
+    assert item is not None and item["state"] == "deleted" and item["seq"] == 2
 
 
 async def test_a_failed_call_and_tags_on_instances_are_deleted_without_a_snapshot(
