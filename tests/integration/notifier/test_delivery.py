@@ -163,7 +163,7 @@ async def test_a_delivery_past_its_maximum_age_is_dead_lettered(start_notifier: 
     receiver = HttpReceiver(lambda n, r: (503, {})).start()
     try:
         async with start_notifier(
-            [subscription(hook(receiver))], delivery_max_age_seconds=0.6
+            [subscription(hook(receiver))], delivery_max_age_seconds=3.0
         ) as h:
             event = make_event(severity=Severity.LOW)
             await h.publish(event)

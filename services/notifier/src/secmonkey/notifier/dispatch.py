@@ -145,9 +145,23 @@ class Dispatcher:
             return False
         self._in_flight[key] += 1
         self._total += 1
-        task = asyncio.create_task(self._run(delivery), name=f"deliver {delivery.id}")
+        released = False
+
+        def release_slot() -> None:
+            """The send is over: the target's slot goes to the next delivery (once)."""
+            nonlocal released
+            if not released:
+                released = True
+                self._finished(key)
+
+        task = asyncio.create_task(self._run(delivery, release_slot), name=f"deliver {delivery.id}")
         self._tasks.add(task)
-        task.add_done_callback(lambda t: self._finished(t, key))
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            release_slot()
+
+        task.add_done_callback(done)
         return True
 
     async def submit(self, delivery: Delivery) -> None:
@@ -162,8 +176,7 @@ class Dispatcher:
         self._waiting[key].append((deadline, delivery))
         self._waiting_count += 1
 
-    def _finished(self, task: asyncio.Task[None], key: str) -> None:
-        self._tasks.discard(task)
+    def _finished(self, key: str) -> None:
         self._in_flight[key] -= 1
         if self._in_flight[key] <= 0:
             del self._in_flight[key]
@@ -252,16 +265,16 @@ class Dispatcher:
 
     # -- one attempt ----------------------------------------------------------------------
 
-    async def _run(self, delivery: Delivery) -> None:
+    async def _run(self, delivery: Delivery, release_slot: Callable[[], None]) -> None:
         try:
-            await self._attempt(delivery)
+            await self._attempt(delivery, release_slot)
         except asyncio.CancelledError:
             raise
         except Exception:
             # The delivery stays pending; its lease expires and it is attempted again.
             log.exception("delivery %s could not be attempted", delivery.id)
 
-    async def _attempt(self, delivery: Delivery) -> None:
+    async def _attempt(self, delivery: Delivery, release_slot: Callable[[], None]) -> None:
         subscription = await self.routes.current(delivery.subscription_id)
         now = utcnow()
         if subscription is None or not subscription.enabled:
@@ -292,6 +305,7 @@ class Dispatcher:
             log.exception("the %s channel raised on delivery %s", channel, delivery.id)
             outcome = Outcome.retry(f"internal error: {type(exc).__name__}")
         duration = time.monotonic() - started
+        release_slot()  # recording the outcome does not need the target
         metrics.ATTEMPT_SECONDS.labels(channel).observe(duration)
         await self._settle(delivery, channel, outcome, duration, secrets)
 
@@ -323,6 +337,10 @@ class Dispatcher:
             "attempt": n,
         }
         if outcome.result == "delivered":
+            metrics.SENT.labels(channel).inc()
+            metrics.LATENCY_SECONDS.labels(channel).observe(
+                (now - delivery.created_at).total_seconds()
+            )
             await self.store.record(
                 delivery,
                 attempt,
@@ -333,10 +351,6 @@ class Dispatcher:
                     "last_status_code": outcome.status_code,
                     "last_error": error,
                 },
-            )
-            metrics.SENT.labels(channel).inc()
-            metrics.LATENCY_SECONDS.labels(channel).observe(
-                (now - delivery.created_at).total_seconds()
             )
             log.debug("delivered %s", delivery.id, extra=log_extra)
             return
