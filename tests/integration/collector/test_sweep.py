@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import boto3
 import pytest
+from aio_pika.abc import AbstractRobustConnection
+from botocore.stub import Stubber
 
+from secmonkey.collector.credentials import AwsClients
 from secmonkey.collector.reader import OPERATIONS
 from secmonkey.collector.settings import Settings
 from secmonkey.collector.simulate import EXTERNAL_ID, ec2_client, fill_estate, role_arn
+from secmonkey.collector.status import sweep_status
+from secmonkey.collector.sweeper import Sweeper
+from secmonkey.common.amqp import Publisher
 from secmonkey.common.canonical import canonical_from_aws
 from secmonkey.common.documents import Account
+from secmonkey.common.messages import SweepRequest
 from secmonkey.common.mongo import Database
 from tests.integration.collector.conftest import (
     SnapshotSink,
@@ -136,3 +145,93 @@ async def test_two_accounts_two_regions_every_group_arrives_once_and_right(
         for region in account_status["regions"]:
             assert region["batches"] >= 1 and region["duration_seconds"] is not None
             assert region["collector"] == settings.replica_id
+
+
+class _ThrottledRegion(AwsClients):
+    """Real moto clients, except one region whose second page fails after every retry."""
+
+    def __init__(self, settings: Settings, region: str) -> None:
+        super().__init__(settings)
+        self.region = region
+        self.stubbed = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing"
+        ).client("ec2", region_name=region)
+        self.stub = Stubber(self.stubbed)
+        first_page = canonical_groups_page()
+        self.stub.add_response(
+            "describe_security_groups", {"SecurityGroups": first_page, "NextToken": "p2"}
+        )
+        self.stub.add_client_error(
+            "describe_security_groups",
+            service_error_code="RequestLimitExceeded",
+            service_message="Request limit exceeded.",
+            http_status_code=503,
+        )
+        self.stub.activate()
+
+    def client(self, account: Account, service: str, region: str) -> Any:
+        if service == "ec2" and region == self.region:
+            return self.stubbed
+        return super().client(account, service, region)
+
+
+def canonical_groups_page() -> list[dict[str, Any]]:
+    return [
+        {
+            "GroupId": f"sg-{n:017x}",
+            "GroupName": f"g{n}",
+            "Description": "d",
+            "OwnerId": "123456789012",
+            "VpcId": "vpc-1",
+            "IpPermissions": [],
+            "IpPermissionsEgress": [],
+        }
+        for n in range(3)
+    ]
+
+
+async def test_a_region_failing_on_a_later_page_is_incomplete_and_publishes_no_groups(
+    settings: Settings,
+    db: Database,
+    sink: SnapshotSink,
+    moto: MotoServer,
+    rabbit: AbstractRobustConnection,
+) -> None:
+    (account,) = random_account_ids(1)
+    fill_estate(moto.url, [account], REGIONS, groups_per_region=3, seed=1)
+    await add_accounts(
+        db,
+        [
+            Account(
+                id=account,
+                name="a",
+                role_arn=role_arn(account),
+                external_id=EXTERNAL_ID,
+                regions=REGIONS,
+            )
+        ],
+    )
+    clients = _ThrottledRegion(settings, "eu-west-1")
+    publisher = await Publisher.open(rabbit)
+    with ThreadPoolExecutor(4) as pool:
+        sweeper = Sweeper(settings, db, publisher, clients, pool)
+        results = await sweeper.sweep(SweepRequest(account_id=account, sweep_id="s-throttled"))
+    await sink.wait_completed("s-throttled", 2)
+    await publisher.close()
+    clients.stub.assert_no_pending_responses()
+
+    outcome = {r.region: r for r in results}
+    assert outcome["us-east-1"].complete and len(outcome["us-east-1"].group_ids) >= 3
+    throttled = outcome["eu-west-1"]
+    assert not throttled.complete and throttled.group_ids == []
+    assert throttled.error_code == "RequestLimitExceeded"
+    batches, completed = sink.of("s-throttled")
+    # The first page's groups were read, but never published as if they were the region.
+    assert {b.region for b in batches} == {"us-east-1"}
+    failed = next(c for c in completed if c.region == "eu-west-1")
+    assert not failed.complete and "RequestLimitExceeded" in (failed.error or "")
+    status = await sweep_status(db, "s-throttled")
+    assert status is not None
+    regions = {r.region: r for r in status.accounts[0].regions}
+    assert regions["eu-west-1"].status == "incomplete"
+    assert regions["eu-west-1"].error_code == "RequestLimitExceeded"

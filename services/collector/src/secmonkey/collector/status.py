@@ -90,6 +90,31 @@ async def record_requested(
     )
 
 
+async def record_received(
+    db: Database, sweep_id: str, account_id: str, reason: str, requested_at: datetime
+) -> None:
+    """Make sure the sweep is on record, whoever queued the request (the API queues its own)."""
+    await mongo.with_retry(
+        lambda: db.sweeps.update_one(
+            {"_id": sweep_id},
+            {
+                "$setOnInsert": {
+                    "kind": "sweep",
+                    "sweep_id": sweep_id,
+                    "regions": None,
+                    "reason": reason,
+                    "requested_by": None,
+                    "requested_at": requested_at,
+                    "started_at": requested_at,
+                },
+                "$addToSet": {"account_ids": account_id},
+            },
+            upsert=True,
+        ),
+        what="recording a received sweep request",
+    )
+
+
 async def account_started(
     db: Database, sweep_id: str, account_id: str, regions: list[str], collector: str
 ) -> None:

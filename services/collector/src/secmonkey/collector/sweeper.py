@@ -119,6 +119,9 @@ class Sweeper:
     async def sweep(self, request: SweepRequest) -> list[RegionResult]:
         """Sweep one account's regions; returns each region's outcome."""
         started = time.monotonic()
+        await status.record_received(
+            self.db, request.sweep_id, request.account_id, request.reason, request.requested_at
+        )
         account = await accounts.get_account(self.db, request.account_id)
         refusal = _refusal(request.account_id, account)
         if account is None or refusal is not None:
