@@ -12,7 +12,7 @@ from secmonkey.collector.scheduler import Lease, Scheduler
 from secmonkey.collector.settings import Settings
 from secmonkey.common import amqp
 from secmonkey.common.documents import Account
-from secmonkey.common.messages import SweepRequest, parse_message
+from secmonkey.common.messages import SweepRequest, parse_message, utcnow
 from secmonkey.common.mongo import Database
 from tests.integration.collector.conftest import add_accounts, random_account_ids
 
@@ -108,3 +108,37 @@ async def test_a_replica_without_the_lease_schedules_nothing(
     assert not scheduler.lease.held
     assert await db.sweeps.count_documents({}) == 0
     assert await db.schedules.count_documents({}) == 0
+
+
+async def test_old_sweep_status_is_pruned_and_recent_status_kept(
+    settings: Settings, db: Database, rabbit: AbstractRobustConnection
+) -> None:
+    now = utcnow()
+    await db.sweeps.insert_many(
+        [
+            {
+                "_id": "old",
+                "kind": "sweep",
+                "sweep_id": "old",
+                "started_at": now - timedelta(days=8),
+            },
+            {
+                "_id": "old:1",
+                "kind": "account",
+                "sweep_id": "old",
+                "started_at": now - timedelta(days=8),
+            },
+            {
+                "_id": "new",
+                "kind": "sweep",
+                "sweep_id": "new",
+                "started_at": now - timedelta(days=1),
+            },
+        ]
+    )
+    publisher = await amqp.Publisher.open(rabbit)
+    try:
+        assert await Scheduler(settings, db, publisher).prune() == 2
+    finally:
+        await publisher.close()
+    assert [d["_id"] for d in await db.sweeps.find().to_list(None)] == ["new"]

@@ -32,6 +32,7 @@ from secmonkey.common.mongo import Database
 log = logging.getLogger(__name__)
 
 LEASE_ID = "collector-scheduler"
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 class Lease:
@@ -106,9 +107,18 @@ class Scheduler:
             return timedelta(minutes=account.interval_minutes)
         return timedelta(seconds=self.settings.sweep_interval_seconds)
 
+    async def prune(self) -> int:
+        """Delete sweep status older than the retention (FerretDB has no TTL indexes)."""
+        cutoff = utcnow() - timedelta(days=self.settings.sweep_retention_days)
+        answer = await self.db.sweeps.delete_many({"started_at": {"$lt": cutoff}})
+        if answer.deleted_count:
+            log.info("deleted %d sweep status document(s) before %s", answer.deleted_count, cutoff)
+        return int(answer.deleted_count)
+
     async def run(self) -> None:
         """Renew or compete for the lease forever; schedule while it is ours."""
         next_tick = 0.0
+        next_prune = 0.0
         pause = min(self.settings.renew_every, self.settings.scheduler_tick_seconds)
         try:
             while True:
@@ -128,6 +138,14 @@ class Scheduler:
                         raise
                     except Exception:
                         log.exception("scheduling failed; trying again next tick")
+                if leader and time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                    try:
+                        await self.prune()
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:
+                        log.warning("could not prune old sweep status: %s", exc)
                 await asyncio.sleep(pause)
         finally:
             metrics.SCHEDULER_LEADER.set(0)

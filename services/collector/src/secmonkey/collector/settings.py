@@ -63,6 +63,9 @@ class Settings(CommonSettings):
     scheduler_tick_seconds: float = Field(
         default=5.0, gt=0, description="how often the lease holder looks for due accounts"
     )
+    sweep_retention_days: float = Field(
+        default=7.0, gt=0, description="sweep status older than this is deleted by the scheduler"
+    )
 
     # Real-time events (secmonkey.collector.events): on when events_queue_url is set
     events_queue_url: str | None = Field(
