@@ -30,6 +30,7 @@ import contextlib
 import ipaddress
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -448,12 +449,15 @@ def api_server(db_name: str) -> Iterator[str]:
     finally:
         process.terminate()
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(timeout=10)
 
 
 def main() -> None:
+    # A stopped benchmark still stops the API server it started (the `finally` runs).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=40, help="timings per endpoint at most")
