@@ -72,10 +72,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("subscription_id", ASCENDING), ("at", DESCENDING)]),
     ],
     "delivery_schedule": [IndexModel([("due_at", ASCENDING)])],  # the notifier's outbox
+    "delivery_claims": [IndexModel([("at", ASCENDING)])],
     "digests": [
         IndexModel([("subscription_id", ASCENDING), ("due_at", ASCENDING)]),
-        IndexModel([("claim", ASCENDING), ("due_at", ASCENDING)]),
+        IndexModel([("due_at", ASCENDING)]),
     ],
+    "digest_claims": [IndexModel([("claim", ASCENDING)]), IndexModel([("at", ASCENDING)])],
     "api_keys": [IndexModel([("hash", ASCENDING)], unique=True)],
     "allowlist": [],
     "sweeps": [IndexModel([("sweep_id", ASCENDING)]), IndexModel([("started_at", DESCENDING)])],

@@ -12,7 +12,7 @@ every attempt and the status — `pending` (retrying), `delivered`, `failed`
 (dead-lettered) or `cancelled` (its subscription was deleted or disabled). It is
 inserted with the first attempt's outcome (one batched insert, no update, on the happy
 path) and updated by later attempts; only then is the outbox entry removed or
-rescheduled. No URL path, query or secret is stored in either: `target` is the scheme
+rescheduled. `delivery_claims` holds the claims (see `DeliveryStore.claim`). No URL path, query or secret is stored in either: `target` is the scheme
 and host of a webhook, or the recipients of an email.
 """
 
@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 
 from secmonkey.common.documents import Doc, Subscription
 from secmonkey.common.messages import Event
@@ -114,6 +114,7 @@ class DeliveryStore:
     def __init__(self, db: Database, writes: BatchedWrites) -> None:
         self.collection = db.deliveries
         self.schedule = db.delivery_schedule
+        self.claims = db.delivery_claims
         self.writes = writes
 
     async def insert_new(self, deliveries: list[Delivery]) -> list[Delivery]:
@@ -152,13 +153,32 @@ class DeliveryStore:
         return [doc async for doc in cursor]
 
     async def claim(self, delivery_id: str, now: datetime, lease: float) -> Delivery | None:
-        entry = await self.schedule.find_one_and_update(
-            {"_id": delivery_id, "due_at": {"$lte": now}},
-            {"$set": {"due_at": now + timedelta(seconds=lease)}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if entry is None:
+        """Take a due outbox entry for `lease` seconds; None if another replica has it.
+
+        FerretDB 1.24 applies conditional updates without isolation (two concurrent
+        `find_one_and_update` calls on one document both "win"), so the claim itself is
+        the insert of a unique `delivery_claims` document named after the entry's
+        version and the current lease period; the winner then moves `due_at` and bumps
+        the version. A claimant that dies in between blocks the entry for at most one
+        lease period. Two claims straddling a period boundary can both win (a rare
+        duplicate send, which the idempotency key absorbs).
+        """
+        entry = await self.schedule.find_one({"_id": delivery_id})
+        if entry is None or entry["due_at"] > now:
             return None
+        version = int(entry.get("version", 0))
+        period = int(now.timestamp() // lease)
+        [won] = await self.writes.insert(
+            "delivery_claims", [{"_id": f"{delivery_id}@{version}@{period}", "at": now}]
+        )
+        if not won:
+            return None
+        entry["due_at"] = now + timedelta(seconds=lease)
+        await self.writes.update(
+            "delivery_schedule",
+            {"_id": delivery_id},
+            {"$set": {"due_at": entry["due_at"], "version": version + 1}},
+        )
         recorded = await self.get(delivery_id)
         if recorded is None:
             return Delivery.model_validate(entry)
@@ -166,6 +186,10 @@ class DeliveryStore:
             await self.writes.delete("delivery_schedule", [delivery_id])
             return None
         return recorded
+
+    async def forget_claims(self, before: datetime) -> None:
+        """Drop claim documents older than any live lease (a periodic delete, no TTL index)."""
+        await self.claims.delete_many({"at": {"$lt": before}})
 
     async def release(self, delivery_id: str, due_at: datetime) -> None:
         await self.writes.update(

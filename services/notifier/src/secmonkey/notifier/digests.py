@@ -3,11 +3,13 @@
 An event for a digest subscription is stored as one entry (`_id` `<subscription>:<event>`,
 so a redelivered event is held once) with `due_at` = received + window, and the event
 is acknowledged. A window opens with a subscription's first pending entry and closes
-`window` later: the flush loop then claims every unclaimed entry received within it
-(one `update_many`, atomic per entry, so two replicas never claim the same one), turns
-them into one delivery (`digest:<claim>:<n>`, several when there are more than
-`digest_max_events`) and deletes them. A claim left behind by a replica that died is
-finished by the next flush under the same claim, which yields the same delivery IDs.
+`window` later: the flush loop then claims every entry received within it — by
+inserting one `digest_claims` document per entry, named after it, so that of two
+replicas flushing at once each entry goes to exactly one (FerretDB's conditional
+updates are not isolated; unique inserts are) — turns them into one delivery
+(`digest:<claim>:<n>`, several when there are more than `digest_max_events`) and
+deletes them. A claim left behind by a replica that died is finished by the next flush
+under the same claim, which yields the same delivery IDs.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Digests:
         dispatcher: Dispatcher,
     ) -> None:
         self.collection = db.digests
+        self.claims = db.digest_claims
         self.settings = settings
         self.store = store
         self.routes = routes
@@ -60,8 +63,6 @@ class Digests:
                 "event_id": event.event_id,
                 "received_at": now,
                 "due_at": now + self.window(s),
-                "claim": None,
-                "claimed_at": None,
                 "event": event.model_dump(mode="python"),
             }
             for s in subscriptions
@@ -85,60 +86,77 @@ class Digests:
         stale = now - timedelta(seconds=self.settings.lease_seconds)
         abandoned = {
             doc["claim"]
-            async for doc in self.collection.find(
-                {"claim": {"$ne": None}, "claimed_at": {"$lt": stale}}, {"claim": 1}
-            ).limit(1000)
+            async for doc in self.claims.find({"at": {"$lt": stale}}, {"claim": 1}).limit(5000)
         }
         for claim in abandoned:
             created += await self._deliver(claim, now)
 
+        claimed = {doc["_id"] async for doc in self.claims.find({}, {"_id": 1})}
         first_due: dict[str, datetime] = {}
         cursor = (
-            self.collection.find(
-                {"claim": None, "due_at": {"$lte": now}}, {"subscription_id": 1, "due_at": 1}
-            )
+            self.collection.find({"due_at": {"$lte": now}}, {"subscription_id": 1, "due_at": 1})
             .sort("due_at", ASCENDING)
             .limit(5000)
         )
         async for doc in cursor:
-            first_due.setdefault(doc["subscription_id"], doc["due_at"])
+            if doc["_id"] not in claimed:
+                first_due.setdefault(doc["subscription_id"], doc["due_at"])
         for subscription_id, due in first_due.items():
             subscription = await self.routes.subscription(subscription_id)
             window = self.window(subscription) if subscription else timedelta(0)
+            candidates = [
+                doc["_id"]
+                async for doc in self.collection.find(
+                    {"subscription_id": subscription_id, "due_at": {"$lte": due + window}},
+                    {"_id": 1},
+                )
+                if doc["_id"] not in claimed
+            ]
             claim = new_id()
-            await self.collection.update_many(
-                {
-                    "subscription_id": subscription_id,
-                    "claim": None,
-                    "due_at": {"$lte": due + window},
-                },
-                {"$set": {"claim": claim, "claimed_at": now}},
+            won = await self.store.writes.insert(
+                "digest_claims",
+                [{"_id": entry, "claim": claim, "at": now} for entry in candidates],
             )
-            created += await self._deliver(claim, now, subscription)
+            mine = [entry for entry, ok in zip(candidates, won, strict=True) if ok]
+            if mine:
+                created += await self._deliver(claim, now, subscription, mine)
         return created
 
     async def _deliver(
-        self, claim: str, now: datetime, subscription: Subscription | None = None
+        self,
+        claim: str,
+        now: datetime,
+        subscription: Subscription | None = None,
+        entry_ids: list[str] | None = None,
     ) -> int:
-        entries = [
-            doc
-            async for doc in self.collection.find({"claim": claim}).sort(
-                [("received_at", ASCENDING), ("_id", ASCENDING)]
-            )
-        ]
+        if entry_ids is None:
+            entry_ids = [doc["_id"] async for doc in self.claims.find({"claim": claim})]
+        entries = sorted(
+            [doc async for doc in self.collection.find({"_id": {"$in": entry_ids}})],
+            key=lambda doc: (doc["received_at"], doc["_id"]),
+        )
         if not entries:
+            await self.claims.delete_many({"claim": claim})
             return 0
         subscription_id = entries[0]["subscription_id"]
         if subscription is None:
             subscription = await self.routes.subscription(subscription_id)
-        if subscription is None or not subscription.enabled:
+        if subscription is not None and subscription.enabled:
+            created = await self._queue(claim, now, subscription, entries)
+        else:
             log.info(
                 "dropping %d digest entries of removed subscription %s",
                 len(entries),
                 subscription_id,
             )
-            await self.collection.delete_many({"claim": claim})
-            return 0
+            created = 0
+        await self.collection.delete_many({"_id": {"$in": entry_ids}})
+        await self.claims.delete_many({"claim": claim})
+        return created
+
+    async def _queue(
+        self, claim: str, now: datetime, subscription: Subscription, entries: list[dict[str, Any]]
+    ) -> int:
         events = [e for e in (self._event(doc) for doc in entries) if e is not None]
         size = self.settings.digest_max_events
         due_at = now + timedelta(seconds=self.settings.lease_seconds)
@@ -154,14 +172,13 @@ class Digests:
             for i in range(0, len(events), size)
         ]
         fresh = await self.store.insert_new(deliveries)
-        await self.collection.delete_many({"claim": claim})
         for delivery in fresh:
             await self.dispatcher.submit(delivery)
         log.info(
             "digest of %d events for subscription %s",
             len(events),
-            subscription_id,
-            extra={"subscription_id": subscription_id, "events": len(events)},
+            subscription.id,
+            extra={"subscription_id": subscription.id, "events": len(events)},
         )
         return len(fresh)
 

@@ -231,10 +231,15 @@ class Dispatcher:
     # -- the retry loop -------------------------------------------------------------------
 
     async def run_retries(self) -> None:
+        forgotten = time.monotonic()
         while True:
             try:
                 self._expire_waiting()
                 await self.retry_due()
+                if time.monotonic() - forgotten > self.settings.lease_seconds:
+                    forgotten = time.monotonic()
+                    lease = timedelta(seconds=3 * self.settings.lease_seconds)
+                    await self.store.forget_claims(utcnow() - lease)
             except asyncio.CancelledError:
                 raise
             except Exception:

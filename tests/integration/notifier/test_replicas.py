@@ -1,0 +1,112 @@
+"""What survives a restart and is shared between replicas: the outbox, claims, digest windows."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from secmonkey.common.documents import Channel
+from secmonkey.common.messages import utcnow
+from secmonkey.common.mongo import Database
+from secmonkey.notifier.batched_writes import BatchedWrites
+from secmonkey.notifier.deliveries import DeliveryStore, new_delivery
+from tests.integration.notifier.conftest import make_event, subscription, until
+from tests.support.servers import HttpReceiver
+
+pytestmark = pytest.mark.integration
+
+
+async def test_the_same_event_twice_is_delivered_once(
+    start_notifier: Any, http_receiver: HttpReceiver
+) -> None:
+    """An event the auditor re-publishes (or RabbitMQ redelivers) does not alert twice."""
+    sub = subscription(Channel(type="generic", url=f"{http_receiver.url}/h", secret="k"))
+    event = make_event()
+    async with start_notifier([sub]) as h:
+        await h.publish(event)
+        assert await until(lambda: http_receiver.received)
+        assert await until(lambda: _outbox_empty(h.db))
+        await h.publish(event)
+        other = make_event()
+        await h.publish(other)  # processed after the repeat: once it is in, the repeat was seen
+        assert await until(lambda: len(http_receiver.received) >= 2)
+        await asyncio.sleep(0.3)
+    assert [r.json()["id"] for r in http_receiver.received] == [event.event_id, other.event_id]
+
+
+async def test_a_delivery_left_by_a_dead_replica_is_made_by_another(
+    start_notifier: Any, http_receiver: HttpReceiver, db: Database
+) -> None:
+    """An outbox entry whose lease ran out (its claimant died) is picked up and delivered."""
+    sub = subscription(Channel(type="generic", url=f"{http_receiver.url}/h", secret="k"))
+    event = make_event()
+    orphan = new_delivery(
+        f"{event.event_id}:{sub.id}",
+        sub,
+        [event],
+        utcnow() - timedelta(minutes=2),
+        kind="event",
+        due_at=utcnow() - timedelta(seconds=1),
+    )
+    await db.delivery_schedule.insert_one({**orphan.to_mongo(), "target_key": orphan.target_key})
+    async with start_notifier([sub]) as h:
+        assert await until(lambda: http_receiver.received)
+        assert await until(lambda: _outbox_empty(h.db))
+        [record] = await h.deliveries()
+    assert http_receiver.received[0].json()["id"] == event.event_id
+    assert record["status"] == "delivered" and record["attempt_count"] == 1
+
+
+async def test_two_replicas_never_claim_the_same_delivery(db: Database) -> None:
+    writes = BatchedWrites(db)
+    writes.start()
+    try:
+        store = DeliveryStore(db, writes)
+        sub = subscription(Channel(type="generic", url="https://hooks.example.com/h", secret="k"))
+        now = utcnow()
+        deliveries = [
+            new_delivery(f"d{i}", sub, [make_event()], now, kind="event", due_at=now)
+            for i in range(10)
+        ]
+        assert len(await store.insert_new(deliveries)) == 10
+        assert await store.insert_new(deliveries) == []  # already queued
+        claims = await asyncio.gather(
+            *(store.claim(d.id, utcnow(), 30) for d in deliveries for _ in range(2))
+        )
+    finally:
+        await writes.stop()
+    won = [c.id for c in claims if c is not None]
+    assert sorted(won) == sorted(d.id for d in deliveries)
+
+
+async def test_two_replicas_share_digest_windows_and_send_each_event_once(
+    start_notifier: Any, http_receiver: HttpReceiver
+) -> None:
+    """Two notifiers on one queue hold events in the same windows; each event is sent once."""
+    sub = subscription(
+        Channel(type="generic", url=f"{http_receiver.url}/d", secret="k"), mode="digest"
+    )
+    events = [make_event(group_id=f"sg-{i}") for i in range(30)]
+    async with (
+        start_notifier([sub], digest_window_seconds=1.0) as first,
+        start_notifier([], digest_window_seconds=1.0) as second,
+    ):
+        await first.publish(*events)
+        assert await until(lambda: _listed(http_receiver) >= 30)
+        assert await until(lambda: _outbox_empty(first.db))
+        await asyncio.sleep(1.5)  # a window more: nothing else may arrive
+        consumed = {n.consumer.spec.name for n in (first.notifier, second.notifier)}
+    assert len(consumed) == 1  # the same queue: competing consumers
+    listed = [e["event_id"] for r in http_receiver.received for e in r.json()["data"]["events"]]
+    assert sorted(listed) == sorted(e.event_id for e in events)
+
+
+def _listed(receiver: HttpReceiver) -> int:
+    return sum(r.json()["data"]["count"] for r in receiver.received)
+
+
+async def _outbox_empty(db: Database) -> bool:
+    return await db.delivery_schedule.count_documents({}) == 0
