@@ -8,7 +8,8 @@ export PATH="$PATH:/usr/sbin:/usr/lib/rabbitmq/bin"
 if [ -f "$run/mongo-compat.pid" ]; then
   pid=$(cat "$run/mongo-compat.pid")
   if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"; for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -TERM -- "-$pid" 2>/dev/null || kill "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     echo "[down] stopped mongo-compat ($pid)"
   fi
   rm -f "$run/mongo-compat.pid"

@@ -57,8 +57,17 @@ else
     echo "$sum" >"$bin.sum"
   fi
   say "starting mongo-compat on $mongo_host:$mongo_port"
-  nohup "$bin" -listen "$mongo_host:$mongo_port" -data "$state/mongo-data" \
-    >>"$state/logs/mongo-compat.log" 2>&1 &
+  # Supervised: if the server dies (FerretDB's SQLite backend has crashed under heavy
+  # parallel load), it is restarted within a second and clients reconnect.
+  setsid nohup bash -c '
+    trap "kill \$child 2>/dev/null; wait \$child; exit 0" TERM INT
+    while true; do
+      "$@" & child=$!
+      wait $child; rc=$?
+      echo "[up] mongo-compat exited with $rc; restarting"
+      sleep 1
+    done' mongo-compat "$bin" -listen "$mongo_host:$mongo_port" -data "$state/mongo-data" \
+    >>"$state/logs/mongo-compat.log" 2>&1 </dev/null &
   echo $! >"$state/run/mongo-compat.pid"
 fi
 

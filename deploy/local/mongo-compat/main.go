@@ -4,15 +4,48 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"log"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	_ "modernc.org/sqlite"
 )
+
+// quarantine moves aside database files that FerretDB cannot open: a file created at
+// the instant of a crash lacks FerretDB's metadata table and would stop every restart.
+func quarantine(dataDir string, logger *slog.Logger) {
+	files, _ := filepath.Glob(filepath.Join(dataDir, "*.sqlite"))
+	for _, path := range files {
+		if usable(path) {
+			continue
+		}
+		dest := filepath.Join(filepath.Dir(filepath.Clean(dataDir)), "mongo-quarantine")
+		if err := os.MkdirAll(dest, 0o755); err != nil {
+			log.Fatalf("cannot create %s: %v", dest, err)
+		}
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			_ = os.Rename(path+suffix, filepath.Join(dest, filepath.Base(path)+suffix))
+		}
+		logger.Error("moved an unusable database file aside", "file", path, "to", dest)
+	}
+}
+
+func usable(path string) bool {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return false
+	}
+	defer db.Close()
+	var n int
+	err = db.QueryRow("SELECT count(*) FROM sqlite_master WHERE name = '_ferretdb_collections'").Scan(&n)
+	return err == nil && n == 1
+}
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
@@ -29,6 +62,8 @@ func main() {
 		log.Fatalf("bad -log-level %q: %v", *logLevel, err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	quarantine(*dataDir, logger)
 
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
