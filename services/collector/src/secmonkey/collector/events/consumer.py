@@ -21,6 +21,7 @@ import functools
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -46,6 +47,7 @@ T = TypeVar("T")
 EVENT_SWEEP_PREFIX = "event-"
 MAX_PENDING_RECEIPTS = 5000
 PUBLISH_ATTEMPTS = 6
+ACCOUNT_CACHE_SECONDS = 30.0  # an account disabled or added takes effect within this
 _QUEUE_REGION = re.compile(r"sqs[.-]([a-z]{2}(?:-[a-z]+)+-\d)\.")
 
 
@@ -78,7 +80,9 @@ class EventConsumer:
             settings.events_concurrency + 2, thread_name_prefix="events"
         )
         self._poller: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
         self._timers: dict[int, asyncio.Task[None]] = {}
+        self._accounts: dict[str, tuple[float, Account | None]] = {}
         self._flushes: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
         self._room.set()
@@ -91,14 +95,16 @@ class EventConsumer:
 
     def start(self) -> None:
         self._poller = asyncio.create_task(self.run(), name="cloudtrail-events")
+        self._refresher = asyncio.create_task(self._refresh_accounts(), name="events-accounts")
         log.info("consuming CloudTrail events from %s", self.queue_url)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop receiving, flush the open windows now, wait for flushes in progress."""
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._poller
+        for task in (self._poller, self._refresher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         for window in self.windows.open_windows():
             timer = self._timers.pop(id(window), None)
             if timer is not None:
@@ -207,7 +213,7 @@ class EventConsumer:
 
     async def process(self, window: Window) -> bool:
         """Describe and publish one window; True when its messages may be deleted."""
-        account = await accounts.get_account(self.db, window.account_id)
+        account = await self._account(window.account_id)
         if account is None or not accounts.is_monitored(account) or not _covers(account, window):
             metrics.EVENTS.labels("unmonitored").inc(len(window.calls))
             log.info(
@@ -224,7 +230,9 @@ class EventConsumer:
                     group_ids.append(group_id)
         names = [n for n in window.names if n not in window.deleted_names]
         try:
+            started = time.monotonic()
             described = await self._in_thread(self._describe, account, window, group_ids, names)
+            describe_seconds = time.monotonic() - started
         except Exception as exc:
             error = aws_error(exc, f"events of {window.account_id}/{window.region}")
             metrics.DESCRIBES.labels("failed").inc()
@@ -233,7 +241,9 @@ class EventConsumer:
             return False
         metrics.DESCRIBES.labels("ok").inc()
         batches = self.snapshots(window, described)
+        started = time.monotonic()
         await self._publish(window, batches)
+        publish_seconds = time.monotonic() - started
         if window.calls:
             await mongo.with_retry(
                 lambda: record_marks(self.db, window, described), what="recording event marks"
@@ -242,15 +252,43 @@ class EventConsumer:
         for call in window.calls.values():
             metrics.EVENT_DELAY.observe(max(0.0, (now - call.at).total_seconds()))
         log.info(
-            "%d event(s) on %s/%s: %d group(s) published, %d missing",
+            "%d event(s) on %s/%s: %d group(s) published, %d missing "
+            "(window %.2fs, describe %.2fs, publish %.2fs)",
             len(window.calls),
             window.account_id,
             window.region,
             len(described.groups),
             len(described.missing),
+            time.monotonic() - window.opened,
+            describe_seconds,
+            publish_seconds,
             extra={"account_id": window.account_id, "region": window.region},
         )
         return True
+
+    async def _account(self, account_id: str) -> Account | None:
+        """The account document, cached briefly: the hot path should not wait on MongoDB."""
+        cached = self._accounts.get(account_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < ACCOUNT_CACHE_SECONDS:
+            return cached[1]
+        account = await accounts.get_account(self.db, account_id)
+        self._accounts[account_id] = (now, account)
+        return account
+
+    async def _refresh_accounts(self) -> None:
+        """Keep every monitored account cached, so a window never waits for its account."""
+        while True:
+            try:
+                started = time.monotonic()
+                monitored = await accounts.monitored_accounts(self.db)
+                for account in monitored:
+                    self._accounts[account.id] = (started, account)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("could not refresh the accounts cache: %s", exc)
+            await asyncio.sleep(ACCOUNT_CACHE_SECONDS / 2)
 
     def _describe(
         self, account: Account, window: Window, group_ids: list[str], names: list[str]
