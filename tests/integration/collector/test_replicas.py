@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from secmonkey.collector.scheduler import LEASE_ID, Lease
 from secmonkey.collector.settings import Settings
 from secmonkey.collector.simulate import EXTERNAL_ID, fill_estate, role_arn
 from secmonkey.common.documents import Account
@@ -139,8 +140,10 @@ async def test_only_one_schedules_both_sweep_and_a_killed_scheduler_is_replaced(
         ],
     )
 
+    observer = Lease(db, LEASE_ID, "observer", LEASE_SECONDS)
+
     async def lease() -> dict[str, Any]:
-        return await db.leases.find_one({"_id": "collector-scheduler"}) or {}
+        return await observer.current() or {}
 
     async def sweepers() -> set[str]:
         docs = await db.sweeps.find({"kind": "region", "status": "complete"}).to_list(None)

@@ -34,10 +34,22 @@ async def test_one_holder_at_a_time_expiry_hands_over_and_release_is_immediate(
     assert await second.acquire()
     assert not await first.acquire()
     current = await second.current()
-    assert current is not None and current["holder"] == "second" and current["takeovers"] == 2
+    assert current is not None and current["holder"] == "second" and current["generation"] == 2
 
     await second.release()
     assert await first.acquire()
+
+
+async def test_of_many_replicas_racing_for_a_free_lease_exactly_one_wins(db: Database) -> None:
+    # FerretDB does not isolate conditional updates; the lease must not rely on them.
+    for round_ in range(3):
+        leases = [Lease(db, f"race-{round_}", f"r{n}", seconds=30) for n in range(8)]
+        won = await asyncio.gather(*(lease.acquire() for lease in leases))
+        assert sum(won) == 1
+        winner = leases[won.index(True)]
+        current = await winner.current()
+        assert current is not None and current["holder"] == winner.holder
+        assert [lease.held for lease in leases] == won
 
 
 async def _queued(rabbit: AbstractRobustConnection, queue: str) -> list[SweepRequest]:

@@ -1,11 +1,12 @@
 """The schedule: every account swept every `interval`, by exactly one replica at a time.
 
-Every replica competes for one lease document in `leases`; the holder renews it three
+Every replica competes for the scheduler lease (`lease.py`); the holder renews it three
 times per lease period and is the only one that schedules. A crashed holder stops
 renewing, its lease expires, and the next replica to try takes it over, so scheduling
-resumes within one lease period. Each account's next due time lives in `schedules` and
-is claimed with a conditional update, so even a holder that lost its lease while paused
-cannot request the same account twice.
+resumes within one lease period. Each account's next due time lives in `schedules`; a
+due time is claimed by inserting a unique `schedule_claims` document named after it, so
+even a holder that lost its lease while paused cannot request the same account twice
+(FerretDB does not isolate conditional updates; unique inserts it does).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from secmonkey.collector import accounts, metrics
 from secmonkey.collector.dispatch import request_sweep
+from secmonkey.collector.lease import Lease
 from secmonkey.collector.settings import Settings
 from secmonkey.common import mongo
 from secmonkey.common.amqp import Publisher
@@ -31,66 +32,10 @@ from secmonkey.common.mongo import Database
 
 log = logging.getLogger(__name__)
 
+__all__ = ["LEASE_ID", "Lease", "Scheduler"]
+
 LEASE_ID = "collector-scheduler"
 PRUNE_EVERY_SECONDS = 3600.0
-
-
-class Lease:
-    """A time-limited lease in `leases`, taken and renewed with one conditional update."""
-
-    def __init__(self, db: Database, name: str, holder: str, seconds: float) -> None:
-        self.db = db
-        self.name = name
-        self.holder = holder
-        self.seconds = seconds
-        self._valid_until = 0.0
-
-    @property
-    def held(self) -> bool:
-        """Whether this process may act as holder now (judged on its own monotonic clock)."""
-        return time.monotonic() < self._valid_until
-
-    async def acquire(self) -> bool:
-        """Take the lease if free or expired, renew it if ours; True while we hold it."""
-        asked = time.monotonic()
-        now = utcnow()
-        try:
-            before = await self.db.leases.find_one_and_update(
-                {"_id": self.name, "$or": [{"holder": self.holder}, {"expires_at": {"$lt": now}}]},
-                {
-                    "$set": {
-                        "holder": self.holder,
-                        "expires_at": now + timedelta(seconds=self.seconds),
-                        "renewed_at": now,
-                    }
-                },
-                upsert=True,
-                return_document=ReturnDocument.BEFORE,
-            )
-        except DuplicateKeyError:
-            # The document exists and another holder's lease has not expired.
-            self._valid_until = 0.0
-            return False
-        if before is None or before.get("holder") != self.holder:
-            await self.db.leases.update_one(
-                {"_id": self.name, "holder": self.holder},
-                {"$set": {"acquired_at": now}, "$inc": {"takeovers": 1}},
-            )
-            previous = None if before is None else before.get("holder")
-            log.info("took the %s lease (previous holder: %s)", self.name, previous)
-        # Counted from before the request left, so a slow answer only shortens our term.
-        self._valid_until = asked + self.seconds
-        return True
-
-    async def release(self) -> None:
-        """Let the lease go at once (a graceful stop hands over without waiting)."""
-        self._valid_until = 0.0
-        await self.db.leases.update_one(
-            {"_id": self.name, "holder": self.holder}, {"$set": {"expires_at": utcnow()}}
-        )
-
-    async def current(self) -> dict[str, Any] | None:
-        return await self.db.leases.find_one({"_id": self.name})
 
 
 class Scheduler:
@@ -111,6 +56,7 @@ class Scheduler:
         """Delete sweep status older than the retention (FerretDB has no TTL indexes)."""
         cutoff = utcnow() - timedelta(days=self.settings.sweep_retention_days)
         answer = await self.db.sweeps.delete_many({"started_at": {"$lt": cutoff}})
+        await self.db.schedule_claims.delete_many({"at": {"$lt": cutoff}})
         if answer.deleted_count:
             log.info("deleted %d sweep status document(s) before %s", answer.deleted_count, cutoff)
         return int(answer.deleted_count)
@@ -155,22 +101,26 @@ class Scheduler:
             await self.lease.release()
 
     async def _claim(self, account: Account, state: dict[str, Any] | None, now: datetime) -> bool:
-        """Move the account's next due time forward, unless someone else already did."""
-        fields = {
-            "next_due": now + self.interval(account),
-            "last_scheduled_at": now,
-            "scheduled_by": self.settings.replica_id,
-        }
-        if state is None:
-            try:
-                await self.db.schedules.insert_one({"_id": account.id, **fields})
-            except DuplicateKeyError:
-                return False
-            return True
-        answer = await self.db.schedules.update_one(
-            {"_id": account.id, "next_due": state["next_due"]}, {"$set": fields}
+        """Claim the account's current due time; False if another replica already did."""
+        slot = state["next_due"].isoformat() if state and state.get("next_due") else "first"
+        try:
+            await self.db.schedule_claims.insert_one(
+                {"_id": f"{account.id}@{slot}", "at": now, "by": self.settings.replica_id}
+            )
+        except DuplicateKeyError:
+            return False
+        await self.db.schedules.update_one(
+            {"_id": account.id},
+            {
+                "$set": {
+                    "next_due": now + self.interval(account),
+                    "last_scheduled_at": now,
+                    "scheduled_by": self.settings.replica_id,
+                }
+            },
+            upsert=True,
         )
-        return answer.modified_count == 1
+        return True
 
     async def schedule_due(self) -> str | None:
         """Queue one sweep of every due account; returns its sweep ID (None if none was due)."""
