@@ -119,9 +119,7 @@ async def run_phase(
         published[event.event_id] = time.time()
         pending.append(
             asyncio.create_task(
-                publisher.publish(
-                    EVENTS_EXCHANGE, event.type, event, message_id=event.event_id
-                )
+                publisher.publish(EVENTS_EXCHANGE, event.type, event, message_id=event.event_id)
             )
         )
     await asyncio.gather(*pending)
@@ -139,6 +137,22 @@ async def run_phase(
         "eps": len(got) / (last - first) if last > first else float("nan"),
         "publish_s": max(published.values()) - first,
     }
+
+
+async def probe_database(db: mongo.Database) -> tuple[float, float]:
+    """Median ms of one `update_one` and one `insert_one` by `_id`: how busy the database is."""
+    probe = db.bench_probe
+    await probe.insert_one({"_id": "p", "n": 0})
+    updates, inserts = [], []
+    for i in range(30):
+        started = time.perf_counter()
+        await probe.update_one({"_id": "p"}, {"$set": {"n": i}})
+        updates.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        await probe.insert_one({"_id": f"i{i}", "x": "y" * 2000})
+        inserts.append((time.perf_counter() - started) * 1000)
+    await probe.drop()
+    return statistics.median(updates), statistics.median(inserts)
 
 
 async def main() -> None:
@@ -205,14 +219,21 @@ async def main() -> None:
                     raise SystemExit(f"the notifier did not become ready; see {log_path}")
                 await asyncio.sleep(0.2)
 
-        # warm-up: connections, caches, JIT-free but cold SQLite pages
+        before = await probe_database(db)
+        # warm-up: connections, caches, cold SQLite pages
         await run_phase("warmup", publisher, receipts, 50, rate=50)
         steady = await run_phase("steady", publisher, receipts, args.events, rate=args.rate)
         burst = await run_phase("burst", publisher, receipts, args.events, rate=None)
+        after = await probe_database(db)
         follower.cancel()
 
         print(f"notifier benchmark: {args.events} events per run, one immediate generic webhook")
-        print(f"  (FerretDB over SQLite + RabbitMQ on loopback, {os.cpu_count()} cores)")
+        print(f"  (MongoDB-protocol server + RabbitMQ on loopback, {os.cpu_count()} cores)")
+        print(
+            "  database at rest, before/after: update_one "
+            f"{before[0]:.1f}/{after[0]:.1f} ms, insert_one {before[1]:.1f}/{after[1]:.1f} ms "
+            "(shared with whatever else runs on this machine)"
+        )
         for label, r in (
             (f"steady {args.rate:.0f}/s", steady),
             ("burst (all at once)", burst),

@@ -124,6 +124,7 @@ class Dispatcher:
         self._waiting: dict[str, deque[tuple[float, Delivery]]] = defaultdict(deque)
         self._waiting_count = 0
         self._background: set[asyncio.Task[None]] = set()
+        self._next_due = float("-inf")  # scan at once on start
 
     # -- capacity -------------------------------------------------------------------------
 
@@ -171,6 +172,7 @@ class Dispatcher:
             return
         if self._waiting_count >= _MAX_WAITING:
             await self.store.release(delivery.id, utcnow())
+            self._expect_due(0)
             return
         deadline = time.monotonic() + self.settings.lease_seconds / 2
         self._waiting[key].append((deadline, delivery))
@@ -207,6 +209,7 @@ class Dispatcher:
                 self._waiting.pop(key, None)
 
     def _hand_back(self, delivery: Delivery) -> None:
+        self._expect_due(0)
         task = asyncio.create_task(self.store.release(delivery.id, utcnow()))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -231,13 +234,24 @@ class Dispatcher:
     # -- the retry loop -------------------------------------------------------------------
 
     async def run_retries(self) -> None:
-        forgotten = time.monotonic()
+        """Look for due outbox entries when one is known to be due, and regularly anyway.
+
+        The outbox is scanned (FerretDB has no index to help), so it is not read on every
+        tick: only when a retry this process scheduled or an entry it handed back is
+        due, and every `recovery_seconds` for entries whose claimant died.
+        """
+        forgotten = last_scan = float("-inf")
         while True:
             try:
                 self._expire_waiting()
-                await self.retry_due()
-                if time.monotonic() - forgotten > self.settings.lease_seconds:
-                    forgotten = time.monotonic()
+                now = time.monotonic()
+                recovery = max(self.settings.retry_poll_seconds, self.settings.lease_seconds / 4)
+                if self._next_due <= now or now - last_scan >= recovery:
+                    self._next_due = float("inf")
+                    last_scan = now
+                    await self.retry_due()
+                if now - forgotten > self.settings.lease_seconds:
+                    forgotten = now
                     lease = timedelta(seconds=3 * self.settings.lease_seconds)
                     await self.store.forget_claims(utcnow() - lease)
             except asyncio.CancelledError:
@@ -245,6 +259,10 @@ class Dispatcher:
             except Exception:
                 log.exception("retry loop failed; trying again")
             await asyncio.sleep(self.settings.retry_poll_seconds)
+
+    def _expect_due(self, seconds: float) -> None:
+        """An outbox entry will be due in `seconds`: scan for it then."""
+        self._next_due = min(self._next_due, time.monotonic() + seconds)
 
     async def retry_due(self) -> int:
         """Claim and start every due delivery whose target has room; return how many started."""
@@ -258,8 +276,11 @@ class Dispatcher:
             excluded = busy
             now = utcnow()
             docs = await self.store.due(now, limit, exclude_targets=busy)
+            if busy:
+                self._expect_due(self.settings.retry_poll_seconds)  # busy targets may have more
             for doc in docs:
                 if not self.has_capacity(str(doc.get("target_key"))):
+                    self._expect_due(self.settings.retry_poll_seconds)  # look again soon
                     continue
                 claimed = await self.store.claim(doc["_id"], now, self.settings.lease_seconds)
                 if claimed is not None and self.start(claimed):
@@ -383,6 +404,7 @@ class Dispatcher:
                     },
                 )
                 metrics.RETRIED.labels(channel).inc()
+                self._expect_due(delay)
                 log.info("attempt failed (%s); retry in %.1fs", error, delay, extra=log_extra)
                 return
             error = f"gave up after {n} attempts over {self._age(delivery, now)}: {error}"

@@ -16,6 +16,12 @@ class Settings(CommonSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8003, ge=1, le=65535)
 
+    prefetch: int = Field(
+        default=256,
+        ge=1,
+        le=1000,
+        description="events in hand at once; recording them is batched, so more is cheaper",
+    )
     queue: str = Field(default=NOTIFIER_QUEUE.name, description="consumer queue of events")
     queue_bindings: list[str] = Field(
         default_factory=lambda: list(NOTIFIER_QUEUE.routing_keys),
@@ -43,7 +49,9 @@ class Settings(CommonSettings):
     delivery_max_age_seconds: float = Field(
         default=86400.0, gt=0, description="give up (dead-letter) a delivery this old"
     )
-    retry_poll_seconds: float = Field(default=1.0, gt=0)
+    retry_poll_seconds: float = Field(
+        default=1.0, gt=0, description="how often due retries are checked for"
+    )
     per_target_concurrency: int = Field(default=8, ge=1, description="in-flight sends per host")
     max_in_flight: int = Field(default=128, ge=1, description="in-flight sends in all")
 
