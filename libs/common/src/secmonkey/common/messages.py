@@ -92,6 +92,14 @@ class Caller(BaseModel):
     source_ip: str | None = None
     user_agent: str | None = None
     at: datetime | None = None
+    group_ids: list[str] = Field(
+        default_factory=list,
+        description="in a SnapshotBatch: the groups this call named (empty: every group of it)",
+    )
+
+    def names(self, group_id: str) -> bool:
+        """Whether this call is about `group_id`."""
+        return not self.group_ids or group_id in self.group_ids
 
 
 class VpcSummary(BaseModel):
