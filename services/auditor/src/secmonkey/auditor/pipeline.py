@@ -181,15 +181,15 @@ class Auditor:
                 snapshot=snapshot,
                 observed_at=to_millis(batch.observed_at),
                 sweep_id=batch.sweep_id,
-                callers=list(batch.callers),
+                callers=[c for c in batch.callers if c.names(snapshot.config.group_id)],
             )
         # An event's targeted describe found these gone (`source: event`): a deletion at
         # the describe's instant, unless the group was seen at or after it.
         at = to_millis(batch.observed_at)
         deletions = [
-            Deletion(key, at, at, batch.sweep_id, list(batch.callers))
-            for key in (
-                item_key(batch.account_id, batch.region, group_id)
+            Deletion(key, at, at, batch.sweep_id, [c for c in batch.callers if c.names(group_id)])
+            for group_id, key in (
+                (group_id, item_key(batch.account_id, batch.region, group_id))
                 for group_id in dict.fromkeys(batch.missing_group_ids)
             )
             if key not in observations
