@@ -311,6 +311,46 @@ async def test_a_burst_of_50_events_on_one_group_is_one_describe_and_one_revisio
     assert len(revisions[0]["callers"]) == 50
 
 
+async def test_one_window_on_two_groups_is_one_snapshot_and_each_revision_names_its_callers(
+    settings: Settings,
+    queues: Queues,
+    estate: Estate,
+    sink: SnapshotSink,
+    db: Database,
+    auditor: None,
+) -> None:
+    first, second = estate.create_group("multi-a"), estate.create_group("multi-b")
+    estate.ec2.create_tags(Resources=[first, second], Tags=[{"Key": "Team", "Value": "core"}])
+    estate.ec2.authorize_security_group_ingress(
+        GroupId=first,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 80,
+                "ToPort": 80,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+    tags = estate.event("CreateTags", first)
+    tags["detail"]["requestParameters"]["resourcesSet"]["items"] = [
+        {"resourceId": first},
+        {"resourceId": second},
+    ]
+    authorize = estate.event("AuthorizeSecurityGroupIngress", first)
+    await asyncio.to_thread(queues.send_many, [tags, authorize])
+    async with running(settings.model_copy(update={"events_window_seconds": 2.0})):
+        revisions_a = await wait_history(db, estate.account_id, first, 1)
+        revisions_b = await wait_history(db, estate.account_id, second, 1)
+    assert len(sink.batches) == 1
+    assert {g.config.group_id for g in sink.batches[0].groups} == {first, second}
+    tag_id, authorize_id = tags["detail"]["eventID"], authorize["detail"]["eventID"]
+    assert sorted(c["event_id"] for c in revisions_a[0]["callers"]) == sorted(
+        [tag_id, authorize_id]
+    )
+    assert [c["event_id"] for c in revisions_b[0]["callers"]] == [tag_id]
+
+
 async def test_duplicates_and_a_delete_before_the_authorize_that_preceded_it(
     settings: Settings,
     queues: Queues,

@@ -37,8 +37,15 @@ from secmonkey.collector.settings import Settings
 from secmonkey.collector.sweeper import routing_key
 from secmonkey.common import mongo
 from secmonkey.common.amqp import Publisher
+from secmonkey.common.canonical import GroupSnapshot
 from secmonkey.common.documents import Account
-from secmonkey.common.messages import SNAPSHOTS_EXCHANGE, SnapshotBatch, new_id, utcnow
+from secmonkey.common.messages import (
+    SNAPSHOTS_EXCHANGE,
+    Caller,
+    SnapshotBatch,
+    new_id,
+    utcnow,
+)
 from secmonkey.common.mongo import Database
 
 log = logging.getLogger(__name__)
@@ -321,42 +328,46 @@ class EventConsumer:
         return ids
 
     def snapshots(self, window: Window, described: Described) -> list[SnapshotBatch]:
-        """One SnapshotBatch per group, each carrying the callers that named that group."""
+        """The window's groups (and the missing ones) in batches of up to `batch_size`.
+
+        Every caller lists the groups of its batch that its call named, so the auditor
+        puts on each group's revision only the calls that were about that group.
+        """
         sweep_id = f"{EVENT_SWEEP_PREFIX}{new_id()}"
-        names_of: dict[str, str] = {}
-        for name, ids in described.names.items():
-            for group_id in ids:
-                names_of[group_id] = name
-        batches: list[SnapshotBatch] = []
-        for group_id, snapshot in described.groups.items():
-            vpc = described.vpcs.get(snapshot.config.vpc_id or "")
-            batches.append(
-                SnapshotBatch(
-                    sweep_id=sweep_id,
-                    account_id=window.account_id,
-                    region=window.region,
-                    observed_at=described.observed_at,
-                    groups=[snapshot],
-                    source="event",
-                    callers=window.callers_of(group_id, snapshot.config.name),
-                    vpcs=[vpc] if vpc else [],
-                )
-            )
+        entries: list[tuple[str, GroupSnapshot | None, list[Caller]]] = [
+            (group_id, snapshot, window.callers_of(group_id, snapshot.config.name))
+            for group_id, snapshot in described.groups.items()
+        ]
         for group_id in described.missing:
-            callers = window.callers_of(group_id)
-            if not callers:
-                # Resolved from a deleted name: the delete call is the caller.
-                callers = [c for d in window.deleted_names.values() for c in d.values()]
+            # Resolved from a deleted name: the delete call is the caller.
+            callers = window.callers_of(group_id) or [
+                c for d in window.deleted_names.values() for c in d.values()
+            ]
+            entries.append((group_id, None, callers))
+        batches: list[SnapshotBatch] = []
+        size = self.settings.batch_size
+        for start in range(0, len(entries), size):
+            chunk = entries[start : start + size]
+            tagged: dict[str, Caller] = {}
+            for group_id, _, callers in chunk:
+                for caller in callers:
+                    mine = tagged.get(caller.event_id)
+                    if mine is None:
+                        mine = tagged[caller.event_id] = caller.model_copy(update={"group_ids": []})
+                    mine.group_ids.append(group_id)
+            groups = [snapshot for _, snapshot, _ in chunk if snapshot is not None]
+            vpc_ids = sorted({g.config.vpc_id for g in groups if g.config.vpc_id})
             batches.append(
                 SnapshotBatch(
                     sweep_id=sweep_id,
                     account_id=window.account_id,
                     region=window.region,
                     observed_at=described.observed_at,
-                    groups=[],
+                    groups=groups,
                     source="event",
-                    callers=callers,
-                    missing_group_ids=[group_id],
+                    callers=sorted(tagged.values(), key=lambda c: (c.at is None, c.at, c.event_id)),
+                    missing_group_ids=[g for g, snapshot, _ in chunk if snapshot is None],
+                    vpcs=[described.vpcs[v] for v in vpc_ids if v in described.vpcs],
                 )
             )
         return batches
@@ -366,14 +377,7 @@ class EventConsumer:
         if not batches:
             return
         key = routing_key(self.settings.routing_prefix, window.account_id, window.region)
-        messages = [
-            (
-                key,
-                b,
-                f"{b.sweep_id}:{(b.missing_group_ids or [g.config.group_id for g in b.groups])[0]}",
-            )
-            for b in batches
-        ]
+        messages = [(key, b, f"{b.sweep_id}:{n}") for n, b in enumerate(batches)]
         delay = 0.2
         for attempt in range(1, PUBLISH_ATTEMPTS + 1):
             try:
