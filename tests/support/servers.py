@@ -7,6 +7,8 @@ these are the ones a test process starts for itself.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import socket
 import threading
 import time
@@ -40,6 +42,11 @@ class MotoServer:
 
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
+
+        # Every new account-region is several times faster without moto's default AMIs,
+        # and its per-request logs would flood captured test output.
+        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
         self.port = free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
