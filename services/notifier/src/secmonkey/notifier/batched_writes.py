@@ -5,8 +5,9 @@ own, and concurrent writers there mostly wait on each other's locks (measured: 1
 concurrent inserts take 30x as long as one `insert_many` of the same documents). So
 callers await their own result while one writer sends whatever has queued up
 meanwhile: inserts as one unordered `insert_many` (duplicates reported per document),
-updates and deletes by `_id` one after another. At low load a batch
-is one write; under a burst the batches grow by themselves.
+updates and deletes by `_id` one after another, and "lazy" deletes (of what no reader
+depends on being gone) gathered for a second into one `delete_many`. At low load a
+batch is one write; under a burst the batches grow by themselves.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -27,10 +29,9 @@ log = logging.getLogger(__name__)
 
 DUPLICATE_KEY = 11000
 MAX_BATCH = 500
-# FerretDB scans for `{"_id": {"$in": ids}}` (about 0.3 ms a document) but deletes one
-# `_id` by primary key (about 10 ms a command under load): one `delete_many` pays when
-# the batch is at least 1/30 of the collection. MongoDB uses the `_id` index for both.
-_SCAN_RATIO = 30
+# Lazy deletes wait this long to be sent together: FerretDB scans the whole collection
+# for `{"_id": {"$in": ids}}`, so fewer, larger deletes cost much less.
+LAZY_DELETE_SECONDS = 1.0
 T = TypeVar("T")
 _RETRYABLE: tuple[type[Exception], ...] = (*TRANSIENT_ERRORS, OperationFailure)
 
@@ -65,33 +66,34 @@ class _Pending:
 
 
 class BatchedWrites:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, lazy_delete_seconds: float = LAZY_DELETE_SECONDS) -> None:
         self.db = db
+        self.lazy_delete_seconds = lazy_delete_seconds
         self._pending: dict[str, _Pending] = {}
+        self._lazy: dict[str, list[Any]] = {}
+        self._lazy_due = float("inf")
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        # Documents this process inserted and has not deleted, per collection: what a
-        # delete by `$in` would have to scan on FerretDB (other replicas' are not known).
-        self._sizes: dict[str, int] = {}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="notifier batched writes")
 
     async def stop(self) -> None:
-        """Write what is queued, then stop."""
+        """Write what is queued (lazy deletes too), then stop."""
         self._closing = True
         self._wake.set()
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._task, timeout=30)
 
     async def insert(self, collection: str, docs: list[dict[str, Any]]) -> list[bool]:
         """Insert `docs`; for each, True when it is new, False when its `_id` existed."""
+        if not docs:
+            return []
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in docs]
-        pending = self._queue(collection)
-        pending.inserts.extend(zip(docs, futures, strict=True))
+        self._queue(collection).inserts.extend(zip(docs, futures, strict=True))
         self._wake.set()
         return list(await asyncio.gather(*futures))
 
@@ -103,11 +105,20 @@ class BatchedWrites:
         await future
 
     async def delete(self, collection: str, ids: list[Any]) -> None:
+        """Delete by `_id`, now."""
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in ids]
         self._queue(collection).deletes.extend(zip(ids, futures, strict=True))
         self._wake.set()
         await asyncio.gather(*futures)
+
+    def delete_later(self, collection: str, ids: list[Any]) -> None:
+        """Delete by `_id` within `lazy_delete_seconds`, together with others (best effort)."""
+        self._queue(collection)
+        if not self._lazy:
+            self._lazy_due = time.monotonic() + self.lazy_delete_seconds
+        self._lazy.setdefault(collection, []).extend(ids)
+        self._wake.set()
 
     def _queue(self, collection: str) -> _Pending:
         if self._closing and self._task is not None and self._task.done():
@@ -116,7 +127,9 @@ class BatchedWrites:
 
     async def _run(self) -> None:
         while True:
-            await self._wake.wait()
+            timeout = max(0.0, self._lazy_due - time.monotonic()) if self._lazy else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
             while self._pending:
                 batches, self._pending = self._pending, {}
@@ -125,9 +138,14 @@ class BatchedWrites:
                         await self._insert(collection, pending.inserts[start : start + MAX_BATCH])
                     for query, update, future in pending.updates:
                         await self._update(collection, query, update, future)
-                    for start in range(0, len(pending.deletes), MAX_BATCH):
-                        await self._delete(collection, pending.deletes[start : start + MAX_BATCH])
-            if self._closing:
+                    for doc_id, future in pending.deletes:
+                        await self._settle(future, partial(self._delete_one, collection, doc_id))
+            if self._lazy and (self._closing or time.monotonic() >= self._lazy_due):
+                lazy, self._lazy = self._lazy, {}
+                for collection, ids in lazy.items():
+                    for start in range(0, len(ids), MAX_BATCH):
+                        await self._delete_many(collection, ids[start : start + MAX_BATCH])
+            if self._closing and not self._pending and not self._lazy:
                 return
 
     async def _insert(
@@ -156,7 +174,6 @@ class BatchedWrites:
                 if not future.done():
                     future.set_exception(exc)
             return
-        self._sizes[collection] = self._sizes.get(collection, 0) + len(batch) - len(duplicates)
         for i, (_, future) in enumerate(batch):
             if not future.done():
                 future.set_result(i not in duplicates)
@@ -168,50 +185,34 @@ class BatchedWrites:
         update: dict[str, Any],
         future: asyncio.Future[None],
     ) -> None:
+        async def write() -> None:
+            await self.db[collection].update_one(query, update)
+
+        await self._settle(future, write)
+
+    async def _delete_one(self, collection: str, doc_id: Any) -> None:
+        await self.db[collection].delete_one({"_id": doc_id})
+
+    async def _delete_many(self, collection: str, ids: list[Any]) -> None:
+        async def write() -> None:
+            await self.db[collection].delete_many({"_id": {"$in": ids}})
+
         try:
-            await persist(
-                lambda: self.db[collection].update_one(query, update), f"updating {collection}"
+            await persist(write, f"deleting from {collection}")
+        except Exception:
+            log.warning(
+                "could not delete %d documents from %s", len(ids), collection, exc_info=True
             )
+
+    @staticmethod
+    async def _settle(
+        future: asyncio.Future[None], operation: Callable[[], Awaitable[None]]
+    ) -> None:
+        try:
+            await persist(operation, "writing")
         except Exception as exc:
             if not future.done():
                 future.set_exception(exc)
             return
         if not future.done():
             future.set_result(None)
-
-    async def _delete_one(self, collection: str, doc_id: Any) -> None:
-        await self.db[collection].delete_one({"_id": doc_id})
-        self._sizes[collection] = max(0, self._sizes.get(collection, 0) - 1)
-
-    async def _delete_many(self, collection: str, ids: list[Any]) -> None:
-        await self.db[collection].delete_many({"_id": {"$in": ids}})
-
-    def _size_estimate(self, collection: str) -> int:
-        return self._sizes.get(collection, 0)
-
-    async def _delete(self, collection: str, batch: list[tuple[Any, asyncio.Future[None]]]) -> None:
-        if len(batch) > 1 and len(batch) * _SCAN_RATIO >= self._size_estimate(collection):
-            ids = [doc_id for doc_id, _ in batch]
-            try:
-                await persist(
-                    partial(self._delete_many, collection, ids), f"deleting from {collection}"
-                )
-            except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                return
-            self._sizes[collection] = max(0, self._sizes.get(collection, 0) - len(ids))
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)
-            return
-        for doc_id, future in batch:
-            try:
-                await persist(partial(self._delete_one, collection, doc_id), "deleting")
-            except Exception as exc:
-                if not future.done():
-                    future.set_exception(exc)
-                continue
-            if not future.done():
-                future.set_result(None)

@@ -7,8 +7,8 @@ cheap even where indexes do not help (FerretDB over SQLite scans). Claiming an e
 moves its `due_at` forward by a lease, so another replica retries it only if the
 claimant died.
 
-`deliveries` is the record: one document per (event or digest, subscription) with
-every attempt and the status — `pending` (retrying), `delivered`, `failed`
+`deliveries` is the record: one document per (event or digest, subscription) with the
+event IDs, a one-line summary, every attempt and the status — `pending` (retrying), `delivered`, `failed`
 (dead-lettered) or `cancelled` (its subscription was deleted or disabled). It is
 inserted with the first attempt's outcome (one batched insert, no update, on the happy
 path) and updated by later attempts; only then is the outbox entry removed or
@@ -31,6 +31,7 @@ from secmonkey.common.messages import Event
 from secmonkey.common.mongo import Database
 from secmonkey.common.webhooks import redact_url
 from secmonkey.notifier.batched_writes import BatchedWrites
+from secmonkey.notifier.notices import headline
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,10 @@ class Delivery(Doc):
     target: str
     event_id: str | None = None
     event_ids: list[str]
-    events: list[dict[str, Any]] = Field(description="the events, as received")
+    events: list[dict[str, Any]] = Field(
+        default_factory=list, description="the events, as received (kept in the outbox only)"
+    )
+    summary: str = Field(default="", description="what was sent, in a line")
     status: Status = "pending"
     created_at: datetime
     at: datetime = Field(description="last change")
@@ -104,6 +108,11 @@ def new_delivery(
         event_id=events[0].event_id if kind == "event" else None,
         event_ids=[e.event_id for e in events],
         events=[e.model_dump(mode="python") for e in events],
+        summary=(
+            headline(events[0])
+            if kind == "event"
+            else f"digest of {len(events)} event{'s' if len(events) != 1 else ''}"
+        ),
         created_at=now,
         at=now,
         due_at=due_at,
@@ -133,10 +142,6 @@ class DeliveryStore:
         todo = [d for d, found in zip(deliveries, made, strict=True) if found is None]
         fresh = await self.writes.insert("delivery_schedule", [_entry(d) for d in todo])
         return [d for d, new in zip(todo, fresh, strict=True) if new]
-
-    async def get(self, delivery_id: str) -> Delivery | None:
-        doc = await self.collection.find_one({"_id": delivery_id})
-        return Delivery.model_validate(doc) if doc else None
 
     async def due(
         self, now: datetime, limit: int, exclude_targets: list[str] | None = None
@@ -179,13 +184,21 @@ class DeliveryStore:
             {"_id": delivery_id},
             {"$set": {"due_at": entry["due_at"], "version": version + 1}},
         )
-        recorded = await self.get(delivery_id)
+        delivery = Delivery.model_validate(entry)
+        recorded = await self.collection.find_one(
+            {"_id": delivery_id}, {"status": 1, "attempts": 1, "attempt_count": 1}
+        )
         if recorded is None:
-            return Delivery.model_validate(entry)
-        if recorded.status != "pending":  # its outcome is recorded; the entry is left over
+            return delivery
+        if recorded["status"] != "pending":  # its outcome is recorded; the entry is left over
             await self.writes.delete("delivery_schedule", [delivery_id])
             return None
-        return recorded
+        return delivery.model_copy(
+            update={
+                "attempts": [Attempt.model_validate(a) for a in recorded.get("attempts", [])],
+                "attempt_count": recorded.get("attempt_count", 0),
+            }
+        )
 
     async def forget_claims(self, before: datetime) -> None:
         """Drop claim documents older than any live lease (a periodic delete, no TTL index)."""
@@ -215,7 +228,9 @@ class DeliveryStore:
             fields["attempt_count"] = delivery.attempt_count + 1
         inserted = False
         if delivery.attempt_count == 0:
-            [inserted] = await self.writes.insert("deliveries", [{**delivery.to_mongo(), **fields}])
+            record = {**delivery.to_mongo(), **fields}
+            del record["events"]  # the outbox has them; `deliveries` keeps the IDs and summary
+            [inserted] = await self.writes.insert("deliveries", [record])
         if not inserted:
             await self.writes.update("deliveries", {"_id": delivery.id}, {"$set": fields})
         if fields.get("status", "pending") == "pending":
@@ -224,7 +239,9 @@ class DeliveryStore:
                 "delivery_schedule", {"_id": delivery.id}, {"$set": {"due_at": due_at}}
             )
         else:
-            await self.writes.delete("delivery_schedule", [delivery.id])
+            # A finished entry left over for a moment is harmless: a claim sees the
+            # recorded outcome and drops it.
+            self.writes.delete_later("delivery_schedule", [delivery.id])
 
 
 def _entry(delivery: Delivery) -> dict[str, Any]:
