@@ -134,14 +134,22 @@ class DeliveryStore:
         """
         if not deliveries:
             return []
-        # One lookup by `_id` each: FerretDB serves `_id` equality from its primary key,
-        # but scans the whole collection for `{"_id": {"$in": [...]}}`.
-        made = await asyncio.gather(
+        # Queue them and look for earlier records at the same time (one round trip, not
+        # two): one lookup by `_id` each, as FerretDB serves `_id` equality from its
+        # primary key but scans the whole collection for `{"_id": {"$in": [...]}}`.
+        lookups = asyncio.gather(
             *(self.collection.find_one({"_id": d.id}, {"_id": 1}) for d in deliveries)
         )
-        todo = [d for d, found in zip(deliveries, made, strict=True) if found is None]
-        fresh = await self.writes.insert("delivery_schedule", [_entry(d) for d in todo])
-        return [d for d, new in zip(todo, fresh, strict=True) if new]
+        fresh, made = await asyncio.gather(
+            self.writes.insert("delivery_schedule", [_entry(d) for d in deliveries]), lookups
+        )
+        queued = []
+        for delivery, new, found in zip(deliveries, fresh, made, strict=True):
+            if new and found is not None:  # made before (a redelivered event): unqueue it
+                self.writes.delete_later("delivery_schedule", [delivery.id])
+            elif new:
+                queued.append(delivery)
+        return queued
 
     async def due(
         self, now: datetime, limit: int, exclude_targets: list[str] | None = None
