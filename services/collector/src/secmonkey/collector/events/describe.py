@@ -22,6 +22,7 @@ from secmonkey.common.canonical import GroupSnapshot, canonical_from_aws
 from secmonkey.common.messages import VpcSummary
 
 NOT_FOUND_CODES = frozenset({"InvalidGroup.NotFound", "InvalidGroupId.NotFound"})
+MAX_IDS = 200  # EC2 takes at most 200 values per filter
 
 
 @dataclass
@@ -87,8 +88,8 @@ def describe_groups(ec2: Any, group_ids: list[str], group_names: list[str]) -> D
     """Read `group_ids` and the groups called `group_names` in the region `ec2` is bound to."""
     described = Described(observed_at=datetime.now(UTC))
     entries: list[dict[str, Any]] = []
-    if group_ids:
-        entries += _by_ids(ec2, group_ids)
+    for start in range(0, len(group_ids), MAX_IDS):
+        entries += _by_ids(ec2, group_ids[start : start + MAX_IDS])
     named: list[dict[str, Any]] = []
     if group_names:
         named = _by_names(ec2, group_names)
@@ -101,15 +102,17 @@ def describe_groups(ec2: Any, group_ids: list[str], group_names: list[str]) -> D
         entries.append(entry)
     found_ids = sorted({e["GroupId"] for e in entries})
     attachments = {}
-    if found_ids:
-        interfaces = list(
-            pages(
-                ec2.describe_network_interfaces,
-                "NetworkInterfaces",
-                Filters=[{"Name": "group-id", "Values": found_ids}],
-            )
+    interfaces: list[dict[str, Any]] = []
+    for start in range(0, len(found_ids), MAX_IDS):
+        interfaces += pages(
+            ec2.describe_network_interfaces,
+            "NetworkInterfaces",
+            Filters=[{"Name": "group-id", "Values": found_ids[start : start + MAX_IDS]}],
         )
-        attachments = attachments_by_group(interfaces)
+    if interfaces:
+        # An interface using groups of two chunks is listed twice: count it once.
+        unique = {eni.get("NetworkInterfaceId") or id(eni): eni for eni in interfaces}
+        attachments = attachments_by_group(list(unique.values()))
     for entry in entries:
         config = canonical_from_aws(entry)
         described.groups[config.group_id] = GroupSnapshot.of(
