@@ -131,6 +131,27 @@ async def test_keys_are_stored_hashed_and_a_disabled_key_stops_working(
         assert (await viewer.get("/api/v1/groups")).status_code == 401
     listed = (await admin.get("/api/v1/keys")).json()
     assert all("key" not in k and "hash" not in k for k in listed)
+    one = (await admin.get(f"/api/v1/keys/{created['id']}")).json()
+    assert one["name"] == "ci" and one["enabled"] is False and "hash" not in one
+    renamed = await admin.patch(f"/api/v1/keys/{created['id']}", json={"name": "ci-2"})
+    assert renamed.json()["name"] == "ci-2"
+    assert (await admin.get("/api/v1/keys/0123abcd")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"name": "x", "role": "root"}, "body.role"),
+        ({"name": "", "role": "viewer"}, "body.name"),
+        ({"name": "has/slash", "role": "viewer"}, "body.name"),
+        ({"role": "viewer"}, "body.name"),
+    ],
+)
+async def test_bad_keys_are_refused(
+    admin: httpx.AsyncClient, body: dict[str, str], says: str
+) -> None:
+    response = await admin.post("/api/v1/keys", json=body)
+    assert response.status_code == 422 and says in response.json()["detail"]
 
 
 async def test_the_last_admin_key_cannot_be_removed(fresh_app: FastAPI) -> None:
