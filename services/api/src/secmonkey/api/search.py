@@ -47,7 +47,7 @@ def candidate_filter(network: IPNetwork, mode: MatchMode, dialect: Dialect) -> d
     """A filter on `ranges.lo` returning a superset of the items with a matching range."""
     query = IPRange.of(network)
     contains = {"ranges.lo": {"$in": containing_starts(network)}}
-    within = dialect.element_between("ranges.lo", to_hex(query.first), to_hex(query.last))
+    within = dialect.element_between("ranges", "lo", to_hex(query.first), to_hex(query.last))
     if mode == "exact":
         return {"ranges.lo": to_hex(query.first)}
     if mode == "contains":
