@@ -7,11 +7,16 @@ notifier (`python -m secmonkey.notifier`) with a generic webhook subscription to
 receiver (bench/realtime/receiver.py, its own process too).
 
 One monitored account (reached by AssumeRole) with `--groups` groups over two regions is
-swept once as the baseline. Then `--changes` changes, one every `--interval` seconds,
+swept once as the baseline. Then `--changes` changes, one every `--interval` seconds
+(default 0.25 s, alternating regions, so each window holds several changes),
 each on its own group: the rule `tcp/22 from 0.0.0.0/0` is authorized in moto, and the
 recorded-shape CloudTrail event of that call is sent to the SQS queue (the time just
 before the send is the start). The end is when the receiver gets the `group.changed`
-alert for that group. The coalescing window (default 2 s) is included.
+alert for that group. The coalescing window (default 2 s) is included. Taps on the
+two exchanges split the time into: send → snapshot published (SQS wait, window,
+describe), → `group.changed` published (auditor), → webhook received (notifier).
+The services share the machine's one MongoDB-protocol server (FerretDB over SQLite)
+with whatever else runs: figures vary with that load.
 
 Run: `make bench-realtime` (or `uv run --frozen python bench/realtime/run.py --changes 50`).
 The last line is `RESULT realtime_p95_ms=<x> goal<=3000`.
@@ -32,6 +37,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
@@ -48,6 +54,7 @@ from secmonkey.collector.simulate import (  # noqa: E402
 )
 from secmonkey.common import amqp, mongo  # noqa: E402
 from secmonkey.common.documents import Account, Channel, Subscription, SubscriptionFilters  # noqa: E402
+from secmonkey.common.messages import EVENTS_EXCHANGE, SNAPSHOTS_EXCHANGE  # noqa: E402
 from tests.integration.realtime.cloudtrail import recorded  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -305,44 +312,82 @@ async def baseline(pipeline: Pipeline, expected: int) -> None:
     await client.close()
 
 
-async def stage_times(pipeline: Pipeline, sent: dict[str, float]) -> dict[str, list[float]]:
-    """Where the time goes: send → describe (SQS wait + window), describe → the notifier
-    has the event (describe, publish, auditor), then → the webhook got it (notifier)."""
-    client = mongo.connect(MONGO_URL)
-    db = client[pipeline.db_name]
-    stages: dict[str, list[float]] = {
-        "send -> describe (poll + window)": [],
-        "describe -> notifier has the event": [],
-        "notifier -> webhook received": [],
-    }
-    async for doc in db.events.find({"type": "group.changed", "account_id": ACCOUNT}):
-        group_id = doc["group_id"]
-        if group_id not in sent or group_id not in pipeline.arrivals:
-            continue
-        revision = await db.revisions.find_one({"_id": f"{doc['key']}:{doc['seq']}"})
-        if revision is None:
-            continue
-        described = revision["observed_at"].timestamp()
-        delivery = await db.deliveries.find_one({"event_ids": doc["event_id"]})
-        stages["send -> describe (poll + window)"].append((described - sent[group_id]) * 1000)
-        if delivery is not None:
-            noticed = delivery["created_at"].timestamp()
-            stages["describe -> notifier has the event"].append((noticed - described) * 1000)
-            stages["notifier -> webhook received"].append(
-                (pipeline.arrivals[group_id] - noticed) * 1000
+class Taps:
+    """Exclusive queues on the two exchanges: when each group's snapshot and its
+    `group.changed` event went by (first time seen, bench-process clock)."""
+
+    def __init__(self) -> None:
+        self.snapshot_at: dict[str, float] = {}
+        self.event_at: dict[str, float] = {}
+        self.connection: Any = None
+
+    async def start(self, prefix: str) -> None:
+        self.connection = await amqp.connect(AMQP_URL)
+        channel = await self.connection.channel()
+        exchanges = await amqp.declare_exchanges(channel)
+        snapshots = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await snapshots.bind(exchanges[SNAPSHOTS_EXCHANGE], routing_key=f"{prefix}.#")
+        events = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await events.bind(exchanges[EVENTS_EXCHANGE], routing_key="group.changed")
+
+        async def on_snapshot(message: Any) -> None:
+            at = time.time()
+            async with message.process():
+                body = json.loads(message.body)
+                if body.get("source") == "event":
+                    for group in body.get("groups", []):
+                        self.snapshot_at.setdefault(group["config"]["group_id"], at)
+
+        async def on_event(message: Any) -> None:
+            at = time.time()
+            async with message.process():
+                body = json.loads(message.body)
+                if body.get("account_id") == ACCOUNT:
+                    self.event_at.setdefault(body["group_id"], at)
+
+        await snapshots.consume(on_snapshot)
+        await events.consume(on_event)
+
+    async def stop(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+
+    def stages(self, sent: dict[str, float], arrivals: dict[str, float]) -> dict[str, list[float]]:
+        """send → snapshot published (SQS wait, window, describe), → group.changed
+        published (auditor), → webhook received (notifier)."""
+        stages: dict[str, list[float]] = {
+            "send -> snapshot (window, describe)": [],
+            "snapshot -> group.changed (auditor)": [],
+            "group.changed -> webhook (notifier)": [],
+        }
+        for group_id, t0 in sent.items():
+            snap, event, hook = (
+                self.snapshot_at.get(group_id),
+                self.event_at.get(group_id),
+                arrivals.get(group_id),
             )
-    await client.close()
-    return stages
+            if snap is None or event is None or hook is None:
+                continue
+            stages["send -> snapshot (window, describe)"].append((snap - t0) * 1000)
+            stages["snapshot -> group.changed (auditor)"].append((event - snap) * 1000)
+            stages["group.changed -> webhook (notifier)"].append((hook - event) * 1000)
+        return stages
 
 
 async def run(args: argparse.Namespace) -> None:
     pipeline = Pipeline(args)
+    taps = Taps()
+    stages: dict[str, list[float]] = {}
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    missing = 0
     try:
         pipeline.start_moto()
         print(f"moto on {pipeline.moto_url}; building {args.groups} groups ...", flush=True)
         estate = await asyncio.to_thread(make_estate, pipeline.moto_url, args.groups)
         queue_url = await asyncio.to_thread(make_queue, pipeline.moto_url, pipeline.suffix)
         receiver_port = await pipeline.start_receiver()
+        await taps.start(pipeline.prefix)
         await seed(pipeline.db_name, receiver_port)
         pipeline.start_services(queue_url)
         # Every region also holds its default VPC's default group.
@@ -361,7 +406,6 @@ async def run(args: argparse.Namespace) -> None:
             for region in REGIONS
             if n < len(estate[region])
         ][: args.changes]
-        sent: dict[str, float] = {}
         next_at = time.monotonic()
         for region, group_id in targets:
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
@@ -398,8 +442,9 @@ async def run(args: argparse.Namespace) -> None:
             (pipeline.arrivals[g] - t0) * 1000 for g, t0 in sent.items() if g in pipeline.arrivals
         ]
         missing = len(sent) - len(latencies)
-        stages = await stage_times(pipeline, sent)
+        stages = taps.stages(sent, pipeline.arrivals)
     finally:
+        await taps.stop()
         await pipeline.stop()
         print(f"service logs in {pipeline.logs}")
 
@@ -430,7 +475,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=200)
     parser.add_argument("--groups", type=int, default=200, help="groups in the estate (>= changes)")
-    parser.add_argument("--interval", type=float, default=0.1, help="seconds between changes")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=0.25,
+        help="seconds between changes (4/s: far busier than real estates, still several per window)",
+    )
     parser.add_argument("--window", type=float, default=2.0, help="coalescing window (s)")
     parser.add_argument("--timeout", type=float, default=60.0, help="wait for alerts (s)")
     parser.add_argument("--log-level", default="WARNING", help="of the services (logs kept)")
