@@ -6,9 +6,9 @@ Safety rules, in order of a message's life:
   `maxReceiveCount` receives (counted as `malformed`); the consumer goes on;
 - a well-formed event that needs no action (a failed call, tags on an instance) is deleted;
 - a security-group call waits in its account-region window; when the window closes the
-  named groups are described once, each group's snapshot is published with the callers
-  that named it (`source: event`), and only after RabbitMQ confirmed every snapshot are
-  the window's messages deleted. If anything fails before that, the messages reappear
+  named groups are described once and published (`source: event`, up to `batch_size`
+  groups a message) with the callers, each caller listing the groups its call named;
+  only after RabbitMQ confirmed every snapshot are the window's messages deleted. If anything fails before that, the messages reappear
   after the visibility timeout and are handled again: duplicates are harmless because
   the state is always described afresh.
 """
