@@ -9,8 +9,11 @@ import pytest
 from secmonkey.collector.events import metrics
 from secmonkey.collector.events.marks import MARKS
 from secmonkey.collector.events.missed import CURSOR_ID, MissedEventCheck
+from secmonkey.collector.settings import Settings
 from secmonkey.common.messages import Caller, Event, item_key, new_id, utcnow
 from secmonkey.common.mongo import Database
+from tests.integration.collector.conftest import SnapshotSink, running
+from tests.integration.realtime.conftest import Estate, Queues, eventually, wait_history
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +78,47 @@ async def test_only_unexplained_sweep_changes_count_as_missed(db: Database) -> N
     assert await check.once() == 0
     lease = await db.leases.find_one({"_id": CURSOR_ID})
     assert lease is not None and lease["cursor"] >= missed["at"]
+
+
+async def test_a_change_only_a_sweep_found_is_a_missed_event(
+    settings: Settings,
+    queues: Queues,
+    estate: Estate,
+    sink: SnapshotSink,
+    db: Database,
+    auditor: None,
+) -> None:
+    told, untold = estate.create_group("told"), estate.create_group("untold")
+    check = MissedEventCheck(db, "test-replica", interval=3600, grace=timedelta(0))
+    async with running(settings) as client:
+        answer = await client.post("/sweeps", json={"account_ids": [estate.account_id]})
+        assert answer.status_code == 202, answer.text
+        await wait_history(db, estate.account_id, told, 1)
+        await wait_history(db, estate.account_id, untold, 1)
+        await check.once()  # from here on
+
+        ssh = [
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ]
+        estate.ec2.authorize_security_group_ingress(GroupId=told, IpPermissions=ssh)
+        queues.send(estate.event("AuthorizeSecurityGroupIngress", told))
+        await wait_history(db, estate.account_id, told, 2)
+        # A change whose event never came (a region that does not forward, say).
+        estate.ec2.authorize_security_group_ingress(GroupId=untold, IpPermissions=ssh)
+        answer = await client.post("/sweeps", json={"account_ids": [estate.account_id]})
+        assert answer.status_code == 202, answer.text
+        revisions = await wait_history(db, estate.account_id, untold, 2)
+        assert revisions[1]["callers"] == []
+        await eventually(
+            lambda: db.events.count_documents({"type": "group.changed", "group_id": untold}),
+            what="the sweep's group.changed event",
+        )
+    before = metrics.MISSED_EVENTS._value.get()
+    check.grace = timedelta(seconds=-10)
+    assert await check.once() == 1
+    assert metrics.MISSED_EVENTS._value.get() - before == 1
