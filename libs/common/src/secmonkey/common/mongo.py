@@ -68,7 +68,6 @@ INDEXES: dict[str, list[IndexModel]] = {
     "deliveries": [
         IndexModel([("event_id", ASCENDING), ("subscription_id", ASCENDING)]),
         IndexModel([("status", ASCENDING), ("at", DESCENDING)]),
-        IndexModel([("status", ASCENDING), ("due_at", ASCENDING)]),
         IndexModel([("subscription_id", ASCENDING), ("at", DESCENDING)]),
     ],
     "delivery_schedule": [IndexModel([("due_at", ASCENDING)])],  # the notifier's outbox

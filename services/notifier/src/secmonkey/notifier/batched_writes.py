@@ -32,6 +32,8 @@ MAX_BATCH = 500
 # Lazy deletes wait this long to be sent together: FerretDB scans the whole collection
 # for `{"_id": {"$in": ids}}`, so fewer, larger deletes cost much less.
 LAZY_DELETE_SECONDS = 1.0
+# Lingering inserts wait this long for company.
+LINGER_SECONDS = 0.2
 T = TypeVar("T")
 _RETRYABLE: tuple[type[Exception], ...] = (*TRANSIENT_ERRORS, OperationFailure)
 
@@ -66,9 +68,19 @@ class _Pending:
 
 
 class BatchedWrites:
-    def __init__(self, db: Database, *, lazy_delete_seconds: float = LAZY_DELETE_SECONDS) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        lazy_delete_seconds: float = LAZY_DELETE_SECONDS,
+        linger_seconds: float = LINGER_SECONDS,
+    ) -> None:
         self.db = db
         self.lazy_delete_seconds = lazy_delete_seconds
+        self.linger_seconds = linger_seconds
+        self._lingering: dict[str, list[tuple[dict[str, Any], asyncio.Future[bool]]]] = {}
+        self._deleting: asyncio.Task[None] | None = None
+        self._linger_due = float("inf")
         self._pending: dict[str, _Pending] = {}
         self._lazy: dict[str, list[Any]] = {}
         self._lazy_due = float("inf")
@@ -87,13 +99,26 @@ class BatchedWrites:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._task, timeout=30)
 
-    async def insert(self, collection: str, docs: list[dict[str, Any]]) -> list[bool]:
-        """Insert `docs`; for each, True when it is new, False when its `_id` existed."""
+    async def insert(
+        self, collection: str, docs: list[dict[str, Any]], *, linger: bool = False
+    ) -> list[bool]:
+        """Insert `docs`; for each, True when it is new, False when its `_id` existed.
+
+        With `linger` the documents wait up to `linger_seconds` for others to join them:
+        fewer, larger commands, for writes nobody waits on to see.
+        """
         if not docs:
             return []
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in docs]
-        self._queue(collection).inserts.extend(zip(docs, futures, strict=True))
+        if linger:
+            if self._closing and self._task is not None and self._task.done():
+                raise RuntimeError("batched writes are stopped")
+            if not self._lingering:
+                self._linger_due = time.monotonic() + self.linger_seconds
+            self._lingering.setdefault(collection, []).extend(zip(docs, futures, strict=True))
+        else:
+            self._queue(collection).inserts.extend(zip(docs, futures, strict=True))
         self._wake.set()
         return list(await asyncio.gather(*futures))
 
@@ -114,7 +139,8 @@ class BatchedWrites:
 
     def delete_later(self, collection: str, ids: list[Any]) -> None:
         """Delete by `_id` within `lazy_delete_seconds`, together with others (best effort)."""
-        self._queue(collection)
+        if self._closing and self._task is not None and self._task.done():
+            raise RuntimeError("batched writes are stopped")
         if not self._lazy:
             self._lazy_due = time.monotonic() + self.lazy_delete_seconds
         self._lazy.setdefault(collection, []).extend(ids)
@@ -125,13 +151,25 @@ class BatchedWrites:
             raise RuntimeError("batched writes are stopped")
         return self._pending.setdefault(collection, _Pending())
 
+    def _next_timer(self) -> float | None:
+        due = min(
+            self._lazy_due if self._lazy else float("inf"),
+            self._linger_due if self._lingering else float("inf"),
+        )
+        return None if due == float("inf") else max(0.0, due - time.monotonic())
+
     async def _run(self) -> None:
         while True:
-            timeout = max(0.0, self._lazy_due - time.monotonic()) if self._lazy else None
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                await asyncio.wait_for(self._wake.wait(), self._next_timer())
             self._wake.clear()
+            if self._lingering and (self._closing or time.monotonic() >= self._linger_due):
+                lingering, self._lingering = self._lingering, {}
+                for collection, items in lingering.items():
+                    self._pending.setdefault(collection, _Pending()).inserts.extend(items)
             while self._pending:
+                if self._lazy and time.monotonic() >= self._lazy_due:
+                    await self._flush_lazy()
                 batches, self._pending = self._pending, {}
                 for collection, pending in batches.items():
                     for start in range(0, len(pending.inserts), MAX_BATCH):
@@ -141,12 +179,28 @@ class BatchedWrites:
                     for doc_id, future in pending.deletes:
                         await self._settle(future, partial(self._delete_one, collection, doc_id))
             if self._lazy and (self._closing or time.monotonic() >= self._lazy_due):
-                lazy, self._lazy = self._lazy, {}
-                for collection, ids in lazy.items():
-                    for start in range(0, len(ids), MAX_BATCH):
-                        await self._delete_many(collection, ids[start : start + MAX_BATCH])
-            if self._closing and not self._pending and not self._lazy:
+                await self._flush_lazy()
+            if self._closing and not (self._pending or self._lazy or self._lingering):
                 return
+
+    async def _flush_lazy(self) -> None:
+        """Send the lazy deletes beside the other writes: a `delete_many` by `$in` is mostly
+        a scan on FerretDB, which need not hold up the inserts queued behind it."""
+        if self._deleting is not None and not self._deleting.done():
+            if not self._closing:
+                self._lazy_due = time.monotonic() + 0.1  # look again once it is done
+                return
+            await self._deleting
+        lazy, self._lazy = self._lazy, {}
+
+        async def delete() -> None:
+            for collection, ids in lazy.items():
+                for start in range(0, len(ids), MAX_BATCH):
+                    await self._delete_many(collection, ids[start : start + MAX_BATCH])
+
+        self._deleting = asyncio.create_task(delete(), name="notifier lazy deletes")
+        if self._closing:
+            await self._deleting
 
     async def _insert(
         self, collection: str, batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]

@@ -23,7 +23,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 from pymongo import ASCENDING
 
 from secmonkey.common.documents import Doc, Subscription
@@ -35,6 +35,7 @@ from secmonkey.notifier.notices import headline
 
 log = logging.getLogger(__name__)
 
+_EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 Status = Literal["pending", "delivered", "failed", "cancelled"]
 
 
@@ -57,8 +58,10 @@ class Delivery(Doc):
     target: str
     event_id: str | None = None
     event_ids: list[str]
-    events: list[dict[str, Any]] = Field(
-        default_factory=list, description="the events, as received (kept in the outbox only)"
+    events_json: str = Field(
+        default="[]",
+        description="the events as one JSON array (kept in the outbox only): one string is "
+        "far cheaper for FerretDB to store and scan than nested documents",
     )
     summary: str = Field(default="", description="what was sent, in a line")
     status: Status = "pending"
@@ -79,7 +82,7 @@ class Delivery(Doc):
         return "smtp" if self.channel == "email" else self.target
 
     def parsed_events(self) -> list[Event]:
-        return [Event.model_validate(e) for e in self.events]
+        return _EVENTS.validate_json(self.events_json)
 
 
 def target_of(subscription: Subscription) -> str:
@@ -107,7 +110,7 @@ def new_delivery(
         target=target_of(subscription),
         event_id=events[0].event_id if kind == "event" else None,
         event_ids=[e.event_id for e in events],
-        events=[e.model_dump(mode="python") for e in events],
+        events_json=_EVENTS.dump_json(events).decode(),
         summary=(
             headline(events[0])
             if kind == "event"
@@ -237,8 +240,8 @@ class DeliveryStore:
         inserted = False
         if delivery.attempt_count == 0:
             record = {**delivery.to_mongo(), **fields}
-            del record["events"]  # the outbox has them; `deliveries` keeps the IDs and summary
-            [inserted] = await self.writes.insert("deliveries", [record])
+            del record["events_json"]  # the outbox has them; `deliveries` keeps IDs and summary
+            [inserted] = await self.writes.insert("deliveries", [record], linger=True)
         if not inserted:
             await self.writes.update("deliveries", {"_id": delivery.id}, {"$set": fields})
         if fields.get("status", "pending") == "pending":

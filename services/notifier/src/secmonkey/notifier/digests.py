@@ -63,7 +63,7 @@ class Digests:
                 "event_id": event.event_id,
                 "received_at": now,
                 "due_at": now + self.window(s),
-                "event": event.model_dump(mode="python"),
+                "event_json": event.model_dump_json(),
             }
             for s in subscriptions
         ]
@@ -185,7 +185,7 @@ class Digests:
     @staticmethod
     def _event(doc: dict[str, Any]) -> Event | None:
         try:
-            return Event.model_validate(doc["event"])
+            return Event.model_validate_json(doc["event_json"])
         except (KeyError, ValidationError) as exc:
             log.warning("skipping unreadable digest entry %s: %s", doc.get("_id"), exc)
             return None
