@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 import aio_pika
 import httpx
@@ -179,7 +180,7 @@ async def test_unknown_event_types_are_refused(admin: httpx.AsyncClient) -> None
 async def test_testing_a_subscription_queues_a_delivery_for_it_alone(
     scratch_app: FastAPI, admin: httpx.AsyncClient
 ) -> None:
-    from secmonkey.notifier.deliveries import Delivery
+    from secmonkey.notifier.deliveries import Delivery, DeliveryStore
 
     body = {"name": "mail", "channel": {"type": "email", "to": ["sec@example.com"]}}
     sub_id = (await admin.post("/api/v1/subscriptions", json=body)).json()["id"]
@@ -187,11 +188,14 @@ async def test_testing_a_subscription_queues_a_delivery_for_it_alone(
     assert response.status_code == 202, response.text
     event_id = response.json()["event_id"]
     db: Database = scratch_app.state.runtime.db
-    doc = await db.deliveries.find_one({"event_id": event_id})
-    assert doc is not None
-    delivery = Delivery.model_validate(doc)  # the notifier's own model reads it
+    # The notifier's own code finds it due in its outbox and reads it.
+    store = DeliveryStore(db, writes=None)  # type: ignore[arg-type]  # due() only reads
+    due = await store.due(datetime.now(UTC), limit=1000)
+    (entry,) = [e for e in due if e["_id"] == f"test-{event_id}"]
+    doc = await db.delivery_schedule.find_one({"_id": entry["_id"]})
+    delivery = Delivery.model_validate(doc)
     assert delivery.subscription_id == sub_id and delivery.status == "pending"
-    assert delivery.target == "sec@example.com"
+    assert delivery.target == "sec@example.com" and delivery.target_key == doc["target_key"]
     assert delivery.parsed_events()[0].event_id == event_id
     assert (await admin.post("/api/v1/subscriptions/nope/test")).status_code == 404
 

@@ -151,11 +151,11 @@ async def test_subscription(
     subscription = await _load(db, subscription_id)
     now = datetime.now(UTC)
     event = test_event(now)
-    await db.deliveries.insert_one(test_delivery(subscription, event, now))
+    await db.delivery_schedule.insert_one(test_delivery(subscription, event, now))
     return SubscriptionTestQueued(
         subscription_id=subscription_id,
         event_id=event.event_id,
-        detail="queued for the notifier; GET the deliveries log for the outcome",
+        detail="queued for the notifier; its delivery record shows the outcome",
     )
 
 
@@ -175,10 +175,11 @@ def test_event(now: datetime) -> Event:
 
 
 def test_delivery(subscription: Subscription, event: Event, now: datetime) -> dict[str, Any]:
-    """A pending delivery addressed to this subscription alone, in the notifier's shape.
+    """An entry of the notifier's outbox (`delivery_schedule`), due now, for this subscription.
 
-    The notifier's retry loop sends every pending delivery that is due, so the test goes
-    through the real channel code (signing, retries, the delivery log) and nowhere else.
+    The notifier's retry loop sends every due outbox entry through the real channel code
+    (signing, retries, the `deliveries` record) to its one subscription, so the test
+    reaches exactly this target and nobody else.
     """
     channel = subscription.channel
     target = ", ".join(channel.to) if channel.type == "email" else redact_url(channel.url or "")
@@ -189,15 +190,21 @@ def test_delivery(subscription: Subscription, event: Event, now: datetime) -> di
         "subscription_name": subscription.name,
         "channel": channel.type,
         "target": target,
+        "target_key": "smtp" if channel.type == "email" else target,
         "event_id": event.event_id,
         "event_ids": [event.event_id],
-        "events": [event.model_dump(mode="python")],
+        "events_json": f"[{event.model_dump_json()}]",
+        "summary": f"test notification for {subscription.name}",
         "status": "pending",
         "created_at": now,
         "at": now,
         "due_at": now,
         "attempt_count": 0,
         "attempts": [],
+        "last_error": None,
+        "last_status_code": None,
+        "delivered_at": None,
+        "failed_at": None,
         "dead_lettered": False,
         "test": True,
     }
