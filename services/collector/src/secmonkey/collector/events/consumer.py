@@ -19,8 +19,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import re
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,21 +27,20 @@ from typing import Any, TypeVar
 from secmonkey.collector import accounts
 from secmonkey.collector.credentials import AwsClients, aws_error
 from secmonkey.collector.events import metrics
+from secmonkey.collector.events.batches import snapshot_batches
 from secmonkey.collector.events.cloudtrail import ApiCall, MalformedEvent, parse_body
 from secmonkey.collector.events.describe import Described, describe_groups
 from secmonkey.collector.events.marks import record_marks
+from secmonkey.collector.events.sqs import EventQueue, receive_count
 from secmonkey.collector.events.window import Window, Windows
 from secmonkey.collector.settings import Settings
 from secmonkey.collector.sweeper import routing_key
 from secmonkey.common import mongo
 from secmonkey.common.amqp import Publisher
-from secmonkey.common.canonical import GroupSnapshot
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import (
     SNAPSHOTS_EXCHANGE,
-    Caller,
     SnapshotBatch,
-    new_id,
     utcnow,
 )
 from secmonkey.common.mongo import Database
@@ -51,19 +48,9 @@ from secmonkey.common.mongo import Database
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-EVENT_SWEEP_PREFIX = "event-"
 MAX_PENDING_RECEIPTS = 5000
 PUBLISH_ATTEMPTS = 6
 ACCOUNT_CACHE_SECONDS = 30.0  # an account disabled or added takes effect within this
-_QUEUE_REGION = re.compile(r"sqs[.-]([a-z]{2}(?:-[a-z]+)+-\d)\.")
-
-
-def queue_region(settings: Settings) -> str:
-    """The queue's region: the setting, else the one in its URL, else the hub's."""
-    if settings.events_queue_region:
-        return settings.events_queue_region
-    match = _QUEUE_REGION.search(settings.events_queue_url or "")
-    return match.group(1) if match else settings.aws_region
 
 
 class EventConsumer:
@@ -72,20 +59,17 @@ class EventConsumer:
     def __init__(
         self, settings: Settings, db: Database, publisher: Publisher, clients: AwsClients
     ) -> None:
-        if not settings.events_queue_url:
-            raise ValueError("events_queue_url is not set")
         self.settings = settings
         self.db = db
         self.publisher = publisher
         self.clients = clients
-        self.queue_url = settings.events_queue_url
-        self.sqs = clients.hub_client("sqs", queue_region(settings))
-        self.windows = Windows()
-        self._describes = asyncio.Semaphore(settings.events_concurrency)
-        # Own threads: a 20 s long poll must never wait behind (or block) sweep reads.
+        # Own threads: describes and SQS calls never wait behind (or block) sweep reads.
         self._executor = ThreadPoolExecutor(
             settings.events_concurrency + 2, thread_name_prefix="events"
         )
+        self.queue = EventQueue(settings, clients, self._executor)
+        self.windows = Windows()
+        self._describes = asyncio.Semaphore(settings.events_concurrency)
         self._poller: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._timers: dict[int, asyncio.Task[None]] = {}
@@ -103,7 +87,7 @@ class EventConsumer:
     def start(self) -> None:
         self._poller = asyncio.create_task(self.run(), name="cloudtrail-events")
         self._refresher = asyncio.create_task(self._refresh_accounts(), name="events-accounts")
-        log.info("consuming CloudTrail events from %s", self.queue_url)
+        log.info("consuming CloudTrail events from %s", self.queue.url)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop receiving, flush the open windows now, wait for flushes in progress."""
@@ -130,7 +114,7 @@ class EventConsumer:
         while True:
             await self._room.wait()
             try:
-                messages = await _in_daemon_thread(self._receive)
+                messages = await self.queue.receive()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -143,16 +127,6 @@ class EventConsumer:
             for message in messages:
                 await self.accept(message)
 
-    def _receive(self) -> list[dict[str, Any]]:
-        answer = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.settings.events_max_messages,
-            WaitTimeSeconds=self.settings.events_wait_seconds,
-            VisibilityTimeout=self.settings.events_visibility_timeout,
-            MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
-        )
-        return list(answer.get("Messages", []))
-
     # -- one message --------------------------------------------------------------------
 
     async def accept(self, message: dict[str, Any]) -> None:
@@ -162,19 +136,19 @@ class EventConsumer:
             parsed = parse_body(message.get("Body", ""))
         except MalformedEvent as exc:
             metrics.EVENTS.labels("malformed").inc()
-            received = _receive_count(message)
+            received = receive_count(message)
             log.warning(
                 "malformed event %s (receive %d), left for the dead-letter queue: %s",
                 message.get("MessageId"),
                 received,
                 exc,
             )
-            await self._release(receipt, received)
+            await self.queue.release(receipt, received)
             return
         if not isinstance(parsed, ApiCall):
             metrics.EVENTS.labels("ignored").inc()
             log.debug("ignored event %s: %s", parsed.event_id, parsed.reason)
-            await self._delete([receipt])
+            await self.queue.delete([receipt])
             return
         window, opened, new = self.windows.add(parsed, receipt)
         metrics.EVENTS.labels("handled" if new else "duplicate").inc()
@@ -216,7 +190,7 @@ class EventConsumer:
             if self.windows.pending_receipts < MAX_PENDING_RECEIPTS:
                 self._room.set()
         if done:
-            await self._delete(window.receipts)
+            await self.queue.delete(window.receipts)
 
     async def process(self, window: Window) -> bool:
         """Describe and publish one window; True when its messages may be deleted."""
@@ -247,7 +221,7 @@ class EventConsumer:
             log.warning("%s; retried when the events return", error)
             return False
         metrics.DESCRIBES.labels("ok").inc()
-        batches = self.snapshots(window, described)
+        batches = snapshot_batches(window, described, self.settings.batch_size)
         started = time.monotonic()
         await self._publish(window, batches)
         publish_seconds = time.monotonic() - started
@@ -327,51 +301,6 @@ class EventConsumer:
             )
         return ids
 
-    def snapshots(self, window: Window, described: Described) -> list[SnapshotBatch]:
-        """The window's groups (and the missing ones) in batches of up to `batch_size`.
-
-        Every caller lists the groups of its batch that its call named, so the auditor
-        puts on each group's revision only the calls that were about that group.
-        """
-        sweep_id = f"{EVENT_SWEEP_PREFIX}{new_id()}"
-        entries: list[tuple[str, GroupSnapshot | None, list[Caller]]] = [
-            (group_id, snapshot, window.callers_of(group_id, snapshot.config.name))
-            for group_id, snapshot in described.groups.items()
-        ]
-        for group_id in described.missing:
-            # Resolved from a deleted name: the delete call is the caller.
-            callers = window.callers_of(group_id) or [
-                c for d in window.deleted_names.values() for c in d.values()
-            ]
-            entries.append((group_id, None, callers))
-        batches: list[SnapshotBatch] = []
-        size = self.settings.batch_size
-        for start in range(0, len(entries), size):
-            chunk = entries[start : start + size]
-            tagged: dict[str, Caller] = {}
-            for group_id, _, callers in chunk:
-                for caller in callers:
-                    mine = tagged.get(caller.event_id)
-                    if mine is None:
-                        mine = tagged[caller.event_id] = caller.model_copy(update={"group_ids": []})
-                    mine.group_ids.append(group_id)
-            groups = [snapshot for _, snapshot, _ in chunk if snapshot is not None]
-            vpc_ids = sorted({g.config.vpc_id for g in groups if g.config.vpc_id})
-            batches.append(
-                SnapshotBatch(
-                    sweep_id=sweep_id,
-                    account_id=window.account_id,
-                    region=window.region,
-                    observed_at=described.observed_at,
-                    groups=groups,
-                    source="event",
-                    callers=sorted(tagged.values(), key=lambda c: (c.at is None, c.at, c.event_id)),
-                    missing_group_ids=[g for g, snapshot, _ in chunk if snapshot is None],
-                    vpcs=[described.vpcs[v] for v in vpc_ids if v in described.vpcs],
-                )
-            )
-        return batches
-
     async def _publish(self, window: Window, batches: list[SnapshotBatch]) -> None:
         """Publish, confirmed, retrying in place a few times before giving the window back."""
         if not batches:
@@ -394,77 +323,6 @@ class EventConsumer:
                 metrics.EVENT_SNAPSHOTS.inc(len(batches))
                 return
 
-    # -- SQS housekeeping -------------------------------------------------------------------
-
-    async def _delete(self, receipts: list[str]) -> None:
-        """Delete handled messages (ten per call); a failure only means a harmless repeat."""
-        for start in range(0, len(receipts), 10):
-            chunk = receipts[start : start + 10]
-            entries = [{"Id": str(n), "ReceiptHandle": r} for n, r in enumerate(chunk)]
-            try:
-                answer = await self._in_thread(
-                    self.sqs.delete_message_batch, QueueUrl=self.queue_url, Entries=entries
-                )
-            except Exception as exc:
-                metrics.SQS_ERRORS.labels("DeleteMessageBatch").inc()
-                log.warning("deleting %d handled event(s) failed: %s", len(chunk), exc)
-                continue
-            if answer.get("Failed"):
-                metrics.SQS_ERRORS.labels("DeleteMessageBatch").inc(len(answer["Failed"]))
-                log.warning("SQS kept %d handled event(s): %s", len(answer["Failed"]), answer)
-
-    async def _release(self, receipt: str, received: int) -> None:
-        """Make a message visible again now, so the redrive policy sees its next receive.
-
-        Past a few receives (a queue without a redrive policy) it is hidden longer and
-        longer instead, so one bad message cannot keep the consumer spinning.
-        """
-        hidden = 0 if received < 10 else min(900, 30 * received)
-        try:
-            await self._in_thread(
-                self.sqs.change_message_visibility,
-                QueueUrl=self.queue_url,
-                ReceiptHandle=receipt,
-                VisibilityTimeout=hidden,
-            )
-        except Exception as exc:
-            metrics.SQS_ERRORS.labels("ChangeMessageVisibility").inc()
-            log.warning("could not release a malformed event: %s", exc)
-
 
 def _covers(account: Account, window: Window) -> bool:
     return account.regions is None or window.region in account.regions
-
-
-def _receive_count(message: dict[str, Any]) -> int:
-    try:
-        return int((message.get("Attributes") or {}).get("ApproximateReceiveCount", 1))
-    except ValueError:
-        return 1
-
-
-async def _in_daemon_thread(fn: Callable[[], T]) -> T:
-    """Run a blocking call in a daemon thread: a 20 s long poll in progress at shutdown
-    must not hold the process open (executor threads are joined at exit)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(outcome: Callable[[], None]) -> None:
-        if not future.done():
-            outcome()
-
-    def hand_over(outcome: Callable[[], None]) -> None:
-        # The loop may be gone when a poll abandoned at shutdown ends.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle, outcome)
-
-    def work() -> None:
-        try:
-            result = fn()
-        except BaseException as exc:  # handed to the awaiting coroutine
-            hand_over(functools.partial(future.set_exception, exc))
-        else:
-            hand_over(functools.partial(future.set_result, result))
-
-    threading.Thread(target=work, name="events-receive", daemon=True).start()
-    return await future
