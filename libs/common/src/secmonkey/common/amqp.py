@@ -26,6 +26,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from pydantic import BaseModel
+from pymongo.errors import OperationFailure
 
 from secmonkey.common.errors import InvalidInput, PermanentError, TransientError
 from secmonkey.common.messages import (
@@ -43,6 +44,15 @@ SOURCE_QUEUE_HEADER = "x-secmonkey-queue"
 DEFAULT_DELIVERY_LIMIT = 10
 
 _RETRYABLE: tuple[type[Exception], ...] = (TransientError, *TRANSIENT_ERRORS)
+
+
+def _transient(exc: Exception) -> bool:
+    """A failure that waiting fixes: a dependency unreachable, or FerretDB's SQLite busy."""
+    if isinstance(exc, _RETRYABLE):
+        return True
+    # FerretDB over SQLite answers a write that met a lock with "database is locked".
+    return isinstance(exc, OperationFailure) and "database is locked" in str(exc)
+
 
 Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
@@ -261,7 +271,12 @@ class Consumer:
                 )
                 await dead_letter(self.channel, message, self.spec.name, str(exc))
                 return
-            except _RETRYABLE as exc:
+            except Exception as exc:
+                if not _transient(exc):
+                    log.exception("handler failed on a message from %s; requeueing", self.spec.name)
+                    await asyncio.sleep(delay)
+                    await message.nack(requeue=True)
+                    return
                 if attempt == self.retry.attempts:
                     log.warning("still failing after %d attempts (%s); requeueing", attempt, exc)
                     await message.nack(requeue=True)
@@ -270,13 +285,6 @@ class Consumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry.max_delay)
                 continue
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("handler failed on a message from %s; requeueing", self.spec.name)
-                await asyncio.sleep(delay)
-                await message.nack(requeue=True)
-                return
             else:
                 await message.ack()
                 return
