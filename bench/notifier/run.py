@@ -1,8 +1,11 @@
 """Notifier benchmark: publish → webhook receipt latency, and events per second.
 
 The notifier runs as deployed (`python -m secmonkey.notifier`, its own process) on a
-fresh database and a fresh queue bound to `secmonkey.events` with `#`, with one
-immediate `generic` webhook subscription to a receiver in a third process.
+fresh database and a fresh queue, with one immediate `generic` webhook subscription to
+a receiver in a third process. Events are published on `secmonkey.events` with the
+routing key `<type>.<run id>` and the queue is bound to `#.<run id>` only: bound to `#`
+it would also receive every event other tests and benchmarks on this machine publish,
+and the figures would measure their traffic rather than the notifier.
 
 Two runs of 1,000 events each:
 - steady: published at a fixed rate (default 100/s), latency from publish to receipt
@@ -106,6 +109,7 @@ async def run_phase(
     receipts: Receipts,
     count: int,
     rate: float | None,
+    suffix: str,
 ) -> dict[str, float]:
     events = [make_event(i, name) for i in range(count)]
     published: dict[str, float] = {}
@@ -119,7 +123,9 @@ async def run_phase(
         published[event.event_id] = time.time()
         pending.append(
             asyncio.create_task(
-                publisher.publish(EVENTS_EXCHANGE, event.type, event, message_id=event.event_id)
+                publisher.publish(
+                    EVENTS_EXCHANGE, f"{event.type}.{suffix}", event, message_id=event.event_id
+                )
             )
         )
     await asyncio.gather(*pending)
@@ -163,6 +169,7 @@ async def main() -> None:
 
     run = uuid.uuid4().hex[:10]
     db_name, queue = f"bench_notifier_{run}", f"bench.notifier.{run}"
+    suffix = f"bench{run}"
     client = mongo.connect(MONGO_URL)
     db = client[db_name]
     await mongo.ensure_indexes(db)
@@ -195,6 +202,7 @@ async def main() -> None:
             "SECMONKEY_AMQP_URL": AMQP_URL,
             "SECMONKEY_MONGO_DB": db_name,
             "SECMONKEY_QUEUE": queue,
+            "SECMONKEY_QUEUE_BINDINGS": f'["#.{suffix}"]',
             "SECMONKEY_PORT": str(port),
             "SECMONKEY_WEBHOOK_ALLOW_HTTP": "true",
             "SECMONKEY_WEBHOOK_ALLOW_PRIVATE": "true",
@@ -221,9 +229,11 @@ async def main() -> None:
 
         before = await probe_database(db)
         # warm-up: connections, caches, cold SQLite pages
-        await run_phase("warmup", publisher, receipts, 50, rate=50)
-        steady = await run_phase("steady", publisher, receipts, args.events, rate=args.rate)
-        burst = await run_phase("burst", publisher, receipts, args.events, rate=None)
+        await run_phase("warmup", publisher, receipts, 50, rate=50, suffix=suffix)
+        steady = await run_phase(
+            "steady", publisher, receipts, args.events, rate=args.rate, suffix=suffix
+        )
+        burst = await run_phase("burst", publisher, receipts, args.events, rate=None, suffix=suffix)
         after = await probe_database(db)
         follower.cancel()
 

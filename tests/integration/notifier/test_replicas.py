@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -19,22 +20,41 @@ from tests.support.servers import HttpReceiver
 pytestmark = pytest.mark.integration
 
 
-async def test_the_same_event_twice_is_delivered_once(
+async def test_an_event_redelivered_after_its_delivery_is_not_sent_again(
     start_notifier: Any, http_receiver: HttpReceiver
 ) -> None:
-    """An event the auditor re-publishes (or RabbitMQ redelivers) does not alert twice."""
+    """RabbitMQ redelivers an event whose ack was lost: the alert is not sent twice."""
     sub = subscription(Channel(type="generic", url=f"{http_receiver.url}/h", secret="k"))
     event = make_event()
     async with start_notifier([sub]) as h:
         await h.publish(event)
         assert await until(lambda: http_receiver.received)
         assert await until(lambda: _outbox_empty(h.db))
-        await h.publish(event)
+        await h.notifier.process(event, redelivered=True)  # what the consumer does with it
         other = make_event()
-        await h.publish(other)  # processed after the repeat: once it is in, the repeat was seen
+        await h.publish(other)
         assert await until(lambda: len(http_receiver.received) >= 2)
         await asyncio.sleep(0.3)
     assert [r.json()["id"] for r in http_receiver.received] == [event.event_id, other.event_id]
+
+
+async def test_the_same_event_twice_while_pending_is_sent_once(start_notifier: Any) -> None:
+    """A re-published event whose first delivery is still pending adds no second one."""
+    release = threading.Event()
+    receiver = HttpReceiver(lambda n, r: (release.wait(10), (200, {}))[1]).start()
+    sub = subscription(Channel(type="generic", url=f"{receiver.url}/h", secret="k"))
+    event = make_event()
+    try:
+        async with start_notifier([sub]) as h:
+            await h.notifier.process(event)
+            await h.notifier.process(event)
+            release.set()
+            assert await until(lambda: _outbox_empty(h.db))
+            await asyncio.sleep(0.3)
+    finally:
+        release.set()
+        receiver.stop()
+    assert [r.json()["id"] for r in receiver.received] == [event.event_id]
 
 
 async def test_a_delivery_left_by_a_dead_replica_is_made_by_another(

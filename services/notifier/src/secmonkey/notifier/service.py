@@ -133,9 +133,9 @@ class Notifier:
         """Record what `message` must become; the consumer acks when this returns."""
         event = parse_message(Event, message.body)
         metrics.EVENTS.labels(event.type).inc()
-        await self.process(event)
+        await self.process(event, redelivered=bool(message.redelivered))
 
-    async def process(self, event: Event) -> None:
+    async def process(self, event: Event, *, redelivered: bool = False) -> None:
         now = utcnow()
         subscriptions = await self.routes.matching(event)
         if not subscriptions:
@@ -150,5 +150,5 @@ class Notifier:
             new_delivery(f"{event.event_id}:{s.id}", s, [event], now, kind="event", due_at=due_at)
             for s in immediate
         ]
-        for delivery in await self.store.insert_new(deliveries):
+        for delivery in await self.store.insert_new(deliveries, redelivered=redelivered):
             await self.dispatcher.submit(delivery)
