@@ -212,3 +212,13 @@ async def test_the_bootstrap_key_is_created_once(
     async with harness.running(harness.settings_for(mongo_url, amqp_url, db_name)):
         pass  # a second replica starting with the same bootstrap key
     assert await db.api_keys.count_documents({"name": "bootstrap"}) == 1
+
+
+async def test_a_revoked_bootstrap_key_does_not_return_at_restart(
+    fresh_app: FastAPI, db: Database, mongo_url: str, amqp_url: str, db_name: str
+) -> None:
+    async with harness.client_for(fresh_app) as admin:
+        await _last_admin_survives(fresh_app, admin)  # ends with the bootstrap key deleted
+    async with harness.running(harness.settings_for(mongo_url, amqp_url, db_name)):
+        pass  # a restart with SECMONKEY_BOOTSTRAP_ADMIN_KEY still set
+    assert await db.api_keys.count_documents({"name": "bootstrap"}) == 0

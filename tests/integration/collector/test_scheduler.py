@@ -75,7 +75,9 @@ async def test_due_accounts_are_requested_once_per_interval_and_disabled_ones_ne
             Account(id=trusted, name="partner", trusted=True),
         ],
     )
-    settings = settings.model_copy(update={"sweep_interval_seconds": 0.5})
+    # Long enough that a slow first round (several writes and a confirmed publish on a
+    # loaded 2-core machine) cannot make the account due again before the second call.
+    settings = settings.model_copy(update={"sweep_interval_seconds": 4.0})
     channel = await rabbit.channel()
     await amqp.declare_queue(channel, amqp.QueueSpec(settings.sweeps_queue))
     await channel.close()
@@ -86,7 +88,7 @@ async def test_due_accounts_are_requested_once_per_interval_and_disabled_ones_ne
         first = await scheduler.schedule_due()
         assert first is not None
         assert await scheduler.schedule_due() is None  # nothing is due again at once
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(4.2)
         second = await scheduler.schedule_due()
     finally:
         await publisher.close()

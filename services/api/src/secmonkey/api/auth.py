@@ -68,6 +68,11 @@ async def ensure_key(db: Database, key: str, *, name: str, role: Role) -> bool:
     doc = new_key_document(name, role, key)
     if await db.api_keys.find_one({"hash": doc.hash}, {"_id": 1}) is not None:
         return False
+    # Once any admin key exists the bootstrap key is never made again: an operator who
+    # revoked a leaked bootstrap key must not see it return at the next restart.
+    if await db.api_keys.find_one({"role": "admin", "enabled": True}, {"_id": 1}) is not None:
+        log.warning("bootstrap key not created: an admin key already exists")
+        return False
     try:
         await db.api_keys.insert_one(doc.to_mongo())
     except DuplicateKeyError:  # another replica created it at the same moment
