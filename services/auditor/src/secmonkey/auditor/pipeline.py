@@ -284,7 +284,7 @@ class Auditor:
         if changes:
             update["$set"] = changes
         query: dict[str, Any] = {"_id": source.key}
-        if self.store._guarded:
+        if self.store.is_guarded:
             query.update(seq=state["seq"], fingerprint=state["fingerprint"], state="active")
         return UpdateOne(query, update)
 
@@ -557,7 +557,7 @@ class Auditor:
                 update["$min"] = {"first_seen": item.observed_at}
         update["$set"] = fields
         query: dict[str, Any] = {"_id": item.key}
-        if self.store._guarded and item.kind != "created":
+        if self.store.is_guarded and item.kind != "created":
             query["seq"] = item.seq if item.kind == "reaudit" else item.seq - 1
         return UpdateOne(query, update, upsert=item.kind == "created")
 

@@ -7,6 +7,12 @@ writes filter on `_id` alone. FerretDB also applies an update as read-modify-wri
 without a transaction, so a guard in the filter would not make it atomic anyway; there
 the unique index on revisions (`<key>:<seq>`, enforced by SQLite) is what serialises
 history. On MongoDB reads are one `$in` find and writes carry their guards.
+
+FerretDB 1.24 also keeps every matched document's read statement (and its SQLite
+connection) open until an update command ends, and a database has 100 connections: an
+update command matching about 100 documents never finishes. So there bulk writes go in
+chunks of `FERRET_CHUNK` operations, one command at a time per process (SQLite has a
+single writer anyway).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from secmonkey.common.mongo import Database, Document
 log = logging.getLogger(__name__)
 
 DUPLICATE_KEY = 11000
+FERRET_CHUNK = 50
 WriteOp = InsertOne[Document] | UpdateOne | ReplaceOne[Document] | DeleteOne
 
 
@@ -34,6 +41,13 @@ class Store:
         self.db = db
         self.read_concurrency = read_concurrency
         self._guarded = guarded
+        self._reads = asyncio.Semaphore(read_concurrency)
+        self._writes = asyncio.Lock()
+
+    @property
+    def is_guarded(self) -> bool:
+        """`guarded()` once it has been asked (every read asks it first)."""
+        return bool(self._guarded)
 
     async def guarded(self) -> bool:
         """True on MongoDB (guards and `$in` are cheap), False on FerretDB."""
@@ -58,10 +72,8 @@ class Store:
         if await self.guarded():
             docs = await coll.find({"_id": {"$in": unique}}, projection).to_list(None)
             return {doc["_id"]: doc for doc in docs}
-        semaphore = asyncio.Semaphore(self.read_concurrency)
-
         async def one(doc_id: str) -> Document | None:
-            async with semaphore:
+            async with self._reads:
                 return await coll.find_one({"_id": doc_id}, projection)
 
         found = await asyncio.gather(*(one(doc_id) for doc_id in unique))
@@ -86,5 +98,14 @@ class Store:
         batch = list(ops)
         if not batch:
             return 0
-        result = await self.db[collection].bulk_write(batch, ordered=False)
-        return int(result.matched_count) + int(result.upserted_count)
+        coll = self.db[collection]
+        if await self.guarded():
+            result = await coll.bulk_write(batch, ordered=False)
+            return int(result.matched_count) + int(result.upserted_count)
+        matched = 0
+        async with self._writes:
+            for start in range(0, len(batch), FERRET_CHUNK):
+                chunk = batch[start : start + FERRET_CHUNK]
+                result = await coll.bulk_write(chunk, ordered=False)
+                matched += int(result.matched_count) + int(result.upserted_count)
+        return matched
