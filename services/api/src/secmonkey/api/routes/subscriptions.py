@@ -40,11 +40,14 @@ async def _channel(body: ChannelIn, settings: Settings, previous: Channel | None
         if bad:
             raise InvalidInput(f"channel.to: not email addresses: {', '.join(bad[:5])}")
         return Channel(type="email", to=body.to)
-    if not body.url:
+    url = body.url
+    if not url and previous is not None and previous.type == body.type:
+        url = previous.url  # answers show webhook URLs redacted: an update may leave it out
+    if not url:
         raise InvalidInput(f"channel.url: a {body.type} channel needs a webhook URL")
     await asyncio.to_thread(
         validate_webhook_url,
-        body.url,
+        url,
         allow_http=settings.webhook_allow_http,
         allow_private=settings.webhook_allow_private,
         resolve=settings.webhook_resolve,
@@ -54,7 +57,7 @@ async def _channel(body: ChannelIn, settings: Settings, previous: Channel | None
         raise InvalidInput(
             "channel.secret: a generic webhook needs a secret (16+ characters) to sign its bodies"
         )
-    return Channel(type=body.type, url=body.url, secret=secret if body.type == "generic" else None)
+    return Channel(type=body.type, url=url, secret=secret if body.type == "generic" else None)
 
 
 def _check_filters(body: SubscriptionIn) -> None:

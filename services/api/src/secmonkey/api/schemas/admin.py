@@ -17,6 +17,7 @@ from secmonkey.common.documents import (
     SubscriptionFilters,
 )
 from secmonkey.common.messages import AccountId, Region
+from secmonkey.common.webhooks import redact_url
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:@+-]{0,127}$"
 
@@ -112,7 +113,8 @@ class SubscriptionView(BaseModel):
         channel = ChannelView(
             type=sub.channel.type,
             to=sub.channel.to,
-            url=sub.channel.url,
+            # A Slack or Teams URL is itself the credential: only its host is shown.
+            url=redact_url(sub.channel.url) if sub.channel.url else None,
             has_secret=bool(sub.channel.secret),
         )
         return cls(
