@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -125,6 +125,8 @@ class Dispatcher:
         self._waiting_count = 0
         self._background: set[asyncio.Task[None]] = set()
         self._next_due = float("-inf")  # scan at once on start
+        self._queued: dict[str, Awaitable[bool]] = {}
+        self._active: dict[str, int] = {}
 
     # -- capacity -------------------------------------------------------------------------
 
@@ -157,26 +159,48 @@ class Dispatcher:
 
         task = asyncio.create_task(self._run(delivery, release_slot), name=f"deliver {delivery.id}")
         self._tasks.add(task)
+        self._active[delivery.id] = self._active.get(delivery.id, 0) + 1
 
         def done(finished: asyncio.Task[None]) -> None:
             self._tasks.discard(finished)
+            self._forget(delivery.id)
             release_slot()
 
         task.add_done_callback(done)
         return True
 
-    async def submit(self, delivery: Delivery) -> None:
-        """Start a claimed delivery now, or queue it behind its target's attempts in flight."""
+    async def submit(self, delivery: Delivery, *, queued: Awaitable[bool] | None = None) -> None:
+        """Start a claimed delivery now, or queue it behind its target's attempts in flight.
+
+        `queued` is the outbox insert still under way, when the send is started beside it
+        rather than after it: the outcome is recorded only once it says the delivery is
+        in the outbox (and not at all if another copy of it was there already).
+        """
+        if queued is not None:
+            self._queued[delivery.id] = queued
         key = delivery.target_key
         if not self._waiting.get(key) and self.start(delivery):
             return
         if self._waiting_count >= _MAX_WAITING:
+            self._queued.pop(delivery.id, None)
             await self.store.release(delivery.id, utcnow())
             self._expect_due(0)
             return
         deadline = time.monotonic() + self.settings.lease_seconds / 2
         self._waiting[key].append((deadline, delivery))
         self._waiting_count += 1
+        self._active[delivery.id] = self._active.get(delivery.id, 0) + 1
+
+    def is_active(self, delivery_id: str) -> bool:
+        """Is this delivery being attempted, or waiting its turn, in this process?"""
+        return delivery_id in self._active
+
+    def _forget(self, delivery_id: str) -> None:
+        count = self._active.get(delivery_id, 0) - 1
+        if count > 0:
+            self._active[delivery_id] = count
+        else:
+            self._active.pop(delivery_id, None)
 
     def _finished(self, key: str) -> None:
         self._in_flight[key] -= 1
@@ -192,6 +216,7 @@ class Dispatcher:
             while queue and self.has_capacity(key):
                 deadline, delivery = queue.popleft()
                 self._waiting_count -= 1
+                self._forget(delivery.id)
                 if deadline < now:
                     self._hand_back(delivery)
                 else:
@@ -203,12 +228,15 @@ class Dispatcher:
         now = time.monotonic()
         for key, queue in list(self._waiting.items()):
             while queue and queue[0][0] < now:
-                self._hand_back(queue.popleft()[1])
+                delivery = queue.popleft()[1]
+                self._forget(delivery.id)
+                self._hand_back(delivery)
                 self._waiting_count -= 1
             if not queue:
                 self._waiting.pop(key, None)
 
     def _hand_back(self, delivery: Delivery) -> None:
+        self._queued.pop(delivery.id, None)
         self._expect_due(0)
         task = asyncio.create_task(self.store.release(delivery.id, utcnow()))
         self._background.add(task)
@@ -304,6 +332,8 @@ class Dispatcher:
         subscription = await self.routes.current(delivery.subscription_id)
         now = utcnow()
         if subscription is None or not subscription.enabled:
+            if not await self._in_outbox(delivery):
+                return
             await self.store.record(
                 delivery,
                 None,
@@ -333,7 +363,23 @@ class Dispatcher:
         duration = time.monotonic() - started
         release_slot()  # recording the outcome does not need the target
         metrics.ATTEMPT_SECONDS.labels(channel).observe(duration)
-        await self._settle(delivery, channel, outcome, duration, secrets)
+        if await self._in_outbox(delivery):
+            await self._settle(delivery, channel, outcome, duration, secrets)
+
+    async def _in_outbox(self, delivery: Delivery) -> bool:
+        """Wait for the outbox insert a send was started beside; False: leave it be."""
+        queued = self._queued.pop(delivery.id, None)
+        if queued is None:
+            return True
+        try:
+            if await queued:
+                return True
+        except Exception:
+            # The event was not acknowledged: its redelivery brings the delivery back.
+            log.warning("delivery %s was sent but could not be queued", delivery.id)
+            return False
+        log.info("delivery %s was already queued elsewhere; leaving it to that copy", delivery.id)
+        return False
 
     async def _settle(
         self,

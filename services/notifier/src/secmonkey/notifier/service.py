@@ -93,6 +93,7 @@ class Notifier:
         self.digests = Digests(db, settings, self.store, self.routes, self.dispatcher)
         self.consumer = amqp.Consumer(rabbit, self.spec, self.handle, prefetch=settings.prefetch)
         self._loops: list[asyncio.Task[None]] = []
+        self._unqueued: set[str] = set()  # events whose early send outran a failed insert
 
     async def start(self) -> None:
         await self._declare_undelivered()
@@ -150,5 +151,29 @@ class Notifier:
             new_delivery(f"{event.event_id}:{s.id}", s, [event], now, kind="event", due_at=due_at)
             for s in immediate
         ]
-        for delivery in await self.store.insert_new(deliveries, redelivered=redelivered):
-            await self.dispatcher.submit(delivery)
+        careful = redelivered or event.event_id in self._unqueued
+        if careful or any(self.dispatcher.is_active(d.id) for d in deliveries):
+            # It may have been made, or be under way, already: queue first, then send.
+            for delivery in await self.store.insert_new(deliveries, redelivered=careful):
+                await self.dispatcher.submit(delivery)
+            self._unqueued.discard(event.event_id)
+            return
+        # A first delivery: send beside the outbox insert instead of after it. The ack
+        # still waits for the insert; a failure in between means one repeat, never a loss.
+        loop = asyncio.get_running_loop()
+        queued = {d.id: loop.create_future() for d in deliveries}
+        for delivery in deliveries:
+            await self.dispatcher.submit(delivery, queued=queued[delivery.id])
+        try:
+            fresh = {d.id for d in await self.store.insert_new(deliveries)}
+        except BaseException:
+            if len(self._unqueued) > 10_000:
+                self._unqueued.clear()
+            self._unqueued.add(event.event_id)  # its retry queues before it sends
+            for future in queued.values():
+                if not future.done():
+                    future.set_result(False)
+            raise
+        for delivery_id, future in queued.items():
+            if not future.done():
+                future.set_result(delivery_id in fresh)
