@@ -120,9 +120,28 @@ class CanonicalGroup(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
 
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_from_pairs(cls, value: Any) -> Any:
+        # Stored form (`storage_doc`): a list of {key, value} pairs.
+        if isinstance(value, list):
+            return {str(p["key"]): str(p.get("value", "")) for p in value}
+        return value
+
     @property
     def is_default(self) -> bool:
         return self.name == "default"
+
+    def storage_doc(self) -> dict[str, Any]:
+        """The form stored in MongoDB: tags as sorted {key, value} pairs.
+
+        AWS tag keys such as `kubernetes.io/cluster/x` contain dots, which FerretDB refuses
+        in field names, so tags never become field names; reading back through this model
+        turns the pairs into the map again.
+        """
+        doc = self.model_dump(mode="json")
+        doc["tags"] = [{"key": k, "value": v} for k, v in sorted(self.tags.items())]
+        return doc
 
     def canonical_json(self) -> str:
         doc = self.model_dump(mode="json")

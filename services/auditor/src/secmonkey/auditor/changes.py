@@ -13,8 +13,8 @@ RuleIdentity = tuple[str, str, int | None, int | None, str, str, str | None]
 
 
 def config_doc(config: CanonicalGroup) -> dict[str, Any]:
-    """The JSON form of a configuration, as stored in items and revisions."""
-    return config.model_dump(mode="json")
+    """The form of a configuration stored in items and revisions (tags as pairs)."""
+    return config.storage_doc()
 
 
 def diff(previous: CanonicalGroup, current: CanonicalGroup) -> str:
@@ -23,7 +23,11 @@ def diff(previous: CanonicalGroup, current: CanonicalGroup) -> str:
     Stored as text because MongoDB field names cannot start with `$`.
     """
     result = jsondiff.diff(
-        config_doc(previous), config_doc(current), syntax="explicit", dump=True, marshal=True
+        previous.model_dump(mode="json"),
+        current.model_dump(mode="json"),
+        syntax="explicit",
+        dump=True,
+        marshal=True,
     )
     return str(result)
 
