@@ -75,7 +75,8 @@ def subscribe(key: str) -> None:
 
 def summary(key: str, demo: bool) -> str:
     alerts = ALERTS.resolve()
-    cli = f"SECMONKEY_URL={API} SECMONKEY_API_KEY={key} uv run secmonkey"
+    secmonkey = Path(sys.executable).with_name("secmonkey")
+    cli = f"SECMONKEY_URL={API} SECMONKEY_API_KEY={key} {secmonkey}"
     lines = [
         "",
         "=" * 78,
@@ -87,7 +88,7 @@ def summary(key: str, demo: bool) -> str:
         f"  alerts        webhooks -> {alerts}/webhook/   email -> {alerts}/email/",
         "  try:",
         f"    {cli} groups",
-        f"    {cli} issues --severity high",
+        f"    {cli} issues --min-severity high",
         f"    {cli} search ip 203.0.113.10",
         f"    {cli} events",
         "  Ctrl-C stops everything.",

@@ -104,6 +104,15 @@ def test_make_run_reaches_an_alert_answers_the_api_and_stops_cleanly(tmp_path: P
         )
         assert groups.status_code == 200, groups.text
         assert groups.json()["items"], "the API lists no group after the first sweep"
+        examples = [
+            line.split("|", 1)[-1].strip()
+            for line in output.splitlines()
+            if "SECMONKEY_URL=" in line
+        ]
+        assert len(examples) >= 3, output[-3000:]
+        for example in examples:
+            ran = subprocess.run(example, shell=True, capture_output=True, text=True, timeout=60)
+            assert ran.returncode == 0, f"{example}\n{ran.stdout}\n{ran.stderr}"
         refused = httpx.get(
             f"{api}/api/v1/groups", headers={"Authorization": "Bearer wrong"}, timeout=10
         )
