@@ -474,6 +474,9 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="database (default bench_api_<groups>)")
     parser.add_argument("--reload", action="store_true", help="rebuild the database")
     parser.add_argument("--timeout", type=float, default=600.0, help="per request, seconds")
+    parser.add_argument(
+        "--only", action="append", help="measure the endpoints whose name contains this"
+    )
     args = parser.parse_args()
 
     validate_shapes()
@@ -507,6 +510,8 @@ def main() -> None:
     ):
         http.get("/api/v1/groups", params={"limit": 1}).raise_for_status()  # warm the key cache
         for name, requests in workloads(args.groups).items():
+            if args.only and not any(part in name for part in args.only):
+                continue
             timing = measure(
                 http,
                 name,
