@@ -2,32 +2,26 @@
 
 Every attempt runs in its own task, bounded per target (webhook host, or the SMTP
 server) and in all. A delivery whose target is busy waits its turn in memory for a
-while, then goes back to the schedule in MongoDB; a failed attempt is rescheduled there
-with exponential backoff and jitter (or the server's Retry-After). The consumer only
-records deliveries and never waits for an endpoint.
+while, then goes back to the outbox in MongoDB; a failed attempt is rescheduled there
+(see `outcomes`). The consumer only records deliveries and never waits for an endpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import random
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import datetime, timedelta
-from typing import Any
-from urllib.parse import urlsplit
+from datetime import timedelta
 
-from secmonkey.common import amqp
-from secmonkey.common.documents import Subscription
-from secmonkey.common.messages import DEAD_LETTER_EXCHANGE, utcnow
+from secmonkey.common.messages import utcnow
 from secmonkey.notifier import metrics
-from secmonkey.notifier.channels.base import Batch, Outcome, Sender, redact
-from secmonkey.notifier.deliveries import Attempt, Delivery, DeliveryStore
+from secmonkey.notifier.channels.base import Batch, Outcome, Sender, secrets_of
+from secmonkey.notifier.deliveries import Delivery, DeliveryStore
 from secmonkey.notifier.notices import Notice
+from secmonkey.notifier.outcomes import DeadLetters, Outcomes
 from secmonkey.notifier.routing import Routes
 from secmonkey.notifier.settings import Settings
 
@@ -35,65 +29,6 @@ log = logging.getLogger(__name__)
 
 # Claimed deliveries a process keeps waiting in memory; beyond, they go back to the schedule.
 _MAX_WAITING = 5000
-
-
-def backoff(
-    attempt: int,
-    base: float,
-    cap: float,
-    retry_after: float | None = None,
-    rng: Callable[[], float] = random.random,
-) -> float:
-    """Seconds before attempt `attempt + 1`: base·2^(attempt-1) capped, half of it jittered.
-
-    A server's Retry-After is honoured when it asks for longer.
-    """
-    ceiling = min(cap, base * 2.0 ** max(attempt - 1, 0))
-    delay = ceiling / 2 + rng() * ceiling / 2
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return delay
-
-
-def secrets_of(subscription: Subscription) -> list[str]:
-    """Strings that must never reach a log line or `deliveries`."""
-    channel = subscription.channel
-    found = [channel.secret or "", channel.url or ""]
-    if channel.url:
-        with contextlib.suppress(ValueError):
-            parts = urlsplit(channel.url)
-            found += [parts.path, parts.query]
-    return [s for s in found if s and s != "/"]
-
-
-class DeadLetters:
-    """Deliveries that finally failed, as JSON on `<queue>.undelivered` (behind `secmonkey.dlx`)."""
-
-    def __init__(self, publisher: amqp.Publisher, queue: str) -> None:
-        self.publisher = publisher
-        self.queue = queue
-
-    async def publish(self, delivery: Delivery, reason: str) -> None:
-        body = {
-            "delivery_id": delivery.id,
-            "kind": delivery.kind,
-            "subscription_id": delivery.subscription_id,
-            "subscription_name": delivery.subscription_name,
-            "channel": delivery.channel,
-            "target": delivery.target,
-            "event_ids": delivery.event_ids,
-            "events": [e.model_dump(mode="json") for e in delivery.parsed_events()],
-            "attempts": delivery.attempt_count + 1,
-            "reason": reason,
-            "failed_at": utcnow().isoformat(),
-        }
-        await self.publisher.publish(
-            DEAD_LETTER_EXCHANGE,
-            self.queue,
-            json.dumps(body).encode(),
-            message_id=delivery.id,
-            headers={amqp.REASON_HEADER: reason[:1000], amqp.SOURCE_QUEUE_HEADER: self.queue},
-        )
 
 
 class Dispatcher:
@@ -117,7 +52,7 @@ class Dispatcher:
         self.store = store
         self.routes = routes
         self.senders = senders
-        self.dead_letters = dead_letters
+        self.outcomes = Outcomes(settings, store, dead_letters)
         self._in_flight: dict[str, int] = defaultdict(int)
         self._total = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -364,7 +299,9 @@ class Dispatcher:
         release_slot()  # recording the outcome does not need the target
         metrics.ATTEMPT_SECONDS.labels(channel).observe(duration)
         if await self._in_outbox(delivery):
-            await self._settle(delivery, channel, outcome, duration, secrets)
+            retry_in = await self.outcomes.settle(delivery, channel, outcome, duration, secrets)
+            if retry_in is not None:
+                self._expect_due(retry_in)
 
     async def _in_outbox(self, delivery: Delivery) -> bool:
         """Wait for the outbox insert a send was started beside; False: leave it be."""
@@ -380,108 +317,3 @@ class Dispatcher:
             return False
         log.info("delivery %s was already queued elsewhere; leaving it to that copy", delivery.id)
         return False
-
-    async def _settle(
-        self,
-        delivery: Delivery,
-        channel: str,
-        outcome: Outcome,
-        duration: float,
-        secrets: list[str],
-    ) -> None:
-        now = utcnow()
-        n = delivery.attempt_count + 1
-        # belt and braces: senders already redact
-        error = redact(outcome.error, secrets) if outcome.error else None
-        attempt = Attempt(
-            n=n,
-            at=now,
-            outcome=outcome.result,
-            status_code=outcome.status_code,
-            error=error,
-            duration_ms=round(duration * 1000, 2),
-        )
-        log_extra: dict[str, Any] = {
-            "delivery_id": delivery.id,
-            "subscription_id": delivery.subscription_id,
-            "channel": channel,
-            "target": delivery.target,
-            "attempt": n,
-        }
-        if outcome.result == "delivered":
-            metrics.SENT.labels(channel).inc()
-            metrics.LATENCY_SECONDS.labels(channel).observe(
-                (now - delivery.created_at).total_seconds()
-            )
-            await self.store.record(
-                delivery,
-                attempt,
-                {
-                    "at": now,
-                    "status": "delivered",
-                    "delivered_at": now,
-                    "last_status_code": outcome.status_code,
-                    "last_error": error,
-                },
-            )
-            log.debug("delivered %s", delivery.id, extra=log_extra)
-            return
-        if outcome.result == "retry":
-            delay = backoff(
-                n,
-                self.settings.retry_base_seconds,
-                self.settings.retry_max_seconds,
-                outcome.retry_after,
-            )
-            next_at = now + timedelta(seconds=delay)
-            deadline = delivery.created_at + timedelta(
-                seconds=self.settings.delivery_max_age_seconds
-            )
-            if next_at <= deadline:
-                attempt.next_at = next_at
-                await self.store.record(
-                    delivery,
-                    attempt,
-                    {
-                        "at": now,
-                        "due_at": next_at,
-                        "last_status_code": outcome.status_code,
-                        "last_error": error,
-                    },
-                )
-                metrics.RETRIED.labels(channel).inc()
-                self._expect_due(delay)
-                log.info("attempt failed (%s); retry in %.1fs", error, delay, extra=log_extra)
-                return
-            error = f"gave up after {n} attempts over {self._age(delivery, now)}: {error}"
-        await self._fail(delivery, attempt, error or "failed", now, channel, log_extra)
-
-    @staticmethod
-    def _age(delivery: Delivery, now: datetime) -> str:
-        return f"{(now - delivery.created_at).total_seconds():.0f}s"
-
-    async def _fail(
-        self,
-        delivery: Delivery,
-        attempt: Attempt,
-        reason: str,
-        now: datetime,
-        channel: str,
-        log_extra: dict[str, Any],
-    ) -> None:
-        attempt.outcome = "failed"
-        await self.dead_letters.publish(delivery, reason)
-        await self.store.record(
-            delivery,
-            attempt,
-            {
-                "at": now,
-                "status": "failed",
-                "failed_at": now,
-                "dead_lettered": True,
-                "last_status_code": attempt.status_code,
-                "last_error": reason,
-            },
-        )
-        metrics.FAILED.labels(channel).inc()
-        log.warning("delivery failed for good: %s", reason, extra=log_extra)

@@ -34,7 +34,8 @@ from secmonkey.notifier.channels.email import EmailSender
 from secmonkey.notifier.channels.webhook import WebhookSender
 from secmonkey.notifier.deliveries import DeliveryStore, new_delivery
 from secmonkey.notifier.digests import Digests
-from secmonkey.notifier.dispatch import DeadLetters, Dispatcher
+from secmonkey.notifier.dispatch import Dispatcher
+from secmonkey.notifier.outcomes import DeadLetters
 from secmonkey.notifier.routing import Routes
 from secmonkey.notifier.settings import Settings
 

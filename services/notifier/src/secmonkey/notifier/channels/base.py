@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
 from secmonkey.common.documents import Subscription
 from secmonkey.notifier.notices import Notice
@@ -61,3 +63,14 @@ def redact(text: str, secrets: list[str]) -> str:
     for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, "[redacted]")
     return text[:500]
+
+
+def secrets_of(subscription: Subscription) -> list[str]:
+    """Strings that must never reach a log line or `deliveries`."""
+    channel = subscription.channel
+    found = [channel.secret or "", channel.url or ""]
+    if channel.url:
+        with contextlib.suppress(ValueError):
+            parts = urlsplit(channel.url)
+            found += [parts.path, parts.query]
+    return [s for s in found if s and s != "/"]

@@ -1,0 +1,187 @@
+"""What becomes of an attempt: recorded as delivered, rescheduled with backoff, or failed.
+
+Retries back off exponentially with jitter — `retry_base_seconds` doubling up to
+`retry_max_seconds`, the second half of each step random — and honour a longer
+`Retry-After`; a delivery older than `delivery_max_age_seconds` is given up. What fails
+for good is published to `<queue>.undelivered` (behind `secmonkey.dlx`) with its events,
+then recorded `failed`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from secmonkey.common import amqp
+from secmonkey.common.messages import DEAD_LETTER_EXCHANGE, utcnow
+from secmonkey.notifier import metrics
+from secmonkey.notifier.channels.base import Outcome, redact
+from secmonkey.notifier.deliveries import Attempt, Delivery, DeliveryStore
+from secmonkey.notifier.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def backoff(
+    attempt: int,
+    base: float,
+    cap: float,
+    retry_after: float | None = None,
+    rng: Callable[[], float] = random.random,
+) -> float:
+    """Seconds before attempt `attempt + 1`: base·2^(attempt-1) capped, half of it jittered.
+
+    A server's Retry-After is honoured when it asks for longer.
+    """
+    ceiling = min(cap, base * 2.0 ** max(attempt - 1, 0))
+    delay = ceiling / 2 + rng() * ceiling / 2
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+class DeadLetters:
+    """Deliveries that finally failed, as JSON on `<queue>.undelivered` (behind `secmonkey.dlx`)."""
+
+    def __init__(self, publisher: amqp.Publisher, queue: str) -> None:
+        self.publisher = publisher
+        self.queue = queue
+
+    async def publish(self, delivery: Delivery, reason: str) -> None:
+        body = {
+            "delivery_id": delivery.id,
+            "kind": delivery.kind,
+            "subscription_id": delivery.subscription_id,
+            "subscription_name": delivery.subscription_name,
+            "channel": delivery.channel,
+            "target": delivery.target,
+            "event_ids": delivery.event_ids,
+            "events": [e.model_dump(mode="json") for e in delivery.parsed_events()],
+            "attempts": delivery.attempt_count + 1,
+            "reason": reason,
+            "failed_at": utcnow().isoformat(),
+        }
+        await self.publisher.publish(
+            DEAD_LETTER_EXCHANGE,
+            self.queue,
+            json.dumps(body).encode(),
+            message_id=delivery.id,
+            headers={amqp.REASON_HEADER: reason[:1000], amqp.SOURCE_QUEUE_HEADER: self.queue},
+        )
+
+
+class Outcomes:
+    def __init__(self, settings: Settings, store: DeliveryStore, dead_letters: DeadLetters) -> None:
+        self.settings = settings
+        self.store = store
+        self.dead_letters = dead_letters
+
+    async def settle(
+        self,
+        delivery: Delivery,
+        channel: str,
+        outcome: Outcome,
+        duration: float,
+        secrets: list[str],
+    ) -> float | None:
+        """Record how an attempt ended; return the delay before the retry, if there is one."""
+        now = utcnow()
+        n = delivery.attempt_count + 1
+        # belt and braces: senders already redact
+        error = redact(outcome.error, secrets) if outcome.error else None
+        attempt = Attempt(
+            n=n,
+            at=now,
+            outcome=outcome.result,
+            status_code=outcome.status_code,
+            error=error,
+            duration_ms=round(duration * 1000, 2),
+        )
+        log_extra: dict[str, Any] = {
+            "delivery_id": delivery.id,
+            "subscription_id": delivery.subscription_id,
+            "channel": channel,
+            "target": delivery.target,
+            "attempt": n,
+        }
+        if outcome.result == "delivered":
+            metrics.SENT.labels(channel).inc()
+            metrics.LATENCY_SECONDS.labels(channel).observe(
+                (now - delivery.created_at).total_seconds()
+            )
+            await self.store.record(
+                delivery,
+                attempt,
+                {
+                    "at": now,
+                    "status": "delivered",
+                    "delivered_at": now,
+                    "last_status_code": outcome.status_code,
+                    "last_error": error,
+                },
+            )
+            log.debug("delivered %s", delivery.id, extra=log_extra)
+            return None
+        if outcome.result == "retry":
+            delay = backoff(
+                n,
+                self.settings.retry_base_seconds,
+                self.settings.retry_max_seconds,
+                outcome.retry_after,
+            )
+            next_at = now + timedelta(seconds=delay)
+            deadline = delivery.created_at + timedelta(
+                seconds=self.settings.delivery_max_age_seconds
+            )
+            if next_at <= deadline:
+                attempt.next_at = next_at
+                await self.store.record(
+                    delivery,
+                    attempt,
+                    {
+                        "at": now,
+                        "due_at": next_at,
+                        "last_status_code": outcome.status_code,
+                        "last_error": error,
+                    },
+                )
+                metrics.RETRIED.labels(channel).inc()
+                log.info("attempt failed (%s); retry in %.1fs", error, delay, extra=log_extra)
+                return delay
+            error = f"gave up after {n} attempts over {self._age(delivery, now)}: {error}"
+        await self._fail(delivery, attempt, error or "failed", now, channel, log_extra)
+        return None
+
+    @staticmethod
+    def _age(delivery: Delivery, now: datetime) -> str:
+        return f"{(now - delivery.created_at).total_seconds():.0f}s"
+
+    async def _fail(
+        self,
+        delivery: Delivery,
+        attempt: Attempt,
+        reason: str,
+        now: datetime,
+        channel: str,
+        log_extra: dict[str, Any],
+    ) -> None:
+        attempt.outcome = "failed"
+        await self.dead_letters.publish(delivery, reason)
+        await self.store.record(
+            delivery,
+            attempt,
+            {
+                "at": now,
+                "status": "failed",
+                "failed_at": now,
+                "dead_lettered": True,
+                "last_status_code": attempt.status_code,
+                "last_error": reason,
+            },
+        )
+        metrics.FAILED.labels(channel).inc()
+        log.warning("delivery failed for good: %s", reason, extra=log_extra)
