@@ -41,6 +41,7 @@ browser: ## Install Debian's chromium for browser tests
 
 .PHONY: test
 test: bootstrap up browser lint ## Install, start what tests need, lint, run every test
+	$(UV) run --frozen python deploy/local/clean_queues.py
 	$(UV) run --frozen pytest
 
 .PHONY: run

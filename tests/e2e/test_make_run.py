@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -11,6 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
+import aio_pika
 import httpx
 import pytest
 
@@ -49,6 +51,20 @@ def _processes_with_env(name: str, value: str) -> list[str]:
     return found
 
 
+def _delete_queues(tag: str) -> None:
+    async def delete() -> None:
+        connection = await aio_pika.connect(
+            os.environ.get("SECMONKEY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+        )
+        async with connection:
+            channel = await connection.channel()
+            for queue in ("sweeps", "snapshots", "events"):
+                for suffix in ("", ".dead", ".undelivered"):
+                    await channel.queue_delete(f"run.{tag}.{queue}{suffix}")
+
+    asyncio.run(delete())
+
+
 def _alerts(folder: Path) -> list[Path]:
     return sorted(folder.glob("*/*")) if folder.exists() else []
 
@@ -56,6 +72,7 @@ def _alerts(folder: Path) -> list[Path]:
 @pytest.mark.timeout(400)
 def test_make_run_reaches_an_alert_answers_the_api_and_stops_cleanly(tmp_path: Path) -> None:
     base = _free_base()
+    tag = uuid.uuid4().hex[:10]
     state, alerts = tmp_path / "run", tmp_path / "alerts"
     env = {
         **os.environ,
@@ -64,6 +81,13 @@ def test_make_run_reaches_an_alert_answers_the_api_and_stops_cleanly(tmp_path: P
         "SECMONKEY_RUN_BASE_PORT": str(base),
         "SECMONKEY_RUN_DEMO_DB": f"test_run_{uuid.uuid4().hex[:8]}",
         "SECMONKEY_MONGO_DB": f"test_empty_{uuid.uuid4().hex[:8]}",
+        # Queues of its own, so messages other runs left in the production queues
+        # neither delay this run nor get consumed by it.
+        "SECMONKEY_ROUTING_PREFIX": f"run{tag}",
+        "SECMONKEY_SWEEPS_QUEUE": f"run.{tag}.sweeps",
+        "SECMONKEY_AUDITOR_QUEUE": f"run.{tag}.snapshots",
+        "SECMONKEY_AUDITOR_ROUTING_KEYS": f'["run{tag}.#"]',
+        "SECMONKEY_QUEUE": f"run.{tag}.events",
     }
     env.pop("SECMONKEY_ACCOUNTS_FILE", None)
     log = tmp_path / "make-run.log"
@@ -125,6 +149,7 @@ def test_make_run_reaches_an_alert_answers_the_api_and_stops_cleanly(tmp_path: P
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             raise
+    _delete_queues(tag)
     time.sleep(1)
     leftovers = _processes_with_env("SECMONKEY_RUN_STATE", str(state))
     assert leftovers == [], f"processes left behind: {leftovers}"

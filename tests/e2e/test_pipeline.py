@@ -240,8 +240,9 @@ async def test_one_change_reaches_webhook_email_and_history(
         assert latest["change_type"] == "changed"
         assert any("+ ingress tcp/22 from 0.0.0.0/0" in c for c in latest["changes"])
     finally:
+        services.stop()  # before the queues go, or their consumers would declare them again
         channel = await rabbit.channel()
         for queue in ("sweeps", "snapshots", "events"):
-            for name in (f"e2e.{unique}.{queue}", f"e2e.{unique}.{queue}.dead"):
+            for name in (f"e2e.{unique}.{queue}{s}" for s in ("", ".dead", ".undelivered")):
                 await channel.queue_delete(name)
         await channel.close()
