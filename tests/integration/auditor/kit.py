@@ -25,14 +25,13 @@ def key(group_id: str, account: str = ACCOUNT, region: str = REGION) -> str:
     return f"aws:{account}:{region}:{group_id}"
 
 
-def ingress(ports: int | tuple[int, int] | None, source: str, protocol: str = "tcp", **kw: Any) -> Rule:
+def ingress(
+    ports: int | tuple[int, int] | None, source: str, protocol: str = "tcp", **kw: Any
+) -> Rule:
     if isinstance(ports, int):
         ports = (ports, ports)
     low, high = ports if ports is not None else (None, None)
-    if source.startswith("sg-"):
-        kind = "group"
-    else:
-        kind = "cidr6" if ":" in source else "cidr4"
+    kind = "group" if source.startswith("sg-") else "cidr6" if ":" in source else "cidr4"
     return Rule(
         direction=kw.pop("direction", "ingress"),
         protocol=protocol,

@@ -49,10 +49,21 @@ async def test_create_change_unchanged_delete_restore(db: Database, auditor: Aud
     assert types(created) == ["group.created", "group.created"]
     assert created[0].changes == ["+ ingress tcp/443 from 10.0.0.0/8"]
     item = Item.model_validate(await db.items.find_one({"_id": k}))
-    assert (item.seq, item.state, item.name_lower, item.open_issues) == (1, "active", "group-sg-a", 0)
+    assert (item.seq, item.state, item.name_lower, item.open_issues) == (
+        1,
+        "active",
+        "group-sg-a",
+        0,
+    )
     assert item.max_severity is None and item.max_severity_rank == -1
     assert [r.model_dump() for r in item.ranges] == [
-        {"v": 4, "lo": f"{0x0A000000:032x}", "hi": f"{0x0AFFFFFF:032x}", "rule": 0, "direction": "ingress"}
+        {
+            "v": 4,
+            "lo": f"{0x0A000000:032x}",
+            "hi": f"{0x0AFFFFFF:032x}",
+            "rule": 0,
+            "direction": "ingress",
+        }
     ]
 
     changed = await auditor.handle(batch(60, v2, other))
@@ -61,7 +72,12 @@ async def test_create_change_unchanged_delete_restore(db: Database, auditor: Aud
     assert changed[1].issue is not None and changed[1].issue.rule_id == "internet-admin-port"
     assert changed[1].issue.severity == "high" and changed[1].seq == 2
     item = Item.model_validate(await db.items.find_one({"_id": k}))
-    assert (item.seq, item.open_issues, item.max_severity, item.max_severity_rank) == (2, 1, "high", 3)
+    assert (item.seq, item.open_issues, item.max_severity, item.max_severity_rank) == (
+        2,
+        1,
+        "high",
+        3,
+    )
     assert item.last_changed == at(60) and item.first_seen == at(0)
     assert len(item.ranges) == 2
 
@@ -89,7 +105,10 @@ async def test_create_change_unchanged_delete_restore(db: Database, auditor: Aud
     ]
     assert revs[0].diff is None and revs[2].diff is None
     expected = jsondiff.diff(
-        v1.config.model_dump(mode="json"), v2.config.model_dump(mode="json"), syntax="explicit", marshal=True
+        v1.config.model_dump(mode="json"),
+        v2.config.model_dump(mode="json"),
+        syntax="explicit",
+        marshal=True,
     )
     assert json.loads(revs[1].diff or "") == json.loads(json.dumps(expected))
     assert json.loads(revs[3].diff or "") == {}
@@ -132,7 +151,9 @@ async def test_older_observation_never_rewrites_history(db: Database, auditor: A
     assert await auditor.handle(batch(100, snap("sg-a", INTERNAL))) == []  # same instant
     assert await snapshot(db) == before
     await auditor.handle(completed(200, []))
-    assert await auditor.handle(batch(150, snap("sg-a", SSH_WORLD))) == []  # older than the deletion
+    assert (
+        await auditor.handle(batch(150, snap("sg-a", SSH_WORLD))) == []
+    )  # older than the deletion
     assert (await db.items.find_one({"_id": key("sg-a")}))["state"] == "deleted"
 
 
@@ -142,7 +163,9 @@ async def test_incomplete_sweep_deletes_nothing(db: Database, auditor: Auditor) 
     assert await db.revisions.count_documents({"change_type": "deleted"}) == 0
 
 
-async def test_group_seen_after_the_sweep_started_is_not_deleted(db: Database, auditor: Auditor) -> None:
+async def test_group_seen_after_the_sweep_started_is_not_deleted(
+    db: Database, auditor: Auditor
+) -> None:
     await auditor.handle(batch(0, snap("sg-a", INTERNAL), snap("sg-b", INTERNAL)))
     await auditor.handle(batch(90, snap("sg-b", INTERNAL), sweep="event"))  # an event-driven look
     deleted = await auditor.handle(completed(120, [], started=60))
@@ -160,7 +183,9 @@ async def test_fixed_finding_that_returns_reopens(db: Database, auditor: Auditor
     assert (doc["status"], doc["reopened"], doc["fixed_at"]) == ("open", 1, None)
 
 
-async def test_a_config_not_matching_its_fingerprint_is_refused(db: Database, auditor: Auditor) -> None:
+async def test_a_config_not_matching_its_fingerprint_is_refused(
+    db: Database, auditor: Auditor
+) -> None:
     good = snap("sg-a", INTERNAL)
     forged = good.model_copy(update={"fingerprint": "0" * 64})
     with pytest.raises(InvalidInput, match="fingerprint"):

@@ -39,7 +39,9 @@ def rule(
         to_port=high,
         source_kind=kind,  # type: ignore[arg-type]
         source=source,
-        source_account=account if kind != "group" or account else (ACCOUNT if kind == "group" else None),
+        source_account=account
+        if kind != "group" or account
+        else (ACCOUNT if kind == "group" else None),
     )
 
 

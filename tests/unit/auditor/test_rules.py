@@ -109,7 +109,15 @@ def test_admin_port_list_comes_from_settings() -> None:
 # -- internet-ingress ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("ports", "severity"), [(443, Severity.LOW), (80, Severity.LOW), (8080, Severity.MEDIUM), ((8000, 8100), Severity.MEDIUM)])
+@pytest.mark.parametrize(
+    ("ports", "severity"),
+    [
+        (443, Severity.LOW),
+        (80, Severity.LOW),
+        (8080, Severity.MEDIUM),
+        ((8000, 8100), Severity.MEDIUM),
+    ],
+)
 def test_other_ingress_from_the_internet(ports, severity) -> None:
     found = only("internet-ingress", findings(group(rule("tcp", ports, "::/0"))))
     assert [f.severity for f in found] == [severity]
@@ -124,7 +132,10 @@ def test_icmp_from_the_internet_is_medium() -> None:
 
 def test_severity_override_applies_to_web_ports_too() -> None:
     config = parse_rules("rules:\n  internet-ingress: {severity: high}\n")
-    assert only("internet-ingress", findings(group(rule("tcp", 443)), config))[0].severity is Severity.HIGH
+    assert (
+        only("internet-ingress", findings(group(rule("tcp", 443)), config))[0].severity
+        is Severity.HIGH
+    )
 
 
 # -- public-source and broad-cidr ------------------------------------------------------------
@@ -137,14 +148,22 @@ def test_public_range_is_a_low_public_source() -> None:
     assert "broad-cidr" not in found  # /24 is the edge: not wider
 
 
-@pytest.mark.parametrize("source", ["10.0.0.0/8", "172.16.0.0/12", "192.168.1.0/24", "100.64.0.0/10", "fd12::/16", "127.0.0.1/32"])
+@pytest.mark.parametrize(
+    "source",
+    ["10.0.0.0/8", "172.16.0.0/12", "192.168.1.0/24", "100.64.0.0/10", "fd12::/16", "127.0.0.1/32"],
+)
 def test_private_and_special_ranges_are_not_public(source) -> None:
     assert not rule_ids(findings(group(rule("tcp", 443, source)))) & {"public-source", "broad-cidr"}
 
 
 @pytest.mark.parametrize(
     ("source", "broad"),
-    [("8.8.8.0/23", True), ("8.8.8.0/24", False), ("2a00:1450::/47", True), ("2a00:1450:4000::/48", False)],
+    [
+        ("8.8.8.0/23", True),
+        ("8.8.8.0/24", False),
+        ("2a00:1450::/47", True),
+        ("2a00:1450:4000::/48", False),
+    ],
 )
 def test_broad_public_ranges(source, broad) -> None:
     found = by_rule(findings(group(rule("tcp", 443, source))))
@@ -181,7 +200,10 @@ def test_a_group_talking_to_itself_is_not_a_large_range() -> None:
 
 
 def test_egress_ranges_are_not_large_port_findings() -> None:
-    assert not only("large-port-range", findings(group(rule("tcp", (1, 2000), "10.0.0.0/8", direction="egress"))))
+    assert not only(
+        "large-port-range",
+        findings(group(rule("tcp", (1, 2000), "10.0.0.0/8", direction="egress"))),
+    )
 
 
 # -- unknown-account -------------------------------------------------------------------------
@@ -244,13 +266,24 @@ def test_internet_egress_all_is_off_by_default_and_can_be_enabled() -> None:
     [(UNATTACHED, Severity.MEDIUM), (ATTACHED, Severity.HIGH), (PUBLIC, Severity.CRITICAL)],
 )
 def test_exposure_context_moves_severity_one_step(attachments, severity) -> None:
-    assert only("internet-admin-port", findings(group(rule()), attachments=attachments))[0].severity is severity
+    assert (
+        only("internet-admin-port", findings(group(rule()), attachments=attachments))[0].severity
+        is severity
+    )
 
 
 def test_critical_stays_critical_on_a_public_interface_and_exposure_can_be_off() -> None:
-    assert only("internet-all-ports", findings(group(rule("-1", None)), attachments=PUBLIC))[0].severity is Severity.CRITICAL
+    assert (
+        only("internet-all-ports", findings(group(rule("-1", None)), attachments=PUBLIC))[
+            0
+        ].severity
+        is Severity.CRITICAL
+    )
     config = parse_rules("exposure: {enabled: false}\n")
-    assert only("internet-admin-port", findings(group(rule()), config, attachments=PUBLIC))[0].severity is Severity.HIGH
+    assert (
+        only("internet-admin-port", findings(group(rule()), config, attachments=PUBLIC))[0].severity
+        is Severity.HIGH
+    )
 
 
 def test_allowlisted_networks_silence_findings_within_them() -> None:
@@ -292,7 +325,9 @@ def test_every_rule_has_an_id_severity_and_compliance_tags() -> None:
     assert any("PCI DSS 4.0" in t for t in tagged["internet-all-ports"])
     assert "HIPAA 164.312(e)(1)" in tagged["internet-all-ports"]
     assert "SOC 2 CC6.6" in tagged["internet-ingress"]
-    assert {"AWS FSBP EC2.13", "AWS FSBP EC2.14", "AWS FSBP EC2.19"} <= set(tagged["internet-admin-port"])
+    assert {"AWS FSBP EC2.13", "AWS FSBP EC2.14", "AWS FSBP EC2.19"} <= set(
+        tagged["internet-admin-port"]
+    )
     assert "AWS FSBP EC2.2" in tagged["default-group-rules"]
     assert "AWS FSBP EC2.18" in tagged["internet-ingress"]
 
@@ -302,4 +337,6 @@ def test_findings_carry_the_issue_identity_of_the_offending_rule() -> None:
 
     r = rule()
     f = only("internet-admin-port", findings(group(r)))[0]
-    assert f.issue_id == issue_id("aws:111111111111:us-east-1:sg-1", "internet-admin-port", r.text())
+    assert f.issue_id == issue_id(
+        "aws:111111111111:us-east-1:sg-1", "internet-admin-port", r.text()
+    )

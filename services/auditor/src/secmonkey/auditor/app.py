@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
         auditor = Auditor(
             runtime.db,
             rules,
-            runtime.publisher,
+            runtime.publisher if settings.auditor_publish_events else None,
             context_ttl=settings.auditor_context_ttl,
             read_concurrency=settings.auditor_read_concurrency,
         )

@@ -42,6 +42,7 @@ class Reconciled:
     """What reconciling one group's findings with its issues decided."""
 
     writes: list[UpdateOne] = field(default_factory=list)
+    inserts: list[dict[str, Any]] = field(default_factory=list)  # new issues
     transitions: list[Transition] = field(default_factory=list)
     statuses: dict[str, tuple[str, str]] = field(default_factory=dict)  # id → (status, severity)
 
@@ -160,7 +161,9 @@ def reconcile(
                 "justification": None,
             }
             new["transition"] = transition(new, "issue.opened", marker)
-            out.writes.append(UpdateOne({"_id": iid}, {"$setOnInsert": new}, upsert=True))
+            # Inserted, not upserted: one transaction for all (FerretDB); a duplicate is
+            # the same issue written by an attempt that stopped before its commit.
+            out.inserts.append(new)
             out.statuses[iid] = ("open", fields["severity"])
             continue
         status = doc["status"]

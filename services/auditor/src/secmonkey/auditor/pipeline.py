@@ -19,6 +19,7 @@ result, and duplicates or older observations change nothing.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -156,9 +157,18 @@ class Auditor:
         self.publisher = publisher
         self.store = Store(db, read_concurrency=read_concurrency, guarded=guarded)
         self.contexts = ContextSource(db, rules, context_ttl)
+        self._one_at_a_time = asyncio.Lock()
 
     async def handle(self, message: SnapshotBatch | SweepCompleted) -> list[Event]:
         """Apply one message; the events it produced (already stored, and published)."""
+        if await self.store.guarded():
+            return await self._handle(message)
+        # FerretDB: one message at a time per process (see store.py); SQLite has one
+        # writer anyway, so this costs little and avoids exhausting its connections.
+        async with self._one_at_a_time:
+            return await self._handle(message)
+
+    async def _handle(self, message: SnapshotBatch | SweepCompleted) -> list[Event]:
         if isinstance(message, SnapshotBatch):
             events = await self.apply_batch(message)
         elif isinstance(message, SweepCompleted):
@@ -359,7 +369,9 @@ class Auditor:
         existing = await self.store.read("issues", issue_ids)
 
         issue_writes: list[WriteOp] = []
+        issue_inserts: list[Document] = []
         item_writes: list[WriteOp] = []
+        item_inserts: list[Document] = []
         events: list[Event] = []
         digest = self.contexts.digest(directory)
         for item in work:
@@ -377,6 +389,7 @@ class Auditor:
                 deleting=item.kind == "deleted",
             )
             issue_writes.extend(outcome.writes)
+            issue_inserts.extend(outcome.inserts)
             if item.kind != "reaudit":
                 events.append(self._group_event(item, state))
             events.extend(
@@ -391,9 +404,17 @@ class Auditor:
                 )
                 for t in outcome.transitions
             )
-            item_writes.append(self._commit(item, state, outcome, sorted(known), digest))
+            commit = self._commit(item, state, outcome, sorted(known), digest)
+            if isinstance(commit, UpdateOne):
+                item_writes.append(commit)
+            else:
+                item_inserts.append(commit)
+        await self.store.insert("issues", issue_inserts)
         await self.store.write("issues", issue_writes)
         await self._store_events(events)
+        # The items are the commit point. A new one is inserted (one transaction for the
+        # whole batch); a duplicate is the same item committed by a competing writer.
+        await self.store.insert("items", item_inserts)
         await self.store.write("items", item_writes)
         return events, retry
 
@@ -518,7 +539,8 @@ class Auditor:
         outcome: Reconciled,
         issue_ids: list[str],
         digest: str,
-    ) -> UpdateOne:
+    ) -> UpdateOne | Document:
+        """The item write that commits `item`: an update, or a new item to insert."""
         findings = item.findings or []
         fields: dict[str, Any] = {
             **{k: v for k, v in state.items() if k != "_id"},
@@ -555,11 +577,18 @@ class Auditor:
                     sweep_id=item.sweep_id,
                 )
                 update["$min"] = {"first_seen": item.observed_at}
+        if item.kind == "created":
+            return {
+                "_id": item.key,
+                **fields,
+                "first_seen": item.observed_at,
+                "last_seen": item.observed_at,
+            }
         update["$set"] = fields
         query: dict[str, Any] = {"_id": item.key}
-        if self.store.is_guarded and item.kind != "created":
+        if self.store.is_guarded:
             query["seq"] = item.seq if item.kind == "reaudit" else item.seq - 1
-        return UpdateOne(query, update, upsert=item.kind == "created")
+        return UpdateOne(query, update)
 
     # -- events --------------------------------------------------------------------------
 
@@ -602,6 +631,12 @@ class Auditor:
 
     async def expire_justifications(self, now: datetime | None = None) -> list[Event]:
         """Re-open justified issues whose justification has expired (publishes the events)."""
+        if await self.store.guarded():
+            return await self._expire(now)
+        async with self._one_at_a_time:
+            return await self._expire(now)
+
+    async def _expire(self, now: datetime | None) -> list[Event]:
         now = to_millis(now or utcnow())
         query = {"status": "justified", "justification.until": {"$lte": now}}
         expired = await self.db.issues.find(query).to_list(None)

@@ -17,6 +17,9 @@ class Settings(CommonSettings):
     auditor_routing_keys: list[str] = Field(
         default=["aws.#"], description="bindings of the queue on secmonkey.snapshots"
     )
+    auditor_publish_events: bool = Field(
+        default=True, description="publish events on secmonkey.events (they are stored either way)"
+    )
     auditor_host: str = "127.0.0.1"
     auditor_port: int = Field(default=8001, ge=0, le=65535)
     auditor_context_ttl: float = Field(

@@ -72,6 +72,7 @@ class Store:
         if await self.guarded():
             docs = await coll.find({"_id": {"$in": unique}}, projection).to_list(None)
             return {doc["_id"]: doc for doc in docs}
+
         async def one(doc_id: str) -> Document | None:
             async with self._reads:
                 return await coll.find_one({"_id": doc_id}, projection)

@@ -1,0 +1,215 @@
+"""Crash safety: a real auditor process is SIGKILLed in the middle of a 5,000-group sweep.
+
+Two complete sweeps of one region are queued on a fresh queue: the first sees 5,000
+groups for the first time, the second changes 500 of them (250 open a finding, 250 fix
+one), loses 50 and finds 50 new ones. `python -m secmonkey.auditor` consumes them and is
+killed with SIGKILL once the second sweep is under way, then started again. Afterwards
+every change must be recorded exactly once, and every event stored exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from aio_pika.abc import AbstractRobustConnection
+
+from secmonkey.common import amqp
+from secmonkey.common.canonical import GroupSnapshot
+from secmonkey.common.messages import SnapshotBatch, SweepCompleted
+from secmonkey.common.mongo import Database
+from tests.integration.auditor.kit import ACCOUNT, REGION, at, ingress, key, snap
+from tests.support.servers import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+N = 5000
+BATCH = 200
+SSH_WORLD = ingress(22, "0.0.0.0/0")
+RDP_WORLD = ingress(3389, "0.0.0.0/0")
+INTERNAL = ingress(443, "10.0.0.0/8")
+
+
+def gid(i: int) -> str:
+    return f"sg-{i:05d}"
+
+
+def first(i: int) -> GroupSnapshot:
+    return snap(gid(i), SSH_WORLD if i % 10 == 0 else INTERNAL, name=f"g{i}")
+
+
+def second(i: int) -> GroupSnapshot:
+    if i % 20 == 1:
+        return snap(gid(i), RDP_WORLD, name=f"g{i}")  # opens internet-admin-port
+    if i % 20 == 10:
+        return snap(gid(i), INTERNAL, name=f"g{i}")  # fixes the SSH finding
+    return first(i)
+
+
+KEPT = [i for i in range(N) if i % 100 != 99]
+NEW = [N + j for j in range(50)]
+
+
+def sweeps() -> list[SnapshotBatch | SweepCompleted]:
+    messages: list[SnapshotBatch | SweepCompleted] = []
+    for name, seconds, groups in (
+        ("sweep-a", 0, [first(i) for i in range(N)]),
+        ("sweep-b", 3600, [second(i) for i in KEPT] + [snap(gid(i), INTERNAL) for i in NEW]),
+    ):
+        for start in range(0, len(groups), BATCH):
+            messages.append(
+                SnapshotBatch(
+                    sweep_id=name,
+                    account_id=ACCOUNT,
+                    region=REGION,
+                    observed_at=at(seconds + start / 1000),
+                    groups=groups[start : start + BATCH],
+                )
+            )
+        messages.append(
+            SweepCompleted(
+                sweep_id=name,
+                account_id=ACCOUNT,
+                region=REGION,
+                observed_at=at(seconds + 30),
+                started_at=at(seconds),
+                group_ids=[g.config.group_id for g in groups],
+                complete=True,
+            )
+        )
+    return messages
+
+
+@pytest_asyncio.fixture
+async def queue(rabbit: AbstractRobustConnection, unique: str) -> AsyncIterator[amqp.QueueSpec]:
+    spec = amqp.QueueSpec(f"test.auditor.crash.{unique}", None)
+    channel = await rabbit.channel()
+    await amqp.declare_queue(channel, spec)
+    yield spec
+    await channel.queue_delete(spec.name)
+    await channel.queue_delete(spec.dead_letter_queue)
+    await channel.close()
+
+
+def start_auditor(
+    db: Database, queue: amqp.QueueSpec, mongo_url: str, amqp_url: str
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SECMONKEY_MONGO_URL": mongo_url,
+        "SECMONKEY_MONGO_DB": db.name,
+        "SECMONKEY_AMQP_URL": amqp_url,
+        "SECMONKEY_AUDITOR_QUEUE": queue.name,
+        "SECMONKEY_AUDITOR_ROUTING_KEYS": "[]",
+        "SECMONKEY_AUDITOR_PORT": str(free_port()),
+        "SECMONKEY_AUDITOR_PUBLISH_EVENTS": "false",
+        "SECMONKEY_PREFETCH": "8",
+        "SECMONKEY_LOG_LEVEL": "WARNING",
+    }
+    env.pop("SECMONKEY_RULES_FILE", None)
+    return subprocess.Popen([sys.executable, "-m", "secmonkey.auditor"], env=env)
+
+
+async def wait_for(
+    db: Database, collection: str, doc_id: str, proc: subprocess.Popen[bytes], timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while await db[collection].find_one({"_id": doc_id}, {"_id": 1}) is None:
+        assert proc.poll() is None, f"the auditor exited with {proc.returncode}"
+        assert time.monotonic() < deadline, f"{collection} {doc_id} did not appear in {timeout}s"
+        await asyncio.sleep(0.3)
+
+
+async def test_sigkill_mid_sweep_then_restart_records_everything_exactly_once(
+    db: Database,
+    rabbit: AbstractRobustConnection,
+    queue: amqp.QueueSpec,
+    mongo_url: str,
+    amqp_url: str,
+) -> None:
+    publisher = await amqp.Publisher.open(rabbit)
+    messages = sweeps()
+    for start in range(0, len(messages), 10):
+        await publisher.publish_many(
+            "", [(queue.name, m, None) for m in messages[start : start + 10]]
+        )
+    await publisher.close()
+
+    proc = start_auditor(db, queue, mongo_url, amqp_url)
+    try:
+        # Kill once the second sweep has recorded its first changes, mid-stream.
+        await wait_for(db, "revisions", f"{key(gid(1))}:2", proc, timeout=600)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        killed_at = await db.revisions.estimated_document_count()
+        proc = start_auditor(db, queue, mongo_url, amqp_url)
+        last_deleted = max(i for i in range(N) if i % 100 == 99)
+        await wait_for(db, "revisions", f"{key(gid(last_deleted))}:2", proc, timeout=600)
+        await wait_for(db, "items", key(gid(NEW[-1])), proc, timeout=120)
+        channel = await rabbit.channel()
+        deadline = time.monotonic() + 120
+        while (
+            await channel.declare_queue(queue.name, passive=True)
+        ).declaration_result.message_count:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.5)
+        await channel.close()
+        await asyncio.sleep(2)  # the last message's writes and its ack
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    changed = [i for i in KEPT if i % 20 in (1, 10)]
+    deleted = [i for i in range(N) if i % 100 == 99]
+    assert 0 < killed_at < N + len(NEW) + len(changed) + len(deleted), "the kill came mid-sweep"
+
+    revisions = await db.revisions.find({}, {"key": 1, "seq": 1, "change_type": 1}).to_list(None)
+    by_key: dict[str, list[tuple[int, str]]] = {}
+    for r in revisions:
+        by_key.setdefault(r["key"], []).append((r["seq"], r["change_type"]))
+    expected: dict[str, list[tuple[int, str]]] = {key(gid(i)): [(1, "created")] for i in range(N)}
+    for i in changed:
+        expected[key(gid(i))].append((2, "changed"))
+    for i in deleted:
+        expected[key(gid(i))].append((2, "deleted"))
+    for i in NEW:
+        expected[key(gid(i))] = [(1, "created")]
+    assert {k: sorted(v) for k, v in by_key.items()} == expected
+
+    events = await db.events.find({}, {"type": 1, "key": 1, "event_id": 1}).to_list(None)
+    assert len({e["event_id"] for e in events}) == len(events)
+    counts = Counter(e["type"] for e in events)
+    assert counts == {
+        "group.created": N + len(NEW),
+        "group.changed": len(changed),
+        "group.deleted": len(deleted),
+        "issue.opened": N // 10 + sum(1 for i in changed if i % 20 == 1),
+        "issue.fixed": sum(1 for i in changed if i % 20 == 10),
+    }
+    per_key = Counter((e["key"], e["type"]) for e in events)
+    assert max(per_key.values()) == 1  # no group saw the same kind of event twice here
+
+    issues = await db.issues.find({}, {"status": 1, "rule_text": 1, "key": 1}).to_list(None)
+    statuses = Counter(d["status"] for d in issues)
+    ssh_open = sum(1 for i in range(0, N, 10) if i % 20 != 10 and i % 100 != 99)
+    rdp_open = sum(1 for i in changed if i % 20 == 1 and i % 100 != 99)
+    assert statuses == {
+        "open": ssh_open + rdp_open,
+        "fixed": sum(1 for i in changed if i % 20 == 10),
+    } | ({"deleted": n} if (n := sum(1 for i in deleted if i % 10 == 0)) else {})
+    items = await db.items.find({}, {"seq": 1, "state": 1, "open_issues": 1}).to_list(None)
+    assert len(items) == N + len(NEW)
+    assert sum(d["open_issues"] for d in items) == statuses["open"]
+    assert sum(1 for d in items if d["state"] == "deleted") == len(deleted)
