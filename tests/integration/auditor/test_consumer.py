@@ -1,0 +1,134 @@
+"""The auditor on real RabbitMQ: consume, publish events, dead-letter what cannot be read."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+
+import aio_pika
+import pytest
+import pytest_asyncio
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+
+from secmonkey.auditor.consumer import queue_spec, start_consumer
+from secmonkey.auditor.pipeline import Auditor
+from secmonkey.auditor.rules.config import RulesConfig
+from secmonkey.common import amqp
+from secmonkey.common.messages import EVENTS_EXCHANGE, SNAPSHOTS_EXCHANGE
+from secmonkey.common.mongo import Database
+from tests.integration.auditor.kit import REGION, batch, ingress, key, snap
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def account() -> str:
+    """A fresh account id, so that events of other tests on the shared exchange are told apart."""
+    return str(random.randint(200000000000, 999999999999))
+
+
+@pytest_asyncio.fixture
+async def spec(
+    rabbit: AbstractRobustConnection, unique: str, account: str
+) -> AsyncIterator[amqp.QueueSpec]:
+    spec = queue_spec(f"test.auditor.{unique}", [f"aws.{account}.#"])
+    yield spec
+    channel = await rabbit.channel()
+    await channel.queue_delete(spec.name)
+    await channel.queue_delete(spec.dead_letter_queue)
+    await channel.close()
+
+
+@pytest_asyncio.fixture
+async def events_queue(
+    rabbit: AbstractRobustConnection, unique: str
+) -> AsyncIterator[AbstractQueue]:
+    """A throwaway queue on secmonkey.events, as a notifier would bind one."""
+    channel = await rabbit.channel()
+    exchanges = await amqp.declare_exchanges(channel)
+    queue = await channel.declare_queue(f"test.auditor.events.{unique}", exclusive=True)
+    for routing_key in ("group.*", "issue.*"):
+        await queue.bind(exchanges[EVENTS_EXCHANGE], routing_key=routing_key)
+    yield queue
+    await channel.close()
+
+
+async def collect(
+    queue: AbstractQueue, account: str, count: int, timeout: float = 20
+) -> list[AbstractIncomingMessage]:
+    got: list[AbstractIncomingMessage] = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while len(got) < count and asyncio.get_running_loop().time() < deadline:
+        message = await queue.get(no_ack=True, fail=False)
+        if message is None:
+            await asyncio.sleep(0.1)
+        elif f'"account_id":"{account}"' in message.body.decode():
+            got.append(message)
+    return got
+
+
+def snapshot_message(body: bytes) -> aio_pika.Message:
+    return aio_pika.Message(
+        body, content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT
+    )
+
+
+async def test_snapshots_in_events_out(
+    db: Database,
+    rabbit: AbstractRobustConnection,
+    spec: amqp.QueueSpec,
+    events_queue: AbstractQueue,
+    account: str,
+) -> None:
+    publisher = await amqp.Publisher.open(rabbit)
+    auditor = Auditor(db, RulesConfig(), publisher)
+    consumer = await start_consumer(rabbit, auditor, spec, prefetch=4)
+    try:
+        message = batch(0, snap("sg-a", ingress(22, "0.0.0.0/0"), account=account), account=account)
+        await publisher.publish(SNAPSHOTS_EXCHANGE, f"aws.{account}.{REGION}", message)
+        got = await collect(events_queue, account, 2)
+    finally:
+        await consumer.stop()
+        await publisher.close()
+    assert sorted(m.routing_key or "" for m in got) == ["group.created", "issue.opened"]
+    stored = {d["_id"]: d for d in await db.events.find({"account_id": account}).to_list(None)}
+    assert {m.message_id for m in got} == set(stored)
+    assert await db.outbox.count_documents({}) == 0  # everything published was crossed off
+    assert (await db.items.find_one({"_id": key("sg-a", account)}))["seq"] == 1
+
+
+async def test_unreadable_messages_are_dead_lettered_and_the_queue_moves_on(
+    db: Database, rabbit: AbstractRobustConnection, spec: amqp.QueueSpec, account: str
+) -> None:
+    auditor = Auditor(db, RulesConfig())
+    consumer = await start_consumer(rabbit, auditor, spec, prefetch=4)
+    channel = await rabbit.channel()
+    exchange = await channel.get_exchange(SNAPSHOTS_EXCHANGE)
+    routing_key = f"aws.{account}.{REGION}"
+    try:
+        await exchange.publish(snapshot_message(b"{not json"), routing_key=routing_key)
+        bad_region = batch(0, snap("sg-x", account=account), account=account).model_dump_json()
+        await exchange.publish(
+            snapshot_message(bad_region.replace(REGION, "mars-north-9x").encode()),
+            routing_key=routing_key,
+        )
+        good = batch(0, snap("sg-a", account=account), account=account)
+        await exchange.publish(snapshot_message(amqp.encode(good)), routing_key=routing_key)
+        dead = await channel.get_queue(spec.dead_letter_queue)
+        letters: list[AbstractIncomingMessage] = []
+        for _ in range(100):
+            message = await dead.get(no_ack=True, fail=False)
+            if message is not None:
+                letters.append(message)
+            if len(letters) == 2 and await db.items.find_one({"_id": key("sg-a", account)}):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer.stop()
+        await channel.close()
+    reasons = [str((m.headers or {}).get(amqp.REASON_HEADER)) for m in letters]
+    assert len(reasons) == 2 and all(r.startswith("malformed message") for r in reasons)
+    assert any("region" in r for r in reasons)
+    assert await db.items.find_one({"_id": key("sg-a", account)}) is not None
+    assert await db.items.find_one({"_id": key("sg-x", account)}) is None
