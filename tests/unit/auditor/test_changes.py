@@ -7,7 +7,7 @@ import json
 from secmonkey.auditor.changes import change_list, diff
 from secmonkey.common.canonical import CanonicalGroup, Rule
 
-BASE = dict(group_id="sg-1", name="web", owner_id="111111111111", vpc_id="vpc-1")
+BASE = {"group_id": "sg-1", "name": "web", "owner_id": "111111111111", "vpc_id": "vpc-1"}
 
 
 def group(*rules: Rule, **kw: object) -> CanonicalGroup:
