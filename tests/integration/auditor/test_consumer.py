@@ -10,8 +10,9 @@ import aio_pika
 import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from pymongo.errors import AutoReconnect
 
-from secmonkey.auditor.consumer import queue_spec, start_consumer
+from secmonkey.auditor.consumer import SnapshotHandler, queue_spec, start_consumer
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.common import amqp
@@ -132,3 +133,40 @@ async def test_unreadable_messages_are_dead_lettered_and_the_queue_moves_on(
     assert any("region" in r for r in reasons)
     assert await db.items.find_one({"_id": key("sg-a", account)}) is not None
     assert await db.items.find_one({"_id": key("sg-x", account)}) is None
+
+
+class FlakyAuditor(Auditor):
+    """An auditor whose database is unreachable for its first attempts."""
+
+    failures = 3
+
+    async def handle(self, message):  # type: ignore[no-untyped-def]
+        if self.failures:
+            self.failures -= 1
+            raise AutoReconnect("connection refused (injected)")
+        return await super().handle(message)
+
+
+async def test_while_mongodb_is_unavailable_the_message_waits_and_is_not_dead_lettered(
+    db: Database, rabbit: AbstractRobustConnection, spec: amqp.QueueSpec, account: str
+) -> None:
+    auditor = FlakyAuditor(db, RulesConfig())
+    consumer = amqp.Consumer(rabbit, spec, SnapshotHandler(auditor, max_delay=0.2), prefetch=1)
+    await consumer.start()
+    publisher = await amqp.Publisher.open(rabbit)
+    try:
+        message = batch(0, snap("sg-a", account=account), account=account)
+        await publisher.publish(SNAPSHOTS_EXCHANGE, f"aws.{account}.{REGION}", message)
+        for _ in range(100):
+            if await db.items.find_one({"_id": key("sg-a", account)}):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer.stop()
+        await publisher.close()
+    assert auditor.failures == 0
+    assert await db.items.find_one({"_id": key("sg-a", account)}) is not None
+    channel = await rabbit.channel()
+    dead = await channel.declare_queue(spec.dead_letter_queue, passive=True)
+    assert dead.declaration_result.message_count == 0
+    await channel.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import jsondiff
@@ -30,9 +31,10 @@ INTERNAL = ingress(443, "10.0.0.0/8")
 SSH_WORLD = ingress(22, "0.0.0.0/0")
 
 
-@pytest.fixture
-def auditor(db: Database) -> Auditor:
-    return Auditor(db, RulesConfig())
+@pytest.fixture(params=[None, True], ids=["detected", "guarded"])
+def auditor(db: Database, request: pytest.FixtureRequest) -> Auditor:
+    """As detected (FerretDB here), and with MongoDB's guarded writes forced on."""
+    return Auditor(db, RulesConfig(), guarded=request.param)
 
 
 def types(events: list[Event]) -> list[str]:
@@ -192,3 +194,22 @@ async def test_a_config_not_matching_its_fingerprint_is_refused(
         await auditor.handle(batch(0, forged))
     assert await db.items.count_documents({}) == 0
     assert await db.revisions.count_documents({}) == 0
+
+
+async def test_two_auditors_racing_on_one_group_never_append_the_same_revision(
+    db: Database,
+) -> None:
+    k = key("sg-a")
+    await Auditor(db, RulesConfig()).handle(batch(0, snap("sg-a", INTERNAL)))
+    x = batch(60, snap("sg-a", SSH_WORLD))
+    y = batch(120, snap("sg-a", ingress(3389, "0.0.0.0/0")))
+    await asyncio.gather(Auditor(db, RulesConfig()).handle(x), Auditor(db, RulesConfig()).handle(y))
+    revs = await revisions(db, k)
+    seqs = [r["seq"] for r in revs]
+    assert seqs == list(range(1, len(revs) + 1))
+    assert [r["observed_at"] for r in revs] == sorted(r["observed_at"] for r in revs)
+    assert revs[-1]["observed_at"] == at(120)  # the newest observation is the current version
+    item = await db.items.find_one({"_id": k})
+    assert (item["seq"], item["fingerprint"]) == (revs[-1]["seq"], revs[-1]["fingerprint"])
+    changed = await db.events.count_documents({"key": k, "type": "group.changed"})
+    assert changed == len(revs) - 1
