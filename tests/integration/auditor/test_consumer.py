@@ -18,7 +18,7 @@ from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.common import amqp
 from secmonkey.common.messages import EVENTS_EXCHANGE, SNAPSHOTS_EXCHANGE
 from secmonkey.common.mongo import Database
-from tests.integration.auditor.kit import REGION, batch, ingress, key, snap
+from tests.integration.auditor.kit import REGION, at, batch, ingress, key, snap
 
 pytestmark = pytest.mark.integration
 
@@ -170,3 +170,22 @@ async def test_while_mongodb_is_unavailable_the_message_waits_and_is_not_dead_le
     dead = await channel.declare_queue(spec.dead_letter_queue, passive=True)
     assert dead.declaration_result.message_count == 0
     await channel.close()
+
+
+async def test_events_left_in_the_outbox_are_published_later(
+    db: Database, rabbit: AbstractRobustConnection, events_queue: AbstractQueue, account: str
+) -> None:
+    """A run stopped between storing its events and publishing them: maintenance sends them."""
+    stored = await Auditor(db, RulesConfig()).handle(
+        batch(0, snap("sg-a", account=account), account=account)
+    )
+    await db.outbox.insert_one({"_id": stored[0].event_id, "at": at(0)})
+    publisher = await amqp.Publisher.open(rabbit)
+    try:
+        sent = await Auditor(db, RulesConfig(), publisher).republish_outbox()
+        got = await collect(events_queue, account, 1)
+    finally:
+        await publisher.close()
+    assert sent == 1
+    assert [(m.routing_key, m.message_id) for m in got] == [("group.created", stored[0].event_id)]
+    assert await db.outbox.count_documents({}) == 0

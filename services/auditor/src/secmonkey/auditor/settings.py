@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from secmonkey.common.settings import CommonSettings
 
@@ -20,8 +20,16 @@ class Settings(CommonSettings):
     auditor_publish_events: bool = Field(
         default=True, description="publish events on secmonkey.events (they are stored either way)"
     )
-    auditor_host: str = "127.0.0.1"
-    auditor_port: int = Field(default=8001, ge=0, le=65535)
+    auditor_host: str = Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices("SECMONKEY_AUDITOR_HOST", "SECMONKEY_HOST"),
+    )
+    auditor_port: int = Field(
+        default=8001,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("SECMONKEY_AUDITOR_PORT", "SECMONKEY_PORT"),
+    )
     auditor_context_ttl: float = Field(
         default=5.0, ge=0, description="seconds accounts and allowlist are cached"
     )
