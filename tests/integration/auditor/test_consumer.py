@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator
 
@@ -12,6 +13,7 @@ import pytest_asyncio
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from pymongo.errors import AutoReconnect
 
+from secmonkey.auditor.app import maintenance
 from secmonkey.auditor.consumer import SnapshotHandler, queue_spec, start_consumer
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.config import RulesConfig
@@ -189,3 +191,34 @@ async def test_events_left_in_the_outbox_are_published_later(
     assert sent == 1
     assert [(m.routing_key, m.message_id) for m in got] == [("group.created", stored[0].event_id)]
     assert await db.outbox.count_documents({}) == 0
+
+
+async def test_the_maintenance_task_republishes_and_expires(
+    db: Database, rabbit: AbstractRobustConnection, events_queue: AbstractQueue, account: str
+) -> None:
+    ssh = ingress(22, "0.0.0.0/0")
+    stored = await Auditor(db, RulesConfig()).handle(
+        batch(0, snap("sg-a", ssh, account=account), account=account)
+    )
+    issue = next(e.issue for e in stored if e.issue)
+    await db.outbox.insert_one({"_id": stored[0].event_id, "at": at(0)})
+    await db.issues.update_one(
+        {"_id": issue.issue_id},
+        {
+            "$set": {
+                "status": "justified",
+                "justification": {"by": "a", "reason": "b", "until": at(10), "at": at(5)},
+            }
+        },
+    )
+    publisher = await amqp.Publisher.open(rabbit)
+    task = asyncio.create_task(maintenance(Auditor(db, RulesConfig(), publisher), 0.05, 0.1))
+    try:
+        got = await collect(events_queue, account, 2)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await publisher.close()
+    assert sorted(m.routing_key or "" for m in got) == ["group.created", "issue.opened"]
+    assert (await db.issues.find_one({"_id": issue.issue_id}))["status"] == "open"

@@ -21,13 +21,21 @@ from secmonkey.common.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-async def maintenance(auditor: Auditor, period: float) -> None:
-    """Expire justifications and publish events a stopped run left in the outbox."""
+async def maintenance(auditor: Auditor, period: float, expiry_period: float) -> None:
+    """Publish events a stopped run left in the outbox; expire justifications.
+
+    The expiry scan reads every justified issue (a full scan on FerretDB), so it runs less
+    often; a group seen in the meantime has its expired justification noticed at once.
+    """
+    loop = asyncio.get_running_loop()
+    next_expiry = loop.time() + expiry_period
     while True:
         await asyncio.sleep(period)
         try:
-            await auditor.expire_justifications()
             await auditor.republish_outbox(timedelta(seconds=max(period, 30.0)))
+            if loop.time() >= next_expiry:
+                next_expiry = loop.time() + expiry_period
+                await auditor.expire_justifications()
         except asyncio.CancelledError:
             raise
         except TRANSIENT_ERRORS as exc:
@@ -57,7 +65,11 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
         spec = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
         consumer = await start_consumer(runtime.rabbit, auditor, spec, prefetch=settings.prefetch)
         runtime.tasks.append(
-            asyncio.create_task(maintenance(auditor, settings.auditor_maintenance_seconds))
+            asyncio.create_task(
+                maintenance(
+                    auditor, settings.auditor_maintenance_seconds, settings.auditor_expiry_seconds
+                )
+            )
         )
         app.state.auditor = auditor
         try:

@@ -35,5 +35,10 @@ class Settings(CommonSettings):
     )
     auditor_read_concurrency: int = Field(default=8, ge=1, le=64)
     auditor_maintenance_seconds: float = Field(
-        default=30.0, gt=0, description="period of justification expiry and outbox republishing"
+        default=30.0, gt=0, description="period of outbox republishing"
+    )
+    auditor_expiry_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="period of the justification-expiry scan (groups seen meanwhile re-open at once)",
     )
