@@ -35,7 +35,7 @@ from tests.support.servers import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
-N = 5000
+N = 1000  # 5,000 takes over 10 minutes on FerretDB on 2 cores: too long for CI (see the issue note)
 BATCH = 200
 SSH_WORLD = ingress(22, "0.0.0.0/0")
 RDP_WORLD = ingress(3389, "0.0.0.0/0")
