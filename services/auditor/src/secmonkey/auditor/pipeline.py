@@ -50,6 +50,7 @@ from secmonkey.common.messages import (
     utcnow,
 )
 from secmonkey.common.mongo import Database, Document
+from secmonkey.common.severity import Severity
 
 log = logging.getLogger(__name__)
 
@@ -711,8 +712,6 @@ def _observed(
 
 
 def _finding_of(doc: Document) -> Finding:
-    from secmonkey.common.severity import Severity
-
     return Finding(
         issue_id=doc["_id"],
         rule_id=doc["rule_id"],
