@@ -40,7 +40,10 @@ def wait_for_api(timeout: float = 120.0) -> None:
 SUBSCRIPTIONS: list[dict[str, Any]] = [
     {
         "name": "chat: new high and critical issues",
-        "filters": {"event_types": ["issue.opened", "issue.reopened"], "min_severity": "high"},
+        "filters": {
+            "event_types": ["issue.opened", "issue.reopened", "issue.escalated"],
+            "min_severity": "high",
+        },
         "channel": {
             "type": "generic",
             "url": f"{WEBHOOK}/chat",

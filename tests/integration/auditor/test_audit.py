@@ -16,6 +16,7 @@ from tests.integration.auditor.kit import (
     UNATTACHED,
     at,
     batch,
+    completed,
     ingress,
     key,
     snap,
@@ -38,7 +39,12 @@ async def test_exposure_change_re_audits_without_a_revision(db: Database) -> Non
     iid = issue_id(k, "internet-admin-port", SSH_WORLD.text())
     assert (await db.issues.find_one({"_id": iid}))["severity"] == "high"
 
-    assert await auditor.handle(batch(60, snap("sg-a", SSH_WORLD, attachments=PUBLIC))) == []
+    exposed = await auditor.handle(batch(60, snap("sg-a", SSH_WORLD, attachments=PUBLIC)))
+    assert [
+        (e.type, e.issue.issue_id, e.issue.severity, e.issue.previous_severity)
+        for e in exposed
+        if e.issue
+    ] == [("issue.escalated", iid, "critical", "high")]
     issue = await db.issues.find_one({"_id": iid})
     item = await db.items.find_one({"_id": k})
     assert (issue["severity"], issue["status"]) == ("critical", "open")
@@ -48,6 +54,7 @@ async def test_exposure_change_re_audits_without_a_revision(db: Database) -> Non
         True,
     )
 
+    # a drop in severity is recorded silently
     unattached = await auditor.handle(batch(120, snap("sg-a", SSH_WORLD, attachments=UNATTACHED)))
     assert types(unattached) == ["issue.opened"]  # unused-group
     assert unattached[0].issue is not None and unattached[0].issue.rule_id == "unused-group"
@@ -103,7 +110,8 @@ async def test_account_name_is_carried_on_items_and_events(db: Database) -> None
 async def test_a_new_rules_file_re_audits_unchanged_groups(db: Database) -> None:
     await Auditor(db, RulesConfig()).handle(batch(0, snap("sg-a", SSH_WORLD)))
     stricter = parse_rules("rules:\n  internet-admin-port: {severity: critical}\n")
-    assert await Auditor(db, stricter).handle(batch(60, snap("sg-a", SSH_WORLD))) == []
+    escalated = await Auditor(db, stricter).handle(batch(60, snap("sg-a", SSH_WORLD)))
+    assert types(escalated) == ["issue.escalated"]
     assert (await db.issues.find_one({}))["severity"] == "critical"
     disabled = parse_rules("rules:\n  internet-admin-port: {enabled: false}\n")
     events = await Auditor(db, disabled).handle(batch(120, snap("sg-a", SSH_WORLD)))
@@ -134,15 +142,13 @@ async def test_a_justified_finding_stays_silent_until_it_expires(db: Database) -
     await auditor.handle(batch(0, snap("sg-a", SSH_WORLD)))
     await justify(db, iid, until_seconds=600)
 
-    # The group changes (a tag) and is seen exposed: the finding itself is the same.
-    quiet = await auditor.handle(
-        batch(60, snap("sg-a", SSH_WORLD, tags={"Owner": "x"}, attachments=PUBLIC))
-    )
+    # The group changes (a tag): the finding itself is the same.
+    quiet = await auditor.handle(batch(60, snap("sg-a", SSH_WORLD, tags={"Owner": "x"})))
     assert types(quiet) == ["group.changed"]
     issue = await db.issues.find_one({"_id": iid})
     assert (issue["status"], issue["severity"], issue["justification"]["by"]) == (
         "justified",
-        "critical",
+        "high",
         "alice",
     )
     assert (await db.items.find_one({"_id": k}))["open_issues"] == 0
@@ -155,12 +161,7 @@ async def test_a_justified_finding_stays_silent_until_it_expires(db: Database) -
     assert (await db.issues.find_one({"_id": iid}))["status"] == "open"
     assert (await db.items.find_one({"_id": k}))["open_issues"] == 1
     assert await auditor.expire_justifications(now=at(700)) == []
-    assert (
-        await auditor.handle(
-            batch(700, snap("sg-a", SSH_WORLD, tags={"Owner": "x"}, attachments=PUBLIC))
-        )
-        == []
-    )
+    assert await auditor.handle(batch(700, snap("sg-a", SSH_WORLD, tags={"Owner": "x"}))) == []
 
 
 async def test_an_expired_justification_is_noticed_when_the_group_is_next_seen(
@@ -202,3 +203,102 @@ async def test_justification_expiry_is_idempotent(db: Database) -> None:
     second = await auditor.expire_justifications(now=at(150) + timedelta(seconds=1))
     assert [e.event_id for e in first] == [e.event_id for e in second]
     assert await db.events.count_documents({"type": "issue.opened"}) == 2
+
+
+async def test_a_justified_finding_whose_severity_rises_is_open_again_with_an_event(
+    db: Database,
+) -> None:
+    auditor = Auditor(db, RulesConfig())
+    k = key("sg-a")
+    iid = issue_id(k, "internet-admin-port", SSH_WORLD.text())
+    await auditor.handle(batch(0, snap("sg-a", SSH_WORLD)))
+    await justify(db, iid, until_seconds=None)  # accepted at high, for good
+
+    # The group is attached to an interface with a public IP: high becomes critical.
+    exposed = batch(60, snap("sg-a", SSH_WORLD, attachments=PUBLIC))
+    events = await auditor.handle(exposed)
+    assert [
+        (e.type, e.issue.status, e.issue.severity, e.issue.previous_severity) for e in events
+    ] == [("issue.escalated", "open", "critical", "high")]
+    issue = await db.issues.find_one({"_id": iid})
+    assert (issue["status"], issue["severity"], issue["justification"]) == (
+        "open",
+        "critical",
+        None,
+    )
+    assert issue["lapsed_justification"]["by"] == "alice"  # kept for the record
+    item = await db.items.find_one({"_id": k})
+    assert (item["open_issues"], item["max_severity"], item["max_severity_rank"]) == (
+        1,
+        "critical",
+        4,
+    )
+    stored = await db.events.find({"type": "issue.escalated"}).to_list(None)
+    assert [d["_id"] for d in stored] == [events[0].event_id]
+    assert stored[0]["issue"]["previous_severity"] == "high"
+
+    # The same observation again (a redelivery) changes nothing and says nothing.
+    assert await Auditor(db, RulesConfig()).handle(exposed) == []
+    # Back to a private address: the severity drops silently and the issue stays open.
+    assert await auditor.handle(batch(120, snap("sg-a", SSH_WORLD))) == []
+    issue = await db.issues.find_one({"_id": iid})
+    assert (issue["status"], issue["severity"]) == ("open", "high")
+    assert await db.events.count_documents({"type": "issue.escalated"}) == 1
+
+
+async def test_a_severity_drop_keeps_a_justification_and_stays_silent(db: Database) -> None:
+    auditor = Auditor(db, RulesConfig())
+    k = key("sg-a")
+    iid = issue_id(k, "internet-admin-port", SSH_WORLD.text())
+    await auditor.handle(batch(0, snap("sg-a", SSH_WORLD, attachments=PUBLIC)))
+    await justify(db, iid, until_seconds=None)
+    assert await auditor.handle(batch(60, snap("sg-a", SSH_WORLD))) == []
+    issue = await db.issues.find_one({"_id": iid})
+    assert (issue["status"], issue["severity"], issue["justification"]["by"]) == (
+        "justified",
+        "high",
+        "alice",
+    )
+    assert (await db.items.find_one({"_id": k}))["open_issues"] == 0
+
+
+async def test_an_escalation_in_a_new_revision_comes_with_the_group_change(db: Database) -> None:
+    auditor = Auditor(db, RulesConfig())
+    k = key("sg-a")
+    rdp = ingress(3389, "0.0.0.0/0")
+    await auditor.handle(batch(0, snap("sg-a", SSH_WORLD)))
+    events = await auditor.handle(batch(60, snap("sg-a", SSH_WORLD, rdp, attachments=PUBLIC)))
+    assert sorted((e.type, e.seq, e.issue.rule_text if e.issue else "") for e in events) == [
+        ("group.changed", 2, ""),
+        ("issue.escalated", 2, SSH_WORLD.text()),
+        ("issue.opened", 2, rdp.text()),
+    ]
+    escalated = next(e for e in events if e.type == "issue.escalated")
+    assert escalated.issue is not None
+    assert (escalated.issue.severity, escalated.issue.previous_severity) == ("critical", "high")
+    assert await db.events.count_documents({"_id": escalated.event_id}) == 1
+    item = await db.items.find_one({"_id": k})
+    assert (item["open_issues"], item["max_severity"]) == (2, "critical")
+
+
+async def test_a_justified_issue_of_a_deleted_group_escalates_when_it_returns_more_exposed(
+    db: Database,
+) -> None:
+    auditor = Auditor(db, RulesConfig())
+    iid = issue_id(key("sg-a"), "internet-admin-port", SSH_WORLD.text())
+    await auditor.handle(batch(0, snap("sg-a", SSH_WORLD), snap("sg-b")))
+    await justify(db, iid, until_seconds=None)
+    await auditor.handle(completed(60, ["sg-b"], started=30))
+    assert (await db.issues.find_one({"_id": iid}))["status"] == "deleted"
+
+    back = await auditor.handle(batch(120, snap("sg-a", SSH_WORLD, attachments=PUBLIC)))
+    assert [(e.type, e.issue.issue_id if e.issue else None) for e in back] == [
+        ("group.restored", None),
+        ("issue.escalated", iid),
+    ]
+    issue = await db.issues.find_one({"_id": iid})
+    assert (issue["status"], issue["severity"], issue["justification"]) == (
+        "open",
+        "critical",
+        None,
+    )

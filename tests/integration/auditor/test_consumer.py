@@ -18,9 +18,9 @@ from secmonkey.auditor.consumer import SnapshotHandler, queue_spec, start_consum
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.common import amqp
-from secmonkey.common.messages import EVENTS_EXCHANGE, SNAPSHOTS_EXCHANGE
+from secmonkey.common.messages import EVENTS_EXCHANGE, SNAPSHOTS_EXCHANGE, Event, parse_message
 from secmonkey.common.mongo import Database
-from tests.integration.auditor.kit import REGION, at, batch, ingress, key, snap
+from tests.integration.auditor.kit import PUBLIC, REGION, at, batch, ingress, key, snap
 
 pytestmark = pytest.mark.integration
 
@@ -99,6 +99,40 @@ async def test_snapshots_in_events_out(
     assert {m.message_id for m in got} == set(stored)
     assert await db.outbox.count_documents({}) == 0  # everything published was crossed off
     assert (await db.items.find_one({"_id": key("sg-a", account)}))["seq"] == 1
+
+
+async def test_a_severity_rise_is_published_as_an_escalation(
+    db: Database,
+    rabbit: AbstractRobustConnection,
+    spec: amqp.QueueSpec,
+    events_queue: AbstractQueue,
+    account: str,
+) -> None:
+    publisher = await amqp.Publisher.open(rabbit)
+    auditor = Auditor(db, RulesConfig(), publisher)
+    consumer = await start_consumer(rabbit, auditor, spec, prefetch=4)
+    ssh = ingress(22, "0.0.0.0/0")
+    routing_key = f"aws.{account}.{REGION}"
+    try:
+        first = batch(0, snap("sg-a", ssh, account=account), account=account)
+        await publisher.publish(SNAPSHOTS_EXCHANGE, routing_key, first)
+        assert len(await collect(events_queue, account, 2)) == 2
+        exposed = snap("sg-a", ssh, attachments=PUBLIC, account=account)
+        await publisher.publish(
+            SNAPSHOTS_EXCHANGE, routing_key, batch(60, exposed, account=account)
+        )
+        got = await collect(events_queue, account, 1)
+    finally:
+        await consumer.stop()
+        await publisher.close()
+    assert [m.routing_key for m in got] == ["issue.escalated"]
+    event = parse_message(Event, got[0].body)
+    assert event.issue is not None
+    assert (event.issue.severity, event.issue.previous_severity, event.issue.status) == (
+        "critical",
+        "high",
+        "open",
+    )
 
 
 async def test_unreadable_messages_are_dead_lettered_and_the_queue_moves_on(

@@ -96,6 +96,7 @@ async def summary(db: Database, account: str) -> dict[str, list[Any]]:
                 d["seq"] or 0,
                 (d["issue"] or {}).get("rule_id", ""),
                 (d["issue"] or {}).get("status", ""),
+                (d["issue"] or {}).get("previous_severity") or "",
                 tuple(d["changes"]),
             )
             for d in events
@@ -123,7 +124,11 @@ async def test_stopping_at_any_write_then_redelivering_gives_the_same_result(db:
     reference = Fuse(None)
     await run(db, "100000000000", reference)
     expected = await summary(db, "100000000000")
-    assert len(expected["events"]) == 14 and len(expected["revisions"]) == 8
+    assert len(expected["events"]) == 15 and len(expected["revisions"]) == 8
+    # sg-c seen with a public IP: its open SSH issue rises from high to critical
+    assert ("issue.escalated", "sg-c", 1, "internet-admin-port", "open", "high", ()) in expected[
+        "events"
+    ]
     for n in range(1, reference.calls + 1):
         account = str(100000000000 + n)
         await run(db, account, Fuse(n))

@@ -48,6 +48,17 @@ def test_issue_subject_says_what_happened_and_where() -> None:
     assert headline(event("issue.fixed")).startswith("FIXED: tcp/22 opened")
 
 
+def test_an_escalation_says_from_which_severity() -> None:
+    escalated = event("issue.escalated", Severity.CRITICAL)
+    assert escalated.issue is not None
+    assert headline(escalated).startswith("CRITICAL (escalated): tcp/22 opened")
+    escalated.issue.previous_severity = Severity.HIGH
+    assert subject(escalated) == (
+        "[secmonkey] CRITICAL (escalated from high): tcp/22 opened to 0.0.0.0/0"
+        " on web-sg (prod, us-east-1)"
+    )
+
+
 def test_group_headlines() -> None:
     changed = event("group.changed", None, changes=["a added", "b removed", "c changed"])
     assert headline(changed) == "CHANGED: web-sg (prod, us-east-1): a added and 2 more"

@@ -32,7 +32,13 @@ AccountId = Annotated[str, Field(pattern=ACCOUNT_ID_PATTERN)]
 Region = Annotated[str, Field(pattern=REGION_PATTERN)]
 
 GROUP_EVENT_TYPES = ("group.created", "group.changed", "group.deleted", "group.restored")
-ISSUE_EVENT_TYPES = ("issue.opened", "issue.fixed", "issue.reopened", "issue.justified")
+ISSUE_EVENT_TYPES = (
+    "issue.opened",
+    "issue.fixed",
+    "issue.reopened",
+    "issue.escalated",
+    "issue.justified",
+)
 EventType = Literal[
     "group.created",
     "group.changed",
@@ -41,6 +47,7 @@ EventType = Literal[
     "issue.opened",
     "issue.fixed",
     "issue.reopened",
+    "issue.escalated",  # the severity of an open (or justified) issue rose
     "issue.justified",
 ]
 
@@ -161,6 +168,9 @@ class IssueRef(BaseModel):
     rule_text: str = ""
     compliance: list[str] = Field(default_factory=list)
     status: str
+    previous_severity: Severity | None = Field(
+        default=None, description="on `issue.escalated`: the severity before it rose"
+    )
 
 
 class Event(Message):

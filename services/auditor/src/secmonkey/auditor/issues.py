@@ -1,5 +1,10 @@
 """Issue lifecycle: findings open issues, vanished findings fix them, returning ones re-open.
 
+A finding whose severity rises (the group became reachable from a public IP, a stricter
+rules file) escalates its issue with an `issue.escalated` event; a justified one loses
+its justification, which covered the finding as it was, and is open again. A severity
+that drops is updated silently.
+
 Every write names the *marker* of the work that made it (a revision, a re-audit, a
 justification expiry). When the same work is redone after a crash, an issue already
 carrying that marker is not written again; its recorded transition is re-emitted with
@@ -59,7 +64,9 @@ class Reconciled:
         }
 
 
-def issue_ref(doc: dict[str, Any], status: str | None = None) -> IssueRef:
+def issue_ref(
+    doc: dict[str, Any], status: str | None = None, previous_severity: str | None = None
+) -> IssueRef:
     return IssueRef(
         issue_id=doc["_id"],
         rule_id=doc["rule_id"],
@@ -68,7 +75,12 @@ def issue_ref(doc: dict[str, Any], status: str | None = None) -> IssueRef:
         rule_text=doc.get("rule_text", ""),
         compliance=list(doc.get("compliance", [])),
         status=status or doc["status"],
+        previous_severity=Severity(previous_severity) if previous_severity else None,
     )
+
+
+def _rose(doc: dict[str, Any], finding: Finding) -> bool:
+    return finding.severity.rank > SEVERITY_RANK.get(doc["severity"], len(SEVERITY_RANK))
 
 
 def _finding_fields(group: dict[str, Any], finding: Finding, at: datetime) -> dict[str, Any]:
@@ -107,10 +119,19 @@ def reconcile(
     out = Reconciled()
     by_id = {f.issue_id: f for f in findings}
 
-    def transition(doc: dict[str, Any], event_type: EventType, event_marker: str) -> dict[str, Any]:
+    def transition(
+        doc: dict[str, Any],
+        event_type: EventType,
+        event_marker: str,
+        previous_severity: str | None = None,
+    ) -> dict[str, Any]:
         event_id = issue_event_id(doc["_id"], event_type, event_marker)
-        out.transitions.append(Transition(event_type, event_id, issue_ref(doc)))
-        return {"marker": marker, "event": event_type, "event_id": event_id}
+        ref = issue_ref(doc, previous_severity=previous_severity)
+        out.transitions.append(Transition(event_type, event_id, ref))
+        recorded = {"marker": marker, "event": event_type, "event_id": event_id}
+        if previous_severity is not None:
+            recorded["previous_severity"] = previous_severity
+        return recorded
 
     for iid in sorted(set(existing) | set(by_id)):
         doc = existing.get(iid)
@@ -118,9 +139,8 @@ def reconcile(
         if doc is not None and (doc.get("transition") or {}).get("marker") == marker:
             recorded = doc["transition"]
             if recorded.get("event"):
-                out.transitions.append(
-                    Transition(recorded["event"], recorded["event_id"], issue_ref(doc))
-                )
+                ref = issue_ref(doc, previous_severity=recorded.get("previous_severity"))
+                out.transitions.append(Transition(recorded["event"], recorded["event_id"], ref))
             out.statuses[iid] = (doc["status"], doc["severity"])
             continue
         if deleting or finding is None:
@@ -174,6 +194,18 @@ def reconcile(
             status = "open"
             fields["status"] = "open"
             fields["transition"] = transition({**doc, **fields}, "issue.opened", event_marker)
+        elif _rose(doc, finding) and (
+            status in ("open", "justified") or (status == "deleted" and _still_justified(doc, at))
+        ):
+            # Open, justified, or justified when its group was deleted: a justification
+            # accepted the lower severity, so it lapses (kept aside for the record).
+            status = "open"
+            fields.update(status="open", fixed_at=None)
+            if doc.get("justification"):
+                fields.update(justification=None, lapsed_justification=doc["justification"])
+            fields["transition"] = transition(
+                {**doc, **fields}, "issue.escalated", marker, previous_severity=doc["severity"]
+            )
         elif status == "deleted" and _still_justified(doc, at):
             status = "justified"
             fields.update(status="justified", fixed_at=None)

@@ -29,9 +29,13 @@ def account_text(event: Event) -> str:
 
 
 def label(event: Event) -> str:
-    """`HIGH`, `CRITICAL (reopened)`, `FIXED`, `CHANGED`…: the first word of every headline."""
-    if event.type in ("issue.opened", "issue.reopened") and event.issue is not None:
+    """The first words of every headline: `HIGH`, `CRITICAL (reopened)`, `FIXED`, `CHANGED`,
+    `CRITICAL (escalated from high)`…"""
+    if event.type in ("issue.opened", "issue.reopened", "issue.escalated") and event.issue:
         text = event.issue.severity.value.upper()
+        previous = event.issue.previous_severity
+        if event.type == "issue.escalated":
+            return f"{text} (escalated from {previous})" if previous else f"{text} (escalated)"
         return f"{text} (reopened)" if event.type == "issue.reopened" else text
     return _LABELS.get(event.type, event.type.upper())
 
