@@ -169,6 +169,52 @@ async def test_justify_then_withdraw(own: tuple[FastAPI, dict[str, str]]) -> Non
         assert second.status_code == 404 and "has no justification" in second.json()["detail"]
 
 
+async def test_justifying_updates_the_groups_counters_at_once(
+    own: tuple[FastAPI, dict[str, str]],
+) -> None:
+    """Group lists filter on `open_issues` / `max_severity_rank`: justifying an issue, or
+    withdrawing its justification, shows there at once, not at the group's next change."""
+    app, keys = own
+    async with harness.client_for(app, keys["auditor"]) as auditor:
+
+        async def counters() -> tuple[int, str | None]:
+            group = (await auditor.get(f"/api/v1/groups/{LEGACY}")).json()
+            return group["open_issues"], group["max_severity"]
+
+        def expected(issues: list[dict[str, Any]]) -> tuple[int, str | None]:
+            severities = [i["severity"] for i in issues]
+            return len(issues), max(severities, key=SEVERITY_RANK.__getitem__, default=None)
+
+        async def listed(**params: str) -> bool:
+            body = (await auditor.get("/api/v1/groups", params=params | {"limit": "500"})).json()
+            return LEGACY in {g["group_id"] for g in body["items"]}
+
+        response = await auditor.get("/api/v1/issues", params={"group_id": LEGACY})
+        open_issues = response.json()["items"]  # most severe first
+        assert len(open_issues) >= 3
+        top = open_issues[0]["severity"]
+        assert SEVERITY_RANK[top] > SEVERITY_RANK[open_issues[-1]["severity"]]
+        assert await counters() == expected(open_issues)
+        assert await listed(min_severity=top) and await listed(has_issues="true")
+
+        remaining = list(open_issues)
+        for issue in open_issues:
+            path = f"/api/v1/issues/{issue['id']}/justification"
+            assert (await auditor.put(path, json={"reason": "lab network, no data"})).is_success
+            remaining.remove(issue)
+            assert await counters() == expected(remaining), f"after justifying {issue['rule_id']}"
+        assert await counters() == (0, None)
+        assert not await listed(min_severity=top) and not await listed(has_issues="true")
+        assert await listed(has_issues="false")
+
+        for issue in reversed(open_issues):
+            path = f"/api/v1/issues/{issue['id']}/justification"
+            assert (await auditor.delete(path)).status_code == 204
+            remaining.append(issue)
+            assert await counters() == expected(remaining), f"after withdrawing {issue['rule_id']}"
+        assert await listed(min_severity=top) and await listed(has_issues="true")
+
+
 async def test_bad_justifications(own: tuple[FastAPI, dict[str, str]]) -> None:
     app, keys = own
     async with harness.client_for(app, keys["auditor"]) as auditor:

@@ -112,6 +112,7 @@ async def justify_issue(
             f"issue {issue_id} is {issue.status}; only open or justified issues can be justified",
             kind="conflict",
         )
+    await refresh_item_counters(db, issue.key)
     await record_event(db, publisher, _justified_event(issue, now))
     return IssueView.of(issue)
 
@@ -141,12 +142,33 @@ def _justified_event(issue: Issue, at: datetime) -> Event:
 
 async def withdraw_justification(db: Database, issue_id: str) -> None:
     """Open a justified issue again; `NotFound` if it has no justification."""
-    result = await db.issues.update_one(
+    withdrawn = await db.issues.find_one_and_update(
         {"_id": issue_id, "status": "justified"},
         {"$set": {"status": "open"}, "$unset": {"justification": ""}},
-    )
-    if result.matched_count == 0:
+    )  # no projection: FerretDB 1.24 does not implement `fields` on findAndModify
+    if withdrawn is None:
         exists = await db.issues.find_one({"_id": issue_id}, {"_id": 1})
         raise NotFound(
             f"issue {issue_id} has no justification" if exists else f"no issue {issue_id}"
         )
+    await refresh_item_counters(db, withdrawn["key"])
+
+
+async def refresh_item_counters(db: Database, key: str) -> None:
+    """Recount the item's `open_issues`, `max_severity` and `max_severity_rank` (what group
+    lists filter and sort on) from its issues, read by `_id` from the item's `issue_ids`, as
+    the auditor counts them: justified issues are not open."""
+    item = await db.items.find_one({"_id": key}, {"issue_ids": 1, "state": 1})
+    if item is None or item.get("state") == "deleted":
+        return  # a deleted group has no open issue (the auditor keeps its counters at zero)
+    ids = list(item.get("issue_ids") or [])
+    projection = {"status": 1, "severity": 1}
+    docs = await db.issues.find({"_id": {"$in": ids}}, projection).to_list(None) if ids else []
+    severities = [str(d["severity"]) for d in docs if d.get("status") == "open"]
+    top = max(severities, key=SEVERITY_RANK.__getitem__, default=None)
+    counters = {
+        "open_issues": len(severities),
+        "max_severity": top,
+        "max_severity_rank": SEVERITY_RANK[top] if top is not None else -1,
+    }
+    await db.items.update_one({"_id": key}, {"$set": counters})
