@@ -48,7 +48,7 @@ if answers "$mongo_host" "$mongo_port"; then
 else
   src="$root/deploy/local/mongo-compat"
   bin="$state/bin/mongo-compat"
-  sum=$(cat "$src/main.go" "$src/go.mod" "$src/go.sum" | sha256sum | cut -d' ' -f1)
+  sum=$(cat "$src"/*.go "$src/go.mod" "$src/go.sum" | sha256sum | cut -d" " -f1)
   if [ ! -x "$bin" ] || [ "$(cat "$bin.sum" 2>/dev/null)" != "$sum" ]; then
     command -v go >/dev/null 2>&1 || { echo "[up] Go is needed to build deploy/local/mongo-compat" >&2; exit 1; }
     say "building mongo-compat (FerretDB 1.24 embedded; first build takes a few minutes)"

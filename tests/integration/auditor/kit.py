@@ -109,6 +109,7 @@ async def issues(db: Database, item_key: str) -> dict[str, dict[str, Any]]:
 async def snapshot(db: Database) -> dict[str, list[dict[str, Any]]]:
     """Every document the auditor writes, to compare two states of the database."""
     out = {}
-    for name in ("items", "revisions", "issues", "events"):
+    for name in ("items", "revisions", "issues", "events", "rule_ranges", "rule_postings"):
         out[name] = await db[name].find({}).sort("_id", 1).to_list(None)
+    out["group_ids"] = await db.group_ids.find({}).sort("_id", 1).to_list(None)
     return out

@@ -85,6 +85,17 @@ async def summary(db: Database, account: str) -> dict[str, list[Any]]:
     events = [d for d in await db.events.find({}).to_list(None) if mine(d)]
     issues = [d for d in await db.issues.find({}).to_list(None) if mine(d)]
     items = [d for d in await db.items.find({}).to_list(None) if mine(d)]
+    # the search lookups: entries filed under each range (their documents are per place)
+    filed = [
+        (d["_id"].split("@")[0], entry.split("|", 2)[1], entry.split("|", 1)[0].split(":")[3])
+        for d in await db.rule_postings.find({}).to_list(None)
+        if f":{account}:" in d["_id"]
+        for entry in d.get("e") or []
+    ]
+    group_ids = [
+        (d["_id"], len([k for k in d["keys"] if f":{account}:" in k]))
+        for d in await db.group_ids.find({}).to_list(None)
+    ]
     return {
         "revisions": sorted(
             (d["group_id"], d["seq"], d["change_type"], d["changes"], d["diff"]) for d in revisions
@@ -105,6 +116,8 @@ async def summary(db: Database, account: str) -> dict[str, list[Any]]:
             (d["group_id"], d["rule_id"], d["rule_text"], d["status"], d["severity"], d["reopened"])
             for d in issues
         ),
+        "postings": sorted(filed),
+        "group_ids": sorted(g for g in group_ids if g[1]),
         "items": sorted(
             (
                 d["group_id"],

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from typing import Literal
 
 import pytest
 
 from secmonkey.api.dialect import Dialect
-from secmonkey.api.search import candidate_filter, containing_starts
-from secmonkey.common.cidr import MATCH_MODES, IPRange, MatchMode, parse_network, to_hex
+from secmonkey.api.search import candidate_filter, candidate_ranges, containing_starts
+from secmonkey.common.cidr import IPRange, parse_network, to_hex
+from secmonkey.common.postings import range_id
 
 
 def _hex(text: str) -> str:
@@ -56,11 +58,7 @@ def _matches_filter(doc_los: list[str], query: dict[str, object], dialect: Diale
     return any(condition["$gte"] <= lo <= condition["$lte"] for lo in doc_los)
 
 
-@pytest.mark.parametrize("mode", MATCH_MODES)
-@pytest.mark.parametrize("dialect", [Dialect(ferretdb=True), Dialect(ferretdb=False)])
-def test_candidate_filter_is_a_superset_of_exact_matching(
-    mode: MatchMode, dialect: Dialect
-) -> None:
+def _random_rules() -> list[str]:
     rng = random.Random(7)
     rules = ["0.0.0.0/0", "::/0", "10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "192.168.1.7/32"]
     rules += ["2001:db8::/32", "2001:db8:1::/48", "fd00::/8"]
@@ -69,9 +67,20 @@ def test_candidate_filter_is_a_superset_of_exact_matching(
         rules.append(str(ipaddress.ip_network((rng.getrandbits(32), bits), strict=False)))
         bits6 = rng.randrange(0, 129)
         rules.append(str(ipaddress.ip_network((rng.getrandbits(128), bits6), strict=False)))
-    queries = ["10.1.2.3/32", "10.0.0.0/8", "10.1.0.0/20", "0.0.0.0/0", "::/0", "2001:db8:1:2::/64"]
-    queries += ["192.168.0.0/16", "fd00:1::/32"]
-    for text in queries:
+    return rules
+
+
+QUERIES = ["10.1.2.3/32", "10.0.0.0/8", "10.1.0.0/20", "0.0.0.0/0", "::/0", "2001:db8:1:2::/64"]
+QUERIES += ["192.168.0.0/16", "fd00:1::/32", "192.168.1.7", "2001:db8::1"]
+
+
+@pytest.mark.parametrize("mode", ["within", "overlaps"])
+@pytest.mark.parametrize("dialect", [Dialect(ferretdb=True), Dialect(ferretdb=False)])
+def test_candidate_filter_is_a_superset_of_exact_matching(
+    mode: Literal["within", "overlaps"], dialect: Dialect
+) -> None:
+    rules = _random_rules()
+    for text in QUERIES:
         network = parse_network(text)
         query = candidate_filter(network, mode, dialect)
         wanted = IPRange.of(network)
@@ -79,6 +88,24 @@ def test_candidate_filter_is_a_superset_of_exact_matching(
             stored = IPRange.of(rule)
             if stored.matches(wanted, mode):
                 assert _matches_filter([to_hex(stored.first)], query, dialect), (rule, text, mode)
+
+
+@pytest.mark.parametrize("mode", ["contains", "exact"])
+def test_candidate_ranges_name_every_matching_range_and_no_other(
+    mode: Literal["contains", "exact"],
+) -> None:
+    """The posting lookups of a search are exactly the ranges that match it."""
+    rules = _random_rules()
+    lengths = {4: sorted({parse_network(r).prefixlen for r in rules if ":" not in r})}
+    lengths[6] = sorted({parse_network(r).prefixlen for r in rules if ":" in r})
+    for text in QUERIES:
+        network = parse_network(text)
+        looked_up = set(candidate_ranges(network, mode, "ingress", lengths[network.version]))
+        wanted = IPRange.of(network)
+        for rule in rules:
+            stored = parse_network(rule)
+            matches = IPRange.of(stored).matches(wanted, mode)
+            assert (range_id("ingress", stored) in looked_up) == matches, (rule, text, mode)
 
 
 def test_within_uses_elem_match_only_where_the_server_understands_it() -> None:

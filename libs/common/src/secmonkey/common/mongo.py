@@ -64,6 +64,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("account_id", ASCENDING), ("at", DESCENDING)]),
         IndexModel([("key", ASCENDING), ("at", DESCENDING)]),
     ],
+    # `_id`-keyed lookups written by the auditor (secmonkey.common.postings): read by `_id`.
+    "rule_ranges": [],
+    "rule_postings": [],
+    "group_ids": [],
     "subscriptions": [IndexModel([("enabled", ASCENDING)])],
     "deliveries": [
         IndexModel([("event_id", ASCENDING), ("subscription_id", ASCENDING)]),

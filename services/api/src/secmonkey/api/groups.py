@@ -7,6 +7,7 @@ turns into problem details and the console into a page.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from secmonkey.api.history import (
     Revisions,
     aware,
     find_item,
+    keys_of,
     load_item,
     parse_point,
     resolve_point,
@@ -114,11 +116,15 @@ async def resolve_groups(db: Database, ids: str) -> ResolveResponse:
     projection = dict.fromkeys(
         ("group_id", "name", "account_id", "account_name", "region", "vpc_id", "state"), 1
     ) | {"deleted_at": 1}
+    # Primary-key lookups only: each ID's keys, then each key's item.
+    keys = [k for ks in await asyncio.gather(*(keys_of(db, i) for i in wanted)) for k in ks]
+    docs = await asyncio.gather(*(db.items.find_one({"_id": k}, projection) for k in keys))
     found: dict[str, list[ResolvedGroup]] = {}
-    async for doc in db.items.find({"group_id": {"$in": wanted}}, projection):
-        found.setdefault(doc["group_id"], []).append(
-            ResolvedGroup(key=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
-        )
+    for doc in docs:
+        if doc is not None:
+            found.setdefault(doc["group_id"], []).append(
+                ResolvedGroup(key=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
+            )
     return ResolveResponse(
         results=[
             Resolution(

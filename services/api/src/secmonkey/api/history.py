@@ -1,5 +1,6 @@
 """Finding a group and walking its revisions: by number, at an instant, between two points.
 
+A group is found by its item key (`_id`), or by its ID alone through `group_ids`.
 Revisions are stored under `_id = "<key>:<seq>"` and their `observed_at` grows with
 `seq` (the auditor never rewrites history with an older observation), so the revision
 in force at an instant is found by a binary search of primary-key lookups: a handful of
@@ -8,6 +9,7 @@ the cheapest reads any MongoDB-protocol server serves, whatever the history's le
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +19,7 @@ from secmonkey.common.documents import Item, Revision
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.messages import item_key
 from secmonkey.common.mongo import Database
+from secmonkey.common.postings import GROUP_IDS
 
 MAX_CANDIDATES = 10
 
@@ -31,6 +34,12 @@ def _where(account_id: str | None, region: str | None) -> str:
     return f" in {text}" if text else ""
 
 
+async def keys_of(db: Database, group_id: str) -> list[str]:
+    """The item keys a group ID was seen under (`group_ids`, filed by the auditor)."""
+    doc = await db[GROUP_IDS].find_one({"_id": group_id})
+    return sorted((doc or {}).get("keys") or [])
+
+
 async def find_item(
     db: Database,
     group_id: str,
@@ -40,15 +49,16 @@ async def find_item(
 ) -> dict[str, Any]:
     """The one item of `group_id` (narrowed by account and region); 404 or 409 otherwise."""
     if account_id and region:
-        doc = await db.items.find_one({"_id": item_key(account_id, region, group_id)}, projection)
-        docs = [doc] if doc is not None else []
+        keys = [item_key(account_id, region, group_id)]
     else:
-        query: dict[str, Any] = {"group_id": group_id}
-        if account_id:
-            query["account_id"] = account_id
-        if region:
-            query["region"] = region
-        docs = await db.items.find(query, projection).limit(MAX_CANDIDATES).to_list()
+        keys = [
+            k
+            for k in await keys_of(db, group_id)
+            if k.split(":")[1] == (account_id or k.split(":")[1])
+            and k.split(":")[2] == (region or k.split(":")[2])
+        ][:MAX_CANDIDATES]
+    found = await asyncio.gather(*(db.items.find_one({"_id": k}, projection) for k in keys))
+    docs = [doc for doc in found if doc is not None]
     if not docs:
         raise NotFound(f"no security group {group_id} is known{_where(account_id, region)}")
     if len(docs) > 1:

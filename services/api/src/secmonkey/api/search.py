@@ -1,16 +1,22 @@
-"""Rule search by address or network: one indexed find for candidates, exact matching in Python.
+"""Rule search by address or network.
 
-Every stored range comes from a CIDR, so it is an aligned prefix: its `lo` is the query
-address masked to the rule's prefix length. The rules that contain a network of prefix
-length p therefore have `lo` among the p + 1 maskings of its first address, which makes
-"contains" a point lookup of at most 33 (IPv4) or 129 (IPv6) keys in the `ranges.lo`
-index; "within" is a range scan of that index; "overlaps" (for prefixes: one contains
-the other) is both. The candidates are then checked with `IPRange.matches`, which is the
-definition of each mode.
+Every stored range comes from a CIDR, so it is an aligned prefix. The rules that contain a
+network of prefix length p (`contains`, and `/search/ip`) have one of its p + 1 maskings
+as their range, and `exact` has one candidate range: both are answered from the postings
+the auditor files under each range (`secmonkey.common.postings`), by primary-key lookups
+only: the prefix lengths in use, the places (account-regions) of each candidate range,
+then the entries of each place in item-key order until the page is full.
+
+`within` and `overlaps` need every range inside the query network, which no set of keys
+enumerates: they are one find on the `ranges.lo` index of `items` (a range scan on
+MongoDB; FerretDB has no such index and scans), the candidates then checked with
+`IPRange.matches`, which defines each mode.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,6 +26,16 @@ from secmonkey.api.schemas.search import RuleMatch
 from secmonkey.common.canonical import Rule
 from secmonkey.common.cidr import IPNetwork, IPRange, MatchMode, to_hex
 from secmonkey.common.mongo import Database
+from secmonkey.common.postings import (
+    LENGTHS_ID,
+    POSTINGS,
+    RANGES,
+    Entry,
+    lengths_field,
+    place_of,
+    posting_id,
+    range_id,
+)
 
 Direction = Literal["ingress", "egress"]
 PROJECTION = {
@@ -43,18 +59,15 @@ def containing_starts(network: IPNetwork) -> list[str]:
     return [to_hex(s) for s in sorted(starts)]
 
 
-def candidate_filter(network: IPNetwork, mode: MatchMode, dialect: Dialect) -> dict[str, Any]:
+def candidate_filter(
+    network: IPNetwork, mode: Literal["within", "overlaps"], dialect: Dialect
+) -> dict[str, Any]:
     """A filter on `ranges.lo` returning a superset of the items with a matching range."""
     query = IPRange.of(network)
-    contains = {"ranges.lo": {"$in": containing_starts(network)}}
     within = dialect.element_between("ranges", "lo", to_hex(query.first), to_hex(query.last))
-    if mode == "exact":
-        return {"ranges.lo": to_hex(query.first)}
-    if mode == "contains":
-        return contains
     if mode == "within":
         return within
-    return {"$or": [contains, within]}
+    return {"$or": [{"ranges.lo": {"$in": containing_starts(network)}}, within]}
 
 
 @dataclass(frozen=True)
@@ -81,8 +94,12 @@ async def search_rules(
     more matching rules than `limit` is returned whole); `next_key` then names the last
     group returned.
     """
+    if mode in ("contains", "exact"):
+        return await _search_postings(
+            db, network, mode, direction, account_id, region, after_key, limit
+        )
     query = IPRange.of(network)
-    filters: dict[str, Any] = {"state": "active", **candidate_filter(network, mode, dialect)}
+    filters: dict[str, Any] = {"state": "active", **candidate_filter(network, mode, dialect)}  # type: ignore[arg-type]
     if account_id:
         filters["account_id"] = account_id
     if region:
@@ -135,3 +152,93 @@ def _matches_in(
         )
     found.sort(key=lambda m: m.rule.index)
     return found
+
+
+def candidate_ranges(
+    network: IPNetwork, mode: Literal["contains", "exact"], direction: str, lengths: list[int]
+) -> list[str]:
+    """The range ids that can match `network`: its maskings to each prefix length in use."""
+    if mode == "exact":
+        return [range_id(direction, network)] if network.prefixlen in lengths else []
+    return [
+        range_id(direction, network.supernet(new_prefix=length))
+        for length in sorted(set(lengths))
+        if length <= network.prefixlen
+    ]
+
+
+async def _search_postings(
+    db: Database,
+    network: IPNetwork,
+    mode: Literal["contains", "exact"],
+    direction: Direction | None,
+    account_id: str | None,
+    region: str | None,
+    after_key: str | None,
+    limit: int,
+) -> SearchPage:
+    ranges, postings = db[RANGES], db[POSTINGS]
+    directory = await ranges.find_one({"_id": LENGTHS_ID}) or {}
+    wanted: list[str] = []
+    for way in [direction] if direction else ["ingress", "egress"]:
+        lengths = [int(n) for n in directory.get(lengths_field(way, network.version)) or []]
+        wanted += candidate_ranges(network, mode, way, lengths)
+    heads = await asyncio.gather(*(ranges.find_one({"_id": r}) for r in wanted))
+    by_place: dict[str, list[str]] = defaultdict(list)
+    for head in heads:
+        for place in (head or {}).get("places") or []:
+            by_place[place].append(head["_id"])  # type: ignore[index]
+    start = place_of(after_key) if after_key else ""
+    matches: list[RuleMatch] = []
+    names = _AccountNames(db)
+    # Item keys are `<place>:<group id>`: ordering places by `<place>:` orders their keys.
+    for place in sorted(by_place, key=lambda p: p + ":"):
+        if (place + ":") < (start + ":") or not _in_scope(place, account_id, region):
+            continue
+        docs = await asyncio.gather(
+            *(postings.find_one({"_id": posting_id(r, place)}) for r in by_place[place])
+        )
+        groups: dict[str, dict[int, Entry]] = defaultdict(dict)
+        for r, doc in zip(by_place[place], docs, strict=True):
+            way = r.split(":", 1)[0]
+            for text in (doc or {}).get("e") or []:
+                entry = Entry.decode(text, way)
+                if after_key is None or entry.key > after_key:
+                    groups[entry.key][entry.index] = entry
+        for key in sorted(groups):
+            if matches and len(matches) + len(groups[key]) > limit:
+                return SearchPage(matches, matches[-1].key)
+            for index in sorted(groups[key]):
+                matches.append(await names.match(groups[key][index]))
+            if len(matches) >= limit:
+                return SearchPage(matches, key)
+    return SearchPage(matches, None)
+
+
+def _in_scope(place: str, account_id: str | None, region: str | None) -> bool:
+    _, account, where = place.split(":", 2)
+    return (account_id is None or account == account_id) and (region is None or where == region)
+
+
+class _AccountNames:
+    """Account names of one answer, each read once."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.names: dict[str, str | None] = {}
+
+    async def match(self, entry: Entry) -> RuleMatch:
+        _, account, region, group_id = entry.key.split(":", 3)
+        if account not in self.names:
+            doc = await self.db.accounts.find_one({"_id": account}, {"name": 1})
+            self.names[account] = (doc or {}).get("name")
+        return RuleMatch(
+            key=entry.key,
+            group_id=group_id,
+            group_name=entry.name,
+            account_id=account,
+            account_name=self.names[account],
+            region=region,
+            vpc_id=entry.vpc_id,
+            rule=RuleView.of(entry.index, entry.rule),
+        )

@@ -15,7 +15,7 @@ from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.config import RulesConfig, load_rules
 from secmonkey.auditor.settings import Settings
 from secmonkey.common.health import health_router
-from secmonkey.common.mongo import TRANSIENT_ERRORS
+from secmonkey.common.mongo import TRANSIENT_ERRORS, with_retry
 from secmonkey.common.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
             context_ttl=settings.auditor_context_ttl,
             read_concurrency=settings.auditor_read_concurrency,
         )
+        await with_retry(auditor.ensure_lookups, what="filing search lookups")
         assert runtime.rabbit is not None
         spec = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
         consumer = await start_consumer(runtime.rabbit, auditor, spec, prefetch=settings.prefetch)

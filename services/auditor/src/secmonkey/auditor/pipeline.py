@@ -35,7 +35,7 @@ from secmonkey.auditor.issues import Reconciled, aware, expiry_marker, reconcile
 from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.auditor.rules.engine import Finding, evaluate, findings_digest
 from secmonkey.auditor.store import Store, WriteOp
-from secmonkey.common import amqp
+from secmonkey.common import amqp, postings
 from secmonkey.common.canonical import Attachments, CanonicalGroup, GroupSnapshot
 from secmonkey.common.cidr import IPRange
 from secmonkey.common.errors import InvalidInput, TransientError
@@ -413,11 +413,68 @@ class Auditor:
         await self.store.insert("issues", issue_inserts)
         await self.store.write("issues", issue_writes)
         await self._store_events(events)
+        await self._file_lookups(work)
         # The items are the commit point. A new one is inserted (one transaction for the
         # whole batch); a duplicate is the same item committed by a competing writer.
         await self.store.insert("items", item_inserts)
         await self.store.write("items", item_writes)
         return events, retry
+
+    async def _file_lookups(self, work: list[Work]) -> None:
+        """The search postings and group-ID lookups of these changes, before their commit.
+
+        Derived from the previous and the new configuration only, so a replay after a
+        crash before the commit writes the same (idempotent) operations again.
+        """
+        changes = [w for w in work if w.kind != "reaudit"]
+        writes = postings.group_id_writes(
+            [(w.config.group_id, w.key) for w in changes if w.previous is None]
+        )
+        # One delta for the whole batch: one write per posting document, not per group.
+        before = [p for w in changes for p in _postings_before(w)]
+        after = [p for w in changes for p in _postings_after(w)]
+        writes.extend(postings.delta_writes(before, after))
+        await self._write_lookups(writes)
+
+    async def _write_lookups(self, writes: postings.LookupWrites) -> None:
+        for name in writes.collections():
+            await self.store.insert(name, [{"_id": i} for i in sorted(writes.creates[name])])
+            await self.store.write(name, writes.updates[name])
+
+    async def ensure_lookups(self) -> int:
+        """File the postings and group-ID lookups of items stored before they existed.
+
+        Runs once per database (a marker records it); idempotent if replicas race.
+        """
+        ranges = self.db[postings.RANGES]
+        if await ranges.find_one({"_id": postings.BUILT_ID}) is not None:
+            return 0
+        count = 0
+        projection = {"_id": 1, "group_id": 1, "state": 1, "config": 1}
+        batch: list[Document] = []
+
+        async def flush() -> None:
+            filed = [
+                postings.postings_of(d["_id"], CanonicalGroup.model_validate(d["config"]))
+                for d in batch
+                if d.get("state") == "active"
+            ]
+            writes = postings.group_id_writes([(d["group_id"], d["_id"]) for d in batch])
+            writes.extend(postings.delta_writes([], [p for group in filed for p in group]))
+            await self._write_lookups(writes)
+            batch.clear()
+
+        async for doc in self.db.items.find({}, projection):
+            batch.append(doc)
+            count += 1
+            if len(batch) >= 500:
+                await flush()
+        await flush()
+        await ranges.update_one(
+            {"_id": postings.BUILT_ID}, {"$set": {"items": count, "at": utcnow()}}, upsert=True
+        )
+        log.info("filed search lookups of %d stored groups", count)
+        return count
 
     async def _append_revisions(
         self, work: list[Work], retry: list[Observation | Deletion]
@@ -684,6 +741,17 @@ class Auditor:
         await self.store.write("items", item_writes)
         await self.publish(events)
         return events
+
+
+def _postings_before(item: Work) -> list[postings.Posting]:
+    previous = item.previous
+    if previous is None or previous.get("state") != "active":
+        return []  # new, or deleted (a deletion removed its postings)
+    return postings.postings_of(item.key, CanonicalGroup.model_validate(previous["config"]))
+
+
+def _postings_after(item: Work) -> list[postings.Posting]:
+    return [] if item.kind == "deleted" else postings.postings_of(item.key, item.config)
 
 
 def _observed(

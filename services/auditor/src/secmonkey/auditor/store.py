@@ -1,9 +1,9 @@
 """MongoDB access shaped for both MongoDB and FerretDB.
 
-Reads are one `find({_id: {$in: ids}})` per batch on both. (FerretDB 1.24 over SQLite
-evaluates even `{_id: x}` by parsing the JSON of every row — measured 100 ms per lookup
-at 2,000 items — so one pass for the whole batch is far cheaper there than a lookup per
-key.)
+Reads are one `find({_id: {$in: ids}})` per batch on MongoDB. FerretDB 1.24 serves only
+`{_id: <string>}` from an index (the one deploy/local/mongo-compat adds) and evaluates
+`$in` by parsing every row of the collection, so there a batch is read as point lookups,
+`read_concurrency` at a time.
 
 On MongoDB item writes carry guards on the state they read. FerretDB applies an update as
 read-modify-write without atomicity, so a guard would not make it safe there; the unique
@@ -69,8 +69,18 @@ class Store:
         unique = list(dict.fromkeys(ids))
         if not unique:
             return {}
-        docs = await self.db[collection].find({"_id": {"$in": unique}}, projection).to_list(None)
-        return {doc["_id"]: doc for doc in docs}
+        coll = self.db[collection]
+        if await self.guarded():
+            docs = await coll.find({"_id": {"$in": unique}}, projection).to_list(None)
+            return {doc["_id"]: doc for doc in docs}
+        limit = asyncio.Semaphore(self.read_concurrency)
+
+        async def one(key: str) -> Document | None:
+            async with limit:
+                return await coll.find_one({"_id": key}, projection)
+
+        found = await asyncio.gather(*(one(key) for key in unique))
+        return {doc["_id"]: doc for doc in found if doc is not None}
 
     async def insert(self, collection: str, docs: Sequence[Document]) -> set[int]:
         """Insert `docs` unordered; the indexes of those refused as duplicates."""
