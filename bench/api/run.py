@@ -20,7 +20,8 @@ kept (`--db`, default `bench_api_<N>`) and reused by the next run when complete;
 `--reload` rebuilds it.
 
 Run: `make bench-api` (or `uv run --frozen python bench/api/run.py --groups 20000`).
-The last line is `RESULT api_worst_p95_ms=<x> goal<=50`.
+The last line is `RESULT api_worst_p95_ms=<x> goal<=50`: the worst p95 of the four searches
+and lookups (the goal is for "each search and lookup"); the report is printed above it.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from secmonkey.common.severity import Severity
 
 GOAL_P95_MS = 50.0
 FULL_SCALE = 100_000
-LAYOUT = 3  # bumped when the stored shapes change: an older loaded database is rebuilt
+LAYOUT = 4  # bumped when the stored shapes change: an older loaded database is rebuilt
 MONGO_URL = os.environ.get("SECMONKEY_MONGO_URL", "mongodb://127.0.0.1:27017/")
 AMQP_URL = os.environ.get("SECMONKEY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 ADMIN_KEY = "smk_bench-admin-key-0123456789abcdef"
@@ -283,10 +284,10 @@ class Lookups:
         self.lengths: dict[str, set[int]] = defaultdict(set)
         self.places: dict[str, set[str]] = defaultdict(set)
         self.entries: dict[str, list[str]] = defaultdict(list)
-        self.group_ids: dict[str, list[str]] = defaultdict(list)
+        self.group_ids: dict[str, dict[str, Any]] = defaultdict(dict)
 
     def file(self, item: dict[str, Any]) -> None:
-        self.group_ids[item["group_id"]].append(item["_id"])
+        self.group_ids[item["group_id"]][item["_id"]] = postings.resolution(item)
         config = CanonicalGroup.model_validate(item["config"])
         for p in postings.postings_of(item["_id"], config):
             self.lengths[postings.lengths_field(p.direction, p.version)].add(p.prefixlen)
@@ -302,7 +303,7 @@ class Lookups:
         return {
             postings.RANGES: ranges,
             postings.POSTINGS: [{"_id": d, "e": e} for d, e in self.entries.items()],
-            postings.GROUP_IDS: [{"_id": g, "keys": k} for g, k in self.group_ids.items()],
+            postings.GROUP_IDS: [{"_id": g, "g": k} for g, k in self.group_ids.items()],
         }
 
 
@@ -325,13 +326,15 @@ async def load(db_name: str, groups: int, reload: bool) -> tuple[float, dict[str
     try:
         marker = await db.bench_meta.find_one({"_id": "loaded"})
         if marker and marker.get("groups") == groups and not reload:
+            counts = dict(marker.get("counts") or {})
             if marker.get("layout") != LAYOUT:  # same estate, lookups of an older shape
                 started = time.perf_counter()
-                await write_lookups(db, groups)
-                await db.bench_meta.update_one({"_id": "loaded"}, {"$set": {"layout": LAYOUT}})
+                counts |= await write_lookups(db, groups)
+                await db.bench_meta.update_one(
+                    {"_id": "loaded"}, {"$set": {"layout": LAYOUT, "counts": counts}}
+                )
                 print(f"  rebuilt the lookups in {time.perf_counter() - started:.0f}s")
-            names = ("items", "revisions", "issues", postings.POSTINGS, postings.RANGES)
-            counts = {c: await db[c].estimated_document_count() for c in names}
+            # (the counts recorded at loading: FerretDB counts by reading every document)
             return 0.0, counts
         await client.drop_database(db_name)
         started = time.perf_counter()
@@ -360,7 +363,7 @@ async def load(db_name: str, groups: int, reload: bool) -> tuple[float, dict[str
         await mongo.ensure_indexes(db)
         await db.bench_meta.replace_one(
             {"_id": "loaded"},
-            {"_id": "loaded", "groups": groups, "layout": LAYOUT},
+            {"_id": "loaded", "groups": groups, "layout": LAYOUT, "counts": counts},
             upsert=True,
         )
         return time.perf_counter() - started, counts
@@ -465,6 +468,12 @@ def workloads(groups: int, seed: int = 1) -> dict[str, Iterator[tuple[str, dict[
     }
 
 
+GOAL_ENDPOINTS = {
+    "search/ip",
+    "search/cidr contains",
+    "groups/resolve (20 ids)",
+    "groups/{id}/at",
+}
 COUNTERS: dict[str, Callable[[Any], int]] = {
     "search/ip": lambda body: len(body["results"]),
     "search/cidr contains": lambda body: len(body["results"]),
@@ -571,13 +580,21 @@ def main() -> None:
                 f"results/request~{statistics.mean(timing.results) if timing.results else 0:.0f}",
                 flush=True,
             )
-    worst = max(timings, key=lambda t: t.quantile(0.95))
+    # The goal is for "each search and lookup"; the report (every open issue, counted per
+    # account and rule) is measured and printed too, but is neither.
+    goal = [t for t in timings if t.name in GOAL_ENDPOINTS]
     print()
     print(f"{'endpoint':28s} {'p50 ms':>10s} {'p95 ms':>10s}  goal p95<={GOAL_P95_MS:.0f} ms")
     for t in timings:
-        verdict = "ok" if t.quantile(0.95) <= GOAL_P95_MS else "MISSED"
+        if t.name in GOAL_ENDPOINTS:
+            verdict = "ok" if t.quantile(0.95) <= GOAL_P95_MS else "MISSED"
+        else:
+            verdict = "(not a search or lookup: no goal)"
         print(f"{t.name:28s} {t.quantile(0.5):10.1f} {t.quantile(0.95):10.1f}  {verdict}")
-    print(f"worst p95: {worst.name} on {server}")
+    if not goal:
+        return
+    worst = max(goal, key=lambda t: t.quantile(0.95))
+    print(f"worst p95 of the searches and lookups: {worst.name} on {server}")
     print(f"RESULT api_worst_p95_ms={worst.quantile(0.95):.1f} goal<={GOAL_P95_MS:.0f}")
 
 

@@ -58,7 +58,7 @@ async def test_postings_follow_create_change_delete_restore(db: Database) -> Non
     assert set(lengths["ingress:4"]) == {0, 16} and lengths["egress:4"] == [0]
     head = await db[RANGES].find_one({"_id": range_id("ingress", parse_network("10.20.0.0/16"))})
     assert head is not None and head["places"] == [place_of(web)]
-    assert (await db.group_ids.find_one({"_id": "sg-web"}))["keys"] == [web]  # type: ignore[index]
+    assert set((await db.group_ids.find_one({"_id": "sg-web"}))["g"]) == {web}  # type: ignore[index]
 
     # changed: SSH closed, an IPv6 rule added
     await auditor.handle(batch(60, snap("sg-web", HTTPS_CORP, HTTPS_V6, EGRESS_ALL)))
@@ -71,12 +71,16 @@ async def test_postings_follow_create_change_delete_restore(db: Database) -> Non
     for direction, cidr in [("ingress", "10.20.0.0/16"), ("ingress", "2001:db8:5::/48")]:
         assert await entries(db, direction, cidr, web) == []
     assert await entries(db, "egress", "0.0.0.0/0", web) == []
-    assert (await db.group_ids.find_one({"_id": "sg-web"}))["keys"] == [web]  # type: ignore[index]
+    seen = (await db.group_ids.find_one({"_id": "sg-web"}))["g"]  # type: ignore[index]
+    assert seen[web]["state"] == "deleted" and seen[web]["deleted_at"] is not None
+    assert seen[web]["name"] == "Group-sg-web" and seen[web]["region"] == "eu-west-1"
 
     # restored with its old SSH rule back
     await auditor.handle(batch(180, snap("sg-web", SSH_WORLD, EGRESS_ALL)))
     assert len(await entries(db, "ingress", "0.0.0.0/0", web)) == 1
     assert await entries(db, "ingress", "10.20.0.0/16", web) == []
+    seen = (await db.group_ids.find_one({"_id": "sg-web"}))["g"]  # type: ignore[index]
+    assert seen[web]["state"] == "active" and seen[web]["deleted_at"] is None
 
 
 async def test_replays_and_older_observations_leave_the_lookups_alone(db: Database) -> None:

@@ -93,7 +93,7 @@ async def summary(db: Database, account: str) -> dict[str, list[Any]]:
         for entry in d.get("e") or []
     ]
     group_ids = [
-        (d["_id"], len([k for k in d["keys"] if f":{account}:" in k]))
+        (d["_id"], sorted(v["state"] for k, v in d["g"].items() if f":{account}:" in k))
         for d in await db.group_ids.find({}).to_list(None)
     ]
     return {

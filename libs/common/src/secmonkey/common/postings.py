@@ -20,8 +20,9 @@ Three kinds of document, all written by the auditor before it commits an item:
   stored sub-document about six times slower than a string of the same content, and a
   range such as 10.0.0.0/8 can have thousands of entries in one account-region.
 
-`group_ids`, `_id = <group ID>`: `keys`, the item keys it was seen under (deleted ones
-too), for `/groups/resolve` and for finding a group by its ID alone.
+`group_ids`, `_id = <group ID>`: `g`, a map from each item key the ID was seen under
+(deleted ones too) to the group's name, account, region, VPC and state, for
+`/groups/resolve` and for finding a group by its ID alone.
 
 Entries are added with `$addToSet` and removed with `$pull` of the identical string
 (one `$pull` per entry: FerretDB 1.24 ignores `$pull` with `$in`), so replaying the same
@@ -33,17 +34,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pymongo import UpdateOne
 
-from secmonkey.common.canonical import CanonicalGroup, Rule
+from secmonkey.common.canonical import CanonicalGroup, Direction, Rule
 from secmonkey.common.cidr import IPNetwork, parse_network, to_hex
 from secmonkey.common.errors import InvalidInput
 
 RANGES = "rule_ranges"
 POSTINGS = "rule_postings"
-GROUP_IDS = "group_ids"  # `_id` = a group ID, `keys` = the item keys it was seen under
+GROUP_IDS = "group_ids"  # `_id` = a group ID, `g` = {item key: what resolving it answers}
 LENGTHS_ID = "lengths"
 BUILT_ID = "built"  # marks a database whose postings cover every active item
 
@@ -96,20 +97,30 @@ class Entry:
 
     @classmethod
     def decode(cls, text: str, direction: str) -> Entry:
-        parts = [_unescape(p) for p in text.split("|")]
+        """The entry `encode` wrote (trusted: built without validating the rule again)."""
+        parts = text.split("|")
         if len(parts) != _FIELDS:
             raise ValueError(f"not a posting entry: {text[:80]!r}")
+        if "%" in text:
+            parts = [_unescape(p) for p in parts]
         key, index, name, vpc, protocol, low, high, source, description = parts
-        rule = Rule(
-            direction=direction,
+        rule = Rule.model_construct(
+            direction=cast(Direction, direction),
             protocol=protocol,
             from_port=int(low) if low else None,
             to_port=int(high) if high else None,
             source_kind="cidr6" if ":" in source else "cidr4",
             source=source,
+            source_account=None,
             description=description,
         )
         return cls(key, int(index), name, vpc or None, rule)
+
+
+def entry_position(text: str) -> tuple[str, int]:
+    """(item key, rule index) of an encoded entry, without decoding the rest."""
+    key, index, _ = text.split("|", 2)
+    return (_unescape(key) if "%" in key else key), int(index)
 
 
 @dataclass(frozen=True)
@@ -217,9 +228,19 @@ def delta_writes(old: list[Posting], new: list[Posting]) -> LookupWrites:
     return writes
 
 
-def group_id_writes(pairs: list[tuple[str, str]]) -> LookupWrites:
-    """File each (group ID, item key) under `group_ids`: resolving IDs without a scan."""
+RESOLUTION_FIELDS = ("name", "account_id", "account_name", "region", "vpc_id", "state")
+
+
+def group_id_writes(items: list[dict[str, Any]]) -> LookupWrites:
+    """File each item (its key as `_id`, and `RESOLUTION_FIELDS` + `deleted_at`) under its
+    group ID in `group_ids`: `/groups/resolve` answers from these alone."""
     writes = LookupWrites()
-    for group_id, key in pairs:
-        writes.add(GROUP_IDS, group_id, {"$addToSet": {"keys": key}}, create=True)
+    for item in items:
+        update = {"$set": {f"g.{item['_id']}": resolution(item)}}
+        writes.add(GROUP_IDS, str(item["group_id"]), update, create=True)
     return writes
+
+
+def resolution(item: dict[str, Any]) -> dict[str, Any]:
+    """What `group_ids` keeps of one item."""
+    return {f: item.get(f) for f in RESOLUTION_FIELDS} | {"deleted_at": item.get("deleted_at")}

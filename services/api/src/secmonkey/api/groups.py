@@ -21,10 +21,10 @@ from secmonkey.api.history import (
     Revisions,
     aware,
     find_item,
-    keys_of,
     load_item,
     parse_point,
     resolve_point,
+    seen_as,
 )
 from secmonkey.api.pagination import decode_cursor, encode_cursor
 from secmonkey.api.routes._params import GROUP_ID_PATTERN
@@ -113,18 +113,15 @@ async def resolve_groups(db: Database, ids: str) -> ResolveResponse:
         raise InvalidInput(f"ids: not security group IDs: {', '.join(bad[:5])}")
     if len(wanted) > MAX_RESOLVE:
         raise InvalidInput(f"ids: at most {MAX_RESOLVE} IDs at once, got {len(wanted)}")
-    projection = dict.fromkeys(
-        ("group_id", "name", "account_id", "account_name", "region", "vpc_id", "state"), 1
-    ) | {"deleted_at": 1}
-    # Primary-key lookups only: each ID's keys, then each key's item.
-    keys = [k for ks in await asyncio.gather(*(keys_of(db, i) for i in wanted)) for k in ks]
-    docs = await asyncio.gather(*(db.items.find_one({"_id": k}, projection) for k in keys))
-    found: dict[str, list[ResolvedGroup]] = {}
-    for doc in docs:
-        if doc is not None:
-            found.setdefault(doc["group_id"], []).append(
-                ResolvedGroup(key=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
-            )
+    # One primary-key lookup per ID: `group_ids` holds what the answer needs.
+    seen = await asyncio.gather(*(seen_as(db, i) for i in wanted))
+    found = {
+        group_id: [
+            ResolvedGroup(key=key, group_id=group_id, **about) for key, about in keys.items()
+        ]
+        for group_id, keys in zip(wanted, seen, strict=True)
+        if keys
+    }
     return ResolveResponse(
         results=[
             Resolution(

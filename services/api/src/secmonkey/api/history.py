@@ -34,10 +34,11 @@ def _where(account_id: str | None, region: str | None) -> str:
     return f" in {text}" if text else ""
 
 
-async def keys_of(db: Database, group_id: str) -> list[str]:
-    """The item keys a group ID was seen under (`group_ids`, filed by the auditor)."""
+async def seen_as(db: Database, group_id: str) -> dict[str, dict[str, Any]]:
+    """Each item key a group ID was seen under, with its name, account, region, VPC and
+    state (`group_ids`, filed by the auditor)."""
     doc = await db[GROUP_IDS].find_one({"_id": group_id})
-    return sorted((doc or {}).get("keys") or [])
+    return dict((doc or {}).get("g") or {})
 
 
 async def find_item(
@@ -53,7 +54,7 @@ async def find_item(
     else:
         keys = [
             k
-            for k in await keys_of(db, group_id)
+            for k in sorted(await seen_as(db, group_id))
             if k.split(":")[1] == (account_id or k.split(":")[1])
             and k.split(":")[2] == (region or k.split(":")[2])
         ][:MAX_CANDIDATES]

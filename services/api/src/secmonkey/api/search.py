@@ -31,6 +31,7 @@ from secmonkey.common.postings import (
     POSTINGS,
     RANGES,
     Entry,
+    entry_position,
     lengths_field,
     place_of,
     posting_id,
@@ -198,18 +199,19 @@ async def _search_postings(
         docs = await asyncio.gather(
             *(postings.find_one({"_id": posting_id(r, place)}) for r in by_place[place])
         )
-        groups: dict[str, dict[int, Entry]] = defaultdict(dict)
+        # Entries are decoded only when returned: a place may hold thousands.
+        groups: dict[str, dict[int, tuple[str, str]]] = defaultdict(dict)
         for r, doc in zip(by_place[place], docs, strict=True):
             way = r.split(":", 1)[0]
             for text in (doc or {}).get("e") or []:
-                entry = Entry.decode(text, way)
-                if after_key is None or entry.key > after_key:
-                    groups[entry.key][entry.index] = entry
+                key, index = entry_position(text)
+                if after_key is None or key > after_key:
+                    groups[key][index] = (text, way)
         for key in sorted(groups):
             if matches and len(matches) + len(groups[key]) > limit:
                 return SearchPage(matches, matches[-1].key)
             for index in sorted(groups[key]):
-                matches.append(await names.match(groups[key][index]))
+                matches.append(await names.match(Entry.decode(*groups[key][index])))
             if len(matches) >= limit:
                 return SearchPage(matches, key)
     return SearchPage(matches, None)

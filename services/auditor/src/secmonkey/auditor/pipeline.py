@@ -413,14 +413,14 @@ class Auditor:
         await self.store.insert("issues", issue_inserts)
         await self.store.write("issues", issue_writes)
         await self._store_events(events)
-        await self._file_lookups(work)
+        await self._file_lookups(work, directory)
         # The items are the commit point. A new one is inserted (one transaction for the
         # whole batch); a duplicate is the same item committed by a competing writer.
         await self.store.insert("items", item_inserts)
         await self.store.write("items", item_writes)
         return events, retry
 
-    async def _file_lookups(self, work: list[Work]) -> None:
+    async def _file_lookups(self, work: list[Work], directory: Directory) -> None:
         """The search postings and group-ID lookups of these changes, before their commit.
 
         Derived from the previous and the new configuration only, so a replay after a
@@ -428,7 +428,14 @@ class Auditor:
         """
         changes = [w for w in work if w.kind != "reaudit"]
         writes = postings.group_id_writes(
-            [(w.config.group_id, w.key) for w in changes if w.previous is None]
+            [
+                self._item_state(w, directory)
+                | {
+                    "state": "deleted" if w.kind == "deleted" else "active",
+                    "deleted_at": w.observed_at if w.kind == "deleted" else None,
+                }
+                for w in changes
+            ]
         )
         # One delta for the whole batch: one write per posting document, not per group.
         before = [p for w in changes for p in _postings_before(w)]
@@ -450,7 +457,8 @@ class Auditor:
         if await ranges.find_one({"_id": postings.BUILT_ID}) is not None:
             return 0
         count = 0
-        projection = {"_id": 1, "group_id": 1, "state": 1, "config": 1}
+        projection = dict.fromkeys(postings.RESOLUTION_FIELDS, 1)
+        projection |= {"_id": 1, "group_id": 1, "deleted_at": 1, "config": 1}
         batch: list[Document] = []
 
         async def flush() -> None:
@@ -459,7 +467,7 @@ class Auditor:
                 for d in batch
                 if d.get("state") == "active"
             ]
-            writes = postings.group_id_writes([(d["group_id"], d["_id"]) for d in batch])
+            writes = postings.group_id_writes(batch)
             writes.extend(postings.delta_writes([], [p for group in filed for p in group]))
             await self._write_lookups(writes)
             batch.clear()
