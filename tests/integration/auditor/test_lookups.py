@@ -21,6 +21,7 @@ from secmonkey.common.postings import (
     POSTINGS,
     RANGES,
     Entry,
+    lines_of,
     place_of,
     posting_id,
     range_id,
@@ -39,7 +40,7 @@ async def entries(db: Database, direction: str, cidr: str, group_key: str) -> li
     """The entries filed under one range for one item."""
     rid = range_id(direction, parse_network(cidr))
     doc = await db[POSTINGS].find_one({"_id": posting_id(rid, place_of(group_key))})
-    found = [Entry.decode(text, direction) for text in (doc or {}).get("e") or []]
+    found = [Entry.decode(line, direction, place_of(group_key)) for line in lines_of(doc)]
     return [e for e in found if e.key == group_key]
 
 
@@ -111,7 +112,7 @@ async def test_lookups_of_groups_stored_before_them_are_filed_once(db: Database)
     # the deleted group has no postings (its emptied document is not recreated); both
     # groups remain resolvable by ID
     def filed(docs: list[dict[str, Any]]) -> dict[str, Any]:
-        return {d["_id"]: d["e"] for d in docs if d["e"]}
+        return {d["_id"]: d["e"] for d in docs if d["e"]}  # (and not its version)
 
     assert filed(restored["rule_postings"]) == filed(expected["rule_postings"])
     assert len(filed(restored["rule_postings"])) == 2

@@ -17,6 +17,7 @@ from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.auditor.store import Store, WriteOp
 from secmonkey.common.messages import SnapshotBatch, SweepCompleted
 from secmonkey.common.mongo import Database, Document
+from secmonkey.common.postings import lines_of
 from tests.integration.auditor.kit import PUBLIC, batch, completed, ingress, snap
 
 pytestmark = pytest.mark.integration
@@ -87,10 +88,10 @@ async def summary(db: Database, account: str) -> dict[str, list[Any]]:
     items = [d for d in await db.items.find({}).to_list(None) if mine(d)]
     # the search lookups: entries filed under each range (their documents are per place)
     filed = [
-        (d["_id"].split("@")[0], entry.split("|", 2)[1], entry.split("|", 1)[0].split(":")[3])
+        (d["_id"].split("@")[0], line)
         for d in await db.rule_postings.find({}).to_list(None)
         if f":{account}:" in d["_id"]
-        for entry in d.get("e") or []
+        for line in lines_of(d)
     ]
     group_ids = [
         (d["_id"], sorted(v["state"] for k, v in d["g"].items() if f":{account}:" in k))

@@ -13,12 +13,13 @@ Three kinds of document, all written by the auditor before it commits an item:
   `places` = the account-regions (`aws:<account>:<region>`) with a rule of that range;
 - `rule_ranges`, `_id = "lengths"`: per `<direction>:<version>`, the prefix lengths in
   use (a search looks up only those lengths);
-- `rule_postings`, `_id = "<range id>@<place>"`: `e` = one entry per rule of an active
-  group of that place with that range: the item key, the rule's index, the group's name
-  and VPC and the rule itself, enough to answer without reading the item. An entry is
-  one compact string (`encode_entry`), not a sub-document: FerretDB 1.24 decodes a
-  stored sub-document about six times slower than a string of the same content, and a
-  range such as 10.0.0.0/8 can have thousands of entries in one account-region.
+- `rule_postings`, `_id = "<range id>@<place>"`: `e` = one line per rule of an active
+  group of that place with that range (group ID, rule index, the group's name and VPC,
+  the rule), enough to answer without reading the item; lines sorted by group ID and
+  index, `v` = a version counter. The whole list is one string: FerretDB 1.24 spends
+  about 20 µs on every array element or sub-document it reads (one 2,500-line string:
+  4 ms; the same as an array: 20 ms; as sub-documents: six times that), and a range such
+  as 10.0.0.0/8 can have thousands of rules in one account-region.
 
 `group_ids`, `_id = <group ID>`: `g`, a map from each item key the ID was seen under
 (deleted ones too) to the group's name, account, region, VPC and state, for
@@ -72,16 +73,19 @@ _FIELDS = 9
 
 
 def _escape(value: object) -> str:
-    return "" if value is None else str(value).replace("%", "%25").replace("|", "%7C")
+    if value is None:
+        return ""
+    return str(value).replace("%", "%25").replace("|", "%7C").replace("\n", "%0A")
 
 
 def _unescape(value: str) -> str:
-    return value.replace("%7C", "|").replace("%25", "%")
+    return value.replace("%0A", "\n").replace("%7C", "|").replace("%25", "%")
 
 
 @dataclass(frozen=True)
 class Entry:
-    """What a search answers about one rule, stored as `encode()`'s string."""
+    """What a search answers about one rule, stored as `encode()`'s line (without the
+    place, which the document's `_id` names)."""
 
     key: str
     index: int
@@ -91,19 +95,20 @@ class Entry:
 
     def encode(self) -> str:
         r = self.rule
-        values = [self.key, self.index, self.name, self.vpc_id, r.protocol, r.from_port]
+        group_id = self.key.rsplit(":", 1)[1]
+        values = [group_id, self.index, self.name, self.vpc_id, r.protocol, r.from_port]
         values += [r.to_port, r.source, r.description]
         return "|".join(_escape(v) for v in values)
 
     @classmethod
-    def decode(cls, text: str, direction: str) -> Entry:
+    def decode(cls, text: str, direction: str, place: str) -> Entry:
         """The entry `encode` wrote (trusted: built without validating the rule again)."""
         parts = text.split("|")
         if len(parts) != _FIELDS:
             raise ValueError(f"not a posting entry: {text[:80]!r}")
         if "%" in text:
             parts = [_unescape(p) for p in parts]
-        key, index, name, vpc, protocol, low, high, source, description = parts
+        group_id, index, name, vpc, protocol, low, high, source, description = parts
         rule = Rule.model_construct(
             direction=cast(Direction, direction),
             protocol=protocol,
@@ -114,13 +119,32 @@ class Entry:
             source_account=None,
             description=description,
         )
-        return cls(key, int(index), name, vpc or None, rule)
+        return cls(f"{place}:{group_id}", int(index), name, vpc or None, rule)
 
 
-def entry_position(text: str) -> tuple[str, int]:
-    """(item key, rule index) of an encoded entry, without decoding the rest."""
-    key, index, _ = text.split("|", 2)
-    return (_unescape(key) if "%" in key else key), int(index)
+def entry_position(line: str) -> tuple[str, int]:
+    """(group ID, rule index) of an encoded entry, without decoding the rest."""
+    group_id, index, _ = line.split("|", 2)
+    return (_unescape(group_id) if "%" in group_id else group_id), int(index)
+
+
+def lines_of(doc: dict[str, Any] | None) -> list[str]:
+    """The entry lines of a posting document (none if it is missing or empty)."""
+    text = (doc or {}).get("e") or ""
+    return text.split("\n") if text else []
+
+
+@dataclass
+class PostingEdit:
+    """Lines to add to and remove from one posting document."""
+
+    add: set[str] = field(default_factory=set)
+    remove: set[str] = field(default_factory=set)
+
+    def apply(self, doc: dict[str, Any] | None) -> str:
+        """The document's new `e`: the same result however often it is applied."""
+        lines = (set(lines_of(doc)) - self.remove) | self.add
+        return "\n".join(sorted(lines, key=entry_position))
 
 
 @dataclass(frozen=True)
@@ -178,6 +202,7 @@ class LookupWrites:
 
     creates: dict[str, set[str]] = field(default_factory=dict)
     updates: dict[str, list[UpdateOne]] = field(default_factory=dict)
+    edits: dict[str, PostingEdit] = field(default_factory=dict)  # `rule_postings` by `_id`
 
     def add(self, collection: str, doc_id: str, update: dict[str, Any], *, create: bool) -> None:
         self.creates.setdefault(collection, set())
@@ -190,6 +215,10 @@ class LookupWrites:
             self.creates.setdefault(name, set()).update(ids)
         for name, ops in other.updates.items():
             self.updates.setdefault(name, []).extend(ops)
+        for doc_id, edit in other.edits.items():
+            mine = self.edits.setdefault(doc_id, PostingEdit())
+            mine.add |= edit.add
+            mine.remove |= edit.remove
         return self
 
     def collections(self) -> list[str]:
@@ -199,8 +228,8 @@ class LookupWrites:
 def delta_writes(old: list[Posting], new: list[Posting]) -> LookupWrites:
     """Idempotent writes turning the postings `old` into `new` (either may be empty).
 
-    `rule_ranges` comes before `rule_postings`: a reader may briefly miss an entry being
-    added, never find one its directory does not lead to.
+    `rule_ranges` (`updates`) comes before `rule_postings` (`edits`): a reader may briefly
+    miss an entry being added, never find one its directory does not lead to.
     """
     before = {p.path: p for p in old}
     after = {p.path: p for p in new}
@@ -219,12 +248,9 @@ def delta_writes(old: list[Posting], new: list[Posting]) -> LookupWrites:
         for r, v in sorted(places.items()):
             writes.add(RANGES, r, {"$addToSet": {"places": {"$each": sorted(v)}}}, create=True)
     for p in removed:
-        writes.add(POSTINGS, p.doc_id, {"$pull": {"e": p.entry.encode()}}, create=False)
-    entries: dict[str, list[str]] = defaultdict(list)
+        writes.edits.setdefault(p.doc_id, PostingEdit()).remove.add(p.entry.encode())
     for p in added:
-        entries[p.doc_id].append(p.entry.encode())
-    for d, es in sorted(entries.items()):
-        writes.add(POSTINGS, d, {"$addToSet": {"e": {"$each": es}}}, create=True)
+        writes.edits.setdefault(p.doc_id, PostingEdit()).add.add(p.entry.encode())
     return writes
 
 

@@ -33,6 +33,7 @@ from secmonkey.common.postings import (
     Entry,
     entry_position,
     lengths_field,
+    lines_of,
     place_of,
     posting_id,
     range_id,
@@ -201,19 +202,22 @@ async def _search_postings(
         )
         # Entries are decoded only when returned: a place may hold thousands.
         groups: dict[str, dict[int, tuple[str, str]]] = defaultdict(dict)
+        after = after_key.rsplit(":", 1)[1] if after_key and place_of(after_key) == place else ""
         for r, doc in zip(by_place[place], docs, strict=True):
             way = r.split(":", 1)[0]
-            for text in (doc or {}).get("e") or []:
-                key, index = entry_position(text)
-                if after_key is None or key > after_key:
-                    groups[key][index] = (text, way)
-        for key in sorted(groups):
-            if matches and len(matches) + len(groups[key]) > limit:
+            for line in lines_of(doc):
+                group_id, index = entry_position(line)
+                if group_id > after:
+                    groups[group_id][index] = (line, way)
+        for group_id in sorted(groups):
+            found = groups[group_id]
+            if matches and len(matches) + len(found) > limit:
                 return SearchPage(matches, matches[-1].key)
-            for index in sorted(groups[key]):
-                matches.append(await names.match(Entry.decode(*groups[key][index])))
+            for index in sorted(found):
+                line, way = found[index]
+                matches.append(await names.match(Entry.decode(line, way, place)))
             if len(matches) >= limit:
-                return SearchPage(matches, key)
+                return SearchPage(matches, matches[-1].key)
     return SearchPage(matches, None)
 
 

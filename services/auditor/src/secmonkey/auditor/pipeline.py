@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pymongo import DeleteOne, UpdateOne
+from pymongo import DeleteOne, ReplaceOne, UpdateOne
 
 from secmonkey.auditor.changes import change_list, config_doc, diff
 from secmonkey.auditor.context import ContextSource, Directory
@@ -447,6 +447,37 @@ class Auditor:
         for name in writes.collections():
             await self.store.insert(name, [{"_id": i} for i in sorted(writes.creates[name])])
             await self.store.write(name, writes.updates[name])
+        await self._edit_postings(writes.edits)
+
+    async def _edit_postings(self, edits: dict[str, postings.PostingEdit]) -> None:
+        """Read, edit and replace posting documents; on MongoDB each replacement is
+        conditional on the version read, and what lost to another writer is redone."""
+        pending = sorted(edits)
+        for _ in range(MAX_ROUNDS):
+            if not pending:
+                return
+            current = await self.store.read(postings.POSTINGS, pending)
+            inserts: list[Document] = []
+            replaces: list[WriteOp] = []
+            for doc_id in pending:
+                doc = current.get(doc_id)
+                text = edits[doc_id].apply(doc)
+                if doc is None:
+                    inserts.append({"_id": doc_id, "e": text, "v": 1})
+                    continue
+                if text == (doc.get("e") or ""):
+                    continue  # already applied (a replay)
+                query: Document = {"_id": doc_id}
+                if self.store.is_guarded:
+                    query["v"] = doc.get("v", 0)
+                replaces.append(ReplaceOne(query, {"e": text, "v": int(doc.get("v", 0)) + 1}))
+            refused = await self.store.insert(postings.POSTINGS, inserts)
+            matched = await self.store.write(postings.POSTINGS, replaces)
+            if not refused and matched == len(replaces):
+                return
+            # Lost a race (a duplicate insert, a version moved): edit the fresh documents.
+            pending = sorted({inserts[i]["_id"] for i in refused} | set(pending))
+        raise TransientError(f"search postings {pending[0]} kept changing; retrying later")
 
     async def ensure_lookups(self) -> int:
         """File the postings and group-ID lookups of items stored before they existed.
