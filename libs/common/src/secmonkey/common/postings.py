@@ -103,12 +103,7 @@ class Entry:
     @classmethod
     def decode(cls, text: str, direction: str, place: str) -> Entry:
         """The entry `encode` wrote (trusted: built without validating the rule again)."""
-        parts = text.split("|")
-        if len(parts) != _FIELDS:
-            raise ValueError(f"not a posting entry: {text[:80]!r}")
-        if "%" in text:
-            parts = [_unescape(p) for p in parts]
-        group_id, index, name, vpc, protocol, low, high, source, description = parts
+        group_id, index, name, vpc, protocol, low, high, source, description = entry_parts(text)
         rule = Rule.model_construct(
             direction=cast(Direction, direction),
             protocol=protocol,
@@ -120,6 +115,15 @@ class Entry:
             description=description,
         )
         return cls(f"{place}:{group_id}", int(index), name, vpc or None, rule)
+
+
+def entry_parts(line: str) -> list[str]:
+    """The nine fields of an encoded entry: group ID, rule index, name, VPC, protocol,
+    from port, to port, source, description (empty strings for none)."""
+    parts = line.split("|")
+    if len(parts) != _FIELDS:
+        raise ValueError(f"not a posting entry: {line[:80]!r}")
+    return [_unescape(p) for p in parts] if "%" in line else parts
 
 
 def entry_position(line: str) -> tuple[str, int]:
