@@ -55,7 +55,7 @@ from secmonkey.common.severity import Severity
 
 GOAL_P95_MS = 50.0
 FULL_SCALE = 100_000
-LAYOUT = 5  # bumped when the stored shapes change: an older loaded database is rebuilt
+LAYOUT = 6  # bumped when the stored shapes change: an older loaded database is rebuilt
 MONGO_URL = os.environ.get("SECMONKEY_MONGO_URL", "mongodb://127.0.0.1:27017/")
 AMQP_URL = os.environ.get("SECMONKEY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 ADMIN_KEY = "smk_bench-admin-key-0123456789abcdef"
@@ -283,7 +283,7 @@ class Lookups:
     def __init__(self) -> None:
         self.lengths: dict[str, set[int]] = defaultdict(set)
         self.places: dict[str, set[str]] = defaultdict(set)
-        self.entries: dict[str, postings.PostingEdit] = defaultdict(postings.PostingEdit)
+        self.entries: dict[str, list[str]] = defaultdict(list)
         self.group_ids: dict[str, dict[str, Any]] = defaultdict(dict)
 
     def file(self, item: dict[str, Any]) -> None:
@@ -292,7 +292,7 @@ class Lookups:
         for p in postings.postings_of(item["_id"], config):
             self.lengths[postings.lengths_field(p.direction, p.version)].add(p.prefixlen)
             self.places[p.range_id].add(p.place)
-            self.entries[p.doc_id].add.add(p.entry.encode())
+            self.entries[p.doc_id].append(p.entry.encode(int(item["seq"])))
 
     def documents(self) -> dict[str, list[dict[str, Any]]]:
         ranges: list[dict[str, Any]] = [
@@ -303,7 +303,8 @@ class Lookups:
         return {
             postings.RANGES: ranges,
             postings.POSTINGS: [
-                {"_id": d, "e": edit.apply(None), "v": 1} for d, edit in self.entries.items()
+                {"_id": d, "e": "\n".join(sorted(lines, key=postings.entry_position)), "v": 1}
+                for d, lines in self.entries.items()
             ],
             postings.GROUP_IDS: [{"_id": g, "g": k} for g, k in self.group_ids.items()],
         }

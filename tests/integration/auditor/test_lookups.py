@@ -7,6 +7,7 @@ a rule that no longer exists.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from secmonkey.common.postings import (
     POSTINGS,
     RANGES,
     Entry,
+    entry_position,
     lines_of,
     place_of,
     posting_id,
@@ -40,7 +42,8 @@ async def entries(db: Database, direction: str, cidr: str, group_key: str) -> li
     """The entries filed under one range for one item."""
     rid = range_id(direction, parse_network(cidr))
     doc = await db[POSTINGS].find_one({"_id": posting_id(rid, place_of(group_key))})
-    found = [Entry.decode(line, direction, place_of(group_key)) for line in lines_of(doc)]
+    rules = [line for line in lines_of(doc) if entry_position(line)[1] >= 0]  # no tombstones
+    found = [Entry.decode(line, direction, place_of(group_key)) for line in rules]
     return [e for e in found if e.key == group_key]
 
 
@@ -112,13 +115,46 @@ async def test_lookups_of_groups_stored_before_them_are_filed_once(db: Database)
     # the deleted group has no postings (its emptied document is not recreated); both
     # groups remain resolvable by ID
     def filed(docs: list[dict[str, Any]]) -> dict[str, Any]:
-        return {d["_id"]: d["e"] for d in docs if d["e"]}  # (and not its version)
+        rules = {d["_id"]: [x for x in lines_of(d) if entry_position(x)[1] >= 0] for d in docs}
+        return {doc_id: lines for doc_id, lines in rules.items() if lines}
 
     assert filed(restored["rule_postings"]) == filed(expected["rule_postings"])
     assert len(filed(restored["rule_postings"])) == 2
-    assert restored["group_ids"] == expected["group_ids"]
+
+    def content(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in d.items() if k != "v"} for d in docs]  # (not the version)
+
+    assert content(restored["group_ids"]) == content(expected["group_ids"])
     assert {d["_id"] for d in restored["rule_ranges"]} >= {
         range_id("ingress", parse_network("0.0.0.0/0")),
         range_id("ingress", parse_network("2001:db8:5::/48")),
     }
     assert await auditor.ensure_lookups() == 0  # marked as done
+
+
+async def test_a_stalled_writer_never_files_an_older_revision_over_a_newer(db: Database) -> None:
+    """Two replicas: X stalls before filing revision 2 (SSH closed) while Y records it and
+    then revision 3 (SSH open again); X's late lookups must not hide the open port."""
+    x, y = Auditor(db, RulesConfig(), guarded=True), Auditor(db, RulesConfig(), guarded=True)
+    await y.handle(batch(0, snap("sg-g", SSH_WORLD, HTTPS_CORP)))
+    gate, entered = asyncio.Event(), asyncio.Event()
+    file_lookups = x._file_lookups
+
+    async def stalled(*args: Any) -> None:
+        entered.set()
+        await gate.wait()
+        await file_lookups(*args)
+
+    x._file_lookups = stalled  # type: ignore[method-assign,assignment]
+    late = asyncio.create_task(x.handle(batch(60, snap("sg-g", HTTPS_CORP))))
+    await entered.wait()
+    await y.handle(batch(60, snap("sg-g", HTTPS_CORP)))  # the redelivered copy
+    await y.handle(batch(120, snap("sg-g", SSH_WORLD, HTTPS_CORP)))
+    gate.set()
+    await late
+
+    assert (await db.items.find_one({"_id": key("sg-g")}))["seq"] == 3  # type: ignore[index]
+    [ssh] = await entries(db, "ingress", "0.0.0.0/0", key("sg-g"))
+    assert ssh.rule == SSH_WORLD
+    seen = (await db.group_ids.find_one({"_id": "sg-g"}))["g"]  # type: ignore[index]
+    assert seen[key("sg-g")]["seq"] == 3 and seen[key("sg-g")]["state"] == "active"

@@ -14,8 +14,8 @@ Three kinds of document, all written by the auditor before it commits an item:
 - `rule_ranges`, `_id = "lengths"`: per `<direction>:<version>`, the prefix lengths in
   use (a search looks up only those lengths);
 - `rule_postings`, `_id = "<range id>@<place>"`: `e` = one line per rule of an active
-  group of that place with that range (group ID, rule index, the group's name and VPC,
-  the rule), enough to answer without reading the item; lines sorted by group ID and
+  group of that place with that range (group ID, seq, rule index, the group's name and
+  VPC, the rule), enough to answer without reading the item; lines sorted by group ID and
   index, `v` = a version counter. The whole list is one string: FerretDB 1.24 spends
   about 20 µs on every array element or sub-document it reads (one 2,500-line string:
   4 ms; the same as an array: 20 ms; as sub-documents: six times that), and a range such
@@ -25,10 +25,16 @@ Three kinds of document, all written by the auditor before it commits an item:
 (deleted ones too) to the group's name, account, region, VPC and state, for
 `/groups/resolve` and for finding a group by its ID alone.
 
-Entries are added with `$addToSet` and removed with `$pull` of the identical string
-(one `$pull` per entry: FerretDB 1.24 ignores `$pull` with `$in`), so replaying the same
-change is harmless. Deleted groups have no entries. Writes to one
-place come from one message at a time (DESIGN §6), so entries of a place never race.
+Every line starts with its group ID and the group's revision (`seq`). A change files the
+group's lines as of its new revision in every posting document of its old or new ranges
+(a tombstone `<group>|<seq>|-` where it has none left), and a document keeps a group's
+lines from the latest revision it has seen: so replays, a competing replica's late write
+or the start-up backfill never undo a newer revision. A document is edited by reading
+it, applying the edits and replacing it; on MongoDB the replacement is conditional on the
+version read (`v`), and a writer that lost re-reads and applies its edits again. On
+FerretDB, which does not isolate conditional writes, the auditor handles one message at
+a time per process (one replica, as for items). `group_ids` entries carry the `seq`
+that wrote them and follow the same rule. Deleted groups have no rule lines.
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ def lengths_field(direction: str, version: int) -> str:
     return f"{direction}:{version}"
 
 
-_FIELDS = 9
+_FIELDS = 10  # group ID, seq, then the eight of the rule (`entry_parts`)
 
 
 def _escape(value: object) -> str:
@@ -93,10 +99,11 @@ class Entry:
     vpc_id: str | None
     rule: Rule
 
-    def encode(self) -> str:
+    def encode(self, seq: int) -> str:
+        """The line filed for this rule as of the group's revision `seq`."""
         r = self.rule
         group_id = self.key.rsplit(":", 1)[1]
-        values = [group_id, self.index, self.name, self.vpc_id, r.protocol, r.from_port]
+        values = [group_id, seq, self.index, self.name, self.vpc_id, r.protocol, r.from_port]
         values += [r.to_port, r.source, r.description]
         return "|".join(_escape(v) for v in values)
 
@@ -118,18 +125,33 @@ class Entry:
 
 
 def entry_parts(line: str) -> list[str]:
-    """The nine fields of an encoded entry: group ID, rule index, name, VPC, protocol,
+    """The nine fields of an encoded rule line: group ID, rule index, name, VPC, protocol,
     from port, to port, source, description (empty strings for none)."""
     parts = line.split("|")
     if len(parts) != _FIELDS:
         raise ValueError(f"not a posting entry: {line[:80]!r}")
+    del parts[1]  # the seq
     return [_unescape(p) for p in parts] if "%" in line else parts
 
 
+def tombstone(group_id: str, seq: int) -> str:
+    """The line saying that as of revision `seq` the group has no rule in this document."""
+    return f"{_escape(group_id)}|{seq}|-"
+
+
+def line_group(line: str) -> tuple[str, int]:
+    """(group ID, seq) of any line."""
+    group_id, seq, _ = line.split("|", 2)
+    return (_unescape(group_id) if "%" in group_id else group_id), int(seq)
+
+
 def entry_position(line: str) -> tuple[str, int]:
-    """(group ID, rule index) of an encoded entry, without decoding the rest."""
-    group_id, index, _ = line.split("|", 2)
-    return (_unescape(group_id) if "%" in group_id else group_id), int(index)
+    """(group ID, rule index) of a line, without decoding the rest; index -1 for a
+    tombstone, which a reader skips."""
+    group_id, _, rest = line.split("|", 2)
+    index = rest.split("|", 1)[0]
+    group_id = _unescape(group_id) if "%" in group_id else group_id
+    return group_id, (-1 if index == "-" else int(index))
 
 
 def lines_of(doc: dict[str, Any] | None) -> list[str]:
@@ -140,15 +162,58 @@ def lines_of(doc: dict[str, Any] | None) -> list[str]:
 
 @dataclass
 class PostingEdit:
-    """Lines to add to and remove from one posting document."""
+    """The lines each group has in one posting document as of a revision (`seq`).
 
-    add: set[str] = field(default_factory=set)
-    remove: set[str] = field(default_factory=set)
+    Applying it replaces a group's lines unless the document already holds them from a
+    later revision, so a late or replayed edit never undoes a newer one; a group left
+    with no line keeps a tombstone with its seq for the same reason.
+    """
 
-    def apply(self, doc: dict[str, Any] | None) -> str:
-        """The document's new `e`: the same result however often it is applied."""
-        lines = (set(lines_of(doc)) - self.remove) | self.add
-        return "\n".join(sorted(lines, key=entry_position))
+    groups: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
+
+    def set(self, group_id: str, seq: int, lines: list[str]) -> None:
+        mine = self.groups.get(group_id)
+        if mine is None or seq > mine[0]:
+            self.groups[group_id] = (seq, list(lines))
+        elif seq == mine[0]:
+            mine[1].extend(line for line in lines if line not in mine[1])
+
+    def merge(self, other: PostingEdit) -> None:
+        for group_id, (seq, lines) in other.groups.items():
+            self.set(group_id, seq, lines)
+
+    def apply(self, doc: dict[str, Any] | None) -> dict[str, Any]:
+        """The document's new fields: the same result however often it is applied."""
+        present: dict[str, int] = {}
+        lines = lines_of(doc)
+        for line in lines:
+            group_id, seq = line_group(line)
+            present[group_id] = max(seq, present.get(group_id, -1))
+        winners = {g for g, (seq, _) in self.groups.items() if present.get(g, -1) <= seq}
+        out = [line for line in lines if line_group(line)[0] not in winners]
+        for group_id in winners:
+            seq, mine = self.groups[group_id]
+            out.extend(mine or [tombstone(group_id, seq)])
+        return {"e": "\n".join(sorted(set(out), key=entry_position))}
+
+
+@dataclass
+class GroupIdEdit:
+    """What `group_ids` keeps of each item key of one group ID, as of a revision."""
+
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def merge(self, other: GroupIdEdit) -> None:
+        for key, about in other.keys.items():
+            if key not in self.keys or about["seq"] >= self.keys[key]["seq"]:
+                self.keys[key] = about
+
+    def apply(self, doc: dict[str, Any] | None) -> dict[str, Any]:
+        known = dict((doc or {}).get("g") or {})
+        for key, about in self.keys.items():
+            if key not in known or int(known[key].get("seq", -1)) <= about["seq"]:
+                known[key] = about
+        return {"g": known}
 
 
 @dataclass(frozen=True)
@@ -206,7 +271,7 @@ class LookupWrites:
 
     creates: dict[str, set[str]] = field(default_factory=dict)
     updates: dict[str, list[UpdateOne]] = field(default_factory=dict)
-    edits: dict[str, PostingEdit] = field(default_factory=dict)  # `rule_postings` by `_id`
+    edits: dict[tuple[str, str], PostingEdit | GroupIdEdit] = field(default_factory=dict)
 
     def add(self, collection: str, doc_id: str, update: dict[str, Any], *, create: bool) -> None:
         self.creates.setdefault(collection, set())
@@ -219,58 +284,70 @@ class LookupWrites:
             self.creates.setdefault(name, set()).update(ids)
         for name, ops in other.updates.items():
             self.updates.setdefault(name, []).extend(ops)
-        for doc_id, edit in other.edits.items():
-            mine = self.edits.setdefault(doc_id, PostingEdit())
-            mine.add |= edit.add
-            mine.remove |= edit.remove
+        for where, edit in other.edits.items():
+            mine = self.edits.get(where)
+            if mine is None:
+                self.edits[where] = edit
+            else:
+                mine.merge(edit)  # type: ignore[arg-type]
         return self
 
     def collections(self) -> list[str]:
         return list(self.updates)
 
 
-def delta_writes(old: list[Posting], new: list[Posting]) -> LookupWrites:
-    """Idempotent writes turning the postings `old` into `new` (either may be empty).
+def delta_writes(old: list[Posting], new: list[Posting], seq: int) -> LookupWrites:
+    """The writes filing one group's postings `new` (as of its revision `seq`) in place of
+    `old` (either may be empty): every posting document of either gets the group's lines
+    as of `seq`. Idempotent, and a later revision's lines are never overwritten.
 
     `rule_ranges` (`updates`) comes before `rule_postings` (`edits`): a reader may briefly
     miss an entry being added, never find one its directory does not lead to.
     """
-    before = {p.path: p for p in old}
-    after = {p.path: p for p in new}
-    changed = {i for i, p in after.items() if i in before and before[i].entry != p.entry}
-    added = [p for i, p in after.items() if i not in before or i in changed]
-    removed = [p for i, p in before.items() if i not in after or i in changed]
     writes = LookupWrites()
-    if added:
+    if new:
         lengths: dict[str, set[int]] = defaultdict(set)
         places: dict[str, set[str]] = defaultdict(set)
-        for p in added:
+        for p in new:
             lengths[lengths_field(p.direction, p.version)].add(p.prefixlen)
             places[p.range_id].add(p.place)
         each = {f: {"$each": sorted(v)} for f, v in sorted(lengths.items())}
         writes.add(RANGES, LENGTHS_ID, {"$addToSet": each}, create=True)
         for r, v in sorted(places.items()):
             writes.add(RANGES, r, {"$addToSet": {"places": {"$each": sorted(v)}}}, create=True)
-    for p in removed:
-        writes.edits.setdefault(p.doc_id, PostingEdit()).remove.add(p.entry.encode())
-    for p in added:
-        writes.edits.setdefault(p.doc_id, PostingEdit()).add.add(p.entry.encode())
+    lines: dict[str, list[str]] = {p.doc_id: [] for p in old}
+    for p in new:
+        lines.setdefault(p.doc_id, []).append(p.entry.encode(seq))
+    for doc_id, mine in lines.items():
+        edit = PostingEdit()
+        edit.set(_group_of(old + new), seq, mine)
+        writes.edits[(POSTINGS, doc_id)] = edit
     return writes
+
+
+def _group_of(postings: list[Posting]) -> str:
+    return postings[0].entry.key.rsplit(":", 1)[1]
 
 
 RESOLUTION_FIELDS = ("name", "account_id", "account_name", "region", "vpc_id", "state")
 
 
 def group_id_writes(items: list[dict[str, Any]]) -> LookupWrites:
-    """File each item (its key as `_id`, and `RESOLUTION_FIELDS` + `deleted_at`) under its
-    group ID in `group_ids`: `/groups/resolve` answers from these alone."""
+    """File each item (its key as `_id`; `RESOLUTION_FIELDS`, `deleted_at` and `seq`) under
+    its group ID in `group_ids`: `/groups/resolve` answers from these alone. An entry of
+    a later revision is never overwritten."""
     writes = LookupWrites()
     for item in items:
-        update = {"$set": {f"g.{item['_id']}": resolution(item)}}
-        writes.add(GROUP_IDS, str(item["group_id"]), update, create=True)
+        edit = GroupIdEdit({str(item["_id"]): resolution(item)})
+        where = (GROUP_IDS, str(item["group_id"]))
+        if where in writes.edits:
+            writes.edits[where].merge(edit)  # type: ignore[arg-type]
+        else:
+            writes.edits[where] = edit
     return writes
 
 
 def resolution(item: dict[str, Any]) -> dict[str, Any]:
-    """What `group_ids` keeps of one item."""
-    return {f: item.get(f) for f in RESOLUTION_FIELDS} | {"deleted_at": item.get("deleted_at")}
+    """What `group_ids` keeps of one item (its revision `seq` decides which write wins)."""
+    about = {f: item.get(f) for f in RESOLUTION_FIELDS}
+    return about | {"deleted_at": item.get("deleted_at"), "seq": int(item["seq"])}

@@ -117,7 +117,8 @@ async def resolve_groups(db: Database, ids: str) -> ResolveResponse:
     seen = await asyncio.gather(*(seen_as(db, i) for i in wanted))
     found = {
         group_id: [
-            ResolvedGroup(key=key, group_id=group_id, **about) for key, about in keys.items()
+            ResolvedGroup(key=key, group_id=group_id, **_resolved(about))
+            for key, about in keys.items()
         ]
         for group_id, keys in zip(wanted, seen, strict=True)
         if keys
@@ -132,6 +133,10 @@ async def resolve_groups(db: Database, ids: str) -> ResolveResponse:
             for i in wanted
         ]
     )
+
+
+def _resolved(about: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in about.items() if k != "seq"}  # (which revision wrote it)
 
 
 async def group_detail(

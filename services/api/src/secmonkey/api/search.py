@@ -210,7 +210,7 @@ async def _search_postings(
             way = r.split(":", 1)[0]
             for line in lines_of(doc):
                 group_id, index = entry_position(line)
-                if group_id > after:
+                if index >= 0 and group_id > after:  # (index -1: a tombstone)
                     groups[group_id][index] = (line, way)
         for group_id in sorted(groups):
             rules = groups[group_id]

@@ -423,8 +423,9 @@ class Auditor:
     async def _file_lookups(self, work: list[Work], directory: Directory) -> None:
         """The search postings and group-ID lookups of these changes, before their commit.
 
-        Derived from the previous and the new configuration only, so a replay after a
-        crash before the commit writes the same (idempotent) operations again.
+        Each group's lookups are written as of its new revision (`seq`) and never replace
+        those of a later one, so a replay after a crash, or a competing writer's late
+        write, leaves the newest revision's lookups in place.
         """
         changes = [w for w in work if w.kind != "reaudit"]
         writes = postings.group_id_writes(
@@ -433,51 +434,53 @@ class Auditor:
                 | {
                     "state": "deleted" if w.kind == "deleted" else "active",
                     "deleted_at": w.observed_at if w.kind == "deleted" else None,
+                    "seq": w.seq,
                 }
                 for w in changes
             ]
         )
-        # One delta for the whole batch: one write per posting document, not per group.
-        before = [p for w in changes for p in _postings_before(w)]
-        after = [p for w in changes for p in _postings_after(w)]
-        writes.extend(postings.delta_writes(before, after))
+        for w in changes:
+            writes.extend(postings.delta_writes(_postings_before(w), _postings_after(w), w.seq))
         await self._write_lookups(writes)
 
     async def _write_lookups(self, writes: postings.LookupWrites) -> None:
         for name in writes.collections():
             await self.store.insert(name, [{"_id": i} for i in sorted(writes.creates[name])])
             await self.store.write(name, writes.updates[name])
-        await self._edit_postings(writes.edits)
+        for name in sorted({name for name, _ in writes.edits}):
+            await self._edit(name, {d: e for (n, d), e in writes.edits.items() if n == name})
 
-    async def _edit_postings(self, edits: dict[str, postings.PostingEdit]) -> None:
-        """Read, edit and replace posting documents; on MongoDB each replacement is
+    async def _edit(
+        self, collection: str, edits: dict[str, postings.PostingEdit | postings.GroupIdEdit]
+    ) -> None:
+        """Read, edit and replace lookup documents; on MongoDB each replacement is
         conditional on the version read, and what lost to another writer is redone."""
         pending = sorted(edits)
         for _ in range(MAX_ROUNDS):
             if not pending:
                 return
-            current = await self.store.read(postings.POSTINGS, pending)
+            current = await self.store.read(collection, pending)
             inserts: list[Document] = []
             replaces: list[WriteOp] = []
             for doc_id in pending:
                 doc = current.get(doc_id)
-                text = edits[doc_id].apply(doc)
+                fields = edits[doc_id].apply(doc)
                 if doc is None:
-                    inserts.append({"_id": doc_id, "e": text, "v": 1})
+                    inserts.append({"_id": doc_id, **fields, "v": 1})
                     continue
-                if text == (doc.get("e") or ""):
+                if all(doc.get(k) == v for k, v in fields.items()):
                     continue  # already applied (a replay)
                 query: Document = {"_id": doc_id}
                 if self.store.is_guarded:
                     query["v"] = doc.get("v", 0)
-                replaces.append(ReplaceOne(query, {"e": text, "v": int(doc.get("v", 0)) + 1}))
-            refused = await self.store.insert(postings.POSTINGS, inserts)
-            matched = await self.store.write(postings.POSTINGS, replaces)
+                replaces.append(ReplaceOne(query, {**fields, "v": int(doc.get("v", 0)) + 1}))
+            refused = await self.store.insert(collection, inserts)
+            matched = await self.store.write(collection, replaces)
             if not refused and matched == len(replaces):
                 return
             # Lost a race (a duplicate insert, a version moved): edit the fresh documents.
             pending = sorted({inserts[i]["_id"] for i in refused} | set(pending))
-        raise TransientError(f"search postings {pending[0]} kept changing; retrying later")
+        raise TransientError(f"{collection} {pending[0]} kept changing; retrying later")
 
     async def ensure_lookups(self) -> int:
         """File the postings and group-ID lookups of items stored before they existed.
@@ -489,17 +492,16 @@ class Auditor:
             return 0
         count = 0
         projection = dict.fromkeys(postings.RESOLUTION_FIELDS, 1)
-        projection |= {"_id": 1, "group_id": 1, "deleted_at": 1, "config": 1}
+        projection |= {"_id": 1, "group_id": 1, "deleted_at": 1, "config": 1, "seq": 1}
         batch: list[Document] = []
 
         async def flush() -> None:
-            filed = [
-                postings.postings_of(d["_id"], CanonicalGroup.model_validate(d["config"]))
-                for d in batch
-                if d.get("state") == "active"
-            ]
             writes = postings.group_id_writes(batch)
-            writes.extend(postings.delta_writes([], [p for group in filed for p in group]))
+            for d in batch:
+                if d.get("state") == "active":
+                    config = CanonicalGroup.model_validate(d["config"])
+                    filed = postings.postings_of(d["_id"], config)
+                    writes.extend(postings.delta_writes([], filed, int(d["seq"])))
             await self._write_lookups(writes)
             batch.clear()
 
