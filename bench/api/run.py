@@ -281,25 +281,27 @@ class Lookups:
     whole documents: the same content `postings.delta_writes` would build write by write."""
 
     def __init__(self) -> None:
-        self.lengths: dict[str, set[int]] = defaultdict(set)
-        self.places: dict[str, set[str]] = defaultdict(set)
+        self.directory = postings.RangeDirectory()
         self.entries: dict[str, list[str]] = defaultdict(list)
         self.group_ids: dict[str, dict[str, Any]] = defaultdict(dict)
 
     def file(self, item: dict[str, Any]) -> None:
         self.group_ids[item["group_id"]][item["_id"]] = postings.resolution(item)
         config = CanonicalGroup.model_validate(item["config"])
-        for p in postings.postings_of(item["_id"], config):
-            self.lengths[postings.lengths_field(p.direction, p.version)].add(p.prefixlen)
-            self.places[p.range_id].add(p.place)
+        filed = postings.postings_of(item["_id"], config)
+        self.directory.file(filed)
+        for p in filed:
             self.entries[p.doc_id].append(p.entry.encode(int(item["seq"])))
 
     def documents(self) -> dict[str, list[dict[str, Any]]]:
         ranges: list[dict[str, Any]] = [
-            {"_id": postings.LENGTHS_ID, **{f: sorted(v) for f, v in self.lengths.items()}},
+            {
+                "_id": postings.LENGTHS_ID,
+                **{f: sorted(v) for f, v in self.directory.lengths.items()},
+            },
             {"_id": postings.BUILT_ID, "items": len(self.group_ids)},
         ]
-        ranges += [{"_id": r, "places": sorted(v)} for r, v in self.places.items()]
+        ranges += [{"_id": r, "places": sorted(v)} for r, v in self.directory.places.items()]
         return {
             postings.RANGES: ranges,
             postings.POSTINGS: [

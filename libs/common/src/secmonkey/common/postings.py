@@ -110,18 +110,27 @@ class Entry:
     @classmethod
     def decode(cls, text: str, direction: str, place: str) -> Entry:
         """The entry `encode` wrote (trusted: built without validating the rule again)."""
-        group_id, index, name, vpc, protocol, low, high, source, description = entry_parts(text)
-        rule = Rule.model_construct(
-            direction=cast(Direction, direction),
-            protocol=protocol,
-            from_port=int(low) if low else None,
-            to_port=int(high) if high else None,
-            source_kind="cidr6" if ":" in source else "cidr4",
-            source=source,
-            source_account=None,
-            description=description,
+        group_id, index, name, vpc, *rule = entry_parts(text)
+        fields = rule_fields(direction, *rule)
+        return cls(
+            f"{place}:{group_id}", int(index), name, vpc or None, Rule.model_construct(**fields)
         )
-        return cls(f"{place}:{group_id}", int(index), name, vpc or None, rule)
+
+
+def rule_fields(
+    direction: str, protocol: str, low: str, high: str, source: str, description: str = ""
+) -> dict[str, Any]:
+    """A CIDR rule's fields from the text fields of its line."""
+    return {
+        "direction": cast(Direction, direction),
+        "protocol": protocol,
+        "from_port": int(low) if low else None,
+        "to_port": int(high) if high else None,
+        "source_kind": "cidr6" if ":" in source else "cidr4",
+        "source": source,
+        "source_account": None,
+        "description": description,
+    }
 
 
 def entry_parts(line: str) -> list[str]:
@@ -231,10 +240,6 @@ class Posting:
     def doc_id(self) -> str:
         return posting_id(self.range_id, self.place)
 
-    @property
-    def path(self) -> tuple[str, str]:
-        return self.doc_id, f"{self.entry.key}/{self.entry.index}"
-
 
 def postings_of(key: str, config: CanonicalGroup) -> list[Posting]:
     """The postings of an active group's CIDR rules."""
@@ -261,6 +266,20 @@ def postings_of(key: str, config: CanonicalGroup) -> list[Posting]:
 
 
 @dataclass
+class RangeDirectory:
+    """What `rule_ranges` lists for some postings: the prefix lengths in use (per
+    direction and IP version) and the account-regions of each range."""
+
+    lengths: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    places: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def file(self, postings: list[Posting]) -> None:
+        for p in postings:
+            self.lengths[lengths_field(p.direction, p.version)].add(p.prefixlen)
+            self.places[p.range_id].add(p.place)
+
+
+@dataclass
 class LookupWrites:
     """Writes to `_id`-keyed lookup documents, by collection, in the order to apply them.
 
@@ -273,10 +292,8 @@ class LookupWrites:
     updates: dict[str, list[UpdateOne]] = field(default_factory=dict)
     edits: dict[tuple[str, str], PostingEdit | GroupIdEdit] = field(default_factory=dict)
 
-    def add(self, collection: str, doc_id: str, update: dict[str, Any], *, create: bool) -> None:
-        self.creates.setdefault(collection, set())
-        if create:
-            self.creates[collection].add(doc_id)
+    def add(self, collection: str, doc_id: str, update: dict[str, Any]) -> None:
+        self.creates.setdefault(collection, set()).add(doc_id)
         self.updates.setdefault(collection, []).append(UpdateOne({"_id": doc_id}, update))
 
     def extend(self, other: LookupWrites) -> LookupWrites:
@@ -306,15 +323,12 @@ def delta_writes(old: list[Posting], new: list[Posting], seq: int) -> LookupWrit
     """
     writes = LookupWrites()
     if new:
-        lengths: dict[str, set[int]] = defaultdict(set)
-        places: dict[str, set[str]] = defaultdict(set)
-        for p in new:
-            lengths[lengths_field(p.direction, p.version)].add(p.prefixlen)
-            places[p.range_id].add(p.place)
-        each = {f: {"$each": sorted(v)} for f, v in sorted(lengths.items())}
-        writes.add(RANGES, LENGTHS_ID, {"$addToSet": each}, create=True)
-        for r, v in sorted(places.items()):
-            writes.add(RANGES, r, {"$addToSet": {"places": {"$each": sorted(v)}}}, create=True)
+        directory = RangeDirectory()
+        directory.file(new)
+        each = {f: {"$each": sorted(v)} for f, v in sorted(directory.lengths.items())}
+        writes.add(RANGES, LENGTHS_ID, {"$addToSet": each})
+        for r, v in sorted(directory.places.items()):
+            writes.add(RANGES, r, {"$addToSet": {"places": {"$each": sorted(v)}}})
     lines: dict[str, list[str]] = {p.doc_id: [] for p in old}
     for p in new:
         lines.setdefault(p.doc_id, []).append(p.entry.encode(seq))

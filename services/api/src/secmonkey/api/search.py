@@ -40,6 +40,7 @@ from secmonkey.common.postings import (
     place_of,
     posting_id,
     range_id,
+    rule_fields,
 )
 
 Direction = Literal["ingress", "egress"]
@@ -237,6 +238,7 @@ _MATCHES = TypeAdapter(list[RuleMatch])
 def _match_fields(place: str, line: str, direction: str) -> dict[str, Any]:
     group_id, index, name, vpc, protocol, low, high, source, description = entry_parts(line)
     _, account, region = place.split(":", 2)
+    rule = rule_fields(direction, protocol, low, high, source, description)
     return {
         "key": f"{place}:{group_id}",
         "group_id": group_id,
@@ -244,33 +246,14 @@ def _match_fields(place: str, line: str, direction: str) -> dict[str, Any]:
         "account_id": account,
         "region": region,
         "vpc_id": vpc or None,
-        "rule": {
-            "index": int(index),
-            "direction": direction,
-            "protocol": protocol,
-            "from_port": int(low) if low else None,
-            "to_port": int(high) if high else None,
-            "source_kind": "cidr6" if ":" in source else "cidr4",
-            "source": source,
-            "source_account": None,
-            "description": description,
-            "text": _rule_text(direction, protocol, low, high, source),
-        },
+        "rule": rule
+        | {"index": int(index), "text": _rule_text(direction, protocol, low, high, source)},
     }
 
 
 @functools.lru_cache(maxsize=4096)
 def _rule_text(direction: str, protocol: str, low: str, high: str, source: str) -> str:
-    return Rule.model_validate(
-        {
-            "direction": direction,
-            "protocol": protocol,
-            "from_port": int(low) if low else None,
-            "to_port": int(high) if high else None,
-            "source_kind": "cidr6" if ":" in source else "cidr4",
-            "source": source,
-        }
-    ).text()
+    return Rule.model_validate(rule_fields(direction, protocol, low, high, source)).text()
 
 
 async def _account_names(db: Database, accounts: set[str]) -> dict[str, str | None]:
