@@ -1,0 +1,102 @@
+"""`secmonkey accounts`: the monitored AWS accounts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from secmonkey.client import render
+from secmonkey.client.cli._output import done, show
+from secmonkey.client.cli._params import Labels, Regions, State
+
+app = typer.Typer(help="Monitored AWS accounts.", no_args_is_help=True)
+
+RoleArn = Annotated[str | None, typer.Option("--role-arn", help="role to assume")]
+ExternalId = Annotated[str | None, typer.Option("--external-id")]
+Trusted = Annotated[bool, typer.Option("--trusted/--monitored", help="a friendly account")]
+Enabled = Annotated[bool, typer.Option("--enabled/--disabled")]
+
+
+@app.command("list")
+def accounts_list(ctx: typer.Context) -> None:
+    """List accounts."""
+    with State.of(ctx).client() as api:
+        answer = api.accounts()
+    show(ctx, answer, render.accounts(answer))
+
+
+@app.command("show")
+def accounts_show(ctx: typer.Context, account_id: str) -> None:
+    """One account."""
+    with State.of(ctx).client() as api:
+        answer = api.account(account_id)
+    show(ctx, answer, render.accounts([answer]))
+
+
+def _account_fields(
+    name: str,
+    role_arn: str | None,
+    external_id: str | None,
+    region: list[str] | None,
+    label: list[str] | None,
+    trusted: bool,
+    enabled: bool,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "role_arn": role_arn,
+        "external_id": external_id,
+        "regions": region or None,
+        "labels": label or [],
+        "trusted": trusted,
+        "enabled": enabled,
+    }
+
+
+@app.command("add")
+def accounts_add(
+    ctx: typer.Context,
+    account_id: str,
+    name: Annotated[str, typer.Option("--name")],
+    role_arn: RoleArn = None,
+    external_id: ExternalId = None,
+    region: Regions = None,
+    label: Labels = None,
+    trusted: Trusted = False,
+    enabled: Enabled = True,
+) -> None:
+    """Add an account (admin)."""
+    body = {"id": account_id} | _account_fields(
+        name, role_arn, external_id, region, label, trusted, enabled
+    )
+    with State.of(ctx).client() as api:
+        answer = api.create_account(body)
+    show(ctx, answer, render.accounts([answer]))
+
+
+@app.command("update")
+def accounts_update(
+    ctx: typer.Context,
+    account_id: str,
+    name: Annotated[str, typer.Option("--name")],
+    role_arn: RoleArn = None,
+    external_id: ExternalId = None,
+    region: Regions = None,
+    label: Labels = None,
+    trusted: Trusted = False,
+    enabled: Enabled = True,
+) -> None:
+    """Replace an account's settings (admin)."""
+    body = _account_fields(name, role_arn, external_id, region, label, trusted, enabled)
+    with State.of(ctx).client() as api:
+        answer = api.update_account(account_id, body)
+    show(ctx, answer, render.accounts([answer]))
+
+
+@app.command("remove")
+def accounts_remove(ctx: typer.Context, account_id: str) -> None:
+    """Remove an account (admin); its history stays."""
+    with State.of(ctx).client() as api:
+        api.delete_account(account_id)
+    done(ctx, f"removed account {account_id}")
