@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractRobustConnection
 
-from secmonkey.common import amqp, mongo
-from secmonkey.common.mongo import Database
+from secmonkey.common import amqp, storage
+from secmonkey.common.storage import Database
 from tests.support.servers import HttpReceiver, MotoServer, SmtpSink
 
 MONGO_URL = os.environ.get("SECMONKEY_MONGO_URL", "mongodb://127.0.0.1:27017/")
@@ -52,9 +52,10 @@ def db_name() -> str:
 @pytest_asyncio.fixture
 async def db(mongo_url: str, db_name: str) -> AsyncIterator[Database]:
     """A fresh database with every index, dropped afterwards."""
-    client = mongo.connect(mongo_url)
+    client = storage.connect(mongo_url)
     database = client[db_name]
-    await mongo.ensure_indexes(database)
+    await storage.detect(client)
+    await storage.ensure_indexes(database)
     yield database
     await client.drop_database(db_name)
     await client.close()

@@ -46,7 +46,7 @@ from typing import Any
 
 import httpx
 
-from secmonkey.common import mongo, postings
+from secmonkey.common import postings, storage
 from secmonkey.common.canonical import CanonicalGroup, Rule
 from secmonkey.common.cidr import IPRange
 from secmonkey.common.documents import Issue, Item, Revision, issue_id
@@ -326,7 +326,7 @@ async def write_lookups(db: Any, groups: int) -> dict[str, int]:
 
 
 async def load(db_name: str, groups: int, reload: bool) -> tuple[float, dict[str, int]]:
-    client = mongo.connect(MONGO_URL)
+    client = storage.connect(MONGO_URL)
     db = client[db_name]
     try:
         marker = await db.bench_meta.find_one({"_id": "loaded"})
@@ -365,7 +365,7 @@ async def load(db_name: str, groups: int, reload: bool) -> tuple[float, dict[str
         for name in pending:
             await flush(name)
         counts |= await write_lookups(db, groups)
-        await mongo.ensure_indexes(db)
+        await storage.ensure_indexes(db)
         await db.bench_meta.replace_one(
             {"_id": "loaded"},
             {"_id": "loaded", "groups": groups, "layout": LAYOUT, "counts": counts},
@@ -377,7 +377,7 @@ async def load(db_name: str, groups: int, reload: bool) -> tuple[float, dict[str
 
 
 async def server_name() -> str:
-    client = mongo.connect(MONGO_URL)
+    client = storage.connect(MONGO_URL)
     try:
         info = await client.admin.command("buildInfo")
     finally:

@@ -45,10 +45,10 @@ from pymongo import UpdateOne
 from secmonkey.auditor.consumer import SnapshotHandler
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.config import RulesConfig
-from secmonkey.common import amqp, mongo
+from secmonkey.common import amqp, storage
 from secmonkey.common.canonical import Attachments, CanonicalGroup, GroupSnapshot, Rule
 from secmonkey.common.messages import SnapshotBatch, item_key, parse_snapshot_message
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 ACCOUNT = "111111111111"
 REGION = "us-east-1"
@@ -215,11 +215,11 @@ def floor_handler(db: Database) -> Handler:
 
 async def run(args: argparse.Namespace) -> None:
     name = f"bench_auditor_{uuid.uuid4().hex[:8]}"
-    client = mongo.connect(MONGO_URL, socketTimeoutMS=600_000)
+    client = storage.connect(MONGO_URL, socketTimeoutMS=600_000)
     db = client[name]
     rabbit = await amqp.connect(AMQP_URL)
     try:
-        await mongo.ensure_indexes(db)
+        await storage.ensure_indexes(db)
         auditor = Auditor(db, RulesConfig(), None, context_ttl=5.0)
         handler = SnapshotHandler(auditor)
         groups = estate(args.groups)

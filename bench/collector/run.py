@@ -167,9 +167,9 @@ class Collector:
             self.process.wait(5)
 
     async def cleanup(self) -> None:
-        from secmonkey.common import amqp, mongo
+        from secmonkey.common import amqp, storage
 
-        client = mongo.connect(self.mongo_url)
+        client = storage.connect(self.mongo_url)
         await client.drop_database(self.db)
         await client.close()
         connection = await amqp.connect(self.amqp_url)

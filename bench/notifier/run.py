@@ -35,7 +35,7 @@ from pathlib import Path
 
 import httpx
 
-from secmonkey.common import amqp, mongo
+from secmonkey.common import amqp, storage
 from secmonkey.common.documents import Channel, Subscription, SubscriptionFilters
 from secmonkey.common.messages import EVENTS_EXCHANGE, Event, IssueRef
 from secmonkey.common.severity import Severity
@@ -145,7 +145,7 @@ async def run_phase(
     }
 
 
-async def probe_database(db: mongo.Database) -> tuple[float, float]:
+async def probe_database(db: storage.Database) -> tuple[float, float]:
     """Median ms of one `update_one` and one `insert_one` by `_id`: how busy the database is."""
     probe = db.bench_probe
     await probe.insert_one({"_id": "p", "n": 0})
@@ -170,9 +170,9 @@ async def main() -> None:
     run = uuid.uuid4().hex[:10]
     db_name, queue = f"bench_notifier_{run}", f"bench.notifier.{run}"
     suffix = f"bench{run}"
-    client = mongo.connect(MONGO_URL)
+    client = storage.connect(MONGO_URL)
     db = client[db_name]
-    await mongo.ensure_indexes(db)
+    await storage.ensure_indexes(db)
     rabbit = await amqp.connect(AMQP_URL)
     publisher = await amqp.Publisher.open(rabbit)
     log_path = Path(tempfile.gettempdir()) / f"bench-notifier-{run}.log"

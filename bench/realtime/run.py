@@ -52,7 +52,7 @@ from secmonkey.collector.simulate import (  # noqa: E402
     ec2_client,
     role_arn,
 )
-from secmonkey.common import amqp, mongo  # noqa: E402
+from secmonkey.common import amqp, storage  # noqa: E402
 from secmonkey.common.documents import Account, Channel, Subscription, SubscriptionFilters  # noqa: E402
 from secmonkey.common.messages import EVENTS_EXCHANGE, SNAPSHOTS_EXCHANGE  # noqa: E402
 from tests.integration.realtime.cloudtrail import recorded  # noqa: E402
@@ -210,7 +210,7 @@ class Pipeline:
         if self.receiver is not None:
             self.receiver.terminate()
             await self.receiver.wait()
-        client = mongo.connect(MONGO_URL)
+        client = storage.connect(MONGO_URL)
         await client.drop_database(self.db_name)
         await client.close()
         connection = await amqp.connect(AMQP_URL)
@@ -271,9 +271,9 @@ def make_queue(moto_url: str, suffix: str) -> str:
 
 
 async def seed(db_name: str, receiver_port: int) -> None:
-    client = mongo.connect(MONGO_URL)
+    client = storage.connect(MONGO_URL)
     db = client[db_name]
-    await mongo.ensure_indexes(db)
+    await storage.ensure_indexes(db)
     account = Account(
         id=ACCOUNT,
         name="bench",
@@ -299,7 +299,7 @@ async def baseline(pipeline: Pipeline, expected: int) -> None:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{pipeline.collector_port}") as http:
         answer = await http.post("/sweeps", json={"account_ids": [ACCOUNT]})
         answer.raise_for_status()
-    client = mongo.connect(MONGO_URL)
+    client = storage.connect(MONGO_URL)
     db = client[pipeline.db_name]
     deadline = time.monotonic() + 180
     while True:

@@ -16,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from secmonkey.common import mongo
+from secmonkey.common import storage
 
 ROOT = Path(__file__).resolve().parents[2]
 # Overridable so that a test can run a second copy beside a developer's `make run`.
@@ -36,7 +36,7 @@ DEMO_DB = os.environ.get("SECMONKEY_RUN_DEMO_DB", "secmonkey_demo")
 
 
 async def _stored_accounts(url: str, db: str) -> int:
-    client = mongo.connect(url)
+    client = storage.connect(url)
     try:
         return await client[db]["accounts"].count_documents({})
     finally:
@@ -133,7 +133,7 @@ def main() -> None:
 
 async def _drop(url: str, name: str) -> None:
     """Each demo starts from an empty database: the simulated estate is new each time."""
-    client = mongo.connect(url)
+    client = storage.connect(url)
     try:
         await client.drop_database(name)
     finally:

@@ -8,7 +8,7 @@ import httpx
 import pytest_asyncio
 from fastapi import FastAPI
 
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.api import harness
 
 

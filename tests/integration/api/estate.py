@@ -16,7 +16,7 @@ from typing import Any
 from secmonkey.common.canonical import Attachments, CanonicalGroup, GroupSnapshot, Rule
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import SnapshotBatch, SweepCompleted, new_id
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 PROD, DEV = "111111111111", "222222222222"
 EAST, WEST = "us-east-1", "eu-west-1"

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from secmonkey.api.app import create_app
 from secmonkey.api.settings import Settings
-from secmonkey.common import mongo
+from secmonkey.common import storage
 from tests.integration.api import estate
 from tests.support.servers import free_port, wait_for_port
 
@@ -53,10 +53,10 @@ def client_for(app: FastAPI, key: str | None = ADMIN_KEY) -> httpx.AsyncClient:
 async def fresh_estate(mongo_url: str) -> str:
     """A new database filled with the estate through the auditor; returns its name."""
     name = f"test_api_{uuid.uuid4().hex[:10]}"
-    client = mongo.connect(mongo_url)
+    client = storage.connect(mongo_url)
     try:
         db = client[name]
-        await mongo.ensure_indexes(db)
+        await storage.ensure_indexes(db)
         await estate.build(db)
     finally:
         await client.close()
@@ -66,16 +66,16 @@ async def fresh_estate(mongo_url: str) -> str:
 async def empty_database(mongo_url: str) -> str:
     """A new database with every index and no data; returns its name."""
     name = f"test_api_{uuid.uuid4().hex[:10]}"
-    client = mongo.connect(mongo_url)
+    client = storage.connect(mongo_url)
     try:
-        await mongo.ensure_indexes(client[name])
+        await storage.ensure_indexes(client[name])
     finally:
         await client.close()
     return name
 
 
 async def drop(mongo_url: str, name: str) -> None:
-    client = mongo.connect(mongo_url)
+    client = storage.connect(mongo_url)
     try:
         await client.drop_database(name)
     finally:

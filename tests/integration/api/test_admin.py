@@ -14,7 +14,7 @@ from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI
 
 from secmonkey.common.messages import SweepRequest
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 pytestmark = pytest.mark.integration
 

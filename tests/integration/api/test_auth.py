@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from secmonkey.api.auth import KeyVerifier, create_key
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.api import harness
 
 pytestmark = pytest.mark.integration

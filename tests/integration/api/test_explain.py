@@ -6,7 +6,7 @@ the winning plan must not be a collection scan. FerretDB 1.24 over SQLite pushes
 `{_id: <string>}` filters down to SQLite (everything else is filtered in Go), so there
 the test checks that `_id` lookups are pushed down and answered from an index (the one
 deploy/local/mongo-compat adds: FerretDB's own is on another expression), and that every other filter leads
-with the first key of an index declared in `secmonkey.common.mongo.INDEXES`, which is
+with the first key of an index declared in `secmonkey.common.storage.INDEXES`, which is
 what MongoDB uses for it.
 """
 
@@ -22,7 +22,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from pymongo import monitoring
 
-from secmonkey.common.mongo import INDEXES, Database
+from secmonkey.common.storage import INDEXES, Database
 from tests.integration.api import harness
 from tests.integration.api.estate import EAST, PROD, TIMES, WEB
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from secmonkey.common.canonical import Attachments, CanonicalGroup, GroupSnapshot, Rule
 from secmonkey.common.messages import SnapshotBatch, SweepCompleted
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 ACCOUNT = "111111111111"
 REGION = "eu-west-1"

@@ -10,7 +10,7 @@ import pytest
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.config import RulesConfig, parse_rules
 from secmonkey.common.documents import Account, AllowlistEntry, Justification, issue_id
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.auditor.kit import (
     PUBLIC,
     UNATTACHED,

@@ -19,7 +19,7 @@ from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.common import amqp
 from secmonkey.common.messages import EVENTS_EXCHANGE, SNAPSHOTS_EXCHANGE, Event, parse_message
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.auditor.kit import PUBLIC, REGION, at, batch, ingress, key, snap
 
 pytestmark = pytest.mark.integration

@@ -29,7 +29,7 @@ from aio_pika.abc import AbstractRobustConnection
 from secmonkey.common import amqp
 from secmonkey.common.canonical import GroupSnapshot
 from secmonkey.common.messages import SnapshotBatch, SweepCompleted
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.auditor.kit import ACCOUNT, REGION, at, ingress, key, snap
 from tests.support.servers import free_port
 

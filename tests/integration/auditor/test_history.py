@@ -13,7 +13,7 @@ from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.common.documents import Issue, Item, Revision, issue_id
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import Event
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.auditor.kit import (
     at,
     batch,

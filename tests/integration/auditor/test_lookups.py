@@ -15,7 +15,6 @@ import pytest
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.common.cidr import parse_network
-from secmonkey.common.mongo import Database
 from secmonkey.common.postings import (
     BUILT_ID,
     LENGTHS_ID,
@@ -28,6 +27,7 @@ from secmonkey.common.postings import (
     posting_id,
     range_id,
 )
+from secmonkey.common.storage import Database
 from tests.integration.auditor.kit import batch, completed, ingress, key, snap, snapshot
 
 pytestmark = pytest.mark.integration

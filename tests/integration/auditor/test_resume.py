@@ -16,8 +16,8 @@ from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.auditor.store import Store, WriteOp
 from secmonkey.common.messages import SnapshotBatch, SweepCompleted
-from secmonkey.common.mongo import Database, Document
 from secmonkey.common.postings import lines_of
+from secmonkey.common.storage import Database, Document
 from tests.integration.auditor.kit import PUBLIC, batch, completed, ingress, snap
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration

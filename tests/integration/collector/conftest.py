@@ -23,7 +23,7 @@ from secmonkey.common.messages import (
     SweepCompleted,
     parse_snapshot_message,
 )
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.support.servers import MotoServer
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from secmonkey.collector.settings import Settings
 from secmonkey.common.documents import Account
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.collector.conftest import add_accounts, random_account_ids, running
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from secmonkey.collector.settings import Settings
 from secmonkey.collector.simulate import EXTERNAL_ID, fill_estate, role_arn
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import utcnow
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.collector.conftest import SnapshotSink, add_accounts, random_account_ids
 from tests.support.servers import MotoServer, free_port
 

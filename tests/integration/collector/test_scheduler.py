@@ -13,7 +13,7 @@ from secmonkey.collector.settings import Settings
 from secmonkey.common import amqp
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import SweepRequest, parse_message, utcnow
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.collector.conftest import add_accounts, random_account_ids
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ from secmonkey.common.amqp import Publisher
 from secmonkey.common.canonical import canonical_from_aws
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import SweepRequest
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.collector.conftest import (
     SnapshotSink,
     add_accounts,

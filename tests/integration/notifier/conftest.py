@@ -22,8 +22,8 @@ from aio_pika.abc import AbstractRobustConnection
 from secmonkey.common import amqp
 from secmonkey.common.documents import Account, Channel, Subscription, SubscriptionFilters
 from secmonkey.common.messages import EVENTS_EXCHANGE, Event, IssueRef
-from secmonkey.common.mongo import Database
 from secmonkey.common.severity import Severity
+from secmonkey.common.storage import Database
 from secmonkey.notifier.service import Notifier, undelivered_queue
 from secmonkey.notifier.settings import Settings
 from tests.support.servers import HttpReceiver

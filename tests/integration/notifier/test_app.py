@@ -11,7 +11,7 @@ from aio_pika.abc import AbstractRobustConnection
 from secmonkey.common import amqp
 from secmonkey.common.documents import Channel
 from secmonkey.common.messages import EVENTS_EXCHANGE
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from secmonkey.notifier.app import create_app
 from secmonkey.notifier.service import undelivered_queue
 from tests.integration.notifier.conftest import make_event, notifier_settings, subscription, until

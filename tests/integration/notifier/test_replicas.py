@@ -11,8 +11,8 @@ import pytest
 
 from secmonkey.common.documents import Channel
 from secmonkey.common.messages import utcnow
-from secmonkey.common.mongo import Database
-from secmonkey.notifier.batched_writes import BatchedWrites
+from secmonkey.common.storage import Database
+from secmonkey.common.storage.group_commit import GroupCommit
 from secmonkey.notifier.deliveries import DeliveryStore, new_delivery
 from tests.integration.notifier.conftest import make_event, subscription, until
 from tests.support.servers import HttpReceiver
@@ -81,7 +81,7 @@ async def test_a_delivery_left_by_a_dead_replica_is_made_by_another(
 
 
 async def test_two_replicas_never_claim_the_same_delivery(db: Database) -> None:
-    writes = BatchedWrites(db)
+    writes = GroupCommit(db)
     writes.start()
     try:
         store = DeliveryStore(db, writes)

@@ -20,7 +20,7 @@ from secmonkey.collector.simulate import EXTERNAL_ID, create_monitor_role, ec2_c
 from secmonkey.common import amqp
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import SNAPSHOTS_EXCHANGE
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.collector.conftest import SnapshotSink
 from tests.integration.realtime.cloudtrail import recorded
 from tests.support.servers import MotoServer

@@ -11,7 +11,7 @@ from secmonkey.collector.events import metrics
 from secmonkey.collector.settings import Settings
 from secmonkey.common.canonical import canonical_from_aws
 from secmonkey.common.messages import SnapshotBatch, item_key
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.collector.conftest import SnapshotSink, running
 from tests.integration.realtime.conftest import (
     REGION,

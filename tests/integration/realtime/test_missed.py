@@ -11,7 +11,7 @@ from secmonkey.collector.events.marks import MARKS
 from secmonkey.collector.events.missed import CURSOR_ID, MissedEventCheck
 from secmonkey.collector.settings import Settings
 from secmonkey.common.messages import Caller, Event, item_key, new_id, utcnow
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.collector.conftest import SnapshotSink, running
 from tests.integration.realtime.conftest import Estate, Queues, eventually, wait_history
 

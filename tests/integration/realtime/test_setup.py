@@ -11,7 +11,7 @@ import pytest
 
 from secmonkey.collector.settings import Settings
 from secmonkey.collector.simulate import EXTERNAL_ID, role_arn
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.collector.conftest import SnapshotSink, running
 from tests.integration.realtime.conftest import REGION, Estate, eventually
 

@@ -15,7 +15,7 @@ from secmonkey.auditor.rules.config import load_rules
 from secmonkey.common.canonical import CanonicalGroup, GroupSnapshot, Rule
 from secmonkey.common.documents import Item, Revision
 from secmonkey.common.messages import SnapshotBatch, item_key
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 pytestmark = pytest.mark.integration
 ACCOUNT, REGION = "111111111111", "us-east-1"

@@ -24,8 +24,8 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from secmonkey.api.app import create_app
 from secmonkey.api.settings import Settings
-from secmonkey.common import mongo
-from secmonkey.common.mongo import Database
+from secmonkey.common import storage
+from secmonkey.common.storage import Database
 from tests.integration.web import estate
 from tests.support.servers import free_port, wait_for_port
 
@@ -113,9 +113,9 @@ class Console:
 
 async def _estate_database(mongo_url: str) -> tuple[Any, Database, str]:
     name = f"test_web_{uuid.uuid4().hex[:10]}"
-    client = mongo.connect(mongo_url)
+    client = storage.connect(mongo_url)
     db = client[name]
-    await mongo.ensure_indexes(db)
+    await storage.ensure_indexes(db)
     await estate.build(db)
     return client, db, name
 

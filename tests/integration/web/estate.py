@@ -15,7 +15,7 @@ from secmonkey.api.routes.accounts import create_account
 from secmonkey.api.schemas.admin import AccountIn
 from secmonkey.common.canonical import Attachments, CanonicalGroup, GroupSnapshot, Rule
 from secmonkey.common.messages import SnapshotBatch, SweepCompleted
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 PROD, DEV = "111111111111", "222222222222"
 EAST, WEST = "us-east-1", "eu-west-1"

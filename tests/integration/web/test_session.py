@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from secmonkey.api.app import create_app
 from secmonkey.api.auth import create_key
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from tests.integration.web.conftest import console_settings
 
 pytestmark = pytest.mark.integration

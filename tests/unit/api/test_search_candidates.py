@@ -9,10 +9,10 @@ from typing import Literal
 
 import pytest
 
-from secmonkey.api.dialect import Dialect
 from secmonkey.api.search import candidate_filter, candidate_ranges, containing_starts
 from secmonkey.common.cidr import IPRange, parse_network, to_hex
 from secmonkey.common.postings import range_id
+from secmonkey.common.storage import Capabilities
 
 
 def _hex(text: str) -> str:
@@ -42,10 +42,12 @@ def test_ipv6_has_129_candidate_prefixes_at_most() -> None:
     assert len(starts) <= 129
 
 
-def _matches_filter(doc_los: list[str], query: dict[str, object], dialect: Dialect) -> bool:
+def _matches_filter(
+    doc_los: list[str], query: dict[str, object], capabilities: Capabilities
+) -> bool:
     """Evaluate our candidate filter the way either server would (one element satisfies all)."""
     if "$or" in query:
-        return any(_matches_filter(doc_los, q, dialect) for q in query["$or"])  # type: ignore[attr-defined]
+        return any(_matches_filter(doc_los, q, capabilities) for q in query["$or"])  # type: ignore[attr-defined]
     if "ranges" in query:  # MongoDB's {"ranges": {"$elemMatch": {"lo": {...}}}}
         bounds = query["ranges"]["$elemMatch"]["lo"]  # type: ignore[index]
         return any(bounds["$gte"] <= lo <= bounds["$lte"] for lo in doc_los)
@@ -75,19 +77,23 @@ QUERIES += ["192.168.0.0/16", "fd00:1::/32", "192.168.1.7", "2001:db8::1"]
 
 
 @pytest.mark.parametrize("mode", ["within", "overlaps"])
-@pytest.mark.parametrize("dialect", [Dialect(ferretdb=True), Dialect(ferretdb=False)])
+@pytest.mark.parametrize("capabilities", [Capabilities.ferretdb(), Capabilities.mongodb()])
 def test_candidate_filter_is_a_superset_of_exact_matching(
-    mode: Literal["within", "overlaps"], dialect: Dialect
+    mode: Literal["within", "overlaps"], capabilities: Capabilities
 ) -> None:
     rules = _random_rules()
     for text in QUERIES:
         network = parse_network(text)
-        query = candidate_filter(network, mode, dialect)
+        query = candidate_filter(network, mode, capabilities)
         wanted = IPRange.of(network)
         for rule in rules:
             stored = IPRange.of(rule)
             if stored.matches(wanted, mode):
-                assert _matches_filter([to_hex(stored.first)], query, dialect), (rule, text, mode)
+                assert _matches_filter([to_hex(stored.first)], query, capabilities), (
+                    rule,
+                    text,
+                    mode,
+                )
 
 
 @pytest.mark.parametrize("mode", ["contains", "exact"])
@@ -110,9 +116,9 @@ def test_candidate_ranges_name_every_matching_range_and_no_other(
 
 def test_within_uses_elem_match_only_where_the_server_understands_it() -> None:
     network = parse_network("10.0.0.0/8")
-    mongodb = candidate_filter(network, "within", Dialect(False))
+    mongodb = candidate_filter(network, "within", Capabilities.mongodb())
     assert mongodb == {
         "ranges": {"$elemMatch": {"lo": {"$gte": _hex("10.0.0.0"), "$lte": _hex("10.255.255.255")}}}
     }
-    ferretdb = candidate_filter(network, "within", Dialect(True))
+    ferretdb = candidate_filter(network, "within", Capabilities.ferretdb())
     assert ferretdb == {"ranges.lo": {"$gte": _hex("10.0.0.0"), "$lte": _hex("10.255.255.255")}}

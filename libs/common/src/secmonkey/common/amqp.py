@@ -26,7 +26,6 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from pydantic import BaseModel
-from pymongo.errors import OperationFailure
 
 from secmonkey.common.errors import InvalidInput, PermanentError, TransientError
 from secmonkey.common.messages import (
@@ -35,7 +34,7 @@ from secmonkey.common.messages import (
     SNAPSHOTS_EXCHANGE,
     SWEEPS_QUEUE,
 )
-from secmonkey.common.mongo import TRANSIENT_ERRORS
+from secmonkey.common.storage import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +42,10 @@ REASON_HEADER = "x-secmonkey-reason"
 SOURCE_QUEUE_HEADER = "x-secmonkey-queue"
 DEFAULT_DELIVERY_LIMIT = 10
 
-_RETRYABLE: tuple[type[Exception], ...] = (TransientError, *TRANSIENT_ERRORS)
-
 
 def _transient(exc: Exception) -> bool:
-    """A failure that waiting fixes: a dependency unreachable, or FerretDB's SQLite busy."""
-    if isinstance(exc, _RETRYABLE):
-        return True
-    # FerretDB over SQLite answers a write that met a lock with "database is locked".
-    return isinstance(exc, OperationFailure) and "database is locked" in str(exc)
+    """A failure that waiting fixes: a dependency unreachable, busy or locked."""
+    return isinstance(exc, TransientError) or is_transient(exc)
 
 
 Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
 
-from secmonkey.common import amqp, mongo
-from secmonkey.common.mongo import Database, Document
+from secmonkey.common import amqp, storage
 from secmonkey.common.settings import CommonSettings
+from secmonkey.common.storage import Database, Document
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class Runtime:
     settings: CommonSettings
     client: AsyncMongoClient[Document]
     db: Database
+    capabilities: storage.Capabilities
     rabbit: AbstractRobustConnection | None = None
     publisher: amqp.Publisher | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -43,12 +44,23 @@ class Runtime:
         cls, settings: CommonSettings, *, rabbit: bool = True, indexes: bool = True
     ) -> Runtime:
         """Connect to MongoDB (creating indexes) and RabbitMQ (declaring the topology)."""
-        client = mongo.connect(settings.mongo_url)
+        client = storage.connect(settings.mongo_url)
         db = client[settings.mongo_db]
-        runtime = cls(settings=settings, client=client, db=db)
+        try:
+            # What the database can do, found once; a backend it does not know stops here.
+            capabilities = await storage.with_retry(
+                lambda: storage.detect(client, settings.storage_capabilities),
+                what="detecting the database backend",
+            )
+        except BaseException:
+            await client.close()
+            raise
+        runtime = cls(settings=settings, client=client, db=db, capabilities=capabilities)
         try:
             if indexes:
-                await mongo.with_retry(lambda: mongo.ensure_indexes(db), what="creating indexes")
+                await storage.with_retry(
+                    lambda: storage.ensure_indexes(db), what="creating indexes"
+                )
             if rabbit:
                 runtime.rabbit = await amqp.connect(settings.amqp_url)
                 channel = await runtime.rabbit.channel()
@@ -79,7 +91,7 @@ class Runtime:
         """`ok` or the error text for each dependency."""
         checks: dict[str, str] = {}
         try:
-            await asyncio.wait_for(mongo.ping(self.db), timeout=3)
+            await asyncio.wait_for(storage.ping(self.db), timeout=3)
             checks["mongodb"] = "ok"
         except Exception as exc:  # any failure means not ready
             checks["mongodb"] = f"error: {exc.__class__.__name__}: {exc}"[:300]

@@ -22,6 +22,13 @@ class CommonSettings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="the service's HTTP port")
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     mongo_db: str = "secmonkey"
+    storage_capabilities: str | None = Field(
+        default=None,
+        description=(
+            "what the database can do, comma-separated (conditional_writes, indexed_filters, "
+            "element_match, large_bulk_writes, or none); default: detected (MongoDB, FerretDB)"
+        ),
+    )
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     log_level: str = "INFO"
     log_json: bool | None = Field(

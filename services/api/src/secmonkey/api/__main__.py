@@ -11,15 +11,15 @@ import uvicorn
 from secmonkey.api.app import create_app
 from secmonkey.api.auth import create_key
 from secmonkey.api.settings import Settings
-from secmonkey.common import mongo
+from secmonkey.common import storage
 from secmonkey.common.logs import configure_logging
 
 
 async def _create_key(settings: Settings, name: str, role: str) -> str:
-    client = mongo.connect(settings.mongo_url)
+    client = storage.connect(settings.mongo_url)
     try:
         db = client[settings.mongo_db]
-        await mongo.ensure_indexes(db)
+        await storage.ensure_indexes(db)
         _, key = await create_key(db, name, role)  # type: ignore[arg-type]
         return key
     finally:

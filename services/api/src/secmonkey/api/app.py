@@ -10,7 +10,6 @@ from fastapi import FastAPI
 
 from secmonkey.api import metrics, problems
 from secmonkey.api.auth import KeyVerifier, ensure_key
-from secmonkey.api.dialect import detect
 from secmonkey.api.main import api_router
 from secmonkey.api.settings import Settings
 from secmonkey.api.web.console import mount as mount_console
@@ -36,7 +35,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.open(settings)
         try:
-            app.state.dialect = await detect(runtime.db)
             app.state.verifier = KeyVerifier(runtime.db, settings.key_cache_seconds)
             if settings.bootstrap_admin_key is not None:
                 await ensure_key(

@@ -15,10 +15,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pymongo.errors import DuplicateKeyError
-
 from secmonkey.common.documents import ROLE_RANK, ApiKey, Role, hash_api_key
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database, insert_unique
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +71,8 @@ async def ensure_key(db: Database, key: str, *, name: str, role: Role) -> bool:
     if await db.api_keys.find_one({"role": "admin", "enabled": True}, {"_id": 1}) is not None:
         log.warning("bootstrap key not created: an admin key already exists")
         return False
-    try:
-        await db.api_keys.insert_one(doc.to_mongo())
-    except DuplicateKeyError:  # another replica created it at the same moment
-        return False
+    if not await insert_unique(db.api_keys, doc.to_mongo()):
+        return False  # another replica created it at the same moment
     log.info("created the bootstrap %s key %r (%s…)", role, name, doc.prefix)
     return True
 

@@ -9,13 +9,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from secmonkey.api.auth import KeyVerifier, Principal
-from secmonkey.api.dialect import Dialect
 from secmonkey.api.problems import Problem
 from secmonkey.api.settings import Settings
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.documents import Role
-from secmonkey.common.mongo import Database
 from secmonkey.common.runtime import Runtime
+from secmonkey.common.storage import Capabilities, Database
 
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer smk_…`")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="secmonkey"'}
@@ -37,9 +36,8 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_dialect(request: Request) -> Dialect:
-    dialect: Dialect = getattr(request.app.state, "dialect", Dialect())
-    return dialect
+def get_capabilities(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Capabilities:
+    return runtime.capabilities
 
 
 def get_verifier(request: Request) -> KeyVerifier:
@@ -59,7 +57,7 @@ def get_optional_publisher(runtime: Annotated[Runtime, Depends(get_runtime)]) ->
 
 Db = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-DialectDep = Annotated[Dialect, Depends(get_dialect)]
+CapabilitiesDep = Annotated[Capabilities, Depends(get_capabilities)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 MaybePublisher = Annotated[Publisher | None, Depends(get_optional_publisher)]
 Verifier = Annotated[KeyVerifier, Depends(get_verifier)]

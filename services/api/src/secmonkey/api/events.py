@@ -14,7 +14,7 @@ from secmonkey.api.schemas.issues import EventPage
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import EVENTS_EXCHANGE, Event, EventType
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 log = logging.getLogger(__name__)
 EVENT_FIELDS = frozenset(Event.model_fields)

@@ -46,8 +46,8 @@ from secmonkey.api.schemas.groups import (
 from secmonkey.api.schemas.issues import IssueView
 from secmonkey.common.documents import Issue, Item, Revision
 from secmonkey.common.errors import InvalidInput, NotFound
-from secmonkey.common.mongo import Database
 from secmonkey.common.severity import SEVERITY_RANK, Severity
+from secmonkey.common.storage import Database
 
 MAX_RESOLVE = 100
 _GROUP_ID = re.compile(GROUP_ID_PATTERN)

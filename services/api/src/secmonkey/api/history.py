@@ -18,8 +18,8 @@ from secmonkey.api.problems import Problem
 from secmonkey.common.documents import Item, Revision
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.messages import item_key
-from secmonkey.common.mongo import Database
 from secmonkey.common.postings import GROUP_IDS
+from secmonkey.common.storage import Database
 
 MAX_CANDIDATES = 10
 

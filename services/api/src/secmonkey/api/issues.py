@@ -18,8 +18,8 @@ from secmonkey.common.amqp import Publisher
 from secmonkey.common.documents import Issue, Justification
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.messages import Event, IssueRef, new_id
-from secmonkey.common.mongo import Database
 from secmonkey.common.severity import SEVERITY_RANK, Severity
+from secmonkey.common.storage import Database
 
 IssueStatusFilter = Literal["open", "justified", "fixed", "deleted", "all"]
 

@@ -17,8 +17,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from secmonkey.api.schemas.issues import CountRow, IssueView, Report
 from secmonkey.common.documents import Issue
-from secmonkey.common.mongo import Database
 from secmonkey.common.severity import SEVERITY_RANK, Severity
+from secmonkey.common.storage import Database
 
 SEVERITIES = [s.value for s in sorted(Severity, key=lambda s: -s.rank)]
 CSV_COLUMNS = [

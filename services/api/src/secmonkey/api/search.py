@@ -23,12 +23,10 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
-from secmonkey.api.dialect import Dialect
 from secmonkey.api.schemas.groups import RuleView
 from secmonkey.api.schemas.search import RuleMatch
 from secmonkey.common.canonical import Rule
 from secmonkey.common.cidr import IPNetwork, IPRange, MatchMode, to_hex
-from secmonkey.common.mongo import Database
 from secmonkey.common.postings import (
     LENGTHS_ID,
     POSTINGS,
@@ -42,6 +40,8 @@ from secmonkey.common.postings import (
     range_id,
     rule_fields,
 )
+from secmonkey.common.storage import Capabilities, Database
+from secmonkey.common.storage import filters as storage_filters
 
 Direction = Literal["ingress", "egress"]
 PROJECTION = {
@@ -66,11 +66,13 @@ def containing_starts(network: IPNetwork) -> list[str]:
 
 
 def candidate_filter(
-    network: IPNetwork, mode: Literal["within", "overlaps"], dialect: Dialect
+    network: IPNetwork, mode: Literal["within", "overlaps"], capabilities: Capabilities
 ) -> dict[str, Any]:
     """A filter on `ranges.lo` returning a superset of the items with a matching range."""
     query = IPRange.of(network)
-    within = dialect.element_between("ranges", "lo", to_hex(query.first), to_hex(query.last))
+    within = storage_filters.element_between(
+        capabilities, "ranges", "lo", to_hex(query.first), to_hex(query.last)
+    )
     if mode == "within":
         return within
     return {"$or": [{"ranges.lo": {"$in": containing_starts(network)}}, within]}
@@ -84,7 +86,7 @@ class SearchPage:
 
 async def search_rules(
     db: Database,
-    dialect: Dialect,
+    capabilities: Capabilities,
     network: IPNetwork,
     mode: MatchMode,
     *,
@@ -105,7 +107,7 @@ async def search_rules(
             db, network, mode, direction, account_id, region, after_key, limit
         )
     query = IPRange.of(network)
-    filters: dict[str, Any] = {"state": "active", **candidate_filter(network, mode, dialect)}  # type: ignore[arg-type]
+    filters: dict[str, Any] = {"state": "active", **candidate_filter(network, mode, capabilities)}  # type: ignore[arg-type]
     if account_id:
         filters["account_id"] = account_id
     if region:

@@ -15,8 +15,8 @@ from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.config import RulesConfig, load_rules
 from secmonkey.auditor.settings import Settings
 from secmonkey.common.health import health_router
-from secmonkey.common.mongo import TRANSIENT_ERRORS, with_retry
 from secmonkey.common.runtime import Runtime
+from secmonkey.common.storage import is_transient, with_retry
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,11 @@ async def maintenance(auditor: Auditor, period: float, expiry_period: float) -> 
                 await auditor.expire_justifications()
         except asyncio.CancelledError:
             raise
-        except TRANSIENT_ERRORS as exc:
-            log.warning("maintenance skipped: MongoDB unavailable (%s)", exc)
-        except Exception:
-            log.exception("maintenance failed")
+        except Exception as exc:
+            if not is_transient(exc):
+                log.exception("maintenance failed")
+                continue
+            log.warning("maintenance skipped: the database is unavailable (%s)", exc)
 
 
 def create_app(settings: Settings | None = None, rules: RulesConfig | None = None) -> FastAPI:

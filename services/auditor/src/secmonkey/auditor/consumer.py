@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
@@ -10,7 +9,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.common import amqp
 from secmonkey.common.messages import parse_snapshot_message
-from secmonkey.common.mongo import TRANSIENT_ERRORS
+from secmonkey.common.storage import with_retry
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +37,11 @@ class SnapshotHandler:
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
         parsed = parse_snapshot_message(message.body)
-        delay = 0.2
-        while True:
-            try:
-                await self.auditor.handle(parsed)
-                return
-            except TRANSIENT_ERRORS as exc:
-                log.warning(
-                    "MongoDB unavailable (%s); retrying %s in %.1fs", exc, parsed.kind, delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_delay)
+        await with_retry(
+            lambda: self.auditor.handle(parsed),
+            what=f"applying a {parsed.kind}",
+            max_delay=self.max_delay,
+        )
 
 
 async def start_consumer(

@@ -17,7 +17,7 @@ from secmonkey.auditor.rules.engine import prepare
 from secmonkey.common.canonical import Attachments
 from secmonkey.common.cidr import IPNetwork, parse_network
 from secmonkey.common.errors import InvalidInput
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 log = logging.getLogger(__name__)
 

@@ -49,8 +49,8 @@ from secmonkey.common.messages import (
     item_key,
     utcnow,
 )
-from secmonkey.common.mongo import Database, Document
 from secmonkey.common.severity import Severity
+from secmonkey.common.storage import Database, Document
 
 log = logging.getLogger(__name__)
 

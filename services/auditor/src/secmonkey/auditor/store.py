@@ -27,7 +27,7 @@ from typing import Any
 from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from secmonkey.common.mongo import Database, Document
+from secmonkey.common.storage import Database, Document
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from secmonkey.common import mongo
+from secmonkey.common import storage
 from secmonkey.common.documents import Account
 from secmonkey.common.errors import InvalidInput
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ async def upsert_accounts(db: Database, accounts: list[Account]) -> None:
         update: dict[str, Any] = {"$set": named}
         if defaults:
             update["$setOnInsert"] = defaults
-        await mongo.with_retry(
+        await storage.with_retry(
             lambda a=account_id, u=update: db.accounts.update_one(  # type: ignore[misc]
                 {"_id": a}, u, upsert=True
             ),
@@ -145,7 +145,7 @@ async def load_accounts_file(db: Database, path: Path) -> LoadResult:
 
 
 async def get_account(db: Database, account_id: str) -> Account | None:
-    doc = await mongo.with_retry(
+    doc = await storage.with_retry(
         lambda: db.accounts.find_one({"_id": account_id}), what="reading an account"
     )
     return None if doc is None else Account.model_validate(doc)
@@ -153,7 +153,7 @@ async def get_account(db: Database, account_id: str) -> Account | None:
 
 async def monitored_accounts(db: Database) -> list[Account]:
     """Every enabled account the collector sweeps; unreadable documents are logged and skipped."""
-    docs = await mongo.with_retry(
+    docs = await storage.with_retry(
         lambda: db.accounts.find({"enabled": {"$ne": False}}).to_list(None), what="listing accounts"
     )
     accounts: list[Account] = []

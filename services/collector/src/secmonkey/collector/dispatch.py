@@ -5,7 +5,7 @@ from __future__ import annotations
 from secmonkey.collector import metrics, status
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.messages import SweepRequest, new_id
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 
 async def request_sweep(

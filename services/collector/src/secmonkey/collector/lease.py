@@ -16,10 +16,9 @@ from datetime import timedelta
 from typing import Any
 
 from pymongo import DESCENDING
-from pymongo.errors import DuplicateKeyError
 
 from secmonkey.common.messages import utcnow
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database, insert_unique
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +70,20 @@ class Lease:
             self._valid_until = asked + self.seconds
             return True
         generation = (latest["generation"] if latest else 0) + 1
-        try:
-            await self.db.leases.insert_one(
-                {
-                    "_id": f"{self.name}:{generation:012d}",
-                    "lease": self.name,
-                    "generation": generation,
-                    "holder": self.holder,
-                    "previous_holder": latest["holder"] if latest else None,
-                    "acquired_at": now,
-                    "renewed_at": now,
-                    "expires_at": expires_at,
-                }
-            )
-        except DuplicateKeyError:
+        taken = await insert_unique(
+            self.db.leases,
+            {
+                "_id": f"{self.name}:{generation:012d}",
+                "lease": self.name,
+                "generation": generation,
+                "holder": self.holder,
+                "previous_holder": latest["holder"] if latest else None,
+                "acquired_at": now,
+                "renewed_at": now,
+                "expires_at": expires_at,
+            },
+        )
+        if not taken:
             self._step_down()  # another replica started this generation first
             return False
         self._generation = generation

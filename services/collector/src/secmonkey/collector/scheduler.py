@@ -18,17 +18,15 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from secmonkey.collector import accounts, metrics
 from secmonkey.collector.dispatch import request_sweep
 from secmonkey.collector.lease import Lease
 from secmonkey.collector.settings import Settings
-from secmonkey.common import mongo
+from secmonkey.common import storage
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import utcnow
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database, insert_unique
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +101,8 @@ class Scheduler:
     async def _claim(self, account: Account, state: dict[str, Any] | None, now: datetime) -> bool:
         """Claim the account's current due time; False if another replica already did."""
         slot = state["next_due"].isoformat() if state and state.get("next_due") else "first"
-        try:
-            await self.db.schedule_claims.insert_one(
-                {"_id": f"{account.id}@{slot}", "at": now, "by": self.settings.replica_id}
-            )
-        except DuplicateKeyError:
+        claim = {"_id": f"{account.id}@{slot}", "at": now, "by": self.settings.replica_id}
+        if not await insert_unique(self.db.schedule_claims, claim):
             return False
         await self.db.schedules.update_one(
             {"_id": account.id},
@@ -131,7 +126,7 @@ class Scheduler:
         ids = [a.id for a in monitored]
         states = {
             d["_id"]: d
-            for d in await mongo.with_retry(
+            for d in await storage.with_retry(
                 lambda: self.db.schedules.find({"_id": {"$in": ids}}).to_list(None),
                 what="reading schedules",
             )

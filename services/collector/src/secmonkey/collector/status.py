@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from secmonkey.common import mongo
+from secmonkey.common import storage
 from secmonkey.common.messages import utcnow
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 SweepState = Literal["pending", "running", "complete", "incomplete", "failed"]
 
@@ -59,7 +59,7 @@ class SweepStatus(BaseModel):
 
 
 async def _upsert(db: Database, doc_id: str, fields: dict[str, Any], what: str) -> None:
-    await mongo.with_retry(
+    await storage.with_retry(
         lambda: db.sweeps.update_one({"_id": doc_id}, {"$set": fields}, upsert=True), what=what
     )
 
@@ -94,7 +94,7 @@ async def record_received(
     db: Database, sweep_id: str, account_id: str, reason: str, requested_at: datetime
 ) -> None:
     """Make sure the sweep is on record, whoever queued the request (the API queues its own)."""
-    await mongo.with_retry(
+    await storage.with_retry(
         lambda: db.sweeps.update_one(
             {"_id": sweep_id},
             {
@@ -266,7 +266,7 @@ def _overall(accounts: list[AccountStatus]) -> SweepState:
 
 async def sweep_status(db: Database, sweep_id: str) -> SweepStatus | None:
     """Everything known about one sweep, or None when there is no such sweep."""
-    docs = await mongo.with_retry(
+    docs = await storage.with_retry(
         lambda: db.sweeps.find({"sweep_id": sweep_id}).to_list(None), what="reading a sweep"
     )
     header = next((d for d in docs if d.get("kind") == "sweep"), None)
@@ -306,7 +306,7 @@ async def sweep_status(db: Database, sweep_id: str) -> SweepStatus | None:
 
 async def recent_sweeps(db: Database, limit: int = 20) -> list[dict[str, Any]]:
     """The latest sweep requests, newest first (headers only)."""
-    docs = await mongo.with_retry(
+    docs = await storage.with_retry(
         lambda: (
             db.sweeps.find({"kind": "sweep"}, {"_id": 0})
             .sort("started_at", -1)

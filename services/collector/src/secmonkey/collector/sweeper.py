@@ -35,7 +35,7 @@ from secmonkey.common.messages import (
     parse_message,
     utcnow,
 )
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

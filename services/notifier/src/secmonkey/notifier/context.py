@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.messages import Event
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 log = logging.getLogger(__name__)
 

@@ -28,9 +28,9 @@ from pymongo import ASCENDING
 
 from secmonkey.common.documents import Doc, Subscription
 from secmonkey.common.messages import Event
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
+from secmonkey.common.storage.group_commit import GroupCommit
 from secmonkey.common.webhooks import redact_url
-from secmonkey.notifier.batched_writes import BatchedWrites
 from secmonkey.notifier.notices import headline
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def new_delivery(
 
 
 class DeliveryStore:
-    def __init__(self, db: Database, writes: BatchedWrites) -> None:
+    def __init__(self, db: Database, writes: GroupCommit) -> None:
         self.collection = db.deliveries
         self.schedule = db.delivery_schedule
         self.claims = db.delivery_claims

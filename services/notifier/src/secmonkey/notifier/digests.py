@@ -24,7 +24,7 @@ from pymongo import ASCENDING
 
 from secmonkey.common.documents import Subscription
 from secmonkey.common.messages import Event, new_id, utcnow
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from secmonkey.notifier import metrics
 from secmonkey.notifier.deliveries import DeliveryStore, new_delivery
 from secmonkey.notifier.dispatch import Dispatcher

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from secmonkey.common.documents import Subscription
 from secmonkey.common.messages import Event
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from secmonkey.common.subscriptions import matches
 
 log = logging.getLogger(__name__)

@@ -25,10 +25,10 @@ from secmonkey.common.messages import (
     parse_message,
     utcnow,
 )
-from secmonkey.common.mongo import Database
 from secmonkey.common.severity import Severity
+from secmonkey.common.storage import Database
+from secmonkey.common.storage.group_commit import GroupCommit
 from secmonkey.notifier import metrics
-from secmonkey.notifier.batched_writes import BatchedWrites
 from secmonkey.notifier.channels.base import Sender
 from secmonkey.notifier.channels.email import EmailSender
 from secmonkey.notifier.channels.webhook import WebhookSender
@@ -80,7 +80,7 @@ class Notifier:
         self.db = db
         self.rabbit = rabbit
         self.spec = spec or queue_spec(settings)
-        self.writes = BatchedWrites(db)
+        self.writes = GroupCommit(db)
         self.store = DeliveryStore(db, self.writes)
         self.routes = Routes(db, settings.subscription_cache_seconds)
         self.senders = dict(senders or default_senders(settings, db))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
-from pymongo.errors import DuplicateKeyError
 
 from secmonkey.api.deps import Admin, Db, Viewer
 from secmonkey.api.problems import problem_responses
@@ -13,6 +12,7 @@ from secmonkey.api.schemas.admin import AccountFields, AccountIn, AccountView
 from secmonkey.common.documents import Account
 from secmonkey.common.errors import Conflict, NotFound
 from secmonkey.common.messages import ACCOUNT_ID_PATTERN
+from secmonkey.common.storage import insert_unique
 
 router = APIRouter(
     prefix="/accounts", tags=["accounts"], responses=problem_responses(401, 403, 422)
@@ -35,12 +35,8 @@ async def list_accounts(db: Db, _: Viewer) -> list[AccountView]:
 )
 async def create_account(db: Db, _: Admin, body: AccountIn) -> AccountView:
     account = Account.model_validate(body.model_dump())
-    try:
-        await db.accounts.insert_one(account.to_mongo())
-    except DuplicateKeyError:
-        raise Conflict(
-            f"account {body.id} already exists; PUT /accounts/{body.id} changes it"
-        ) from None
+    if not await insert_unique(db.accounts, account.to_mongo()):
+        raise Conflict(f"account {body.id} already exists; PUT /accounts/{body.id} changes it")
     return AccountView.of(account)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
-from pymongo.errors import DuplicateKeyError
 
 from secmonkey.api.deps import Admin, Db, Viewer
 from secmonkey.api.problems import problem_responses
 from secmonkey.api.schemas.admin import NAME_PATTERN, AllowlistIn, AllowlistNew, AllowlistView
 from secmonkey.common.documents import AllowlistEntry
 from secmonkey.common.errors import Conflict, NotFound
+from secmonkey.common.storage import insert_unique
 
 router = APIRouter(
     prefix="/allowlist", tags=["allowlist"], responses=problem_responses(401, 403, 422)
@@ -34,12 +34,10 @@ async def list_entries(db: Db, _: Viewer) -> list[AllowlistView]:
 )
 async def create_entry(db: Db, _: Admin, body: AllowlistNew) -> AllowlistView:
     entry = AllowlistEntry(name=body.name, cidr=body.cidr, description=body.description)
-    try:
-        await db.allowlist.insert_one(entry.to_mongo())
-    except DuplicateKeyError:
+    if not await insert_unique(db.allowlist, entry.to_mongo()):
         raise Conflict(
             f"allowlist entry {body.name!r} exists; PUT /allowlist/{body.name} replaces it"
-        ) from None
+        )
     return AllowlistView.of(entry)
 
 

@@ -12,7 +12,7 @@ from secmonkey.api.problems import problem_responses
 from secmonkey.api.schemas.admin import KeyCreated, KeyIn, KeyUpdate, KeyView
 from secmonkey.common.documents import ApiKey
 from secmonkey.common.errors import Conflict, NotFound
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 router = APIRouter(prefix="/keys", tags=["keys"], responses=problem_responses(401, 403, 422))
 KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$", description="the key's ID")]

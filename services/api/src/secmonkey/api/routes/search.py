@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from secmonkey.api.deps import Db, DialectDep, Viewer
+from secmonkey.api.deps import CapabilitiesDep, Db, Viewer
 from secmonkey.api.pagination import decode_cursor, encode_cursor
 from secmonkey.api.problems import problem_responses
 from secmonkey.api.routes._params import AccountFilter, Cursor, RegionFilter
@@ -39,7 +39,7 @@ def _answer(result: SearchResult) -> Response:
 @router.get("/ip", response_model=SearchResult, summary="Rules whose range contains an address")
 async def search_ip(
     db: Db,
-    dialect: DialectDep,
+    capabilities: CapabilitiesDep,
     _: Viewer,
     ip: Annotated[str, Query(max_length=64, description="an IPv4 or IPv6 address")],
     direction: DirectionFilter = None,
@@ -53,7 +53,7 @@ async def search_ip(
     position = decode_cursor(cursor, _KeyCursor)
     page = await search_rules(
         db,
-        dialect,
+        capabilities,
         network,
         "contains",
         direction=direction,
@@ -75,7 +75,7 @@ async def search_ip(
 @router.get("/cidr", response_model=SearchResult, summary="Rules whose range matches a network")
 async def search_cidr(
     db: Db,
-    dialect: DialectDep,
+    capabilities: CapabilitiesDep,
     _: Viewer,
     cidr: Annotated[str, Query(max_length=64, description="e.g. 10.0.0.0/8 or 2001:db8::/32")],
     match: Annotated[
@@ -95,7 +95,7 @@ async def search_cidr(
     position = decode_cursor(cursor, _KeyCursor)
     page = await search_rules(
         db,
-        dialect,
+        capabilities,
         network,
         match,
         direction=direction,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 RECENT = 1000
 _PROJECTION = {

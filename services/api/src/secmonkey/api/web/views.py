@@ -12,7 +12,7 @@ from secmonkey.api.groups import MAX_RESOLVE, resolve_groups
 from secmonkey.api.routes._params import GROUP_ID_PATTERN
 from secmonkey.api.schemas.groups import RuleView
 from secmonkey.common.canonical import CanonicalGroup, Rule
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 _GROUP_ID = re.compile(GROUP_ID_PATTERN)
 RowState = Literal["same", "added", "removed", "changed"]

@@ -35,7 +35,7 @@ from secmonkey.collector.events.sqs import EventQueue, receive_count
 from secmonkey.collector.events.window import Window, Windows
 from secmonkey.collector.settings import Settings
 from secmonkey.collector.sweeper import routing_key
-from secmonkey.common import mongo
+from secmonkey.common import storage
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import (
@@ -43,7 +43,7 @@ from secmonkey.common.messages import (
     SnapshotBatch,
     utcnow,
 )
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -226,7 +226,7 @@ class EventConsumer:
         await self._publish(window, batches)
         publish_seconds = time.monotonic() - started
         if window.calls:
-            await mongo.with_retry(
+            await storage.with_retry(
                 lambda: record_marks(self.db, window, described), what="recording event marks"
             )
         now = utcnow()
@@ -279,7 +279,7 @@ class EventConsumer:
 
     async def _stored_ids_named(self, window: Window, name: str) -> list[str]:
         """A delete by `groupName`: the group is gone, so its ID comes from the history."""
-        docs = await mongo.with_retry(
+        docs = await storage.with_retry(
             lambda: self.db.items.find(
                 {
                     "account_id": window.account_id,

@@ -13,7 +13,7 @@ from pymongo import UpdateOne
 from secmonkey.collector.events.describe import Described
 from secmonkey.collector.events.window import Window
 from secmonkey.common.messages import item_key, utcnow
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 MARKS = "event_marks"
 

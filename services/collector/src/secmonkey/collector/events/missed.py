@@ -21,9 +21,9 @@ from typing import Any
 from secmonkey.collector.events import metrics
 from secmonkey.collector.events.marks import MARKS
 from secmonkey.collector.scheduler import Lease
-from secmonkey.common import mongo
+from secmonkey.common import storage
 from secmonkey.common.messages import utcnow
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class MissedEventCheck:
         return missed
 
     async def _save(self, cursor: datetime) -> None:
-        await mongo.with_retry(
+        await storage.with_retry(
             lambda: self.db.leases.update_one(
                 {"_id": CURSOR_ID}, {"$set": {"cursor": cursor}}, upsert=True
             ),

@@ -11,7 +11,7 @@ import jinja2
 
 from secmonkey.common import webhooks
 from secmonkey.common.documents import Subscription
-from secmonkey.common.mongo import Database
+from secmonkey.common.storage import Database
 from secmonkey.notifier.channels.base import Batch, Outcome, redact
 from secmonkey.notifier.context import GroupContext, group_context
 from secmonkey.notifier.notices import Notice, digest_subject

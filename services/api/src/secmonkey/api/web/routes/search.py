@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from secmonkey.api.deps import Db, DialectDep
+from secmonkey.api.deps import CapabilitiesDep, Db
 from secmonkey.api.groups import resolve_groups
 from secmonkey.api.schemas.groups import ResolveResponse
 from secmonkey.api.search import SearchPage, search_rules
@@ -24,7 +24,7 @@ _GROUP_IDS = re.compile(r"^\s*sg-[0-9a-zA-Z]+([\s,]+sg-[0-9a-zA-Z]+)*\s*$")
 async def search(
     request: Request,
     db: Db,
-    dialect: DialectDep,
+    capabilities: CapabilitiesDep,
     caller: Viewer,
     q: OptText = None,
     match: Annotated[MatchMode | None, Blank, Query()] = None,
@@ -51,7 +51,7 @@ async def search(
         searched = str(network)
         found = await search_rules(
             db,
-            dialect,
+            capabilities,
             network,
             mode,
             direction=direction,

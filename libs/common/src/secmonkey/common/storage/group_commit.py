@@ -1,4 +1,4 @@
-"""Group commit: the notifier's writes go through one writer task, batched where possible.
+"""Group commit: many callers' small writes go through one writer task, batched where possible.
 
 Each small write costs a round trip and, on FerretDB over SQLite, a transaction of its
 own, and concurrent writers there mostly wait on each other's locks (measured: 100
@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.errors import BulkWriteError
 
-from secmonkey.common.mongo import TRANSIENT_ERRORS, Database
+from secmonkey.common.storage.client import Database
+from secmonkey.common.storage.errors import refused_duplicates
+from secmonkey.common.storage.retry import with_retry
 
 log = logging.getLogger(__name__)
 
-DUPLICATE_KEY = 11000
 MAX_BATCH = 500
 # Lazy deletes wait this long to be sent together: FerretDB scans the whole collection
 # for `{"_id": {"$in": ids}}`, so fewer, larger deletes cost much less.
@@ -35,27 +36,11 @@ LAZY_DELETE_SECONDS = 1.0
 # Lingering inserts wait this long for company.
 LINGER_SECONDS = 0.2
 T = TypeVar("T")
-_RETRYABLE: tuple[type[Exception], ...] = (*TRANSIENT_ERRORS, OperationFailure)
 
 
-def is_busy(exc: Exception) -> bool:
-    """FerretDB over SQLite answers a write that met a lock with an InternalError, not a retry."""
-    return isinstance(exc, OperationFailure) and "SQLITE_BUSY" in str(exc)
-
-
-async def persist(operation: Callable[[], Awaitable[T]], what: str, attempts: int = 12) -> T:
+async def persist(operation: Callable[[], Awaitable[T]], what: str) -> T:
     """Run a write, retrying briefly while the database is busy or unreachable."""
-    delay = 0.02
-    for attempt in range(1, attempts + 1):
-        try:
-            return await operation()
-        except _RETRYABLE as exc:
-            if attempt == attempts or not (isinstance(exc, TRANSIENT_ERRORS) or is_busy(exc)):
-                raise
-            log.debug("%s: database busy (%s); retry %d in %.2fs", what, exc, attempt, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
-    raise AssertionError("unreachable")
+    return await with_retry(operation, what=what, attempts=12, base_delay=0.02, max_delay=2.0)
 
 
 @dataclass
@@ -67,7 +52,9 @@ class _Pending:
     deletes: list[tuple[Any, asyncio.Future[None]]] = field(default_factory=list)
 
 
-class BatchedWrites:
+class GroupCommit:
+    """One writer task per process; callers await their own writes' results."""
+
     def __init__(
         self,
         db: Database,
@@ -89,7 +76,7 @@ class BatchedWrites:
         self._closing = False
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="notifier batched writes")
+        self._task = asyncio.create_task(self._run(), name="group commit")
 
     async def stop(self) -> None:
         """Write what is queued (lazy deletes too), then stop."""
@@ -198,7 +185,7 @@ class BatchedWrites:
                 for start in range(0, len(ids), MAX_BATCH):
                     await self._delete_many(collection, ids[start : start + MAX_BATCH])
 
-        self._deleting = asyncio.create_task(delete(), name="notifier lazy deletes")
+        self._deleting = asyncio.create_task(delete(), name="group commit lazy deletes")
         if self._closing:
             await self._deleting
 
@@ -214,11 +201,11 @@ class BatchedWrites:
             try:
                 await self.db[collection].insert_many(docs, ordered=False)
             except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                refused = refused_duplicates(exc)
+                if refused is None:
                     raise
                 # A duplicate on a retried batch may be our own earlier partial write.
-                return set() if attempt_retried else {e["index"] for e in errors}
+                return set() if attempt_retried else refused
             return set()
 
         try:

@@ -1,0 +1,47 @@
+"""The storage seam: the only code that knows which database backend answers.
+
+- `backend`: detection once at start, exposed as `Capabilities`;
+- `client`: connecting, indexes, ping; `collections`: every collection's owner and indexes;
+- `store`: batched reads by `_id`, bulk writes with optional guards (`ops`), unique inserts;
+- `errors`: the one classification of transient errors and the duplicate-key code;
+- `retry`: the one retry helper; `filters`: typed filters;
+- `group_commit`: one writer task that batches many callers' small writes.
+"""
+
+from secmonkey.common.storage.backend import (
+    Capabilities,
+    Document,
+    UnsupportedBackend,
+    capabilities_of,
+    detect,
+)
+from secmonkey.common.storage.client import Database, connect, ensure_indexes, ping
+from secmonkey.common.storage.collections import COLLECTIONS, INDEXES, owner_of
+from secmonkey.common.storage.errors import is_duplicate_key, is_transient
+from secmonkey.common.storage.ops import Delete, Replace, Update, WriteOp
+from secmonkey.common.storage.retry import with_retry
+from secmonkey.common.storage.store import Store, insert_unique
+
+__all__ = [
+    "COLLECTIONS",
+    "INDEXES",
+    "Capabilities",
+    "Database",
+    "Delete",
+    "Document",
+    "Replace",
+    "Store",
+    "UnsupportedBackend",
+    "Update",
+    "WriteOp",
+    "capabilities_of",
+    "connect",
+    "detect",
+    "ensure_indexes",
+    "insert_unique",
+    "is_duplicate_key",
+    "is_transient",
+    "owner_of",
+    "ping",
+    "with_retry",
+]

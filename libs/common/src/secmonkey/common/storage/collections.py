@@ -1,0 +1,127 @@
+"""Every collection: the service that owns it (the only one that writes it, except
+through the named functions in `secmonkey.common` listed beside it) and its indexes.
+
+Another service that must change an owner's collection calls a function that lives in
+`secmonkey.common` and is tested with the owner's code; reading another service's
+collection goes through named functions too. `secmonkey admin provision` (wave 2) will
+derive per-service database roles from this table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+Service = Literal["collector", "auditor", "notifier", "api"]
+
+
+@dataclass(frozen=True)
+class Collection:
+    owner: Service
+    indexes: list[IndexModel] = field(default_factory=list)
+    shared_writes: tuple[str, ...] = ()  # `common` functions other services write through
+    about: str = ""
+
+
+COLLECTIONS: dict[str, Collection] = {
+    "accounts": Collection(
+        "api",
+        [IndexModel([("enabled", ASCENDING)])],
+        about="monitored and trusted accounts (the collector also loads its accounts file)",
+    ),
+    "items": Collection(
+        "auditor",
+        [
+            IndexModel([("account_id", ASCENDING), ("region", ASCENDING), ("state", ASCENDING)]),
+            IndexModel([("group_id", ASCENDING)]),
+            IndexModel([("name_lower", ASCENDING)]),
+            IndexModel([("vpc_id", ASCENDING)]),
+            IndexModel([("ranges.lo", ASCENDING)]),
+            IndexModel([("max_severity_rank", DESCENDING)]),
+        ],
+        shared_writes=("issue_counters.recount",),
+    ),
+    "revisions": Collection(
+        "auditor",
+        [
+            IndexModel([("key", ASCENDING), ("seq", ASCENDING)], unique=True),
+            IndexModel(
+                [("key", ASCENDING), ("fingerprint", ASCENDING), ("observed_at", ASCENDING)],
+                unique=True,
+            ),
+            IndexModel([("key", ASCENDING), ("observed_at", ASCENDING)]),
+        ],
+    ),
+    "issues": Collection(
+        "auditor",
+        [
+            IndexModel([("key", ASCENDING), ("status", ASCENDING)]),
+            IndexModel([("status", ASCENDING), ("severity_rank", DESCENDING)]),
+            IndexModel([("account_id", ASCENDING), ("status", ASCENDING)]),
+            IndexModel([("rule_id", ASCENDING), ("status", ASCENDING)]),
+        ],
+        shared_writes=("justifications.justify", "justifications.withdraw"),
+    ),
+    "events": Collection(
+        "auditor",
+        [
+            IndexModel([("event_id", ASCENDING)], unique=True),
+            IndexModel([("at", DESCENDING)]),
+            IndexModel([("type", ASCENDING), ("at", DESCENDING)]),
+            IndexModel([("account_id", ASCENDING), ("at", DESCENDING)]),
+            IndexModel([("key", ASCENDING), ("at", DESCENDING)]),
+        ],
+        shared_writes=("event_feed.record",),
+        about="the change and issue feed (the API appends issue.justified)",
+    ),
+    "outbox": Collection("auditor", about="events stored but not yet published"),
+    # `_id`-keyed lookups of the search index (secmonkey.common.search_index), read by `_id`.
+    "rule_ranges": Collection("auditor"),
+    "rule_postings": Collection("auditor"),
+    "group_ids": Collection("auditor"),
+    "subscriptions": Collection("api", [IndexModel([("enabled", ASCENDING)])]),
+    "allowlist": Collection("api"),
+    "api_keys": Collection("api", [IndexModel([("hash", ASCENDING)], unique=True)]),
+    "deliveries": Collection(
+        "notifier",
+        [
+            IndexModel([("event_id", ASCENDING), ("subscription_id", ASCENDING)]),
+            IndexModel([("status", ASCENDING), ("at", DESCENDING)]),
+            IndexModel([("subscription_id", ASCENDING), ("at", DESCENDING)]),
+        ],
+    ),
+    "delivery_schedule": Collection(
+        "notifier",
+        [IndexModel([("due_at", ASCENDING)])],
+        shared_writes=("delivery_schedule.schedule_test",),
+        about="the notifier's outbox",
+    ),
+    "delivery_claims": Collection("notifier", [IndexModel([("at", ASCENDING)])]),
+    "digests": Collection(
+        "notifier",
+        [
+            IndexModel([("subscription_id", ASCENDING), ("due_at", ASCENDING)]),
+            IndexModel([("due_at", ASCENDING)]),
+        ],
+    ),
+    "digest_claims": Collection(
+        "notifier", [IndexModel([("claim", ASCENDING)]), IndexModel([("at", ASCENDING)])]
+    ),
+    "sweeps": Collection(
+        "collector",
+        [IndexModel([("sweep_id", ASCENDING)]), IndexModel([("started_at", DESCENDING)])],
+        shared_writes=("sweep_requests.request_sweep",),
+    ),
+    "leases": Collection("collector"),
+    "schedules": Collection("collector"),
+    "schedule_claims": Collection("collector"),
+    "event_marks": Collection("collector", about="the latest CloudTrail call seen per group"),
+}
+
+INDEXES: dict[str, list[IndexModel]] = {name: c.indexes for name, c in COLLECTIONS.items()}
+
+
+def owner_of(collection: str) -> Service:
+    return COLLECTIONS[collection].owner

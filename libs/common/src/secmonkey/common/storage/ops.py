@@ -1,0 +1,55 @@
+"""Writes as values: what a service decides to write, before any driver sees it.
+
+A write names the document by `_id` and may carry a `guard`: the state it was decided
+on (`{"seq": 4}`). The store applies guards only where the backend makes a conditional
+write atomic (`Capabilities.conditional_writes`); elsewhere writers rely on unique
+inserts, and on one writer per process, to serialise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import DeleteOne, ReplaceOne, UpdateOne
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """Apply `change` (`$set`, `$max`, `$addToSet`, …) to the document `id`."""
+
+    id: str
+    change: Document
+    guard: Document | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Replace:
+    """Replace the document `id` with `doc` (without `_id`)."""
+
+    id: str
+    doc: Document
+    guard: Document | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    id: str
+
+
+WriteOp = Update | Replace | Delete
+DriverOp = UpdateOne | ReplaceOne[Document] | DeleteOne
+
+
+def to_driver(op: WriteOp, guarded: bool) -> DriverOp:
+    """The PyMongo operation for `op`, with its guard when `guarded`."""
+    query: Document = {"_id": op.id}
+    if isinstance(op, Delete):
+        return DeleteOne(query)
+    if guarded and op.guard:
+        query.update(op.guard)
+    if isinstance(op, Update):
+        return UpdateOne(query, op.change)
+    return ReplaceOne(query, op.doc)

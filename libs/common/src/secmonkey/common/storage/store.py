@@ -1,0 +1,119 @@
+"""Batched reads by `_id`, bulk writes with optional guards, and unique inserts, each in
+the fastest form the backend serves correctly.
+
+Reads of many documents are one `find({_id: {$in: ids}})` where filters are indexed
+(MongoDB); FerretDB 1.24 serves only `{_id: <string>}` from an index (the one
+deploy/local/mongo-compat adds) and evaluates `$in` by parsing every row, so there a
+batch is read as point lookups, `read_concurrency` at a time.
+
+Without `large_bulk_writes` (FerretDB) bulk writes go in chunks of `SMALL_CHUNK`
+operations, one command at a time per process: FerretDB keeps every matched document's
+statement (and its SQLite connection) open until an update command ends, and a database
+has 100 connections, so an update matching about 100 documents never finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
+
+from secmonkey.common.storage.backend import Capabilities, Document, capabilities_of
+from secmonkey.common.storage.client import Database
+from secmonkey.common.storage.errors import is_duplicate_key, refused_duplicates
+from secmonkey.common.storage.ops import WriteOp, to_driver
+
+SMALL_CHUNK = 50
+
+
+async def insert_unique(collection: AsyncCollection[Document], doc: Document) -> bool:
+    """Insert `doc` unless a document with its `_id` (or other unique keys) exists: True
+    if this call inserted it. The way to claim something among replicas on any backend
+    (a unique index is enforced everywhere; a conditional update is not)."""
+    try:
+        await collection.insert_one(doc)
+    except Exception as exc:
+        if is_duplicate_key(exc):
+            return False
+        raise
+    return True
+
+
+class Store:
+    """The storage operations services build on, bound to one database."""
+
+    def __init__(
+        self,
+        db: Database,
+        capabilities: Capabilities | None = None,
+        *,
+        read_concurrency: int = 8,
+    ) -> None:
+        self.db = db
+        self.capabilities = capabilities or capabilities_of(db.client)
+        self.read_concurrency = read_concurrency
+        self._writes = asyncio.Lock()
+
+    @property
+    def guarded(self) -> bool:
+        """Whether guards make writes conditional (else they are dropped)."""
+        return self.capabilities.conditional_writes
+
+    async def read(
+        self,
+        collection: str,
+        ids: Sequence[str],
+        projection: dict[str, Any] | None = None,
+    ) -> dict[str, Document]:
+        """The documents with these `_id`s (missing ones are absent from the result)."""
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return {}
+        coll = self.db[collection]
+        if self.capabilities.indexed_filters:
+            docs = await coll.find({"_id": {"$in": unique}}, projection).to_list(None)
+            return {doc["_id"]: doc for doc in docs}
+        limit = asyncio.Semaphore(self.read_concurrency)
+
+        async def one(key: str) -> Document | None:
+            async with limit:
+                return await coll.find_one({"_id": key}, projection)
+
+        found = await asyncio.gather(*(one(key) for key in unique))
+        return {doc["_id"]: doc for doc in found if doc is not None}
+
+    async def insert(self, collection: str, docs: Sequence[Document]) -> set[int]:
+        """Insert `docs` unordered; the indexes of those refused as duplicates."""
+        if not docs:
+            return set()
+        try:
+            await self.db[collection].insert_many(list(docs), ordered=False)
+        except BulkWriteError as exc:
+            refused = refused_duplicates(exc)
+            if refused is None:
+                raise
+            return refused
+        return set()
+
+    async def claim(self, collection: str, doc: Document) -> bool:
+        """Insert `doc` if no document has its unique keys yet: True if this call did."""
+        return await insert_unique(self.db[collection], doc)
+
+    async def write(self, collection: str, ops: Iterable[WriteOp]) -> int:
+        """One unordered bulk write; the number of documents matched."""
+        batch = [to_driver(op, self.guarded) for op in ops]
+        if not batch:
+            return 0
+        coll = self.db[collection]
+        if self.capabilities.large_bulk_writes:
+            result = await coll.bulk_write(batch, ordered=False)
+            return int(result.matched_count) + int(result.upserted_count)
+        matched = 0
+        async with self._writes:
+            for start in range(0, len(batch), SMALL_CHUNK):
+                result = await coll.bulk_write(batch[start : start + SMALL_CHUNK], ordered=False)
+                matched += int(result.matched_count) + int(result.upserted_count)
+        return matched
