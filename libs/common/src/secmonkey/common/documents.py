@@ -9,11 +9,12 @@ every read is one indexed find (denormalised on write).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.messages import AccountId, Caller, Region
@@ -30,7 +31,28 @@ class Doc(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
     def to_mongo(self) -> dict[str, Any]:
+        """The whole document as stored (what inserts write)."""
         return self.model_dump(mode="python", by_alias=True)
+
+    @classmethod
+    def fields(cls, **values: Any) -> dict[str, Any]:
+        """`values` for a partial update (`$set`, `$max`, …) of this collection's documents,
+        refused if a name is not a field of the model: no free-hand field strings."""
+        unknown = values.keys() - _field_names(cls)
+        if unknown:
+            raise KeyError(f"{cls.__name__} has no field {sorted(unknown)}")
+        return values
+
+
+@functools.cache
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(model.model_fields) | {
+        f.alias for f in model.model_fields.values() if f.alias is not None
+    }
+
+
+def _stored_config(config: CanonicalGroup) -> dict[str, Any]:
+    return config.storage_doc()
 
 
 class Account(Doc):
@@ -81,6 +103,16 @@ class Item(Doc):
     open_issues: int = 0
     max_severity: Severity | None = None
     max_severity_rank: int = -1
+    issue_ids: list[str] = Field(default_factory=list, description="the group's issues")
+    audit_key: str | None = Field(
+        default=None, description="what the findings depend on; equal keys, equal findings"
+    )
+    findings_digest: str | None = None
+    sweep_id: str | None = None
+
+    @field_serializer("config")
+    def _config(self, config: CanonicalGroup) -> dict[str, Any]:
+        return _stored_config(config)
 
 
 class Revision(Doc):
@@ -103,6 +135,10 @@ class Revision(Doc):
     observed_at: datetime
     sweep_id: str | None = None
     callers: list[Caller] = Field(default_factory=list)
+
+    @field_serializer("config")
+    def _config(self, config: CanonicalGroup) -> dict[str, Any]:
+        return _stored_config(config)
 
 
 class Justification(BaseModel):
@@ -136,6 +172,10 @@ class Issue(Doc):
     last_seen: datetime
     reopened: int = 0
     justification: Justification | None = None
+    lapsed_justification: Justification | None = None
+    transition: dict[str, Any] | None = Field(
+        default=None, description="the marker of the work that last wrote it, and its event"
+    )
 
 
 def issue_id(key: str, rule_id: str, rule_text: str) -> str:

@@ -14,21 +14,17 @@ the same event id, so no event is lost or doubled.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-
-from pymongo import UpdateOne
 
 from secmonkey.auditor.events import issue_event_id
 from secmonkey.auditor.rules.engine import Finding
+from secmonkey.common.dates import aware
 from secmonkey.common.messages import EventType, IssueRef
 from secmonkey.common.severity import SEVERITY_RANK, Severity
+from secmonkey.common.storage import Update
 
 ACTIVE = ("open", "justified")
-
-
-def aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def expiry_marker(issue_id: str, until: datetime) -> str:
@@ -46,22 +42,10 @@ class Transition:
 class Reconciled:
     """What reconciling one group's findings with its issues decided."""
 
-    writes: list[UpdateOne] = field(default_factory=list)
+    writes: list[Update] = field(default_factory=list)
     inserts: list[dict[str, Any]] = field(default_factory=list)  # new issues
     transitions: list[Transition] = field(default_factory=list)
     statuses: dict[str, tuple[str, str]] = field(default_factory=dict)  # id → (status, severity)
-
-    def counters(self) -> dict[str, Any]:
-        """`open_issues`, `max_severity` and `max_severity_rank` for the item."""
-        open_severities = [sev for status, sev in self.statuses.values() if status == "open"]
-        if not open_severities:
-            return {"open_issues": 0, "max_severity": None, "max_severity_rank": -1}
-        top = max(open_severities, key=lambda s: SEVERITY_RANK[s])
-        return {
-            "open_issues": len(open_severities),
-            "max_severity": top,
-            "max_severity_rank": SEVERITY_RANK[top],
-        }
 
 
 def issue_ref(
@@ -161,7 +145,7 @@ def reconcile(
                     "fixed_at": at,
                     "transition": transition(after, "issue.fixed", marker),
                 }
-            out.writes.append(UpdateOne({"_id": iid}, {"$set": update}))
+            out.writes.append(Update(iid, {"$set": update}))
             out.statuses[iid] = (update["status"], doc["severity"])
             continue
         fields = _finding_fields(group, finding, at)
@@ -218,6 +202,6 @@ def reconcile(
         change: dict[str, Any] = {"$set": fields}
         if inc:
             change["$inc"] = inc
-        out.writes.append(UpdateOne({"_id": iid}, change))
+        out.writes.append(Update(iid, change))
         out.statuses[iid] = (status, fields["severity"])
     return out

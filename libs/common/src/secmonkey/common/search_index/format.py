@@ -1,49 +1,11 @@
-"""Rule postings: the lookup documents that answer "which rules cover this address?".
-
-A rule's CIDR source is an aligned prefix, so the rules that contain an address (or a
-network of prefix length p) are exactly those whose range is one of the p + 1 maskings
-of it. Each such range is one document, found by its `_id`, whatever the size of the
-estate; this is what makes `/search/ip` and `/search/cidr?match=contains|exact` a handful
-of primary-key lookups on MongoDB and on FerretDB alike (FerretDB 1.24 serves nothing but
-`{_id: <string>}` from an index).
-
-Three kinds of document, all written by the auditor before it commits an item:
-
-- `rule_ranges`, `_id = "<direction>:<version>:<prefixlen>:<first address, hex>"`:
-  `places` = the account-regions (`aws:<account>:<region>`) with a rule of that range;
-- `rule_ranges`, `_id = "lengths"`: per `<direction>:<version>`, the prefix lengths in
-  use (a search looks up only those lengths);
-- `rule_postings`, `_id = "<range id>@<place>"`: `e` = one line per rule of an active
-  group of that place with that range (group ID, seq, rule index, the group's name and
-  VPC, the rule), enough to answer without reading the item; lines sorted by group ID and
-  index, `v` = a version counter. The whole list is one string: FerretDB 1.24 spends
-  about 20 µs on every array element or sub-document it reads (one 2,500-line string:
-  4 ms; the same as an array: 20 ms; as sub-documents: six times that), and a range such
-  as 10.0.0.0/8 can have thousands of rules in one account-region.
-
-`group_ids`, `_id = <group ID>`: `g`, a map from each item key the ID was seen under
-(deleted ones too) to the group's name, account, region, VPC and state, for
-`/groups/resolve` and for finding a group by its ID alone.
-
-Every line starts with its group ID and the group's revision (`seq`). A change files the
-group's lines as of its new revision in every posting document of its old or new ranges
-(a tombstone `<group>|<seq>|-` where it has none left), and a document keeps a group's
-lines from the latest revision it has seen: so replays, a competing replica's late write
-or the start-up backfill never undo a newer revision. A document is edited by reading
-it, applying the edits and replacing it; on MongoDB the replacement is conditional on the
-version read (`v`), and a writer that lost re-reads and applies its edits again. On
-FerretDB, which does not isolate conditional writes, the auditor handles one message at
-a time per process (one replica, as for items). `group_ids` entries carry the `seq`
-that wrote them and follow the same rule. Deleted groups have no rule lines.
-"""
+"""The search index's documents: their ids, the encoded rule lines, and the edits that
+keep each group's lines as of its latest revision (see README.md beside this file)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, cast
-
-from pymongo import UpdateOne
 
 from secmonkey.common.canonical import CanonicalGroup, Direction, Rule
 from secmonkey.common.cidr import IPNetwork, parse_network, to_hex
@@ -277,91 +239,3 @@ class RangeDirectory:
         for p in postings:
             self.lengths[lengths_field(p.direction, p.version)].add(p.prefixlen)
             self.places[p.range_id].add(p.place)
-
-
-@dataclass
-class LookupWrites:
-    """Writes to `_id`-keyed lookup documents, by collection, in the order to apply them.
-
-    A document that an update adds to is created empty first (`creates`), then updated
-    without `upsert`: two writers upserting the same new `_id` at once make one of them
-    fail with a duplicate key on FerretDB, while a refused duplicate insert is harmless.
-    """
-
-    creates: dict[str, set[str]] = field(default_factory=dict)
-    updates: dict[str, list[UpdateOne]] = field(default_factory=dict)
-    edits: dict[tuple[str, str], PostingEdit | GroupIdEdit] = field(default_factory=dict)
-
-    def add(self, collection: str, doc_id: str, update: dict[str, Any]) -> None:
-        self.creates.setdefault(collection, set()).add(doc_id)
-        self.updates.setdefault(collection, []).append(UpdateOne({"_id": doc_id}, update))
-
-    def extend(self, other: LookupWrites) -> LookupWrites:
-        for name, ids in other.creates.items():
-            self.creates.setdefault(name, set()).update(ids)
-        for name, ops in other.updates.items():
-            self.updates.setdefault(name, []).extend(ops)
-        for where, edit in other.edits.items():
-            mine = self.edits.get(where)
-            if mine is None:
-                self.edits[where] = edit
-            else:
-                mine.merge(edit)  # type: ignore[arg-type]
-        return self
-
-    def collections(self) -> list[str]:
-        return list(self.updates)
-
-
-def delta_writes(old: list[Posting], new: list[Posting], seq: int) -> LookupWrites:
-    """The writes filing one group's postings `new` (as of its revision `seq`) in place of
-    `old` (either may be empty): every posting document of either gets the group's lines
-    as of `seq`. Idempotent, and a later revision's lines are never overwritten.
-
-    `rule_ranges` (`updates`) comes before `rule_postings` (`edits`): a reader may briefly
-    miss an entry being added, never find one its directory does not lead to.
-    """
-    writes = LookupWrites()
-    if new:
-        directory = RangeDirectory()
-        directory.file(new)
-        each = {f: {"$each": sorted(v)} for f, v in sorted(directory.lengths.items())}
-        writes.add(RANGES, LENGTHS_ID, {"$addToSet": each})
-        for r, v in sorted(directory.places.items()):
-            writes.add(RANGES, r, {"$addToSet": {"places": {"$each": sorted(v)}}})
-    lines: dict[str, list[str]] = {p.doc_id: [] for p in old}
-    for p in new:
-        lines.setdefault(p.doc_id, []).append(p.entry.encode(seq))
-    for doc_id, mine in lines.items():
-        edit = PostingEdit()
-        edit.set(_group_of(old + new), seq, mine)
-        writes.edits[(POSTINGS, doc_id)] = edit
-    return writes
-
-
-def _group_of(postings: list[Posting]) -> str:
-    return postings[0].entry.key.rsplit(":", 1)[1]
-
-
-RESOLUTION_FIELDS = ("name", "account_id", "account_name", "region", "vpc_id", "state")
-
-
-def group_id_writes(items: list[dict[str, Any]]) -> LookupWrites:
-    """File each item (its key as `_id`; `RESOLUTION_FIELDS`, `deleted_at` and `seq`) under
-    its group ID in `group_ids`: `/groups/resolve` answers from these alone. An entry of
-    a later revision is never overwritten."""
-    writes = LookupWrites()
-    for item in items:
-        edit = GroupIdEdit({str(item["_id"]): resolution(item)})
-        where = (GROUP_IDS, str(item["group_id"]))
-        if where in writes.edits:
-            writes.edits[where].merge(edit)  # type: ignore[arg-type]
-        else:
-            writes.edits[where] = edit
-    return writes
-
-
-def resolution(item: dict[str, Any]) -> dict[str, Any]:
-    """What `group_ids` keeps of one item (its revision `seq` decides which write wins)."""
-    about = {f: item.get(f) for f in RESOLUTION_FIELDS}
-    return about | {"deleted_at": item.get("deleted_at"), "seq": int(item["seq"])}

@@ -1,0 +1,169 @@
+"""Keeping the search index: each change filed before its item commits, and a one-time
+backfill of items stored before the index existed (see README.md)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from secmonkey.common.canonical import CanonicalGroup
+from secmonkey.common.errors import TransientError
+from secmonkey.common.messages import utcnow
+from secmonkey.common.search_index.edits import (
+    RESOLUTION_FIELDS,
+    LookupWrites,
+    delta_writes,
+    group_id_writes,
+)
+from secmonkey.common.search_index.format import (
+    BUILT_ID,
+    RANGES,
+    GroupIdEdit,
+    Posting,
+    PostingEdit,
+    postings_of,
+)
+from secmonkey.common.storage import Document, Replace, Store, WriteOp
+
+log = logging.getLogger(__name__)
+
+ROUNDS = 5
+BACKFILL_BATCH = 500
+
+
+class Change(Protocol):
+    """One revision of a group, as the index needs it."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def config(self) -> CanonicalGroup: ...
+    @property
+    def observed_at(self) -> datetime: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def previous(self) -> Document | None: ...
+
+
+def _postings_before(change: Change) -> list[Posting]:
+    previous = change.previous
+    if previous is None or previous.get("state") != "active":
+        return []  # new, or deleted (a deletion removed its postings)
+    return postings_of(change.key, CanonicalGroup.model_validate(previous["config"]))
+
+
+def _postings_after(change: Change) -> list[Posting]:
+    return [] if change.kind == "deleted" else postings_of(change.key, change.config)
+
+
+def _resolution_item(change: Change, account_name: str | None) -> Document:
+    deleted = change.kind == "deleted"
+    return {
+        "_id": change.key,
+        "account_id": change.account_id,
+        "account_name": account_name,
+        "region": change.region,
+        "vpc_id": change.config.vpc_id,
+        "group_id": change.config.group_id,
+        "name": change.config.name,
+        "state": "deleted" if deleted else "active",
+        "deleted_at": change.observed_at if deleted else None,
+        "seq": change.seq,
+    }
+
+
+class IndexWriter:
+    """Writes the index's documents through the storage seam."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def file(self, changes: list[Change], account_name: Callable[[str], str | None]) -> None:
+        """The postings and group-ID lookups of these revisions, before their commit.
+
+        Each group's lookups are written as of its new revision (`seq`) and never replace
+        those of a later one, so a replay after a crash, or a competing writer's late
+        write, leaves the newest revision's lookups in place.
+        """
+        writes = group_id_writes([_resolution_item(c, account_name(c.account_id)) for c in changes])
+        for c in changes:
+            writes.extend(delta_writes(_postings_before(c), _postings_after(c), c.seq))
+        await self._write(writes)
+
+    async def backfill(self) -> int:
+        """File the lookups of items stored before they existed.
+
+        Runs once per database (a marker records it); idempotent if replicas race.
+        """
+        ranges = self.store.db[RANGES]
+        if await ranges.find_one({"_id": BUILT_ID}) is not None:
+            return 0
+        count = 0
+        projection = dict.fromkeys(RESOLUTION_FIELDS, 1)
+        projection |= {"_id": 1, "group_id": 1, "deleted_at": 1, "config": 1, "seq": 1}
+        batch: list[Document] = []
+
+        async def flush() -> None:
+            writes = group_id_writes(batch)
+            for d in batch:
+                if d.get("state") == "active":
+                    filed = postings_of(d["_id"], CanonicalGroup.model_validate(d["config"]))
+                    writes.extend(delta_writes([], filed, int(d["seq"])))
+            await self._write(writes)
+            batch.clear()
+
+        async for doc in self.store.db.items.find({}, projection):
+            batch.append(doc)
+            count += 1
+            if len(batch) >= BACKFILL_BATCH:
+                await flush()
+        await flush()
+        await ranges.update_one(
+            {"_id": BUILT_ID}, {"$set": {"items": count, "at": utcnow()}}, upsert=True
+        )
+        log.info("filed search lookups of %d stored groups", count)
+        return count
+
+    async def _write(self, writes: LookupWrites) -> None:
+        for name in writes.collections():
+            await self.store.insert(name, [{"_id": i} for i in sorted(writes.creates[name])])
+            await self.store.write(name, writes.updates[name])
+        for name in sorted({name for name, _ in writes.edits}):
+            await self._edit(name, {d: e for (n, d), e in writes.edits.items() if n == name})
+
+    async def _edit(self, collection: str, edits: dict[str, PostingEdit | GroupIdEdit]) -> None:
+        """Read, edit and replace lookup documents; where writes are conditional each
+        replacement is guarded on the version read, and what lost is redone."""
+        pending = sorted(edits)
+        for _ in range(ROUNDS):
+            if not pending:
+                return
+            current = await self.store.read(collection, pending)
+            inserts: list[Document] = []
+            replaces: list[WriteOp] = []
+            for doc_id in pending:
+                doc = current.get(doc_id)
+                fields = edits[doc_id].apply(doc)
+                if doc is None:
+                    inserts.append({"_id": doc_id, **fields, "v": 1})
+                    continue
+                if all(doc.get(k) == v for k, v in fields.items()):
+                    continue  # already applied (a replay)
+                version = doc.get("v", 0)
+                replaces.append(Replace(doc_id, {**fields, "v": int(version) + 1}, {"v": version}))
+            refused = await self.store.insert(collection, inserts)
+            matched = await self.store.write(collection, replaces)
+            if not refused and matched == len(replaces):
+                return
+            # Lost a race (a duplicate insert, a version moved): edit the fresh documents.
+            pending = sorted({inserts[i]["_id"] for i in refused} | set(pending))
+        raise TransientError(f"{collection} {pending[0]} kept changing; retrying later")
