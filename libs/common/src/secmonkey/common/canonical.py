@@ -106,6 +106,10 @@ class Rule(BaseModel):
             self.description,
         )
 
+    def identity(self) -> tuple[Any, ...]:
+        """The rule without its description: a changed description is a change to the same rule."""
+        return self.sort_key()[:-1]
+
 
 class CanonicalGroup(BaseModel):
     """The configuration of a group: everything that is part of its fingerprint."""

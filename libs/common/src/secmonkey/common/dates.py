@@ -1,4 +1,4 @@
-"""Date helpers every service needs the same way."""
+"""Instants as secmonkey stores and compares them: timezone-aware UTC, at MongoDB's precision."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 
 def aware(value: datetime) -> datetime:
-    """`value` as an aware datetime (a naive one is taken as UTC, as MongoDB stores it)."""
+    """`value` with a timezone: a naive datetime (as BSON and some inputs give) is read as UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

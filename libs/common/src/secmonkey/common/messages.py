@@ -13,6 +13,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from secmonkey.common.canonical import GroupSnapshot
+from secmonkey.common.dates import aware
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.severity import Severity
 
@@ -58,10 +59,6 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Message(BaseModel):
@@ -135,7 +132,7 @@ class SnapshotBatch(Message):
         default_factory=list, description="the VPCs of this batch's groups (DescribeVpcs)"
     )
 
-    _aware_observed = field_validator("observed_at")(_aware)
+    _aware_observed = field_validator("observed_at")(aware)
 
 
 class SweepCompleted(Message):
@@ -151,7 +148,7 @@ class SweepCompleted(Message):
     complete: bool
     error: str | None = None
 
-    _aware_observed = field_validator("observed_at")(_aware)
+    _aware_observed = field_validator("observed_at")(aware)
 
 
 SnapshotMessage = Annotated[SnapshotBatch | SweepCompleted, Field(discriminator="kind")]
@@ -191,7 +188,7 @@ class Event(Message):
     issue: IssueRef | None = None
     callers: list[Caller] = Field(default_factory=list)
 
-    _aware_at = field_validator("at")(_aware)
+    _aware_at = field_validator("at")(aware)
 
     @property
     def severity(self) -> Severity | None:

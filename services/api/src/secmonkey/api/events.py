@@ -8,10 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from secmonkey.api.history import aware
 from secmonkey.api.pagination import decode_cursor, encode_cursor
 from secmonkey.api.schemas.issues import EventPage
 from secmonkey.common.amqp import Publisher
+from secmonkey.common.dates import aware
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import EVENTS_EXCHANGE, Event, EventType
 from secmonkey.common.storage import Database

@@ -16,10 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from secmonkey.api.changes import change_list, json_diff
 from secmonkey.api.history import (
     Revisions,
-    aware,
     find_item,
     load_item,
     parse_point,
@@ -44,6 +42,8 @@ from secmonkey.api.schemas.groups import (
     RuleView,
 )
 from secmonkey.api.schemas.issues import IssueView
+from secmonkey.common.changes import change_list, json_diff
+from secmonkey.common.dates import aware
 from secmonkey.common.documents import Issue, Item, Revision
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.severity import SEVERITY_RANK, Severity

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from secmonkey.api.problems import Problem
+from secmonkey.common.dates import aware
 from secmonkey.common.documents import Item, Revision
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.messages import item_key
@@ -22,10 +23,6 @@ from secmonkey.common.postings import GROUP_IDS
 from secmonkey.common.storage import Database
 
 MAX_CANDIDATES = 10
-
-
-def aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _where(account_id: str | None, region: str | None) -> str:

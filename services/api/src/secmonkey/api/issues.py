@@ -10,11 +10,11 @@ from pydantic import BaseModel
 
 from secmonkey.api.auth import Principal
 from secmonkey.api.events import record_event
-from secmonkey.api.history import aware
 from secmonkey.api.pagination import decode_cursor, encode_cursor
 from secmonkey.api.problems import Problem
 from secmonkey.api.schemas.issues import IssuePage, IssueView, JustificationIn
 from secmonkey.common.amqp import Publisher
+from secmonkey.common.dates import aware
 from secmonkey.common.documents import Issue, Justification
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.messages import Event, IssueRef, new_id

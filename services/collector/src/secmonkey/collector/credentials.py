@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from secmonkey.collector.settings import Settings
+from secmonkey.common.dates import aware
 from secmonkey.common.documents import Account
 
 log = logging.getLogger(__name__)
@@ -152,9 +153,7 @@ class AwsClients:
             answer = self.hub_client("sts").assume_role(**params)["Credentials"]
         except Exception as exc:
             raise aws_error(exc, f"AssumeRole {account.role_arn}") from exc
-        expiration = answer["Expiration"]
-        if expiration.tzinfo is None:
-            expiration = expiration.replace(tzinfo=UTC)
+        expiration = aware(answer["Expiration"])
         log.info(
             "assumed %s until %s",
             account.role_arn,

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from secmonkey.api.schemas.groups import RuleView
 from secmonkey.common.canonical import Rule
+from secmonkey.common.dates import aware
 from secmonkey.common.severity import Severity
 
 HERE = Path(__file__).parent
@@ -27,25 +28,19 @@ def when(value: datetime | None) -> str:
     """A UTC instant as people read it: `2026-05-01 12:00 UTC`."""
     if value is None:
         return "—"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return aware(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def when_seconds(value: datetime | None) -> str:
     if value is None:
         return "—"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return aware(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def iso(value: datetime | None) -> str:
     if value is None:
         return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return aware(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def query(params: dict[str, Any] | None = None, **more: Any) -> str:

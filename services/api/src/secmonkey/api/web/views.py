@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from secmonkey.api.changes import _rule_identity
 from secmonkey.api.groups import MAX_RESOLVE, resolve_groups
 from secmonkey.api.routes._params import GROUP_ID_PATTERN
 from secmonkey.api.schemas.groups import RuleView
@@ -36,8 +35,8 @@ class PropertyChange:
 
 def rule_rows(old: CanonicalGroup, new: CanonicalGroup) -> list[DiffRow]:
     """Every rule of either version, matched by identity (a changed description is a change)."""
-    before = {_rule_identity(r): (n, r) for n, r in enumerate(old.rules)}
-    after = {_rule_identity(r): (n, r) for n, r in enumerate(new.rules)}
+    before = {r.identity(): (n, r) for n, r in enumerate(old.rules)}
+    after = {r.identity(): (n, r) for n, r in enumerate(new.rules)}
     rows: list[tuple[tuple[Any, ...], DiffRow]] = []
     for identity in set(before) | set(after):
         left = RuleView.of(*before[identity]) if identity in before else None

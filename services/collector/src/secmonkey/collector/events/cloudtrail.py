@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from secmonkey.common.dates import aware
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import ACCOUNT_ID_PATTERN, REGION_PATTERN, Caller
 
@@ -93,7 +94,7 @@ def _timestamp(value: Any, where: str) -> datetime:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise MalformedEvent(f"{where} {text!r} is not a timestamp") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return aware(parsed)
 
 
 def _group_ids(detail: dict[str, Any]) -> list[str]:

@@ -28,6 +28,7 @@ from secmonkey.api.web.deps import (
 )
 from secmonkey.api.web.rendering import render, root_of
 from secmonkey.api.web.routes.signin import safe_next
+from secmonkey.common.dates import aware
 from secmonkey.common.errors import InvalidInput
 
 router = APIRouter()
@@ -116,7 +117,7 @@ def _until(value: str) -> datetime | None:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(f"until: {text!r} is not a date and time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return aware(parsed)
 
 
 @router.post("/issues/{issue_id}/justify")

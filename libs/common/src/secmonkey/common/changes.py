@@ -1,4 +1,9 @@
-"""What changed between two versions of a group: the jsondiff diff and a readable list."""
+"""What changed between two versions of a group: the readable change list and the jsondiff.
+
+The auditor stores both with every revision (`changes`, `diff`); the API computes them
+between any two revisions. One implementation, so the diff of two adjacent revisions
+reads exactly like what the auditor stored with the later one.
+"""
 
 from __future__ import annotations
 
@@ -7,41 +12,12 @@ from typing import Any
 
 import jsondiff
 
-from secmonkey.common.canonical import CanonicalGroup, Rule
-
-RuleIdentity = tuple[str, str, int | None, int | None, str, str, str | None]
+from secmonkey.common.canonical import CanonicalGroup
 
 
 def config_doc(config: CanonicalGroup) -> dict[str, Any]:
     """The form of a configuration stored in items and revisions (tags as pairs)."""
     return config.storage_doc()
-
-
-def diff(previous: CanonicalGroup, current: CanonicalGroup) -> str:
-    """jsondiff (explicit syntax) from `previous` to `current`, as JSON text.
-
-    Stored as text because MongoDB field names cannot start with `$`.
-    """
-    result = jsondiff.diff(
-        previous.model_dump(mode="json"),
-        current.model_dump(mode="json"),
-        syntax="explicit",
-        dump=True,
-        marshal=True,
-    )
-    return str(result)
-
-
-def _identity(rule: Rule) -> RuleIdentity:
-    return (
-        rule.direction,
-        rule.protocol,
-        rule.from_port,
-        rule.to_port,
-        rule.source_kind,
-        rule.source,
-        rule.source_account,
-    )
 
 
 def _quote(text: str) -> str:
@@ -51,11 +27,12 @@ def _quote(text: str) -> str:
 def change_list(previous: CanonicalGroup | None, current: CanonicalGroup) -> list[str]:
     """Human-readable changes: `+ ingress tcp/22 from 0.0.0.0/0`, `tag Owner: a → b`, …
 
-    With no previous version every rule is listed as added.
+    Added rules (and changed descriptions) first, then removed rules, then properties and
+    tags. With no previous version every rule is listed as added.
     """
     lines: list[str] = []
-    before = {_identity(r): r for r in (previous.rules if previous else [])}
-    after = {_identity(r): r for r in current.rules}
+    before = {r.identity(): r for r in (previous.rules if previous else [])}
+    after = {r.identity(): r for r in current.rules}
     for identity, rule in after.items():
         old = before.get(identity)
         if old is None:
@@ -82,3 +59,23 @@ def change_list(previous: CanonicalGroup | None, current: CanonicalGroup) -> lis
         else:
             lines.append(f"tag {tag}: {old_tag} → {new_tag}")
     return lines
+
+
+def diff_text(previous: CanonicalGroup, current: CanonicalGroup) -> str:
+    """jsondiff (explicit syntax) from `previous` to `current`, as JSON text.
+
+    Stored as text in revisions because MongoDB field names cannot start with `$`.
+    """
+    result = jsondiff.diff(
+        previous.model_dump(mode="json"),
+        current.model_dump(mode="json"),
+        syntax="explicit",
+        dump=True,
+        marshal=True,
+    )
+    return str(result)
+
+
+def json_diff(old: CanonicalGroup, new: CanonicalGroup) -> Any:
+    """The jsondiff of `diff_text`, parsed: what the API shows, equal to a stored revision's."""
+    return json.loads(diff_text(old, new))
