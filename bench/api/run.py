@@ -4,7 +4,7 @@ Loads N groups (default 100,000, ten rules each: a million rules, nine of them C
 ranges) with their revisions, issues and search lookups, WRITTEN DIRECTLY in the
 auditor's document shapes (`secmonkey.common.documents`: Item, Revision, Issue, a sample
 of each validated with those models; the rule postings and group-ID lookups built by
-`secmonkey.common.postings`, the auditor's own code) because running a million rules
+`secmonkey.common.search_index`, the auditor's own code) because running a million rules
 through the auditor would take far longer than the queries measured. Then it starts the API as deployed
 (`python -m secmonkey.api`, its own process) and times, one request at a time:
 
@@ -46,11 +46,13 @@ from typing import Any
 
 import httpx
 
-from secmonkey.common import postings, storage
+from secmonkey.common import storage
 from secmonkey.common.canonical import CanonicalGroup, Rule
 from secmonkey.common.cidr import IPRange
 from secmonkey.common.documents import Issue, Item, Revision, issue_id
 from secmonkey.common.messages import item_key
+from secmonkey.common.search_index import edits
+from secmonkey.common.search_index import format as postings
 from secmonkey.common.severity import Severity
 
 GOAL_P95_MS = 50.0
@@ -278,7 +280,7 @@ def validate_shapes() -> None:
 
 class Lookups:
     """The `_id`-keyed lookups the auditor files (rule postings, group IDs), accumulated as
-    whole documents: the same content `postings.delta_writes` would build write by write."""
+    whole documents: the same content `edits.delta_writes` would build write by write."""
 
     def __init__(self) -> None:
         self.directory = postings.RangeDirectory()
@@ -286,7 +288,7 @@ class Lookups:
         self.group_ids: dict[str, dict[str, Any]] = defaultdict(dict)
 
     def file(self, item: dict[str, Any]) -> None:
-        self.group_ids[item["group_id"]][item["_id"]] = postings.resolution(item)
+        self.group_ids[item["group_id"]][item["_id"]] = edits.resolution(item)
         config = CanonicalGroup.model_validate(item["config"])
         filed = postings.postings_of(item["_id"], config)
         self.directory.file(filed)
@@ -551,7 +553,7 @@ def main() -> None:
     db_name = args.db or f"bench_api_{args.groups}"
     print(f"estate: {args.groups} groups x 10 rules (9 CIDR ranges each), 1-3 revisions, issues")
     print("loading: documents written DIRECTLY in the auditor's shapes (validated with the")
-    print("         shared Item/Revision/Issue models; lookups by secmonkey.common.postings),")
+    print("         shared Item/Revision/Issue models; lookups by secmonkey.common.search_index),")
     print("         not through the auditor, for speed")
     seconds, counts = asyncio.run(load(db_name, args.groups, args.reload))
     rules = args.groups * 10

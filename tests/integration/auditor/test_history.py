@@ -13,7 +13,7 @@ from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.common.documents import Issue, Item, Revision, issue_id
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import Event
-from secmonkey.common.storage import Database
+from secmonkey.common.storage import Database, capabilities_of
 from tests.integration.auditor.kit import (
     at,
     batch,
@@ -31,10 +31,12 @@ INTERNAL = ingress(443, "10.0.0.0/8")
 SSH_WORLD = ingress(22, "0.0.0.0/0")
 
 
-@pytest.fixture(params=[None, True], ids=["detected", "guarded"])
+@pytest.fixture(params=[False, True], ids=["detected", "guarded"])
 def auditor(db: Database, request: pytest.FixtureRequest) -> Auditor:
     """As detected (FerretDB here), and with MongoDB's guarded writes forced on."""
-    return Auditor(db, RulesConfig(), guarded=request.param)
+    detected = capabilities_of(db.client)
+    forced = detected.with_(conditional_writes=True) if request.param else detected
+    return Auditor(db, RulesConfig(), capabilities=forced)
 
 
 def types(events: list[Event]) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.common.cidr import parse_network
-from secmonkey.common.postings import (
+from secmonkey.common.search_index.format import (
     BUILT_ID,
     LENGTHS_ID,
     POSTINGS,
@@ -27,7 +27,7 @@ from secmonkey.common.postings import (
     posting_id,
     range_id,
 )
-from secmonkey.common.storage import Database
+from secmonkey.common.storage import Database, capabilities_of
 from tests.integration.auditor.kit import batch, completed, ingress, key, snap, snapshot
 
 pytestmark = pytest.mark.integration
@@ -135,7 +135,9 @@ async def test_lookups_of_groups_stored_before_them_are_filed_once(db: Database)
 async def test_a_stalled_writer_never_files_an_older_revision_over_a_newer(db: Database) -> None:
     """Two replicas: X stalls before filing revision 2 (SSH closed) while Y records it and
     then revision 3 (SSH open again); X's late lookups must not hide the open port."""
-    x, y = Auditor(db, RulesConfig(), guarded=True), Auditor(db, RulesConfig(), guarded=True)
+    guarded = capabilities_of(db.client).with_(conditional_writes=True)
+    x = Auditor(db, RulesConfig(), capabilities=guarded)
+    y = Auditor(db, RulesConfig(), capabilities=guarded)
     await y.handle(batch(0, snap("sg-g", SSH_WORLD, HTTPS_CORP)))
     gate, entered = asyncio.Event(), asyncio.Event()
     file_lookups = x._file_lookups

@@ -14,10 +14,9 @@ from pymongo.errors import AutoReconnect
 
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.config import RulesConfig
-from secmonkey.auditor.store import Store, WriteOp
 from secmonkey.common.messages import SnapshotBatch, SweepCompleted
-from secmonkey.common.postings import lines_of
-from secmonkey.common.storage import Database, Document
+from secmonkey.common.search_index.format import lines_of
+from secmonkey.common.storage import Database, Document, Store, WriteOp
 from tests.integration.auditor.kit import PUBLIC, batch, completed, ingress, snap
 
 pytestmark = pytest.mark.integration
@@ -70,8 +69,7 @@ class FusedStore(Store):
 
 async def run(db: Database, account: str, fuse: Fuse) -> None:
     for message in scenario(account):
-        auditor = Auditor(db, RulesConfig())
-        auditor.store = FusedStore(db, fuse)
+        auditor = Auditor(db, RulesConfig(), store=FusedStore(db, fuse))
         try:
             await auditor.handle(message)
         except AutoReconnect:

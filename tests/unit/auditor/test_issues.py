@@ -8,6 +8,7 @@ from typing import Any
 from secmonkey.auditor.events import issue_event_id
 from secmonkey.auditor.issues import expiry_marker, reconcile
 from secmonkey.auditor.rules.engine import Finding
+from secmonkey.common import issue_counters
 from secmonkey.common.severity import Severity
 
 KEY = "aws:111111111111:eu-west-1:sg-1"
@@ -55,7 +56,7 @@ def run(doc: dict[str, Any], severity: Severity, marker: str = f"{KEY}:1@t1") ->
 
 def written(outcome: Any) -> dict[str, Any]:
     (write,) = outcome.writes
-    fields: dict[str, Any] = write._doc["$set"]
+    fields: dict[str, Any] = write.change["$set"]
     return fields
 
 
@@ -69,7 +70,7 @@ def test_an_open_issue_whose_severity_rises_escalates() -> None:
         Severity.HIGH,
     )
     assert written(outcome)["severity"] == "critical"
-    assert outcome.counters() == {
+    assert issue_counters.counters(outcome.statuses.values()) == {
         "open_issues": 1,
         "max_severity": "critical",
         "max_severity_rank": 4,
@@ -110,14 +111,14 @@ def test_a_justified_issue_whose_severity_rises_loses_its_justification() -> Non
     fields = written(outcome)
     assert (fields["status"], fields["justification"]) == ("open", None)
     assert fields["lapsed_justification"] == JUSTIFICATION
-    assert outcome.counters()["open_issues"] == 1
+    assert issue_counters.counters(outcome.statuses.values())["open_issues"] == 1
 
 
 def test_a_justified_issue_whose_severity_drops_stays_justified_and_silent() -> None:
     outcome = run(stored("critical", "justified", justification=JUSTIFICATION), Severity.HIGH)
     assert outcome.transitions == []
     assert "status" not in written(outcome)
-    assert outcome.counters()["open_issues"] == 0
+    assert issue_counters.counters(outcome.statuses.values())["open_issues"] == 0
 
 
 def test_an_expired_justification_with_a_rise_opens_once_with_the_expiry_id() -> None:

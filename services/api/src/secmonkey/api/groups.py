@@ -22,7 +22,6 @@ from secmonkey.api.history import (
     load_item,
     parse_point,
     resolve_point,
-    seen_as,
 )
 from secmonkey.api.pagination import decode_cursor, encode_cursor
 from secmonkey.api.routes._params import GROUP_ID_PATTERN
@@ -46,6 +45,7 @@ from secmonkey.common.changes import change_list, json_diff
 from secmonkey.common.dates import aware
 from secmonkey.common.documents import Issue, Item, Revision
 from secmonkey.common.errors import InvalidInput, NotFound
+from secmonkey.common.search_index.reader import seen_as
 from secmonkey.common.severity import SEVERITY_RANK, Severity
 from secmonkey.common.storage import Database
 

@@ -19,7 +19,7 @@ from secmonkey.common.dates import aware
 from secmonkey.common.documents import Item, Revision
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.messages import item_key
-from secmonkey.common.postings import GROUP_IDS
+from secmonkey.common.search_index.reader import seen_as
 from secmonkey.common.storage import Database
 
 MAX_CANDIDATES = 10
@@ -29,13 +29,6 @@ def _where(account_id: str | None, region: str | None) -> str:
     parts = [f"account {account_id}" if account_id else "", f"region {region}" if region else ""]
     text = " and ".join(p for p in parts if p)
     return f" in {text}" if text else ""
-
-
-async def seen_as(db: Database, group_id: str) -> dict[str, dict[str, Any]]:
-    """Each item key a group ID was seen under, with its name, account, region, VPC and
-    state (`group_ids`, filed by the auditor)."""
-    doc = await db[GROUP_IDS].find_one({"_id": group_id})
-    return dict((doc or {}).get("g") or {})
 
 
 async def find_item(

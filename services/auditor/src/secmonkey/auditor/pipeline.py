@@ -80,10 +80,11 @@ class Auditor:
         context_ttl: float = 0.0,
         read_concurrency: int = 8,
         capabilities: Capabilities | None = None,
+        store: Store | None = None,
     ) -> None:
         self.db = db
         self.rules = rules
-        self.store = Store(db, capabilities, read_concurrency=read_concurrency)
+        self.store = store or Store(db, capabilities, read_concurrency=read_concurrency)
         self.contexts = ContextSource(db, rules, context_ttl)
         self.outbox = Outbox(self.store, publisher)
         self.index = IndexWriter(self.store)

@@ -9,9 +9,13 @@ from typing import Literal
 
 import pytest
 
-from secmonkey.api.search import candidate_filter, candidate_ranges, containing_starts
 from secmonkey.common.cidr import IPRange, parse_network, to_hex
-from secmonkey.common.postings import range_id
+from secmonkey.common.search_index.format import range_id
+from secmonkey.common.search_index.reader import (
+    candidate_filter,
+    candidate_ranges,
+    containing_starts,
+)
 from secmonkey.common.storage import Capabilities
 
 

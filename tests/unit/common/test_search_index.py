@@ -6,12 +6,11 @@ from typing import Any
 
 from secmonkey.common.canonical import CanonicalGroup, Rule
 from secmonkey.common.cidr import parse_network
-from secmonkey.common.postings import (
+from secmonkey.common.search_index.edits import delta_writes, group_id_writes
+from secmonkey.common.search_index.format import (
     Entry,
     GroupIdEdit,
-    delta_writes,
     entry_position,
-    group_id_writes,
     lines_of,
     posting_id,
     postings_of,
