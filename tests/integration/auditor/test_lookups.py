@@ -140,14 +140,14 @@ async def test_a_stalled_writer_never_files_an_older_revision_over_a_newer(db: D
     y = Auditor(db, RulesConfig(), capabilities=guarded)
     await y.handle(batch(0, snap("sg-g", SSH_WORLD, HTTPS_CORP)))
     gate, entered = asyncio.Event(), asyncio.Event()
-    file_lookups = x._file_lookups
+    file_lookups = x.index.file
 
     async def stalled(*args: Any) -> None:
         entered.set()
         await gate.wait()
         await file_lookups(*args)
 
-    x._file_lookups = stalled  # type: ignore[method-assign,assignment]
+    x.index.file = stalled  # type: ignore[method-assign]
     late = asyncio.create_task(x.handle(batch(60, snap("sg-g", HTTPS_CORP))))
     await entered.wait()
     await y.handle(batch(60, snap("sg-g", HTTPS_CORP)))  # the redelivered copy

@@ -13,13 +13,14 @@ from secmonkey.api.events import record_event
 from secmonkey.api.pagination import decode_cursor, encode_cursor
 from secmonkey.api.problems import Problem
 from secmonkey.api.schemas.issues import IssuePage, IssueView, JustificationIn
+from secmonkey.common import justifications
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.dates import aware
 from secmonkey.common.documents import Issue, Justification
-from secmonkey.common.errors import InvalidInput, NotFound
+from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import Event, IssueRef, new_id
 from secmonkey.common.severity import SEVERITY_RANK, Severity
-from secmonkey.common.storage import Database
+from secmonkey.common.storage import Database, Store
 
 IssueStatusFilter = Literal["open", "justified", "fixed", "deleted", "all"]
 
@@ -98,21 +99,15 @@ async def justify_issue(
     if until is not None and until <= now:
         raise InvalidInput(f"until ({until.isoformat()}) must be in the future")
     justification = Justification(by=who.name, reason=body.reason, until=until, at=now)
-    result = await db.issues.update_one(
-        {"_id": issue_id, "status": {"$in": ["open", "justified"]}},
-        {"$set": {"status": "justified", "justification": justification.model_dump()}},
-    )
-    doc = await db.issues.find_one({"_id": issue_id})
-    if doc is None:
-        raise NotFound(f"no issue {issue_id}")
-    issue = Issue.model_validate(doc)
-    if result.matched_count == 0:
+    try:
+        issue = await justifications.justify(Store(db), issue_id, justification)
+    except justifications.NotJustifiable as refused:
         raise Problem(
             409,
-            f"issue {issue_id} is {issue.status}; only open or justified issues can be justified",
+            f"issue {issue_id} is {refused.issue.status}; only open or justified issues "
+            "can be justified",
             kind="conflict",
-        )
-    await refresh_item_counters(db, issue.key)
+        ) from None
     await record_event(db, publisher, _justified_event(issue, now))
     return IssueView.of(issue)
 
@@ -142,33 +137,4 @@ def _justified_event(issue: Issue, at: datetime) -> Event:
 
 async def withdraw_justification(db: Database, issue_id: str) -> None:
     """Open a justified issue again; `NotFound` if it has no justification."""
-    withdrawn = await db.issues.find_one_and_update(
-        {"_id": issue_id, "status": "justified"},
-        {"$set": {"status": "open"}, "$unset": {"justification": ""}},
-    )  # no projection: FerretDB 1.24 does not implement `fields` on findAndModify
-    if withdrawn is None:
-        exists = await db.issues.find_one({"_id": issue_id}, {"_id": 1})
-        raise NotFound(
-            f"issue {issue_id} has no justification" if exists else f"no issue {issue_id}"
-        )
-    await refresh_item_counters(db, withdrawn["key"])
-
-
-async def refresh_item_counters(db: Database, key: str) -> None:
-    """Recount the item's `open_issues`, `max_severity` and `max_severity_rank` (what group
-    lists filter and sort on) from its issues, read by `_id` from the item's `issue_ids`, as
-    the auditor counts them: justified issues are not open."""
-    item = await db.items.find_one({"_id": key}, {"issue_ids": 1, "state": 1})
-    if item is None or item.get("state") == "deleted":
-        return  # a deleted group has no open issue (the auditor keeps its counters at zero)
-    ids = list(item.get("issue_ids") or [])
-    projection = {"status": 1, "severity": 1}
-    docs = await db.issues.find({"_id": {"$in": ids}}, projection).to_list(None) if ids else []
-    severities = [str(d["severity"]) for d in docs if d.get("status") == "open"]
-    top = max(severities, key=SEVERITY_RANK.__getitem__, default=None)
-    counters = {
-        "open_issues": len(severities),
-        "max_severity": top,
-        "max_severity_rank": SEVERITY_RANK[top] if top is not None else -1,
-    }
-    await db.items.update_one({"_id": key}, {"$set": counters})
+    await justifications.withdraw(Store(db), issue_id)

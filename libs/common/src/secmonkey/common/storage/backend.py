@@ -92,9 +92,15 @@ def classify(build_info: Document) -> Capabilities | None:
     return None
 
 
-_known: weakref.WeakKeyDictionary[AsyncMongoClient[Document], Capabilities] = (
-    weakref.WeakKeyDictionary()
-)
+# By identity: clients compare equal by address, so a dict keyed on them would let an
+# old client's entry (and its removal when collected) stand for a new one.
+_known: dict[int, Capabilities] = {}
+
+
+def _remember(client: AsyncMongoClient[Document], caps: Capabilities) -> None:
+    if id(client) not in _known:
+        weakref.finalize(client, _known.pop, id(client), None)
+    _known[id(client)] = caps
 
 
 async def detect(
@@ -107,8 +113,8 @@ async def detect(
         caps = configured
     elif configured:
         caps = Capabilities.parse(configured)
-    elif client in _known:
-        return _known[client]
+    elif id(client) in _known:
+        return _known[id(client)]
     else:
         info = await client.admin.command("buildInfo")
         found = classify(info)
@@ -122,14 +128,14 @@ async def detect(
             )
         caps = found
         log.info("storage backend: %s", caps.backend)
-    _known[client] = caps
+    _remember(client, caps)
     return caps
 
 
 def capabilities_of(client: AsyncMongoClient[Document]) -> Capabilities:
     """The capabilities `detect` found for this client."""
     try:
-        return _known[client]
+        return _known[id(client)]
     except KeyError:
         raise RuntimeError(
             "storage capabilities not detected for this client: "
