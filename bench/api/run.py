@@ -381,12 +381,12 @@ async def load(db_name: str, groups: int, reload: bool) -> tuple[float, dict[str
 async def server_name() -> str:
     client = storage.connect(MONGO_URL)
     try:
-        info = await client.admin.command("buildInfo")
+        capabilities = await storage.detect(client)
     finally:
         await client.close()
-    if "ferretdbVersion" in info:
-        return f"FerretDB (MongoDB wire protocol {info.get('version')}) over SQLite"
-    return f"MongoDB {info.get('version')}"
+    return {"ferretdb": "FerretDB over SQLite", "mongodb": "MongoDB"}.get(
+        capabilities.backend, capabilities.backend
+    )
 
 
 # --- measuring ------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ async def fresh_estate(mongo_url: str) -> str:
     name = f"test_api_{uuid.uuid4().hex[:10]}"
     client = storage.connect(mongo_url)
     try:
+        await storage.detect(client)
         db = client[name]
         await storage.ensure_indexes(db)
         await estate.build(db)

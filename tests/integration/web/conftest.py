@@ -114,6 +114,7 @@ class Console:
 async def _estate_database(mongo_url: str) -> tuple[Any, Database, str]:
     name = f"test_web_{uuid.uuid4().hex[:10]}"
     client = storage.connect(mongo_url)
+    await storage.detect(client)
     db = client[name]
     await storage.ensure_indexes(db)
     await estate.build(db)

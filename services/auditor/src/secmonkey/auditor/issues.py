@@ -20,6 +20,7 @@ from typing import Any
 from secmonkey.auditor.events import issue_event_id
 from secmonkey.auditor.rules.engine import Finding
 from secmonkey.common.dates import aware
+from secmonkey.common.documents import Issue
 from secmonkey.common.messages import EventType, IssueRef
 from secmonkey.common.severity import SEVERITY_RANK, Severity
 from secmonkey.common.storage import Update
@@ -68,16 +69,16 @@ def _rose(doc: dict[str, Any], finding: Finding) -> bool:
 
 
 def _finding_fields(group: dict[str, Any], finding: Finding, at: datetime) -> dict[str, Any]:
-    return {
-        "severity": finding.severity.value,
-        "severity_rank": finding.severity.rank,
-        "message": finding.message,
-        "compliance": list(finding.compliance),
-        "rule_text": finding.rule_text,
-        "group_name": group["name"],
-        "vpc_id": group.get("vpc_id"),
-        "last_seen": at,
-    }
+    return Issue.fields(
+        severity=finding.severity.value,
+        severity_rank=finding.severity.rank,
+        message=finding.message,
+        compliance=list(finding.compliance),
+        rule_text=finding.rule_text,
+        group_name=group["name"],
+        vpc_id=group.get("vpc_id"),
+        last_seen=at,
+    )
 
 
 def _still_justified(doc: dict[str, Any], at: datetime) -> bool:
@@ -134,36 +135,31 @@ def reconcile(
                 out.statuses[iid] = (doc["status"], doc["severity"])
                 continue
             if deleting:
-                update: dict[str, Any] = {
-                    "status": "deleted",
-                    "transition": {"marker": marker, "event": None, "event_id": None},
-                }
+                update = Issue.fields(
+                    status="deleted",
+                    transition={"marker": marker, "event": None, "event_id": None},
+                )
             else:
                 after = {**doc, "status": "fixed"}
-                update = {
-                    "status": "fixed",
-                    "fixed_at": at,
-                    "transition": transition(after, "issue.fixed", marker),
-                }
+                update = Issue.fields(
+                    status="fixed", fixed_at=at, transition=transition(after, "issue.fixed", marker)
+                )
             out.writes.append(Update(iid, {"$set": update}))
             out.statuses[iid] = (update["status"], doc["severity"])
             continue
         fields = _finding_fields(group, finding, at)
         if doc is None:
-            new = {
-                "_id": iid,
-                "key": group["_id"],
-                "account_id": group["account_id"],
-                "region": group["region"],
-                "group_id": group["group_id"],
-                "rule_id": finding.rule_id,
+            new = Issue(
+                id=iid,
+                key=group["_id"],
+                account_id=group["account_id"],
+                region=group["region"],
+                group_id=group["group_id"],
+                rule_id=finding.rule_id,
                 **fields,
-                "status": "open",
-                "opened_at": at,
-                "fixed_at": None,
-                "reopened": 0,
-                "justification": None,
-            }
+                status="open",
+                opened_at=at,
+            ).to_mongo()
             new["transition"] = transition(new, "issue.opened", marker)
             # Inserted, not upserted: one transaction for all (FerretDB); a duplicate is
             # the same issue written by an attempt that stopped before its commit.

@@ -35,7 +35,7 @@ from secmonkey.collector.events.sqs import EventQueue, receive_count
 from secmonkey.collector.events.window import Window, Windows
 from secmonkey.collector.settings import Settings
 from secmonkey.collector.sweeper import routing_key
-from secmonkey.common import storage
+from secmonkey.common import history_reads, storage
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import (
@@ -279,19 +279,12 @@ class EventConsumer:
 
     async def _stored_ids_named(self, window: Window, name: str) -> list[str]:
         """A delete by `groupName`: the group is gone, so its ID comes from the history."""
-        docs = await storage.with_retry(
-            lambda: self.db.items.find(
-                {
-                    "account_id": window.account_id,
-                    "region": window.region,
-                    "state": "active",
-                    "name": name,
-                },
-                {"group_id": 1},
-            ).to_list(100),
+        ids = await storage.with_retry(
+            lambda: history_reads.active_group_ids_named(
+                self.db, window.account_id, window.region, name
+            ),
             what="resolving a deleted group's name",
         )
-        ids = [str(d["group_id"]) for d in docs if d.get("group_id")]
         if not ids:
             log.warning(
                 "DeleteSecurityGroup of %r in %s/%s: no stored group by that name",

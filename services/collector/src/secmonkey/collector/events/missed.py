@@ -21,7 +21,7 @@ from typing import Any
 from secmonkey.collector.events import metrics
 from secmonkey.collector.events.marks import MARKS
 from secmonkey.collector.scheduler import Lease
-from secmonkey.common import storage
+from secmonkey.common import history_reads, storage
 from secmonkey.common.messages import utcnow
 from secmonkey.common.storage import Database
 
@@ -44,8 +44,7 @@ async def explained(db: Database, change: dict[str, Any]) -> bool:
     seq = change.get("seq")
     previous = None
     if isinstance(seq, int) and seq > 1:
-        # Revision `_id` is `<key>:<seq>`: a point read even on FerretDB.
-        previous = await db.revisions.find_one({"_id": f"{change.get('key')}:{seq - 1}"})
+        previous = await history_reads.revision(db, str(change.get("key")), seq - 1)
     if previous is None or previous.get("observed_at") is None:
         return True
     last_event: datetime = mark["last_event_at"]
@@ -58,14 +57,7 @@ async def check_missed(db: Database, since: datetime, until: datetime) -> tuple[
     missed = 0
     cursor = since
     while True:
-        changes = (
-            await db.events.find(
-                {"type": {"$in": list(JUDGED_TYPES)}, "at": {"$gt": cursor, "$lte": until}}
-            )
-            .sort("at", 1)
-            .limit(PAGE)
-            .to_list(PAGE)
-        )
+        changes = await history_reads.changes_between(db, JUDGED_TYPES, cursor, until, PAGE)
         for change in changes:
             if not await explained(db, change):
                 missed += 1
