@@ -14,7 +14,7 @@ from secmonkey.common.amqp import Publisher
 from secmonkey.common.dates import aware
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import EVENTS_EXCHANGE, Event, EventType
-from secmonkey.common.storage import Database
+from secmonkey.common.storage import Database, filters
 
 log = logging.getLogger(__name__)
 EVENT_FIELDS = frozenset(Event.model_fields)
@@ -62,10 +62,13 @@ async def find_events(
     """The feed filtered by type, place and time, newest first unless `order` is `asc`."""
     query: dict[str, Any] = {}
     if types:
-        query["type"] = types[0] if len(types) == 1 else {"$in": sorted(set(types))}
-    for field, value in (("account_id", account_id), ("region", region), ("group_id", group_id)):
-        if value:
-            query[field] = value
+        unique = sorted(set(types))
+        query |= (
+            filters.equals(type=unique[0]) if len(unique) == 1 else filters.one_of("type", unique)
+        )
+    query |= filters.equals(
+        account_id=account_id or None, region=region or None, group_id=group_id or None
+    )
     bounds: dict[str, datetime] = {}
     if since is not None:
         bounds["$gt"] = aware(since)

@@ -47,7 +47,7 @@ from secmonkey.common.documents import Issue, Item, Revision
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.search_index.reader import seen_as
 from secmonkey.common.severity import SEVERITY_RANK, Severity
-from secmonkey.common.storage import Database
+from secmonkey.common.storage import Database, filters
 
 MAX_RESOLVE = 100
 _GROUP_ID = re.compile(GROUP_ID_PATTERN)
@@ -76,13 +76,9 @@ async def find_groups(
     cursor: str | None = None,
 ) -> GroupPage:
     """Groups matching every given filter, in key order; `name` is a case-insensitive prefix."""
-    query: dict[str, Any] = {}
-    if account_id:
-        query["account_id"] = account_id
-    if region:
-        query["region"] = region
-    if vpc_id:
-        query["vpc_id"] = vpc_id
+    query: dict[str, Any] = filters.equals(
+        account_id=account_id or None, region=region or None, vpc_id=vpc_id or None
+    )
     if name:
         prefix = name.lower()
         query["name_lower"] = {"$gte": prefix, "$lt": prefix + "\U0010ffff"}

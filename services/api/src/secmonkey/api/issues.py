@@ -20,7 +20,7 @@ from secmonkey.common.documents import Issue, Justification
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import Event, IssueRef, new_id
 from secmonkey.common.severity import SEVERITY_RANK, Severity
-from secmonkey.common.storage import Database, Store
+from secmonkey.common.storage import Database, Store, filters
 
 IssueStatusFilter = Literal["open", "justified", "fixed", "deleted", "all"]
 
@@ -59,14 +59,12 @@ async def find_issues(
         query["severity"] = severity.value
     elif min_severity is not None:
         query["severity_rank"] = {"$gte": SEVERITY_RANK[min_severity.value]}
-    for field, value in (
-        ("rule_id", rule_id),
-        ("account_id", account_id),
-        ("region", region),
-        ("group_id", group_id),
-    ):
-        if value:
-            query[field] = value
+    query |= filters.equals(
+        rule_id=rule_id or None,
+        account_id=account_id or None,
+        region=region or None,
+        group_id=group_id or None,
+    )
     if compliance:
         query["compliance"] = compliance_filter(compliance)
     position = decode_cursor(cursor, _IssueCursor)

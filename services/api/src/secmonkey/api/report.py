@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from secmonkey.api.schemas.issues import CountRow, IssueView, Report
 from secmonkey.common.documents import Issue
 from secmonkey.common.severity import SEVERITY_RANK, Severity
-from secmonkey.common.storage import Database
+from secmonkey.common.storage import Database, filters
 
 SEVERITIES = [s.value for s in sorted(Severity, key=lambda s: -s.rank)]
 CSV_COLUMNS = [
@@ -46,9 +46,7 @@ def report_filter(account_id: str | None, min_severity: Severity | None) -> dict
     query: dict[str, Any] = {"status": "open"}
     if min_severity is not None:
         query["severity_rank"] = {"$gte": SEVERITY_RANK[min_severity.value]}
-    if account_id:
-        query["account_id"] = account_id
-    return query
+    return query | filters.equals(account_id=account_id or None)
 
 
 async def _counts(db: Database, query: dict[str, Any], field: str) -> list[CountRow]:

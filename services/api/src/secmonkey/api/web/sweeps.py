@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from secmonkey.common.storage import Database
+from secmonkey.common.storage import Database, filters
 
 RECENT = 1000
 _PROJECTION = {
@@ -48,9 +48,7 @@ class RegionHealth:
 
 async def sweep_health(db: Database, account_id: str | None = None) -> list[RegionHealth]:
     """One row per account and region the collectors have swept, failures first."""
-    query: dict[str, Any] = {"kind": "region"}
-    if account_id:
-        query["account_id"] = account_id
+    query: dict[str, Any] = filters.equals(kind="region", account_id=account_id or None)
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     cursor = db.sweeps.find(query, _PROJECTION).sort("started_at", -1).limit(RECENT)
     async for doc in cursor:
