@@ -13,6 +13,7 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI
 
+from secmonkey.common.delivery_schedule import Delivery
 from secmonkey.common.messages import SweepRequest
 from secmonkey.common.storage import Database
 
@@ -180,7 +181,7 @@ async def test_unknown_event_types_are_refused(admin: httpx.AsyncClient) -> None
 async def test_testing_a_subscription_queues_a_delivery_for_it_alone(
     scratch_app: FastAPI, admin: httpx.AsyncClient
 ) -> None:
-    from secmonkey.notifier.deliveries import Delivery, DeliveryStore
+    from secmonkey.notifier.deliveries import DeliveryStore
 
     body = {"name": "mail", "channel": {"type": "email", "to": ["sec@example.com"]}}
     sub_id = (await admin.post("/api/v1/subscriptions", json=body)).json()["id"]

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from secmonkey.common.delivery_schedule import entry_doc, new_delivery
 from secmonkey.common.documents import Channel
 from secmonkey.common.messages import utcnow
 from secmonkey.common.storage import Database
 from secmonkey.common.storage.group_commit import GroupCommit
-from secmonkey.notifier.deliveries import DeliveryStore, new_delivery
+from secmonkey.notifier.deliveries import DeliveryStore
 from tests.integration.notifier.conftest import make_event, subscription, until
 from tests.support.servers import HttpReceiver
 
@@ -70,8 +71,9 @@ async def test_a_delivery_left_by_a_dead_replica_is_made_by_another(
         utcnow() - timedelta(minutes=2),
         kind="event",
         due_at=utcnow() - timedelta(seconds=1),
+        summary="an orphan",
     )
-    await db.delivery_schedule.insert_one({**orphan.to_mongo(), "target_key": orphan.target_key})
+    await db.delivery_schedule.insert_one(entry_doc(orphan))
     async with start_notifier([sub]) as h:
         assert await until(lambda: http_receiver.received)
         assert await until(lambda: _outbox_empty(h.db))
@@ -88,7 +90,7 @@ async def test_two_replicas_never_claim_the_same_delivery(db: Database) -> None:
         sub = subscription(Channel(type="generic", url="https://hooks.example.com/h", secret="k"))
         now = utcnow()
         deliveries = [
-            new_delivery(f"d{i}", sub, [make_event()], now, kind="event", due_at=now)
+            new_delivery(f"d{i}", sub, [make_event()], now, kind="event", due_at=now, summary="")
             for i in range(10)
         ]
         assert len(await store.insert_new(deliveries)) == 10

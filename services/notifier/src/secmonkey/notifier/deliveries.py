@@ -1,19 +1,21 @@
 """Deliveries: what must be sent (`delivery_schedule`) and what happened (`deliveries`).
 
 `delivery_schedule` is the outbox: one document per delivery still to be made — the
-subscription, the events, `due_at` and the target it counts against. It is written
-before the event is acknowledged, and it stays small, so the retry loop's query is
-cheap even where indexes do not help (FerretDB over SQLite scans). Claiming an entry
-moves its `due_at` forward by a lease, so another replica retries it only if the
-claimant died.
+subscription, the events, `due_at` and the target it counts against (its model and
+builder are in `secmonkey.common.delivery_schedule`, which the API's subscription test
+uses too). It is written before the event is acknowledged, and it stays small, so the
+retry loop's query is cheap even where indexes do not help (FerretDB over SQLite scans).
+Claiming an entry moves its `due_at` forward by a lease, so another replica retries it
+only if the claimant died.
 
 `deliveries` is the record: one document per (event or digest, subscription) with the
-event IDs, a one-line summary, every attempt and the status — `pending` (retrying), `delivered`, `failed`
-(dead-lettered) or `cancelled` (its subscription was deleted or disabled). It is
-inserted with the first attempt's outcome (one batched insert, no update, on the happy
-path) and updated by later attempts; only then is the outbox entry removed or
-rescheduled. `delivery_claims` holds the claims (see `DeliveryStore.claim`). No URL path, query or secret is stored in either: `target` is the scheme
-and host of a webhook, or the recipients of an email.
+event IDs, a one-line summary, every attempt and the status — `pending` (retrying),
+`delivered`, `failed` (dead-lettered) or `cancelled` (its subscription was deleted or
+disabled). It is inserted with the first attempt's outcome (one batched insert, no
+update, on the happy path) and updated by later attempts; only then is the outbox entry
+removed or rescheduled. `delivery_claims` holds the claims (see `DeliveryStore.claim`).
+No URL path, query or secret is stored in either: `target` is the scheme and host of a
+webhook, or the recipients of an email.
 """
 
 from __future__ import annotations
@@ -21,105 +23,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field, TypeAdapter
 from pymongo import ASCENDING
 
-from secmonkey.common.documents import Doc, Subscription
-from secmonkey.common.messages import Event
+from secmonkey.common.delivery_schedule import Attempt, Delivery, entry_doc
 from secmonkey.common.storage import Database
 from secmonkey.common.storage.group_commit import GroupCommit
-from secmonkey.common.webhooks import redact_url
-from secmonkey.notifier.notices import headline
 
 log = logging.getLogger(__name__)
-
-_EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
-Status = Literal["pending", "delivered", "failed", "cancelled"]
-
-
-class Attempt(BaseModel):
-    n: int
-    at: datetime
-    outcome: Literal["delivered", "retry", "failed"]
-    status_code: int | None = None
-    error: str | None = None
-    duration_ms: float
-    next_at: datetime | None = None
-
-
-class Delivery(Doc):
-    id: str = Field(alias="_id")
-    kind: Literal["event", "digest"] = "event"
-    subscription_id: str
-    subscription_name: str
-    channel: str
-    target: str
-    event_id: str | None = None
-    event_ids: list[str]
-    events_json: str = Field(
-        default="[]",
-        description="the events as one JSON array (kept in the outbox only): one string is "
-        "far cheaper for FerretDB to store and scan than nested documents",
-    )
-    summary: str = Field(default="", description="what was sent, in a line")
-    status: Status = "pending"
-    created_at: datetime
-    at: datetime = Field(description="last change")
-    due_at: datetime
-    attempt_count: int = 0
-    attempts: list[Attempt] = Field(default_factory=list)
-    last_error: str | None = None
-    last_status_code: int | None = None
-    delivered_at: datetime | None = None
-    failed_at: datetime | None = None
-    dead_lettered: bool = False
-
-    @property
-    def target_key(self) -> str:
-        """What per-target concurrency is counted against: one webhook host, or the SMTP server."""
-        return "smtp" if self.channel == "email" else self.target
-
-    def parsed_events(self) -> list[Event]:
-        return _EVENTS.validate_json(self.events_json)
-
-
-def target_of(subscription: Subscription) -> str:
-    channel = subscription.channel
-    if channel.type == "email":
-        return ", ".join(channel.to)
-    return redact_url(channel.url or "")
-
-
-def new_delivery(
-    delivery_id: str,
-    subscription: Subscription,
-    events: list[Event],
-    now: datetime,
-    *,
-    kind: Literal["event", "digest"],
-    due_at: datetime,
-) -> Delivery:
-    return Delivery(
-        id=delivery_id,
-        kind=kind,
-        subscription_id=subscription.id,
-        subscription_name=subscription.name,
-        channel=subscription.channel.type,
-        target=target_of(subscription),
-        event_id=events[0].event_id if kind == "event" else None,
-        event_ids=[e.event_id for e in events],
-        events_json=_EVENTS.dump_json(events).decode(),
-        summary=(
-            headline(events[0])
-            if kind == "event"
-            else f"digest of {len(events)} event{'s' if len(events) != 1 else ''}"
-        ),
-        created_at=now,
-        at=now,
-        due_at=due_at,
-    )
 
 
 class DeliveryStore:
@@ -152,7 +64,7 @@ class DeliveryStore:
                 )
             )
         todo = [d for d, found in zip(deliveries, made, strict=True) if found is None]
-        fresh = await self.writes.insert("delivery_schedule", [_entry(d) for d in todo])
+        fresh = await self.writes.insert("delivery_schedule", [entry_doc(d) for d in todo])
         return [d for d, new in zip(todo, fresh, strict=True) if new]
 
     async def due(
@@ -254,7 +166,3 @@ class DeliveryStore:
             # A finished entry left over for a moment is harmless: a claim sees the
             # recorded outcome and drops it.
             self.writes.delete_later("delivery_schedule", [delivery.id])
-
-
-def _entry(delivery: Delivery) -> dict[str, Any]:
-    return {**delivery.to_mongo(), "target_key": delivery.target_key}

@@ -22,11 +22,12 @@ from typing import Any
 from pydantic import ValidationError
 from pymongo import ASCENDING
 
+from secmonkey.common.delivery_schedule import new_delivery
 from secmonkey.common.documents import Subscription
 from secmonkey.common.messages import Event, new_id, utcnow
 from secmonkey.common.storage import Database
 from secmonkey.notifier import metrics
-from secmonkey.notifier.deliveries import DeliveryStore, new_delivery
+from secmonkey.notifier.deliveries import DeliveryStore
 from secmonkey.notifier.dispatch import Dispatcher
 from secmonkey.notifier.routing import Routes
 from secmonkey.notifier.settings import Settings
@@ -160,16 +161,18 @@ class Digests:
         events = [e for e in (self._event(doc) for doc in entries) if e is not None]
         size = self.settings.digest_max_events
         due_at = now + timedelta(seconds=self.settings.lease_seconds)
+        chunks = [events[i : i + size] for i in range(0, len(events), size)]
         deliveries = [
             new_delivery(
-                f"digest:{claim}:{i // size}",
+                f"digest:{claim}:{n}",
                 subscription,
-                events[i : i + size],
+                chunk,
                 now,
                 kind="digest",
                 due_at=due_at,
+                summary=f"digest of {len(chunk)} event{'s' if len(chunk) != 1 else ''}",
             )
-            for i in range(0, len(events), size)
+            for n, chunk in enumerate(chunks)
         ]
         fresh = await self.store.insert_new(deliveries)
         for delivery in fresh:

@@ -16,10 +16,11 @@ from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 
+from secmonkey.common.delivery_schedule import Delivery
 from secmonkey.common.messages import utcnow
 from secmonkey.notifier import metrics
 from secmonkey.notifier.channels.base import Batch, Outcome, Sender, secrets_of
-from secmonkey.notifier.deliveries import Delivery, DeliveryStore
+from secmonkey.notifier.deliveries import DeliveryStore
 from secmonkey.notifier.notices import Notice
 from secmonkey.notifier.outcomes import DeadLetters, Outcomes
 from secmonkey.notifier.routing import Routes

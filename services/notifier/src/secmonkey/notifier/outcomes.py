@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from secmonkey.common import amqp
+from secmonkey.common.delivery_schedule import Attempt, Delivery
 from secmonkey.common.messages import DEAD_LETTER_EXCHANGE, utcnow
 from secmonkey.notifier import metrics
 from secmonkey.notifier.channels.base import Outcome, redact
-from secmonkey.notifier.deliveries import Attempt, Delivery, DeliveryStore
+from secmonkey.notifier.deliveries import DeliveryStore
 from secmonkey.notifier.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -18,6 +18,7 @@ from datetime import timedelta
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from secmonkey.common import amqp
+from secmonkey.common.delivery_schedule import new_delivery
 from secmonkey.common.messages import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
@@ -32,9 +33,10 @@ from secmonkey.notifier import metrics
 from secmonkey.notifier.channels.base import Sender
 from secmonkey.notifier.channels.email import EmailSender
 from secmonkey.notifier.channels.webhook import WebhookSender
-from secmonkey.notifier.deliveries import DeliveryStore, new_delivery
+from secmonkey.notifier.deliveries import DeliveryStore
 from secmonkey.notifier.digests import Digests
 from secmonkey.notifier.dispatch import Dispatcher
+from secmonkey.notifier.notices import headline
 from secmonkey.notifier.outcomes import DeadLetters
 from secmonkey.notifier.routing import Routes
 from secmonkey.notifier.settings import Settings
@@ -148,8 +150,17 @@ class Notifier:
         if held:
             await self.digests.hold(held, event, now)
         due_at = now + timedelta(seconds=self.settings.lease_seconds)
+        summary = headline(event)
         deliveries = [
-            new_delivery(f"{event.event_id}:{s.id}", s, [event], now, kind="event", due_at=due_at)
+            new_delivery(
+                f"{event.event_id}:{s.id}",
+                s,
+                [event],
+                now,
+                kind="event",
+                due_at=due_at,
+                summary=summary,
+            )
             for s in immediate
         ]
         careful = redelivered or event.event_id in self._unqueued

@@ -6,7 +6,7 @@ import asyncio
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
@@ -19,10 +19,11 @@ from secmonkey.api.schemas.admin import (
     SubscriptionView,
 )
 from secmonkey.api.settings import Settings
+from secmonkey.common.delivery_schedule import Delivery, entry_doc, new_delivery
 from secmonkey.common.documents import Channel, Subscription
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.messages import GROUP_EVENT_TYPES, ISSUE_EVENT_TYPES, Event, new_id
-from secmonkey.common.webhooks import redact_url, validate_webhook_url
+from secmonkey.common.webhooks import validate_webhook_url
 
 router = APIRouter(
     prefix="/subscriptions", tags=["subscriptions"], responses=problem_responses(401, 403, 422)
@@ -154,7 +155,7 @@ async def test_subscription(
     subscription = await _load(db, subscription_id)
     now = datetime.now(UTC)
     event = test_event(now)
-    await db.delivery_schedule.insert_one(test_delivery(subscription, event, now))
+    await db.delivery_schedule.insert_one(entry_doc(test_delivery(subscription, event, now)))
     return SubscriptionTestQueued(
         subscription_id=subscription_id,
         event_id=event.event_id,
@@ -177,37 +178,20 @@ def test_event(now: datetime) -> Event:
     )
 
 
-def test_delivery(subscription: Subscription, event: Event, now: datetime) -> dict[str, Any]:
+def test_delivery(subscription: Subscription, event: Event, now: datetime) -> Delivery:
     """An entry of the notifier's outbox (`delivery_schedule`), due now, for this subscription.
 
     The notifier's retry loop sends every due outbox entry through the real channel code
     (signing, retries, the `deliveries` record) to its one subscription, so the test
     reaches exactly this target and nobody else.
     """
-    channel = subscription.channel
-    target = ", ".join(channel.to) if channel.type == "email" else redact_url(channel.url or "")
-    return {
-        "_id": f"test-{event.event_id}",
-        "kind": "event",
-        "subscription_id": subscription.id,
-        "subscription_name": subscription.name,
-        "channel": channel.type,
-        "target": target,
-        "target_key": "smtp" if channel.type == "email" else target,
-        "event_id": event.event_id,
-        "event_ids": [event.event_id],
-        "events_json": f"[{event.model_dump_json()}]",
-        "summary": f"test notification for {subscription.name}",
-        "status": "pending",
-        "created_at": now,
-        "at": now,
-        "due_at": now,
-        "attempt_count": 0,
-        "attempts": [],
-        "last_error": None,
-        "last_status_code": None,
-        "delivered_at": None,
-        "failed_at": None,
-        "dead_lettered": False,
-        "test": True,
-    }
+    return new_delivery(
+        f"test-{event.event_id}",
+        subscription,
+        [event],
+        now,
+        kind="event",
+        due_at=now,
+        summary=f"test notification for {subscription.name}",
+        test=True,
+    )
