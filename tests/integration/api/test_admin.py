@@ -14,8 +14,10 @@ from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI
 
 from secmonkey.common.delivery_schedule import Delivery
+from secmonkey.common.documents import Account
 from secmonkey.common.messages import SweepRequest
 from secmonkey.common.storage import Database
+from tests.integration.api import harness
 
 pytestmark = pytest.mark.integration
 
@@ -218,9 +220,16 @@ async def test_sweep_requests_reach_the_sweeps_queue(
         message = await queue.get(timeout=10)
         await message.ack()
         request = SweepRequest.model_validate(json.loads(message.body))
-        assert request.sweep_id == queued["sweep_id"] == message.message_id
+        assert request.sweep_id == queued["sweep_id"]
+        assert message.message_id == f"{request.sweep_id}:{account_id}"
         assert request.account_id == account_id and request.regions == ["us-west-2"]
         assert request.reason == "api:bootstrap"
+        # On record for `GET /sweeps/{id}` at once, as when the collector is asked.
+        db: Database = scratch_app.state.runtime.db
+        header = await db.sweeps.find_one({"_id": request.sweep_id})
+        assert header is not None and header["kind"] == "sweep"
+        assert header["account_ids"] == [account_id] and header["regions"] == ["us-west-2"]
+        assert header["reason"] == "api:bootstrap" and header["requested_by"] == "bootstrap"
 
         unknown = await admin.post("/api/v1/sweeps", json={"account_id": "999999999999"})
         assert unknown.status_code == 422 and "not a configured account" in unknown.json()["detail"]
@@ -228,6 +237,52 @@ async def test_sweep_requests_reach_the_sweeps_queue(
             "/api/v1/sweeps", json={"account_id": account_id, "regions": ["nowhere"]}
         )
         assert bad_region.status_code == 422
+        with pytest.raises(aio_pika.exceptions.QueueEmpty):
+            await queue.get(timeout=1)
+    finally:
+        await queue.delete(if_unused=False, if_empty=False)
+        await channel.close()
+
+
+async def test_a_sweep_of_every_account_is_one_sweep_of_the_monitored_ones(
+    fresh_app: FastAPI, db: Database, rabbit: AbstractRobustConnection
+) -> None:
+    queue_name = fresh_app.state.settings.sweeps_queue
+    channel = await rabbit.channel()
+    queue = await channel.declare_queue(queue_name, auto_delete=True)
+    plain, with_role, partner, disabled = (_account_id() for _ in range(4))
+    accounts = [
+        Account(id=plain, name="plain"),
+        Account(
+            id=with_role,
+            name="partner we read",
+            trusted=True,
+            role_arn=f"arn:aws:iam::{with_role}:role/secmonkey-audit",
+        ),
+        Account(id=partner, name="partner", trusted=True),
+        Account(id=disabled, name="old", enabled=False),
+    ]
+    await db.accounts.insert_many([a.to_mongo() for a in accounts])
+    try:
+        async with harness.client_for(fresh_app) as admin:
+            response = await admin.post("/api/v1/sweeps", json={})
+            assert response.status_code == 202, response.text
+            queued = response.json()["sweeps"]
+            assert sorted(q["account_id"] for q in queued) == sorted([plain, with_role])
+            (sweep_id,) = {q["sweep_id"] for q in queued}
+            messages = [await queue.get(timeout=10) for _ in queued]
+            for message in messages:
+                await message.ack()
+            requests = [SweepRequest.model_validate(json.loads(m.body)) for m in messages]
+            assert {r.sweep_id for r in requests} == {sweep_id}
+            header = await db.sweeps.find_one({"_id": sweep_id})
+            assert header is not None
+            assert sorted(header["account_ids"]) == sorted([plain, with_role])
+
+            for refused in (partner, disabled):
+                answer = await admin.post("/api/v1/sweeps", json={"account_id": refused})
+                assert answer.status_code == 422
+                assert f"account {refused} is disabled or not monitored" in answer.json()["detail"]
         with pytest.raises(aio_pika.exceptions.QueueEmpty):
             await queue.get(timeout=1)
     finally:

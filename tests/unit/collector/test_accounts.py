@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from secmonkey.collector.accounts import is_monitored, parse_accounts
-from secmonkey.common.documents import Account
+from secmonkey.collector.accounts import parse_accounts
 
 FILE = textwrap.dedent(
     """
@@ -60,17 +59,3 @@ def test_a_plain_list_and_an_empty_file_are_accepted_and_broken_yaml_is_reported
     assert parse_accounts("").accounts == []
     broken = parse_accounts("accounts: [", "x.yaml")
     assert broken.accounts == [] and "x.yaml: not valid YAML" in broken.errors[0]
-
-
-def test_trusted_accounts_without_a_role_are_known_but_not_swept() -> None:
-    assert is_monitored(Account(id="111111111111", name="a"))
-    assert not is_monitored(Account(id="111111111111", name="a", trusted=True))
-    assert is_monitored(
-        Account(
-            id="111111111111",
-            name="a",
-            trusted=True,
-            role_arn="arn:aws:iam::111111111111:role/x",
-        )
-    )
-    assert not is_monitored(Account(id="111111111111", name="a", enabled=False))

@@ -334,6 +334,6 @@ def delete_key(key_id: str) -> Call[None]:
 def sweep(
     account_id: str | None = None, regions: Sequence[str] | None = None
 ) -> Call[m.SweepsQueued]:
-    """Ask the collectors to sweep one account (None: every enabled account) now."""
+    """Ask the collectors to sweep one account (None: every monitored account) now."""
     body = {"account_id": account_id, "regions": list(regions) if regions else None}
     return _call("POST", "/sweeps", m.SweepsQueued, json=body)

@@ -42,11 +42,6 @@ class LoadResult:
     errors: list[str] = field(default_factory=list)
 
 
-def is_monitored(account: Account) -> bool:
-    """Swept on schedule: enabled, and either a role to assume or not merely a trusted name."""
-    return account.enabled and (account.role_arn is not None or not account.trusted)
-
-
 def validate_account(entry: Any, where: str) -> Account:
     """One account entry checked: `InvalidInput` names the entry and what is wrong with it."""
     if not isinstance(entry, dict):
@@ -142,27 +137,3 @@ async def load_accounts_file(db: Database, path: Path) -> LoadResult:
         len(result.errors),
     )
     return result
-
-
-async def get_account(db: Database, account_id: str) -> Account | None:
-    doc = await storage.with_retry(
-        lambda: db.accounts.find_one({"_id": account_id}), what="reading an account"
-    )
-    return None if doc is None else Account.model_validate(doc)
-
-
-async def monitored_accounts(db: Database) -> list[Account]:
-    """Every enabled account the collector sweeps; unreadable documents are logged and skipped."""
-    docs = await storage.with_retry(
-        lambda: db.accounts.find({"enabled": {"$ne": False}}).to_list(None), what="listing accounts"
-    )
-    accounts: list[Account] = []
-    for doc in docs:
-        try:
-            account = Account.model_validate(doc)
-        except ValidationError as exc:
-            log.error("skipping malformed account document %s: %s", doc.get("_id"), exc)
-            continue
-        if is_monitored(account):
-            accounts.append(account)
-    return accounts

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
-from secmonkey.collector import accounts
+from secmonkey.collector import metrics
 from secmonkey.collector import status as sweep_status
-from secmonkey.collector.dispatch import request_sweep
 from secmonkey.collector.service import Collector
+from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import AccountId, Region
+from secmonkey.common.sweep_requests import request_sweep, sweepable_accounts
 
 
 def get_collector(request: Request) -> Collector:
@@ -46,23 +47,10 @@ class SweepAccepted(BaseModel):
 async def create_sweep(body: SweepCreate, collector: CollectorDep) -> SweepAccepted:
     """Queue a sweep at once; its progress is at `GET /sweeps/{sweep_id}`."""
     db = collector.runtime.db
-    if body.account_ids is None:
-        account_ids = [a.id for a in await accounts.monitored_accounts(db)]
-        if not account_ids:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no monitored account")
-    else:
-        account_ids = list(dict.fromkeys(body.account_ids))
-        if not account_ids:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "account_ids is empty")
-        problems = []
-        for account_id in account_ids:
-            account = await accounts.get_account(db, account_id)
-            if account is None:
-                problems.append(f"unknown account {account_id}")
-            elif not accounts.is_monitored(account):
-                problems.append(f"account {account_id} is disabled or not monitored")
-        if problems:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "; ".join(problems))
+    try:
+        account_ids = await sweepable_accounts(db, body.account_ids)
+    except InvalidInput as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     assert collector.runtime.publisher is not None
     sweep_id = await request_sweep(
         db,
@@ -73,6 +61,7 @@ async def create_sweep(body: SweepCreate, collector: CollectorDep) -> SweepAccep
         reason="api",
         requested_by=collector.settings.replica_id,
     )
+    metrics.SWEEPS_REQUESTED.labels("api").inc(len(account_ids))
     return SweepAccepted(
         sweep_id=sweep_id,
         account_ids=account_ids,

@@ -18,15 +18,15 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from secmonkey.collector import accounts, metrics
-from secmonkey.collector.dispatch import request_sweep
+from secmonkey.collector import metrics
 from secmonkey.collector.lease import Lease
 from secmonkey.collector.settings import Settings
-from secmonkey.common import storage
+from secmonkey.common import accounts, storage
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import utcnow
 from secmonkey.common.storage import Database, insert_unique
+from secmonkey.common.sweep_requests import request_sweep
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ class Scheduler:
                 self.publisher,
                 self.settings.sweeps_queue,
                 due,
+                regions=None,
                 reason="scheduled",
                 requested_by=self.settings.replica_id,
             )
@@ -157,5 +158,6 @@ class Scheduler:
                 {"_id": {"$in": due}, "last_scheduled_at": now}, {"$set": {"next_due": now}}
             )
             raise
+        metrics.SWEEPS_REQUESTED.labels("scheduled").inc(len(due))
         log.info("scheduled sweep %s of %d account(s)", sweep_id, len(due))
         return sweep_id

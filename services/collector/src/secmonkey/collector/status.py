@@ -1,6 +1,7 @@
 """Sweep status in the `sweeps` collection, as `GET /sweeps/{id}` shows it.
 
-One document per sweep (what was asked), one per account (which regions it planned, or
+One document per sweep (what was asked: `secmonkey.common.sweep_requests` writes it for
+whoever asks), one per account (which regions it planned, or
 why it failed before reaching any), one per account-region (outcome, counts, error,
 duration). Replicas working on different accounts of one sweep write different
 documents, so no update races another.
@@ -61,57 +62,6 @@ class SweepStatus(BaseModel):
 async def _upsert(db: Database, doc_id: str, fields: dict[str, Any], what: str) -> None:
     await storage.with_retry(
         lambda: db.sweeps.update_one({"_id": doc_id}, {"$set": fields}, upsert=True), what=what
-    )
-
-
-async def record_requested(
-    db: Database,
-    sweep_id: str,
-    account_ids: list[str],
-    regions: list[str] | None,
-    reason: str,
-    requested_by: str,
-) -> None:
-    now = utcnow()
-    await _upsert(
-        db,
-        sweep_id,
-        {
-            "kind": "sweep",
-            "sweep_id": sweep_id,
-            "account_ids": account_ids,
-            "regions": regions,
-            "reason": reason,
-            "requested_by": requested_by,
-            "requested_at": now,
-            "started_at": now,
-        },
-        "recording a sweep request",
-    )
-
-
-async def record_received(
-    db: Database, sweep_id: str, account_id: str, reason: str, requested_at: datetime
-) -> None:
-    """Make sure the sweep is on record, whoever queued the request (the API queues its own)."""
-    await storage.with_retry(
-        lambda: db.sweeps.update_one(
-            {"_id": sweep_id},
-            {
-                "$setOnInsert": {
-                    "kind": "sweep",
-                    "sweep_id": sweep_id,
-                    "regions": None,
-                    "reason": reason,
-                    "requested_by": None,
-                    "requested_at": requested_at,
-                    "started_at": requested_at,
-                },
-                "$addToSet": {"account_ids": account_id},
-            },
-            upsert=True,
-        ),
-        what="recording a received sweep request",
     )
 
 

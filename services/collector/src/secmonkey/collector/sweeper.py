@@ -20,10 +20,11 @@ from typing import TypeVar
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from secmonkey.collector import accounts, metrics, status
+from secmonkey.collector import metrics, status
 from secmonkey.collector.credentials import AwsClients, AwsError, aws_error
 from secmonkey.collector.reader import IncompleteRead, RegionRead, enabled_regions, read_region
 from secmonkey.collector.settings import Settings
+from secmonkey.common import accounts, sweep_requests
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.documents import Account
 from secmonkey.common.errors import TransientError
@@ -119,7 +120,7 @@ class Sweeper:
     async def sweep(self, request: SweepRequest) -> list[RegionResult]:
         """Sweep one account's regions; returns each region's outcome."""
         started = time.monotonic()
-        await status.record_received(
+        await sweep_requests.record_received(
             self.db, request.sweep_id, request.account_id, request.reason, request.requested_at
         )
         account = await accounts.get_account(self.db, request.account_id)

@@ -13,7 +13,9 @@ from secmonkey.client.cli._params import Regions, State
 
 def sweep_command(
     ctx: typer.Context,
-    account_id: Annotated[str | None, typer.Argument(help="default: every enabled account")] = None,
+    account_id: Annotated[
+        str | None, typer.Argument(help="default: all monitored accounts")
+    ] = None,
     region: Regions = None,
 ) -> None:
     """Ask the collectors to sweep now (admin)."""

@@ -10,9 +10,7 @@ from fastapi import APIRouter
 from secmonkey.api.deps import Admin, Db, PublisherDep, SettingsDep
 from secmonkey.api.problems import Problem, problem_responses
 from secmonkey.api.schemas.admin import SweepIn, SweepQueued, SweepsQueued
-from secmonkey.common.documents import Account
-from secmonkey.common.errors import InvalidInput
-from secmonkey.common.messages import SweepRequest
+from secmonkey.common import sweep_requests
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/sweeps", tags=["sweeps"], responses=problem_responses(401, 403, 422))
@@ -22,29 +20,24 @@ router = APIRouter(prefix="/sweeps", tags=["sweeps"], responses=problem_response
     "",
     response_model=SweepsQueued,
     status_code=202,
-    summary="Sweep one account (or every enabled one) now",
+    summary="Sweep one account (or every monitored one) now",
     responses=problem_responses(503),
 )
 async def request_sweep(
     db: Db, publisher: PublisherDep, settings: SettingsDep, who: Admin, body: SweepIn
 ) -> SweepsQueued:
-    if body.account_id is not None:
-        doc = await db.accounts.find_one({"_id": body.account_id})
-        if doc is None:
-            raise InvalidInput(f"account_id: {body.account_id} is not a configured account")
-        accounts = [Account.model_validate(doc)]
-        if not accounts[0].enabled:
-            raise InvalidInput(f"account_id: {body.account_id} is disabled")
-    else:
-        accounts = [Account.model_validate(d) async for d in db.accounts.find({"enabled": True})]
-        if not accounts:
-            raise InvalidInput("no enabled account is configured; POST /accounts first")
-    requests = [
-        SweepRequest(account_id=a.id, regions=body.regions, reason=f"api:{who.name}")
-        for a in accounts
-    ]
+    wanted = None if body.account_id is None else [body.account_id]
+    account_ids = await sweep_requests.sweepable_accounts(db, wanted)
     try:
-        await publisher.publish_many("", ((settings.sweeps_queue, r, r.sweep_id) for r in requests))
+        sweep_id = await sweep_requests.request_sweep(
+            db,
+            publisher,
+            settings.sweeps_queue,
+            account_ids,
+            regions=body.regions,
+            reason=f"api:{who.name}",
+            requested_by=who.name,
+        )
     except (TimeoutError, AMQPError, ConnectionError) as exc:
         log.warning("could not queue sweep requests on %s: %s", settings.sweeps_queue, exc)
         raise Problem(
@@ -55,7 +48,6 @@ async def request_sweep(
         ) from None
     return SweepsQueued(
         sweeps=[
-            SweepQueued(sweep_id=r.sweep_id, account_id=r.account_id, regions=r.regions)
-            for r in requests
+            SweepQueued(sweep_id=sweep_id, account_id=a, regions=body.regions) for a in account_ids
         ]
     )

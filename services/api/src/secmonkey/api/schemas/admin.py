@@ -165,7 +165,7 @@ class KeyCreated(KeyView):
 
 class SweepIn(BaseModel):
     account_id: AccountId | None = Field(
-        default=None, description="the account to sweep; null: every enabled account"
+        default=None, description="the account to sweep; null: every monitored account"
     )
     regions: list[Region] | None = Field(
         default=None, description="null: the account's configured regions"

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from secmonkey.collector import accounts
 from secmonkey.collector.credentials import AwsClients, aws_error
 from secmonkey.collector.events import metrics
 from secmonkey.collector.events.batches import snapshot_batches
@@ -35,7 +34,7 @@ from secmonkey.collector.events.sqs import EventQueue, receive_count
 from secmonkey.collector.events.window import Window, Windows
 from secmonkey.collector.settings import Settings
 from secmonkey.collector.sweeper import routing_key
-from secmonkey.common import history_reads, storage
+from secmonkey.common import accounts, history_reads, storage
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import (

@@ -1,0 +1,46 @@
+"""Which configured accounts are monitored, i.e. swept: read by the collector and the API.
+
+`accounts` lists every account secmonkey knows, monitored or merely trusted (a friendly
+account whose groups rules may reference, with no role to read it through).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+
+from secmonkey.common import storage
+from secmonkey.common.documents import Account
+from secmonkey.common.storage import Database
+
+log = logging.getLogger(__name__)
+
+
+def is_monitored(account: Account) -> bool:
+    """Swept on schedule: enabled, and either a role to assume or not merely a trusted name."""
+    return account.enabled and (account.role_arn is not None or not account.trusted)
+
+
+async def get_account(db: Database, account_id: str) -> Account | None:
+    doc = await storage.with_retry(
+        lambda: db.accounts.find_one({"_id": account_id}), what="reading an account"
+    )
+    return None if doc is None else Account.model_validate(doc)
+
+
+async def monitored_accounts(db: Database) -> list[Account]:
+    """Every enabled account the collector sweeps; unreadable documents are logged and skipped."""
+    docs = await storage.with_retry(
+        lambda: db.accounts.find({"enabled": {"$ne": False}}).to_list(None), what="listing accounts"
+    )
+    accounts: list[Account] = []
+    for doc in docs:
+        try:
+            account = Account.model_validate(doc)
+        except ValidationError as exc:
+            log.error("skipping malformed account document %s: %s", doc.get("_id"), exc)
+            continue
+        if is_monitored(account):
+            accounts.append(account)
+    return accounts
