@@ -95,7 +95,7 @@ class Auditor:
     async def _turn(self) -> AsyncIterator[None]:
         """Without conditional writes (FerretDB), one message at a time per process: the
         unique revision ids serialise history, and SQLite has one writer anyway."""
-        if self.store.guarded:
+        if self.store.conditional_writes:
             yield
         else:
             async with self._one_at_a_time:
@@ -178,7 +178,7 @@ class Auditor:
             events.extend(done)
             if touched:
                 matched = await self.store.write("items", touched)
-                if matched < len(touched) and self.store.guarded:
+                if matched < len(touched) and self.store.conditional_writes:
                     pending.extend(touched_sources)  # someone moved them meanwhile: re-decide
         if pending:
             raise TransientError(f"history of {pending[0].key} kept changing; retrying later")

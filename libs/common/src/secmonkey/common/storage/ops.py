@@ -43,12 +43,12 @@ WriteOp = Update | Replace | Delete
 DriverOp = UpdateOne | ReplaceOne[Document] | DeleteOne
 
 
-def to_driver(op: WriteOp, guarded: bool) -> DriverOp:
-    """The PyMongo operation for `op`, with its guard when `guarded`."""
+def to_driver(op: WriteOp, conditional: bool) -> DriverOp:
+    """The PyMongo operation for `op`, with its guard when writes are `conditional`."""
     query: Document = {"_id": op.id}
     if isinstance(op, Delete):
         return DeleteOne(query)
-    if guarded and op.guard:
+    if conditional and op.guard:
         query.update(op.guard)
     if isinstance(op, Update):
         return UpdateOne(query, op.change)

@@ -58,7 +58,7 @@ class Store:
         self._writes = asyncio.Lock()
 
     @property
-    def guarded(self) -> bool:
+    def conditional_writes(self) -> bool:
         """Whether guards make writes conditional (else they are dropped)."""
         return self.capabilities.conditional_writes
 
@@ -104,7 +104,7 @@ class Store:
 
     async def write(self, collection: str, ops: Iterable[WriteOp]) -> int:
         """One unordered bulk write; the number of documents matched."""
-        batch = [to_driver(op, self.guarded) for op in ops]
+        batch = [to_driver(op, self.conditional_writes) for op in ops]
         if not batch:
             return 0
         coll = self.db[collection]
