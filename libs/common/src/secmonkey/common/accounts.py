@@ -1,4 +1,5 @@
-"""Which configured accounts are monitored, i.e. swept: read by the collector and the API.
+"""Which configured accounts are monitored, i.e. swept: read by the collector and the API;
+and the collector's seeding of `accounts` (owned by the API) from its accounts file.
 
 `accounts` lists every account secmonkey knows, monitored or merely trusted (a friendly
 account whose groups rules may reference, with no role to read it through).
@@ -7,6 +8,7 @@ account whose groups rules may reference, with no role to read it through).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -44,3 +46,21 @@ async def monitored_accounts(db: Database) -> list[Account]:
         if is_monitored(account):
             accounts.append(account)
     return accounts
+
+
+async def upsert_accounts(db: Database, accounts: list[Account]) -> None:
+    """Insert or update each account; fields the file does not name are left as they are."""
+    for account in accounts:
+        doc = account.to_mongo()
+        account_id = doc.pop("_id")
+        named = {k: v for k, v in doc.items() if k in account.model_fields_set or k == "name"}
+        defaults = {k: v for k, v in doc.items() if k not in named}
+        update: dict[str, Any] = {"$set": named}
+        if defaults:
+            update["$setOnInsert"] = defaults
+        await storage.with_retry(
+            lambda a=account_id, u=update: db.accounts.update_one(  # type: ignore[misc]
+                {"_id": a}, u, upsert=True
+            ),
+            what="upserting an account",
+        )

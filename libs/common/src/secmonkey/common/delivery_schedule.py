@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from secmonkey.common.documents import Doc, Subscription
 from secmonkey.common.messages import Event
+from secmonkey.common.storage import Database
 from secmonkey.common.webhooks import redact_url
 
 _EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
@@ -120,3 +121,9 @@ def entry_doc(delivery: Delivery) -> dict[str, Any]:
     if delivery.test:
         doc["test"] = True
     return doc
+
+
+async def schedule(db: Database, delivery: Delivery) -> None:
+    """Put one entry in the notifier's outbox, due at its `due_at` (the API's test
+    notification; the notifier itself batches its entries through group commit)."""
+    await db.delivery_schedule.insert_one(entry_doc(delivery))

@@ -1,7 +1,8 @@
 """Reads of the auditor's history (`items`, `revisions`, `events`) by other services.
 
 The auditor owns these collections (see `storage.collections`); the collector's real-time
-path reads them only through these functions, so their shape has one place to change.
+path and the notifier's emails read them only through these functions, so their shape has
+one place to change. (The API is the query side of all of them and reads them directly.)
 """
 
 from __future__ import annotations
@@ -24,6 +25,19 @@ async def active_group_ids_named(
 async def revision(db: Database, key: str, seq: int) -> Document | None:
     """Revision `seq` of the group `key` (its `_id` is `<key>:<seq>`: a point read)."""
     return await db.revisions.find_one({"_id": f"{key}:{seq}"})
+
+
+async def revisions_by_id(db: Database, ids: list[str]) -> dict[str, Document]:
+    """Revisions by `_id` (`<key>:<seq>`); missing ones are absent."""
+    return {d["_id"]: d async for d in db.revisions.find({"_id": {"$in": ids}})}
+
+
+async def issues_changed_since(
+    db: Database, key: str, since: datetime, limit: int
+) -> list[Document]:
+    """The group's issues opened or fixed at or after `since`."""
+    query = {"key": key, "$or": [{"opened_at": {"$gte": since}}, {"fixed_at": {"$gte": since}}]}
+    return await db.issues.find(query).limit(limit).to_list(limit)
 
 
 async def changes_between(

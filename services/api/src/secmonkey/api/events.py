@@ -10,28 +10,20 @@ from pydantic import BaseModel
 
 from secmonkey.api.pagination import decode_cursor, encode_cursor
 from secmonkey.api.schemas.issues import EventPage
+from secmonkey.common import event_feed
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.dates import aware
 from secmonkey.common.errors import InvalidInput
+from secmonkey.common.event_feed import event_of
 from secmonkey.common.messages import EVENTS_EXCHANGE, Event, EventType
 from secmonkey.common.storage import Database, filters
 
 log = logging.getLogger(__name__)
-EVENT_FIELDS = frozenset(Event.model_fields)
-
-
-def event_of(doc: dict[str, Any]) -> Event:
-    """An `events` document as the Event message it records (storage-only fields dropped)."""
-    return Event.model_validate({k: v for k, v in doc.items() if k in EVENT_FIELDS})
 
 
 async def record_event(db: Database, publisher: Publisher | None, event: Event) -> None:
     """Append `event` to the feed, then publish it; the feed keeps it if RabbitMQ is down."""
-    await db.events.update_one(
-        {"_id": event.event_id},
-        {"$setOnInsert": event.model_dump(mode="python")},
-        upsert=True,
-    )
+    await event_feed.append(db, event)
     if publisher is None:
         log.warning("no RabbitMQ publisher; event %s is in the feed only", event.event_id)
         return

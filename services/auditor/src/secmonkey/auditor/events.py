@@ -26,17 +26,6 @@ def issue_event_id(issue_id: str, event_type: str, marker: str) -> str:
     return _hash("issue", issue_id, event_type, marker)
 
 
-def event_doc(event: Event) -> dict[str, Any]:
-    """The `events` document: the Event itself, with `_id` = `event_id`."""
-    doc = event.model_dump(mode="python")
-    doc["_id"] = event.event_id
-    return doc
-
-
-def event_from_doc(doc: dict[str, Any]) -> Event:
-    return Event.model_validate({k: v for k, v in doc.items() if k != "_id"})
-
-
 def make_event(
     event_type: EventType,
     event_id: str,

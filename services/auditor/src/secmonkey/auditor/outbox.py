@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from secmonkey.auditor.events import event_doc, event_from_doc
 from secmonkey.common import amqp
+from secmonkey.common.event_feed import event_doc, event_of
 from secmonkey.common.messages import EVENTS_EXCHANGE, Event, utcnow
 from secmonkey.common.storage import Delete, Store
 
@@ -43,7 +43,7 @@ class Outbox:
         if not entries:
             return 0
         stored = await self.storage.read("events", [e["_id"] for e in entries])
-        events = [event_from_doc(stored[e["_id"]]) for e in entries if e["_id"] in stored]
+        events = [event_of(stored[e["_id"]]) for e in entries if e["_id"] in stored]
         if events:
             await self.publisher.publish_many(
                 EVENTS_EXCHANGE, [(e.type, e, e.event_id) for e in events]

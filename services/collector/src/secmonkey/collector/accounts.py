@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from secmonkey.common import storage
+from secmonkey.common import accounts
 from secmonkey.common.documents import Account
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.storage import Database
@@ -105,31 +105,13 @@ def parse_accounts(text: str, source: str = "accounts file") -> LoadResult:
     return result
 
 
-async def upsert_accounts(db: Database, accounts: list[Account]) -> None:
-    """Insert or update each account; fields the file does not name are left as they are."""
-    for account in accounts:
-        doc = account.to_mongo()
-        account_id = doc.pop("_id")
-        named = {k: v for k, v in doc.items() if k in account.model_fields_set or k == "name"}
-        defaults = {k: v for k, v in doc.items() if k not in named}
-        update: dict[str, Any] = {"$set": named}
-        if defaults:
-            update["$setOnInsert"] = defaults
-        await storage.with_retry(
-            lambda a=account_id, u=update: db.accounts.update_one(  # type: ignore[misc]
-                {"_id": a}, u, upsert=True
-            ),
-            what="upserting an account",
-        )
-
-
 async def load_accounts_file(db: Database, path: Path) -> LoadResult:
     """Seed `accounts` from `path`; logs each refused entry and returns what loaded."""
     text = await asyncio.to_thread(path.read_text, encoding="utf-8")
     result = parse_accounts(text, source=str(path))
     for error in result.errors:
         log.error("refused account entry: %s", error)
-    await upsert_accounts(db, result.accounts)
+    await accounts.upsert_accounts(db, result.accounts)
     log.info(
         "loaded %d account(s) from %s (%d refused)",
         len(result.accounts),

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from secmonkey.common import history_reads
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.messages import Event
 from secmonkey.common.storage import Database
@@ -94,7 +95,7 @@ async def group_context(db: Database, event: Event) -> GroupContext:
         ids = [f"{event.key}:{event.seq}"] + (
             [f"{event.key}:{event.seq - 1}"] if event.seq > 1 else []
         )
-        docs = {d["_id"]: d async for d in db.revisions.find({"_id": {"$in": ids}})}
+        docs = await history_reads.revisions_by_id(db, ids)
         after = _config(docs.get(ids[0]))
         before = _config(docs.get(ids[1])) if len(ids) > 1 else None
         if event.type != "group.deleted" and after is not None:
@@ -112,11 +113,7 @@ async def group_context(db: Database, event: Event) -> GroupContext:
         (context.fixed if event.type == "issue.fixed" else context.opened).append(line)
         seen.add((line.rule_id, line.message))
     since = event.at - _SAME_OBSERVATION
-    query = {
-        "key": event.key,
-        "$or": [{"opened_at": {"$gte": since}}, {"fixed_at": {"$gte": since}}],
-    }
-    async for doc in db.issues.find(query).limit(100):
+    for doc in await history_reads.issues_changed_since(db, event.key, since, 100):
         line = IssueLine(
             str(doc.get("severity", "")), str(doc.get("rule_id", "")), str(doc.get("message", ""))
         )

@@ -21,7 +21,8 @@ Service = Literal["collector", "auditor", "notifier", "api"]
 class Collection:
     owner: Service
     indexes: list[IndexModel] = field(default_factory=list)
-    shared_writes: tuple[str, ...] = ()  # `common` functions other services write through
+    # (service, `secmonkey.common` function): how another service writes this collection
+    shared_writes: tuple[tuple[Service, str], ...] = ()
     about: str = ""
 
 
@@ -29,7 +30,8 @@ COLLECTIONS: dict[str, Collection] = {
     "accounts": Collection(
         "api",
         [IndexModel([("enabled", ASCENDING)])],
-        about="monitored and trusted accounts (the collector also loads its accounts file)",
+        shared_writes=(("collector", "accounts.upsert_accounts"),),
+        about="monitored and trusted accounts (the collector seeds them from its file)",
     ),
     "items": Collection(
         "auditor",
@@ -41,7 +43,7 @@ COLLECTIONS: dict[str, Collection] = {
             IndexModel([("ranges.lo", ASCENDING)]),
             IndexModel([("max_severity_rank", DESCENDING)]),
         ],
-        shared_writes=("issue_counters.recount",),
+        shared_writes=(("api", "issue_counters.recount"),),
     ),
     "revisions": Collection(
         "auditor",
@@ -62,7 +64,7 @@ COLLECTIONS: dict[str, Collection] = {
             IndexModel([("account_id", ASCENDING), ("status", ASCENDING)]),
             IndexModel([("rule_id", ASCENDING), ("status", ASCENDING)]),
         ],
-        shared_writes=("justifications.justify", "justifications.withdraw"),
+        shared_writes=(("api", "justifications.justify"), ("api", "justifications.withdraw")),
     ),
     "events": Collection(
         "auditor",
@@ -73,7 +75,7 @@ COLLECTIONS: dict[str, Collection] = {
             IndexModel([("account_id", ASCENDING), ("at", DESCENDING)]),
             IndexModel([("key", ASCENDING), ("at", DESCENDING)]),
         ],
-        shared_writes=("event_feed.record",),
+        shared_writes=(("api", "event_feed.append"),),
         about="the change and issue feed (the API appends issue.justified)",
     ),
     "outbox": Collection("auditor", about="events stored but not yet published"),
@@ -95,7 +97,7 @@ COLLECTIONS: dict[str, Collection] = {
     "delivery_schedule": Collection(
         "notifier",
         [IndexModel([("due_at", ASCENDING)])],
-        shared_writes=("delivery_schedule.schedule_test",),
+        shared_writes=(("api", "delivery_schedule.schedule"),),
         about="the notifier's outbox",
     ),
     "delivery_claims": Collection("notifier", [IndexModel([("at", ASCENDING)])]),
@@ -112,7 +114,7 @@ COLLECTIONS: dict[str, Collection] = {
     "sweeps": Collection(
         "collector",
         [IndexModel([("sweep_id", ASCENDING)]), IndexModel([("started_at", DESCENDING)])],
-        shared_writes=("sweep_requests.request_sweep",),
+        shared_writes=(("api", "sweep_requests.request_sweep"),),
     ),
     "leases": Collection("collector"),
     "schedules": Collection("collector"),
@@ -125,3 +127,17 @@ INDEXES: dict[str, list[IndexModel]] = {name: c.indexes for name, c in COLLECTIO
 
 def owner_of(collection: str) -> Service:
     return COLLECTIONS[collection].owner
+
+
+def owned_by(service: Service) -> set[str]:
+    """The collections `service` owns."""
+    return {name for name, c in COLLECTIONS.items() if c.owner == service}
+
+
+def written_through_common(service: Service) -> set[str]:
+    """The collections of other services that `service` writes through `common` functions."""
+    return {
+        name
+        for name, c in COLLECTIONS.items()
+        if any(writer == service for writer, _ in c.shared_writes)
+    }

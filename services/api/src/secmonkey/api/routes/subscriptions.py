@@ -19,7 +19,8 @@ from secmonkey.api.schemas.admin import (
     SubscriptionView,
 )
 from secmonkey.api.settings import Settings
-from secmonkey.common.delivery_schedule import Delivery, entry_doc, new_delivery
+from secmonkey.common import delivery_schedule
+from secmonkey.common.delivery_schedule import Delivery, new_delivery
 from secmonkey.common.documents import Channel, Subscription
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.messages import GROUP_EVENT_TYPES, ISSUE_EVENT_TYPES, Event, new_id
@@ -155,7 +156,7 @@ async def test_subscription(
     subscription = await _load(db, subscription_id)
     now = datetime.now(UTC)
     event = test_event(now)
-    await db.delivery_schedule.insert_one(entry_doc(test_delivery(subscription, event, now)))
+    await delivery_schedule.schedule(db, test_delivery(subscription, event, now))
     return SubscriptionTestQueued(
         subscription_id=subscription_id,
         event_id=event.event_id,
