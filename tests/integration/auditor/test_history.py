@@ -31,11 +31,13 @@ INTERNAL = ingress(443, "10.0.0.0/8")
 SSH_WORLD = ingress(22, "0.0.0.0/0")
 
 
-@pytest.fixture(params=[False, True], ids=["detected", "guarded"])
+@pytest.fixture(params=[False, True], ids=["detected", "mongodb-paths"])
 def auditor(db: Database, request: pytest.FixtureRequest) -> Auditor:
-    """As detected (FerretDB here), and with MongoDB's guarded writes forced on."""
+    """As detected (FerretDB here), and with MongoDB's paths forced on wherever FerretDB's
+    semantics allow: guarded writes, `$in` batch reads, unchunked bulk writes."""
     detected = capabilities_of(db.client)
-    forced = detected.with_(conditional_writes=True) if request.param else detected
+    mongodb = detected.with_(conditional_writes=True, indexed_filters=True, large_bulk_writes=True)
+    forced = mongodb if request.param else detected
     return Auditor(db, RulesConfig(), capabilities=forced)
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from pymongo.errors import AutoReconnect, DuplicateKeyError, OperationFailure
 
 from secmonkey.common import storage
+from secmonkey.common.runtime import Runtime
+from secmonkey.common.settings import CommonSettings
 from secmonkey.common.storage import Database
 
 pytestmark = pytest.mark.integration
@@ -97,3 +101,18 @@ async def test_a_claim_is_won_once(db: Database) -> None:
     assert await store.claim("claims", {"_id": "job@1", "by": "b"}) is False
     doc = await db.claims.find_one({"_id": "job@1"})
     assert doc is not None and doc["by"] == "a"
+
+
+async def test_capabilities_set_in_settings_win_over_detection(mongo_url: str) -> None:
+    settings = CommonSettings(
+        mongo_url=mongo_url,
+        mongo_db=f"test_{uuid.uuid4().hex[:12]}",
+        storage_capabilities="indexed_filters,large_bulk_writes",
+    )
+    runtime = await Runtime.open(settings, rabbit=False, indexes=False)
+    try:
+        assert runtime.capabilities == storage.Capabilities(False, True, False, True)
+        assert storage.Store(runtime.db).capabilities == runtime.capabilities
+    finally:
+        await runtime.client.drop_database(settings.mongo_db)
+        await runtime.close()
