@@ -42,6 +42,7 @@ browser: ## Install Debian's chromium for browser tests
 .PHONY: test
 test: bootstrap up browser lint ## Install, start what tests need, lint, run every test
 	$(UV) run --frozen python deploy/local/clean_queues.py
+	$(UV) run --frozen python deploy/local/vhosts.py prune test-
 	$(UV) run --frozen pytest
 
 .PHONY: run
@@ -53,4 +54,5 @@ bench: bench-collector bench-auditor bench-notifier bench-api ## Every benchmark
 
 .PHONY: bench-collector bench-auditor bench-notifier bench-api bench-realtime
 bench-collector bench-auditor bench-notifier bench-api bench-realtime: bootstrap up
-	$(UV) run --frozen python bench/$(subst bench-,,$@)/run.py
+	SECMONKEY_AMQP_URL=$$($(UV) run --frozen python deploy/local/vhosts.py create $@) && \
+	  export SECMONKEY_AMQP_URL && $(UV) run --frozen python bench/$(subst bench-,,$@)/run.py

@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractRobustConnection
 
+from deploy.local import vhosts
 from secmonkey.common import amqp, storage
 from secmonkey.common.storage import Database
 from tests.support.servers import HttpReceiver, MotoServer, SmtpSink
@@ -39,9 +40,15 @@ def mongo_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def amqp_url() -> str:
+def amqp_url() -> Iterator[str]:
+    """The broker, in a virtual host of this test session's own (removed at the end): a
+    developer's `make run` or another test session never sees its messages."""
     _require(AMQP_URL, 5672, "RabbitMQ")
-    return AMQP_URL
+    vhost = f"test-{uuid.uuid4().hex[:10]}"
+    url = vhosts.create(vhost, AMQP_URL)
+    yield url
+    if url != AMQP_URL:
+        vhosts.delete(vhost)
 
 
 @pytest.fixture

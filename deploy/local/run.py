@@ -16,6 +16,8 @@ import shlex
 import sys
 from pathlib import Path
 
+import vhosts  # deploy/local/vhosts.py, beside this script
+
 from secmonkey.common import storage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +35,7 @@ MOTO_PORT = BASE_PORT + 55
 SMTP_PORT = BASE_PORT + 25
 WEBHOOK_PORT = BASE_PORT + 99
 DEMO_DB = os.environ.get("SECMONKEY_RUN_DEMO_DB", "secmonkey_demo")
+RUN_VHOST = os.environ.get("SECMONKEY_RUN_VHOST", "secmonkey-run")
 
 
 async def _stored_accounts(url: str, db: str) -> int:
@@ -72,7 +75,10 @@ def main() -> None:
     ready.unlink(missing_ok=True)
     accounts_file = STATE / "accounts.yaml"
 
+    amqp_url = os.environ.get("SECMONKEY_AMQP_URL", vhosts.DEFAULT_URL)
     env = {
+        # A virtual host of its own: test sessions and benchmarks on this machine use theirs.
+        "SECMONKEY_AMQP_URL": vhosts.create(RUN_VHOST, amqp_url),
         "SECMONKEY_MONGO_DB": DEMO_DB if demo else real_db,
         "SECMONKEY_ENVIRONMENT": "development",
         "SECMONKEY_LOG_JSON": "false",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -12,9 +11,10 @@ import time
 import uuid
 from pathlib import Path
 
-import aio_pika
 import httpx
 import pytest
+
+from deploy.local import vhosts
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,20 +51,6 @@ def _processes_with_env(name: str, value: str) -> list[str]:
     return found
 
 
-def _delete_queues(tag: str) -> None:
-    async def delete() -> None:
-        connection = await aio_pika.connect(
-            os.environ.get("SECMONKEY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-        )
-        async with connection:
-            channel = await connection.channel()
-            for queue in ("sweeps", "snapshots", "events"):
-                for suffix in ("", ".dead", ".undelivered"):
-                    await channel.queue_delete(f"run.{tag}.{queue}{suffix}")
-
-    asyncio.run(delete())
-
-
 def _alerts(folder: Path) -> list[Path]:
     return sorted(folder.glob("*/*")) if folder.exists() else []
 
@@ -81,13 +67,9 @@ def test_make_run_reaches_an_alert_answers_the_api_and_stops_cleanly(tmp_path: P
         "SECMONKEY_RUN_BASE_PORT": str(base),
         "SECMONKEY_RUN_DEMO_DB": f"test_run_{uuid.uuid4().hex[:8]}",
         "SECMONKEY_MONGO_DB": f"test_empty_{uuid.uuid4().hex[:8]}",
-        # Queues of its own, so messages other runs left in the production queues
-        # neither delay this run nor get consumed by it.
-        "SECMONKEY_ROUTING_PREFIX": f"run{tag}",
-        "SECMONKEY_SWEEPS_QUEUE": f"run.{tag}.sweeps",
-        "SECMONKEY_AUDITOR_QUEUE": f"run.{tag}.snapshots",
-        "SECMONKEY_AUDITOR_ROUTING_KEYS": f'["run{tag}.#"]',
-        "SECMONKEY_QUEUE": f"run.{tag}.events",
+        # A virtual host of its own, beside a developer's `make run` (`secmonkey-run`):
+        # the production queue names, and nothing of one run reaches the other.
+        "SECMONKEY_RUN_VHOST": f"test-run-{tag}",
     }
     env.pop("SECMONKEY_ACCOUNTS_FILE", None)
     log = tmp_path / "make-run.log"
@@ -149,7 +131,7 @@ def test_make_run_reaches_an_alert_answers_the_api_and_stops_cleanly(tmp_path: P
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             raise
-    _delete_queues(tag)
+    vhosts.delete(f"test-run-{tag}")
     time.sleep(1)
     leftovers = _processes_with_env("SECMONKEY_RUN_STATE", str(state))
     assert leftovers == [], f"processes left behind: {leftovers}"
