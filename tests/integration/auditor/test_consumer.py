@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import random
 from collections.abc import AsyncIterator
 
@@ -174,7 +175,7 @@ async def test_unreadable_messages_are_dead_lettered_and_the_queue_moves_on(
 class FlakyAuditor(Auditor):
     """An auditor whose database is unreachable for its first attempts."""
 
-    failures = 3
+    failures = 25
 
     async def handle(self, message):  # type: ignore[no-untyped-def]
         if self.failures:
@@ -183,28 +184,39 @@ class FlakyAuditor(Auditor):
         return await super().handle(message)
 
 
-async def test_while_mongodb_is_unavailable_the_message_waits_and_is_not_dead_lettered(
+async def test_an_outage_longer_than_every_delivery_limit_spends_no_delivery(
     db: Database, rabbit: AbstractRobustConnection, spec: amqp.QueueSpec, account: str
 ) -> None:
+    """25 failed attempts against a delivery limit of 2: the message stays with the
+    consumer, is never dead-lettered, and is applied once the database is back."""
+    spec = dataclasses.replace(spec, name=f"{spec.name}.limited", delivery_limit=2)
     auditor = FlakyAuditor(db, RulesConfig())
-    consumer = amqp.Consumer(rabbit, spec, SnapshotHandler(auditor, max_delay=0.2), prefetch=1)
+    retry = amqp.RetryPolicy(base_delay=0.01, max_delay=0.02)
+    consumer = amqp.Consumer(rabbit, spec, SnapshotHandler(auditor), prefetch=1, retry=retry)
+    troubles: list[str] = []
     await consumer.start()
     publisher = await amqp.Publisher.open(rabbit)
     try:
         message = batch(0, snap("sg-a", account=account), account=account)
         await publisher.publish(SNAPSHOTS_EXCHANGE, f"aws.{account}.{REGION}", message)
-        for _ in range(100):
+        for _ in range(200):
+            if consumer.trouble:
+                troubles.append(consumer.trouble)
             if await db.items.find_one({"_id": key("sg-a", account)}):
                 break
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
     finally:
         await consumer.stop()
         await publisher.close()
     assert auditor.failures == 0
     assert await db.items.find_one({"_id": key("sg-a", account)}) is not None
+    assert troubles and "connection refused" in troubles[0]  # what readiness reports
+    assert consumer.trouble is None
     channel = await rabbit.channel()
     dead = await channel.declare_queue(spec.dead_letter_queue, passive=True)
     assert dead.declaration_result.message_count == 0
+    await channel.queue_delete(spec.name)
+    await channel.queue_delete(spec.dead_letter_queue)
     await channel.close()
 
 

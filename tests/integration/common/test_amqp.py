@@ -154,7 +154,7 @@ async def test_consumer_that_crashes_before_acking_gets_the_message_again(
     assert again == [("sweep-7", True)]
 
 
-async def test_a_message_that_keeps_crashing_is_dead_lettered_by_the_broker(
+async def test_a_message_that_keeps_crashing_is_dead_lettered_with_its_exception(
     rabbit: AbstractRobustConnection, unique: str
 ) -> None:
     spec = amqp.QueueSpec(
@@ -167,7 +167,8 @@ async def test_a_message_that_keeps_crashing_is_dead_lettered_by_the_broker(
         attempts += 1
         raise RuntimeError("bug in the handler")
 
-    consumer = amqp.Consumer(rabbit, spec, always_fails, retry=amqp.RetryPolicy(base_delay=0.01))
+    retry = amqp.RetryPolicy(base_delay=0.01, handler_failures=3)
+    consumer = amqp.Consumer(rabbit, spec, always_fails, retry=retry)
     await consumer.start()
     publisher = await amqp.Publisher.open(rabbit)
     await publisher.publish(SNAPSHOTS_EXCHANGE, f"aws.{unique}.x", batch(3))
@@ -179,8 +180,10 @@ async def test_a_message_that_keeps_crashing_is_dead_lettered_by_the_broker(
     await channel.queue_delete(spec.dead_letter_queue)
     await channel.close()
     assert len(dead) == 1
-    assert attempts == 3  # the first delivery plus two redeliveries, then the broker gives up
+    assert attempts == 3  # the first delivery plus two redeliveries, then never again
     assert parse_snapshot_message(dead[0].body).sweep_id == "sweep-3"
+    reason = str(dead[0].headers[amqp.REASON_HEADER])
+    assert "failed 3 times" in reason and "RuntimeError: bug in the handler" in reason
 
 
 async def test_unroutable_publish_is_an_error_not_a_silent_loss(

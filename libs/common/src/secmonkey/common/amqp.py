@@ -3,9 +3,10 @@
 Topology (DESIGN §4): topic exchanges `secmonkey.snapshots` and `secmonkey.events`,
 the `secmonkey.sweeps` work queue, and one durable quorum queue per consumer, each
 with a delivery limit and its own dead-letter queue `<queue>.dead` behind the
-`secmonkey.dlx` exchange. A message that keeps crashing its consumer is dead-lettered
-by the broker (delivery limit); one that fails validation is dead-lettered by the
-consumer with the reason in the `x-secmonkey-reason` header.
+`secmonkey.dlx` exchange. Quorum queues dead-letter `at-least-once` (with
+`reject-publish` overflow, which that strategy needs), so a dead letter is never dropped
+on the way. Every dead letter the consumer makes carries its reason in
+`x-secmonkey-reason`; the broker's delivery limit is only a backstop.
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ async def declare_queue(channel: AbstractChannel, spec: QueueSpec) -> AbstractQu
             "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
             "x-dead-letter-routing-key": spec.name,
             "x-delivery-limit": spec.delivery_limit,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
             **spec.extra_arguments,
         },
     )
@@ -180,11 +183,19 @@ class Publisher:
 
 @dataclass
 class RetryPolicy:
-    """How long a consumer keeps retrying a transient failure in place before requeueing."""
+    """How a consumer waits out a transient failure (in place, for as long as it lasts),
+    and how many deliveries an unexpected handler exception may take before the message
+    is dead-lettered with the exception as its reason."""
 
-    attempts: int = 8
     base_delay: float = 0.2
     max_delay: float = 10.0
+    handler_failures: int = 3
+
+
+def delivery_count(message: AbstractIncomingMessage) -> int:
+    """How often the broker delivered this message before (quorum queues count it)."""
+    value = (message.headers or {}).get("x-delivery-count", 0)
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else 0
 
 
 async def dead_letter(
@@ -213,10 +224,13 @@ class Consumer:
 
     - success → ack (the handler has stored its work);
     - `InvalidInput` / `PermanentError` → dead-letter with the reason, ack;
-    - a transient failure (MongoDB or RabbitMQ unreachable, `TransientError`) → retried in
-      place with backoff, then requeued;
-    - any other exception → logged and requeued after a pause; the queue's delivery limit
-      dead-letters a message that keeps failing.
+    - a transient failure (the database or RabbitMQ unreachable, busy or locked,
+      `TransientError`) → retried in place with capped backoff for as long as it lasts:
+      the message stays unacknowledged, its delivery count does not grow, and `trouble`
+      says what the consumer waits for (readiness reports it);
+    - any other exception (a bug) → requeued after a pause, and dead-lettered with the
+      exception once the message has been delivered `handler_failures` times: never
+      silently and never looping.
     """
 
     def __init__(
@@ -234,6 +248,7 @@ class Consumer:
         self.prefetch = prefetch
         self.retry = retry or RetryPolicy()
         self.channel: AbstractChannel | None = None
+        self.trouble: str | None = None
         self._tag: str | None = None
         self._queue: AbstractQueue | None = None
 
@@ -250,35 +265,41 @@ class Consumer:
         if self.channel is not None and not self.channel.is_closed:
             await self.channel.close()
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         assert self.channel is not None
+        log.warning(
+            "dead-lettering message from %s: %s",
+            self.spec.name,
+            reason,
+            extra={"queue": self.spec.name, "message_id": message.message_id},
+        )
+        await dead_letter(self.channel, message, self.spec.name, reason)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
         delay = self.retry.base_delay
-        for attempt in range(1, self.retry.attempts + 1):
+        while True:
             try:
                 await self.handler(message)
             except (InvalidInput, PermanentError) as exc:
-                log.warning(
-                    "dead-lettering message from %s: %s",
-                    self.spec.name,
-                    exc,
-                    extra={"queue": self.spec.name, "message_id": message.message_id},
-                )
-                await dead_letter(self.channel, message, self.spec.name, str(exc))
-                return
+                await self._dead_letter(message, str(exc))
             except Exception as exc:
-                if not _transient(exc):
+                if _transient(exc):
+                    self.trouble = f"retrying a message of {self.spec.name}: {exc}"[:300]
+                    log.warning("transient failure (%s); retry in %.1fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.retry.max_delay)
+                    continue
+                failures = delivery_count(message) + 1
+                if failures >= self.retry.handler_failures:
+                    summary = f"{exc.__class__.__name__}: {exc}"
+                    await self._dead_letter(
+                        message, f"the handler failed {failures} times; last: {summary}"
+                    )
+                else:
                     log.exception("handler failed on a message from %s; requeueing", self.spec.name)
                     await asyncio.sleep(delay)
                     await message.nack(requeue=True)
-                    return
-                if attempt == self.retry.attempts:
-                    log.warning("still failing after %d attempts (%s); requeueing", attempt, exc)
-                    await message.nack(requeue=True)
-                    return
-                log.warning("transient failure (%s); retry %d in %.1fs", exc, attempt, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.retry.max_delay)
-                continue
             else:
                 await message.ack()
-                return
+            self.trouble = None
+            return

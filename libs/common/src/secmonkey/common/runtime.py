@@ -38,6 +38,7 @@ class Runtime:
     rabbit: AbstractRobustConnection | None = None
     publisher: amqp.Publisher | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    consumers: list[amqp.Consumer] = field(default_factory=list)
 
     @classmethod
     async def open(
@@ -97,4 +98,9 @@ class Runtime:
             checks["mongodb"] = f"error: {exc.__class__.__name__}: {exc}"[:300]
         if self.rabbit is not None:
             checks["rabbitmq"] = "ok" if not self.rabbit.is_closed else "error: connection closed"
+        for consumer in self.consumers:
+            trouble = consumer.trouble
+            checks[f"consumer {consumer.spec.name}"] = (
+                "ok" if trouble is None else f"error: {trouble}"
+            )
         return checks

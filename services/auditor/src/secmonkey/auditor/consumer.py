@@ -9,7 +9,6 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.common import amqp
 from secmonkey.common.messages import parse_snapshot_message
-from secmonkey.common.storage import with_retry
 
 log = logging.getLogger(__name__)
 
@@ -24,24 +23,16 @@ def queue_spec(name: str, routing_keys: list[str] | tuple[str, ...]) -> amqp.Que
 
 
 class SnapshotHandler:
-    """Handler for `common.amqp.Consumer`.
+    """Handler for `common.amqp.Consumer`: a malformed message raises `InvalidInput`
+    (dead-lettered with the reason); while the database is unreachable the consumer
+    retries the message in place, so an outage neither drops a batch nor uses up its
+    delivery limit."""
 
-    A malformed message raises `InvalidInput` (dead-lettered with the reason). While
-    MongoDB is unreachable the message is retried here, without limit and without
-    acknowledging, so an outage neither drops a batch nor uses up its delivery limit.
-    """
-
-    def __init__(self, auditor: Auditor, *, max_delay: float = 10.0) -> None:
+    def __init__(self, auditor: Auditor) -> None:
         self.auditor = auditor
-        self.max_delay = max_delay
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
-        parsed = parse_snapshot_message(message.body)
-        await with_retry(
-            lambda: self.auditor.handle(parsed),
-            what=f"applying a {parsed.kind}",
-            max_delay=self.max_delay,
-        )
+        await self.auditor.handle(parse_snapshot_message(message.body))
 
 
 async def start_consumer(
