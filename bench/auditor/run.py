@@ -44,7 +44,7 @@ from pymongo import UpdateOne
 
 from secmonkey.auditor.consumer import SnapshotHandler
 from secmonkey.auditor.pipeline import Auditor
-from secmonkey.auditor.rules.config import RulesConfig
+from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common import amqp, storage
 from secmonkey.common.canonical import Attachments, CanonicalGroup, GroupSnapshot, Rule
 from secmonkey.common.messages import SnapshotBatch, item_key, parse_snapshot_message

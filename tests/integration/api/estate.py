@@ -166,7 +166,7 @@ class Estate:
 async def build(db: Database) -> Estate:
     """Store the accounts, then run every sweep through the auditor, in order."""
     from secmonkey.auditor.pipeline import Auditor
-    from secmonkey.auditor.rules.config import load_rules
+    from secmonkey.auditor.rules.rules_file import load_rules
 
     for account in ACCOUNTS:
         await db.accounts.replace_one({"_id": account.id}, account.to_mongo(), upsert=True)

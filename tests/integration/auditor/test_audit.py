@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from secmonkey.auditor.pipeline import Auditor
-from secmonkey.auditor.rules.config import RulesConfig, parse_rules
+from secmonkey.auditor.rules.rules_file import RulesConfig, parse_rules
 from secmonkey.common.documents import Account, AllowlistEntry, Justification, issue_id
 from secmonkey.common.storage import Database
 from tests.integration.auditor.kit import (

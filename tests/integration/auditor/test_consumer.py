@@ -17,7 +17,7 @@ from pymongo.errors import AutoReconnect
 from secmonkey.auditor.app import maintenance
 from secmonkey.auditor.consumer import SnapshotHandler, queue_spec, start_consumer
 from secmonkey.auditor.pipeline import Auditor
-from secmonkey.auditor.rules.config import RulesConfig
+from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common import amqp
 from secmonkey.common.messages import EVENTS_EXCHANGE, SNAPSHOTS_EXCHANGE, Event, parse_message
 from secmonkey.common.storage import Database

@@ -9,7 +9,7 @@ import jsondiff
 import pytest
 
 from secmonkey.auditor.pipeline import Auditor
-from secmonkey.auditor.rules.config import RulesConfig
+from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common.documents import Issue, Item, Revision, issue_id
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import Event

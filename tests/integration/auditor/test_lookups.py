@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from secmonkey.auditor.pipeline import Auditor
-from secmonkey.auditor.rules.config import RulesConfig
+from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common.cidr import parse_network
 from secmonkey.common.search_index.format import (
     BUILT_ID,

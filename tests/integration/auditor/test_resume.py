@@ -13,7 +13,7 @@ import pytest
 from pymongo.errors import AutoReconnect
 
 from secmonkey.auditor.pipeline import Auditor
-from secmonkey.auditor.rules.config import RulesConfig
+from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common.messages import SnapshotBatch, SweepCompleted
 from secmonkey.common.search_index.format import lines_of
 from secmonkey.common.storage import Database, Document, Store, WriteOp

@@ -15,7 +15,7 @@ from secmonkey.collector.credentials import AwsClients
 from secmonkey.collector.reader import OPERATIONS
 from secmonkey.collector.settings import Settings
 from secmonkey.collector.simulate import EXTERNAL_ID, ec2_client, fill_estate, role_arn
-from secmonkey.collector.status import sweep_status
+from secmonkey.collector.sweep_status import sweep_status
 from secmonkey.collector.sweeper import Sweeper
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.canonical import canonical_from_aws

@@ -212,7 +212,7 @@ async def auditor(
 ) -> AsyncIterator[None]:
     """The auditor (its app and lifespan) on this test's database and snapshots."""
     from secmonkey.auditor.app import create_app
-    from secmonkey.auditor.rules.config import load_rules
+    from secmonkey.auditor.rules.rules_file import load_rules
     from secmonkey.auditor.settings import Settings as AuditorSettings
 
     queue = f"test.auditor.{unique}"

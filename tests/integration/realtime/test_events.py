@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from secmonkey.collector.events import metrics
+from secmonkey.collector.cloudtrail import metrics
 from secmonkey.collector.settings import Settings
 from secmonkey.common.canonical import canonical_from_aws
 from secmonkey.common.messages import SnapshotBatch, item_key

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from secmonkey.collector.events import metrics
-from secmonkey.collector.events.marks import MARKS
-from secmonkey.collector.events.missed import CURSOR_ID, MissedEventCheck
+from secmonkey.collector.cloudtrail import metrics
+from secmonkey.collector.cloudtrail.marks import MARKS
+from secmonkey.collector.cloudtrail.missed import CURSOR_ID, MissedEventCheck
 from secmonkey.collector.settings import Settings
 from secmonkey.common.messages import Caller, Event, item_key, new_id, utcnow
 from secmonkey.common.storage import Database

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from secmonkey.auditor.pipeline import Auditor
-from secmonkey.auditor.rules.config import load_rules
+from secmonkey.auditor.rules.rules_file import load_rules
 from secmonkey.common.canonical import CanonicalGroup, GroupSnapshot, Rule
 from secmonkey.common.documents import Item, Revision
 from secmonkey.common.messages import SnapshotBatch, item_key

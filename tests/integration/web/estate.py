@@ -174,7 +174,7 @@ def messages(
 
 async def _sweep_status(db: Database) -> None:
     """Sweep health as the collector records it: PROD reads fine, DEV's last sweep failed."""
-    from secmonkey.collector import status
+    from secmonkey.collector import sweep_status as status
 
     outcomes = [
         (PROD, EAST, T0, True, None, 4),
@@ -210,7 +210,7 @@ async def _sweep_status(db: Database) -> None:
 async def build(db: Database) -> None:
     """Accounts through the API, every sweep through the auditor, sweep status through the collector."""
     from secmonkey.auditor.pipeline import Auditor
-    from secmonkey.auditor.rules.config import load_rules
+    from secmonkey.auditor.rules.rules_file import load_rules
 
     await create_account(db, ADMIN, AccountIn(id=PROD, name="prod", labels=["pci"], regions=[EAST]))
     await create_account(db, ADMIN, AccountIn(id=DEV, name="dev", regions=[WEST]))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from secmonkey.auditor.rules.base import RuleContext
-from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.auditor.rules.engine import Finding, evaluate, prepare
+from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common.canonical import Attachments, CanonicalGroup, Rule
 from secmonkey.common.cidr import parse_network
 

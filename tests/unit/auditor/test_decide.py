@@ -19,8 +19,8 @@ from secmonkey.auditor.decide import (
     sweep_deletions,
 )
 from secmonkey.auditor.rules.base import RuleContext
-from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.auditor.rules.engine import Finding, evaluate, findings_digest, prepare
+from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common.canonical import Attachments, CanonicalGroup, GroupSnapshot
 from tests.integration.auditor.kit import ATTACHED, PUBLIC, at, batch, completed, ingress, key, snap
 

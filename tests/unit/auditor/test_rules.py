@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from secmonkey.auditor.rules import RULES, RULES_BY_ID
-from secmonkey.auditor.rules.config import parse_rules
+from secmonkey.auditor.rules.rules_file import parse_rules
 from secmonkey.common.severity import Severity
 from tests.unit.auditor.rulekit import (
     ATTACHED,

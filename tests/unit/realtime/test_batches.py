@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from secmonkey.collector.events.batches import EVENT_SWEEP_PREFIX, snapshot_batches
-from secmonkey.collector.events.cloudtrail import ApiCall, parse_body
-from secmonkey.collector.events.describe import Described
-from secmonkey.collector.events.window import Windows
+from secmonkey.collector.cloudtrail.api_calls import ApiCall, parse_body
+from secmonkey.collector.cloudtrail.batches import EVENT_SWEEP_PREFIX, snapshot_batches
+from secmonkey.collector.cloudtrail.describe import Described
+from secmonkey.collector.cloudtrail.window import Windows
 from secmonkey.common.canonical import CanonicalGroup, GroupSnapshot
 from tests.integration.realtime.cloudtrail import recorded
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from secmonkey.collector.events.cloudtrail import (
+from secmonkey.collector.cloudtrail.api_calls import (
     ApiCall,
     Ignored,
     MalformedEvent,

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from secmonkey.collector.events.cloudtrail import GROUP_EVENTS, TAG_EVENTS
+from secmonkey.collector.cloudtrail.api_calls import GROUP_EVENTS, TAG_EVENTS
 from secmonkey.collector.settings import Settings
 
 AWS = Path(__file__).resolve().parents[3] / "deploy" / "aws"
@@ -88,7 +88,7 @@ def test_events_make_sweeps_rarer_unless_the_interval_is_set() -> None:
 
 
 def test_the_queue_region_comes_from_the_url() -> None:
-    from secmonkey.collector.events.sqs import queue_region
+    from secmonkey.collector.cloudtrail.sqs import queue_region
 
     url = "https://sqs.eu-west-1.amazonaws.com/123456789012/q"
     assert queue_region(Settings(events_queue_url=url)) == "eu-west-1"

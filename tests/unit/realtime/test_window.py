@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from secmonkey.collector.events.cloudtrail import ApiCall, parse_body
-from secmonkey.collector.events.window import Windows
+from secmonkey.collector.cloudtrail.api_calls import ApiCall, parse_body
+from secmonkey.collector.cloudtrail.window import Windows
 from tests.integration.realtime.cloudtrail import recorded
 
 A, B = "sg-0aaaaaaaaaaaaaaaa", "sg-0bbbbbbbbbbbbbbbb"

@@ -1,6 +1,8 @@
 """What the API returns, as typed models (the shapes of `secmonkey.api.schemas`).
 
 Unknown fields are ignored, so an older client keeps working against a newer server.
+tests/unit/client/test_models_match_api.py holds these to the API's OpenAPI document:
+the same fields, required where the API always sends them, of the same types.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class GroupSummary(Model):
 
 class GroupPage(Model):
     items: list[GroupSummary]
-    next_cursor: str | None = None
+    next_cursor: str | None
 
 
 class IssueView(Model):
@@ -144,7 +146,7 @@ class GroupAt(Model):
     change_type: str
     fingerprint: str
     observed_at: datetime
-    valid_until: datetime | None = None
+    valid_until: datetime | None
     config: CanonicalGroup
     rules: list[RuleView]
     attachments: Attachments
@@ -163,7 +165,7 @@ class GroupDiff(Model):
     from_: DiffEnd = Field(alias="from")
     to: DiffEnd
     changes: list[str]
-    diff: Any = None
+    diff: Any
 
 
 class RuleMatch(Model):
@@ -234,9 +236,9 @@ class AllowlistEntry(Model):
 
 class ChannelView(Model):
     type: str
-    to: list[str] = Field(default_factory=list)
+    to: list[str]
     url: str | None = None
-    has_secret: bool = False
+    has_secret: bool
 
 
 class Subscription(Model):

@@ -7,7 +7,7 @@ import sys
 import uvicorn
 
 from secmonkey.auditor.app import create_app
-from secmonkey.auditor.rules.config import RulesFileError, load_rules
+from secmonkey.auditor.rules.rules_file import RulesFileError, load_rules
 from secmonkey.auditor.settings import Settings
 from secmonkey.common.logs import configure_logging
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from secmonkey.auditor.consumer import queue_spec, start_consumer
 from secmonkey.auditor.pipeline import Auditor
-from secmonkey.auditor.rules.config import RulesConfig, load_rules
+from secmonkey.auditor.rules.rules_file import RulesConfig, load_rules
 from secmonkey.auditor.settings import Settings
 from secmonkey.common.health import health_router
 from secmonkey.common.runtime import Runtime

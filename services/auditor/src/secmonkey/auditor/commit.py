@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from secmonkey.auditor.context import Directory
 from secmonkey.auditor.decide import AuditInputs, Source, Work, audit_key
 from secmonkey.auditor.events import group_event_id, make_event
 from secmonkey.auditor.issues import Reconciled, reconcile
 from secmonkey.auditor.outbox import Outbox
 from secmonkey.auditor.revisions import append_revisions, changes_of
+from secmonkey.auditor.rule_context import Directory
 from secmonkey.auditor.rules.engine import findings_digest
 from secmonkey.common import issue_counters
 from secmonkey.common.canonical import CanonicalGroup

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from secmonkey.auditor.context import ContextSource
 from secmonkey.auditor.events import make_event
 from secmonkey.auditor.issues import expiry_marker, reconcile
 from secmonkey.auditor.outbox import Outbox
+from secmonkey.auditor.rule_context import ContextSource
 from secmonkey.auditor.rules.engine import Finding
 from secmonkey.common import issue_counters
 from secmonkey.common.dates import aware, to_millis

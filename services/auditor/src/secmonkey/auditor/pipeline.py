@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from secmonkey.auditor.commit import Committer
-from secmonkey.auditor.context import ContextSource, Directory
 from secmonkey.auditor.decide import (
     AuditInputs,
     Source,
@@ -38,8 +37,9 @@ from secmonkey.auditor.decide import (
 )
 from secmonkey.auditor.expiry import expire_justifications
 from secmonkey.auditor.outbox import Outbox
-from secmonkey.auditor.rules.config import RulesConfig
+from secmonkey.auditor.rule_context import ContextSource, Directory
 from secmonkey.auditor.rules.engine import Finding, evaluate
+from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common import amqp
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.documents import Item

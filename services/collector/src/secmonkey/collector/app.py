@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from secmonkey.collector.events import RealtimeEvents
+from secmonkey.collector.cloudtrail import RealtimeEvents
 from secmonkey.collector.routes import router
 from secmonkey.collector.service import Collector
 from secmonkey.collector.settings import Settings

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
-from secmonkey.collector import metrics
-from secmonkey.collector import status as sweep_status
+from secmonkey.collector import metrics, sweep_status
 from secmonkey.collector.service import Collector
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import AccountId, Region

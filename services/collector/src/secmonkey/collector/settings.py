@@ -67,7 +67,7 @@ class Settings(CommonSettings):
         default=7.0, gt=0, description="sweep status older than this is deleted by the scheduler"
     )
 
-    # Real-time events (secmonkey.collector.events): on when events_queue_url is set
+    # Real-time events (secmonkey.collector.cloudtrail): on when events_queue_url is set
     events_queue_url: str | None = Field(
         default=None, description="SQS queue of CloudTrail security-group calls (EventBridge)"
     )

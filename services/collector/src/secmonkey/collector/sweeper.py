@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from secmonkey.collector import metrics, status
+from secmonkey.collector import metrics, sweep_status
 from secmonkey.collector.credentials import AwsClients, AwsError, aws_error
 from secmonkey.collector.reader import IncompleteRead, RegionRead, enabled_regions, read_region
 from secmonkey.collector.settings import Settings
@@ -128,7 +128,7 @@ class Sweeper:
         if account is None or refusal is not None:
             code, text = refusal or ("UnknownAccount", "")
             log.warning("sweep %s: %s", request.sweep_id, text)
-            await status.account_finished(
+            await sweep_status.account_finished(
                 self.db,
                 request.sweep_id,
                 request.account_id,
@@ -156,7 +156,7 @@ class Sweeper:
         if not regions:
             error = credentials_error or AwsError("NoRegions", "no enabled region found")
             log.warning("sweep %s of %s failed: %s", request.sweep_id, account.id, error)
-            await status.account_finished(
+            await sweep_status.account_finished(
                 self.db,
                 request.sweep_id,
                 account.id,
@@ -166,7 +166,9 @@ class Sweeper:
             )
             return []
 
-        await status.account_started(self.db, request.sweep_id, account.id, regions, self.replica)
+        await sweep_status.account_started(
+            self.db, request.sweep_id, account.id, regions, self.replica
+        )
         outcomes = await asyncio.gather(
             *(self._sweep_region(request, account, r, credentials_error) for r in regions),
             return_exceptions=True,
@@ -176,7 +178,7 @@ class Sweeper:
             # Publishing or recording failed: the request is retried, nothing is marked done.
             raise failures[0]
         results = [o for o in outcomes if isinstance(o, RegionResult)]
-        await status.account_finished(self.db, request.sweep_id, account.id, self.replica)
+        await sweep_status.account_finished(self.db, request.sweep_id, account.id, self.replica)
         metrics.ACCOUNT_SWEEP_SECONDS.observe(time.monotonic() - started)
         log.info(
             "swept %s: %d region(s), %d complete, %d group(s)",
@@ -204,7 +206,7 @@ class Sweeper:
         async with self._slots:
             started_at = utcnow()
             started = time.monotonic()
-            await status.region_started(
+            await sweep_status.region_started(
                 self.db, request.sweep_id, account.id, region, self.replica, started_at
             )
             error = known_error
@@ -260,7 +262,7 @@ class Sweeper:
             outcome = "complete" if result.complete else "incomplete"
             metrics.REGION_SWEEPS.labels(outcome).inc()
             metrics.REGION_SWEEP_SECONDS.labels(outcome).observe(time.monotonic() - started)
-            await status.region_finished(
+            await sweep_status.region_finished(
                 self.db,
                 request.sweep_id,
                 account.id,

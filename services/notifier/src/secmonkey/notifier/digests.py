@@ -27,8 +27,8 @@ from secmonkey.common.documents import Subscription
 from secmonkey.common.messages import Event, new_id, utcnow
 from secmonkey.common.storage import Database
 from secmonkey.notifier import metrics
+from secmonkey.notifier.attempts import Attempts
 from secmonkey.notifier.deliveries import DeliveryStore
-from secmonkey.notifier.dispatch import Dispatcher
 from secmonkey.notifier.routing import Routes
 from secmonkey.notifier.settings import Settings
 
@@ -42,14 +42,14 @@ class Digests:
         settings: Settings,
         store: DeliveryStore,
         routes: Routes,
-        dispatcher: Dispatcher,
+        attempts: Attempts,
     ) -> None:
         self.collection = db.digests
         self.claims = db.digest_claims
         self.settings = settings
         self.store = store
         self.routes = routes
-        self.dispatcher = dispatcher
+        self.attempts = attempts
 
     def window(self, subscription: Subscription) -> timedelta:
         seconds = self.settings.digest_window_seconds or subscription.digest_minutes * 60
@@ -176,7 +176,7 @@ class Digests:
         ]
         fresh = await self.store.insert_new(deliveries)
         for delivery in fresh:
-            await self.dispatcher.submit(delivery)
+            await self.attempts.submit(delivery)
         log.info(
             "digest of %d events for subscription %s",
             len(events),

@@ -30,12 +30,12 @@ from secmonkey.common.severity import Severity
 from secmonkey.common.storage import Database
 from secmonkey.common.storage.group_commit import GroupCommit
 from secmonkey.notifier import metrics
+from secmonkey.notifier.attempts import Attempts
 from secmonkey.notifier.channels.base import Sender
 from secmonkey.notifier.channels.email import EmailSender
 from secmonkey.notifier.channels.webhook import WebhookSender
 from secmonkey.notifier.deliveries import DeliveryStore
 from secmonkey.notifier.digests import Digests
-from secmonkey.notifier.dispatch import Dispatcher
 from secmonkey.notifier.notices import headline
 from secmonkey.notifier.outcomes import DeadLetters
 from secmonkey.notifier.routing import Routes
@@ -86,14 +86,14 @@ class Notifier:
         self.store = DeliveryStore(db, self.writes)
         self.routes = Routes(db, settings.subscription_cache_seconds)
         self.senders = dict(senders or default_senders(settings, db))
-        self.dispatcher = Dispatcher(
+        self.attempts = Attempts(
             settings,
             self.store,
             self.routes,
             self.senders,
             DeadLetters(publisher, undelivered_queue(self.spec)),
         )
-        self.digests = Digests(db, settings, self.store, self.routes, self.dispatcher)
+        self.digests = Digests(db, settings, self.store, self.routes, self.attempts)
         self.consumer = amqp.Consumer(rabbit, self.spec, self.handle, prefetch=settings.prefetch)
         self._loops: list[asyncio.Task[None]] = []
         self._unqueued: set[str] = set()  # events whose early send outran a failed insert
@@ -102,7 +102,7 @@ class Notifier:
         await self._declare_undelivered()
         self.writes.start()
         self._loops = [
-            asyncio.create_task(self.dispatcher.run_retries(), name="notifier retries"),
+            asyncio.create_task(self.attempts.run_retries(), name="notifier retries"),
             asyncio.create_task(self.digests.run(), name="notifier digests"),
         ]
         await self.consumer.start()
@@ -116,7 +116,7 @@ class Notifier:
         for task in self._loops:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await self.dispatcher.drain(grace=5)
+        await self.attempts.drain(grace=5)
         await self.writes.stop()
         for sender in {id(s): s for s in self.senders.values()}.values():
             await sender.close()
@@ -164,10 +164,10 @@ class Notifier:
             for s in immediate
         ]
         careful = redelivered or event.event_id in self._unqueued
-        if careful or any(self.dispatcher.is_active(d.id) for d in deliveries):
+        if careful or any(self.attempts.is_active(d.id) for d in deliveries):
             # It may have been made, or be under way, already: queue first, then send.
             for delivery in await self.store.insert_new(deliveries, redelivered=careful):
-                await self.dispatcher.submit(delivery)
+                await self.attempts.submit(delivery)
             self._unqueued.discard(event.event_id)
             return
         # A first delivery: send beside the outbox insert instead of after it. The ack
@@ -175,7 +175,7 @@ class Notifier:
         loop = asyncio.get_running_loop()
         queued = {d.id: loop.create_future() for d in deliveries}
         for delivery in deliveries:
-            await self.dispatcher.submit(delivery, queued=queued[delivery.id])
+            await self.attempts.submit(delivery, queued=queued[delivery.id])
         try:
             fresh = {d.id for d in await self.store.insert_new(deliveries)}
         except BaseException:

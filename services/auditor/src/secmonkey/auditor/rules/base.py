@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from secmonkey.auditor.rules.settings import PortSpec, RuleSettings
+from secmonkey.auditor.rules.rule_settings import PortSpec, RuleSettings
 from secmonkey.common.canonical import Attachments, CanonicalGroup, Rule
 from secmonkey.common.cidr import IPNetwork, parse_network
 from secmonkey.common.errors import InvalidInput

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from secmonkey.auditor.rules import RULES
 from secmonkey.auditor.rules.base import RawFinding, RuleContext
-from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.auditor.rules.ports import DEFAULT_ADMIN_PORTS
+from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.documents import issue_id
 from secmonkey.common.severity import Severity

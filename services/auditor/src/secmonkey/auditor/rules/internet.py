@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from secmonkey.auditor.rules.base import network_of
-from secmonkey.auditor.rules.settings import PortSpec
+from secmonkey.auditor.rules.rule_settings import PortSpec
 from secmonkey.common.canonical import CanonicalGroup, Rule
 from secmonkey.common.cidr import is_internet
 

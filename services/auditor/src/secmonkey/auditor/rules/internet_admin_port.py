@@ -16,7 +16,7 @@ from secmonkey.auditor.rules.base import (
 )
 from secmonkey.auditor.rules.internet import exposed_ports, from_internet
 from secmonkey.auditor.rules.ports import DEFAULT_ADMIN_PORTS, port_label
-from secmonkey.auditor.rules.settings import RuleSettings
+from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.severity import Severity
 

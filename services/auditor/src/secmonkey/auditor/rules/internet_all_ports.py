@@ -15,7 +15,7 @@ from secmonkey.auditor.rules.base import (
     RuleContext,
 )
 from secmonkey.auditor.rules.internet import from_internet
-from secmonkey.auditor.rules.settings import RuleSettings
+from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.severity import Severity
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from secmonkey.auditor.rules.base import PCI, SOC2, AuditRule, RawFinding, RuleContext
 from secmonkey.auditor.rules.internet import from_internet
-from secmonkey.auditor.rules.settings import RuleSettings
+from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.severity import Severity
 

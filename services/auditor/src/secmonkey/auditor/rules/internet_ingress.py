@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from secmonkey.auditor.rules.base import FSBP, HIPAA, PCI, SOC2, AuditRule, RawFinding, RuleContext
 from secmonkey.auditor.rules.internet import exposed_ports, from_internet
 from secmonkey.auditor.rules.ports import DEFAULT_LOW_PORTS
-from secmonkey.auditor.rules.settings import PortSpec, RuleSettings
+from secmonkey.auditor.rules.rule_settings import PortSpec, RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.severity import Severity
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from secmonkey.auditor.rules.base import SOC2, AuditRule, RawFinding, RuleContext
-from secmonkey.auditor.rules.settings import RuleSettings
+from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.severity import Severity
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from secmonkey.auditor.rules.settings import PortSpec
+from secmonkey.auditor.rules.rule_settings import PortSpec
 
 PORT_NAMES: dict[tuple[str, int, int], str] = {
     ("tcp", 20, 21): "FTP",

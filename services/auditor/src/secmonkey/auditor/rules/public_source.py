@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from secmonkey.auditor.rules.base import SOC2, AuditRule, RawFinding, RuleContext, network_of
-from secmonkey.auditor.rules.settings import RuleSettings
+from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.cidr import Scope, classify
 from secmonkey.common.severity import Severity

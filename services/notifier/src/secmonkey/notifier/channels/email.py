@@ -13,7 +13,7 @@ from secmonkey.common import webhooks
 from secmonkey.common.documents import Subscription
 from secmonkey.common.storage import Database
 from secmonkey.notifier.channels.base import Batch, Outcome, redact
-from secmonkey.notifier.context import GroupContext, group_context
+from secmonkey.notifier.enrichment import Enrichment, enrich
 from secmonkey.notifier.notices import Notice, digest_subject
 from secmonkey.notifier.settings import Settings
 
@@ -37,13 +37,13 @@ def _color(notice: Notice) -> str:
 
 
 def render_event(
-    subscription: Subscription, notice: Notice, context: GroupContext
+    subscription: Subscription, notice: Notice, enrichment: Enrichment
 ) -> tuple[str, str, str]:
     """(subject, text, html) of one event."""
     values: dict[str, Any] = {
         "notice": notice,
         "event": notice.event,
-        "context": context,
+        "enrichment": enrichment,
         "subscription": subscription,
         "color": _color(notice),
     }
@@ -112,8 +112,8 @@ class EmailSender:
         if batch.kind == "digest":
             return render_digest(subscription, batch)
         notice = batch.single
-        context = await group_context(self.db, notice.event)
-        return render_event(subscription, notice, context)
+        enrichment = await enrich(self.db, notice.event)
+        return render_event(subscription, notice, enrichment)
 
     async def send(self, subscription: Subscription, batch: Batch) -> Outcome:
         recipients = subscription.channel.to

@@ -28,7 +28,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from secmonkey.auditor.rules import RULES_BY_ID
-from secmonkey.auditor.rules.settings import RuleSettings
+from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.cidr import IPNetwork, parse_network
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import AccountId

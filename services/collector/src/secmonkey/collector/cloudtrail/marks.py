@@ -10,8 +10,8 @@ from datetime import datetime
 
 from pymongo import UpdateOne
 
-from secmonkey.collector.events.describe import Described
-from secmonkey.collector.events.window import Window
+from secmonkey.collector.cloudtrail.describe import Described
+from secmonkey.collector.cloudtrail.window import Window
 from secmonkey.common.messages import item_key, utcnow
 from secmonkey.common.storage import Database
 

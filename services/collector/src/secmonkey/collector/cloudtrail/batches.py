@@ -8,8 +8,8 @@ revision only the calls that were about that group.
 
 from __future__ import annotations
 
-from secmonkey.collector.events.describe import Described
-from secmonkey.collector.events.window import Window
+from secmonkey.collector.cloudtrail.describe import Described
+from secmonkey.collector.cloudtrail.window import Window
 from secmonkey.common.canonical import GroupSnapshot
 from secmonkey.common.messages import Caller, SnapshotBatch, new_id
 

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 
 from secmonkey.auditor.rules.base import RuleContext
-from secmonkey.auditor.rules.config import RulesConfig
 from secmonkey.auditor.rules.engine import prepare
+from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common.canonical import Attachments
 from secmonkey.common.cidr import IPNetwork, parse_network
 from secmonkey.common.errors import InvalidInput

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 _MAX_WAITING = 5000
 
 
-class Dispatcher:
+class Attempts:
     """Runs attempts with bounded concurrency per target and in all.
 
     A delivery this process has claimed (a fresh one, or one the retry loop claimed)

@@ -11,9 +11,9 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from secmonkey.collector.cloudtrail.consumer import EventConsumer
+from secmonkey.collector.cloudtrail.missed import MissedEventCheck
 from secmonkey.collector.credentials import AwsClients
-from secmonkey.collector.events.consumer import EventConsumer
-from secmonkey.collector.events.missed import MissedEventCheck
 from secmonkey.collector.settings import Settings
 from secmonkey.common.runtime import Runtime
 

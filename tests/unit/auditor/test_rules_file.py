@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from secmonkey.auditor.rules.config import RulesConfig, RulesFileError, load_rules, parse_rules
+from secmonkey.auditor.rules.rules_file import RulesConfig, RulesFileError, load_rules, parse_rules
 from secmonkey.common.severity import Severity
 
 

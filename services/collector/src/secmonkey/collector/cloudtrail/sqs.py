@@ -17,8 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from secmonkey.collector.cloudtrail import metrics
 from secmonkey.collector.credentials import AwsClients
-from secmonkey.collector.events import metrics
 from secmonkey.collector.settings import Settings
 
 log = logging.getLogger(__name__)

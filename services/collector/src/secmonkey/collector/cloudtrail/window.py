@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from secmonkey.collector.events.cloudtrail import ApiCall
+from secmonkey.collector.cloudtrail.api_calls import ApiCall
 from secmonkey.common.messages import Caller
 
 

@@ -24,14 +24,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from secmonkey.collector.cloudtrail import metrics
+from secmonkey.collector.cloudtrail.api_calls import ApiCall, MalformedEvent, parse_body
+from secmonkey.collector.cloudtrail.batches import snapshot_batches
+from secmonkey.collector.cloudtrail.describe import Described, describe_groups
+from secmonkey.collector.cloudtrail.marks import record_marks
+from secmonkey.collector.cloudtrail.sqs import EventQueue, receive_count
+from secmonkey.collector.cloudtrail.window import Window, Windows
 from secmonkey.collector.credentials import AwsClients, aws_error
-from secmonkey.collector.events import metrics
-from secmonkey.collector.events.batches import snapshot_batches
-from secmonkey.collector.events.cloudtrail import ApiCall, MalformedEvent, parse_body
-from secmonkey.collector.events.describe import Described, describe_groups
-from secmonkey.collector.events.marks import record_marks
-from secmonkey.collector.events.sqs import EventQueue, receive_count
-from secmonkey.collector.events.window import Window, Windows
 from secmonkey.collector.settings import Settings
 from secmonkey.collector.sweeper import routing_key
 from secmonkey.common import accounts, history_reads, storage

@@ -33,7 +33,7 @@ class IssueLine:
 
 
 @dataclass
-class GroupContext:
+class Enrichment:
     """Before/after rule lists and issue changes for one event."""
 
     before: list[str] | None = None
@@ -89,8 +89,8 @@ def _attribute_changes(
     return rows
 
 
-async def group_context(db: Database, event: Event) -> GroupContext:
-    context = GroupContext()
+async def enrich(db: Database, event: Event) -> Enrichment:
+    enrichment = Enrichment()
     if event.seq:
         ids = [f"{event.key}:{event.seq}"] + (
             [f"{event.key}:{event.seq - 1}"] if event.seq > 1 else []
@@ -99,18 +99,18 @@ async def group_context(db: Database, event: Event) -> GroupContext:
         after = _config(docs.get(ids[0]))
         before = _config(docs.get(ids[1])) if len(ids) > 1 else None
         if event.type != "group.deleted" and after is not None:
-            context.after = _rules(after)
+            enrichment.after = _rules(after)
         if before is not None:
-            context.before = _rules(before)
+            enrichment.before = _rules(before)
         elif event.type == "group.created":
-            context.before = []
+            enrichment.before = []
         if event.type == "group.deleted" and after is not None:
-            context.before, context.after = _rules(after), []
-        context.other_changes = _attribute_changes(before, after)
+            enrichment.before, enrichment.after = _rules(after), []
+        enrichment.other_changes = _attribute_changes(before, after)
     seen: set[tuple[str, str]] = set()
     if event.issue is not None:
         line = IssueLine(event.issue.severity.value, event.issue.rule_id, event.issue.message)
-        (context.fixed if event.type == "issue.fixed" else context.opened).append(line)
+        (enrichment.fixed if event.type == "issue.fixed" else enrichment.opened).append(line)
         seen.add((line.rule_id, line.message))
     since = event.at - _SAME_OBSERVATION
     for doc in await history_reads.issues_changed_since(db, event.key, since, 100):
@@ -122,7 +122,7 @@ async def group_context(db: Database, event: Event) -> GroupContext:
         seen.add((line.rule_id, line.message))
         fixed_at = doc.get("fixed_at")
         if doc.get("status") == "fixed" and fixed_at is not None and fixed_at >= since:
-            context.fixed.append(line)
+            enrichment.fixed.append(line)
         else:
-            context.opened.append(line)
-    return context
+            enrichment.opened.append(line)
+    return enrichment

@@ -18,8 +18,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from secmonkey.collector.events import metrics
-from secmonkey.collector.events.marks import MARKS
+from secmonkey.collector.cloudtrail import metrics
+from secmonkey.collector.cloudtrail.marks import MARKS
 from secmonkey.collector.scheduler import Lease
 from secmonkey.common import history_reads, storage
 from secmonkey.common.messages import utcnow
