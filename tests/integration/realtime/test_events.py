@@ -70,6 +70,11 @@ async def recorded_as(
         what=f"group.{change_type} event",
     )
     assert sorted(c["event_id"] for c in events[0]["callers"]) == wanted
+    # The item is the auditor's commit point, written after the revision and the event.
+    await eventually(
+        lambda: db.items.find_one({"_id": revision["key"], "seq": {"$gte": seq}}),
+        what=f"the item committed at revision {seq}",
+    )
     return dict(revision)
 
 
@@ -396,11 +401,14 @@ async def test_duplicates_and_a_delete_before_the_authorize_that_preceded_it(
     assert queues.counts() == (0, 0)
     # History: created, then deleted by the delete's caller; the duplicate and the late
     # authorize left no trace, and the group was not brought back.
+    key = item_key(estate.account_id, REGION, group_id)
+    item = await eventually(
+        lambda: db.items.find_one({"_id": key, "seq": {"$gte": 2}}), what="the deletion"
+    )
+    assert item["state"] == "deleted" and item["seq"] == 2
     revisions = await history(db, estate.account_id, group_id)
     assert [r["change_type"] for r in revisions] == ["created", "deleted"]
     assert [c["event_name"] for c in revisions[1]["callers"]] == ["DeleteSecurityGroup"]
-    item = await db.items.find_one({"_id": item_key(estate.account_id, REGION, group_id)})
-    assert item is not None and item["state"] == "deleted" and item["seq"] == 2
 
 
 async def test_a_failed_call_and_tags_on_instances_are_deleted_without_a_snapshot(
