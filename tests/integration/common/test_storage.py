@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from pymongo.errors import AutoReconnect, DuplicateKeyError, OperationFailure
@@ -115,4 +116,18 @@ async def test_capabilities_set_in_settings_win_over_detection(mongo_url: str) -
         assert storage.Store(runtime.db).capabilities == runtime.capabilities
     finally:
         await runtime.client.drop_database(settings.mongo_db)
+        await runtime.close()
+
+
+async def test_readiness_reports_a_consumer_waiting_out_a_fault(mongo_url: str) -> None:
+    settings = CommonSettings(mongo_url=mongo_url, mongo_db=f"test_{uuid.uuid4().hex[:12]}")
+    runtime = await Runtime.open(settings, rabbit=False, indexes=False)
+    try:
+        waiting = SimpleNamespace(spec=SimpleNamespace(name="auditor.snapshots"), trouble=None)
+        runtime.consumers.append(waiting)  # type: ignore[arg-type]
+        assert (await runtime.readiness())["consumer auditor.snapshots"] == "ok"
+        waiting.trouble = "retrying a message of auditor.snapshots: connection refused"
+        checks = await runtime.readiness()
+        assert checks["consumer auditor.snapshots"].startswith("error: retrying")
+    finally:
         await runtime.close()

@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
         assert runtime.rabbit is not None
         spec = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
         consumer = await start_consumer(runtime.rabbit, auditor, spec, prefetch=settings.prefetch)
+        runtime.consumers.append(consumer)
         runtime.tasks.append(
             asyncio.create_task(
                 maintenance(

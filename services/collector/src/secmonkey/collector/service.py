@@ -48,6 +48,7 @@ class Collector:
         scheduler = Scheduler(settings, runtime.db, runtime.publisher)
         collector = cls(settings, runtime, clients, executor, sweeper, consumer, scheduler)
         await consumer.start()
+        runtime.consumers.append(consumer)
         if settings.scheduler_enabled:
             collector.scheduler_task = asyncio.create_task(scheduler.run(), name="scheduler")
         log.info(

@@ -28,6 +28,7 @@ def create_app(settings: Settings, *, queue: amqp.QueueSpec | None = None) -> Fa
             runtime.publisher = await amqp.Publisher.open(runtime.rabbit)
             notifier = Notifier(settings, runtime.db, runtime.rabbit, runtime.publisher, spec=queue)
             await notifier.start()
+            runtime.consumers.append(notifier.consumer)
         except BaseException:
             await runtime.close()
             raise
