@@ -102,6 +102,7 @@ async def test_one_change_reaches_webhook_email_and_history(
     http_receiver: HttpReceiver,
     db_name: str,
     mongo_url: str,
+    amqp_url: str,
     rabbit: AbstractRobustConnection,
     unique: str,
     tmp_path: Path,
@@ -118,6 +119,7 @@ async def test_one_change_reaches_webhook_email_and_history(
 
     sweeps_queue = f"e2e.{unique}.sweeps"
     common = {
+        "SECMONKEY_AMQP_URL": amqp_url,
         "SECMONKEY_MONGO_URL": mongo_url,
         "SECMONKEY_MONGO_DB": db_name,
         "SECMONKEY_LOG_JSON": "true",

@@ -193,3 +193,32 @@ async def test_unroutable_publish_is_an_error_not_a_silent_loss(
     with pytest.raises(aio_pika.exceptions.DeliveryError):
         await publisher.publish(SNAPSHOTS_EXCHANGE, f"nobody.listens.{unique}", batch(1))
     await publisher.close()
+
+
+async def test_a_queue_made_by_an_earlier_release_keeps_working_after_an_upgrade(
+    rabbit: AbstractRobustConnection, unique: str
+) -> None:
+    """Queues declared before at-least-once dead-lettering have other arguments; RabbitMQ
+    refuses a declaration that differs, so a consumer must use them as they are."""
+    spec = amqp.QueueSpec(f"test.{unique}", SNAPSHOTS_EXCHANGE, (f"aws.{unique}.#",))
+    channel = await rabbit.channel()
+    await channel.declare_queue(
+        spec.name,
+        durable=True,
+        arguments={"x-queue-type": "quorum", "x-delivery-limit": spec.delivery_limit},
+    )
+    got = asyncio.Event()
+
+    async def handle(message: AbstractIncomingMessage) -> None:
+        got.set()
+
+    consumer = amqp.Consumer(rabbit, spec, handle)
+    await consumer.start()
+    publisher = await amqp.Publisher.open(rabbit)
+    await publisher.publish(SNAPSHOTS_EXCHANGE, f"aws.{unique}.x", batch(1))
+    await asyncio.wait_for(got.wait(), 10)
+    await consumer.stop()
+    await publisher.close()
+    await channel.queue_delete(spec.name)
+    await channel.queue_delete(spec.dead_letter_queue)
+    await channel.close()

@@ -24,8 +24,8 @@ async def test_runs_in_their_own_virtual_hosts_do_not_share_messages(amqp_url: s
         try:
             queues = []
             for connection in connections:
+                await amqp.declare_topology(connection)  # the production names, in each
                 channel = await connection.channel()
-                await amqp.declare_topology(channel)  # the production names, in each
                 queues.append(await channel.get_queue(amqp.AUDITOR_QUEUE.name))
             publisher = await amqp.Publisher.open(connections[0])
             await publisher.publish(SNAPSHOTS_EXCHANGE, "aws.111111111111.eu-west-1", b"{}")

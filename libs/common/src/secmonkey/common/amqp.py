@@ -89,36 +89,65 @@ async def declare_exchanges(channel: AbstractChannel) -> dict[str, AbstractExcha
     return exchanges
 
 
-async def declare_queue(channel: AbstractChannel, spec: QueueSpec) -> AbstractQueue:
-    """Declare the exchanges, `spec`'s dead-letter queue and `spec` itself, bound. Idempotent."""
+async def queue_exists(connection: AbstractRobustConnection, name: str) -> bool:
+    """Whether the queue exists (asked on a channel of its own: a miss closes it)."""
+    channel = await connection.channel()
+    try:
+        await channel.declare_queue(name, passive=True)
+    except aio_pika.exceptions.ChannelNotFoundEntity:
+        return False
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+    return True
+
+
+async def declare_queue(
+    channel: AbstractChannel, spec: QueueSpec, *, existing: bool = False
+) -> AbstractQueue:
+    """Declare the exchanges, `spec`'s dead-letter queue and `spec` itself, bound. Idempotent.
+
+    With `existing` the queue is used as it was created: a queue made by an earlier
+    release keeps its arguments (RabbitMQ refuses a declaration with other ones), so an
+    upgrade does not stop at start; moving it to at-least-once dead-lettering is an
+    operator's step (docs/operations.md).
+    """
     exchanges = await declare_exchanges(channel)
     dead = await channel.declare_queue(
         spec.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
     )
     await dead.bind(exchanges[DEAD_LETTER_EXCHANGE], routing_key=spec.name)
-    queue = await channel.declare_queue(
-        spec.name,
-        durable=True,
-        arguments={
-            "x-queue-type": "quorum",
-            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-            "x-dead-letter-routing-key": spec.name,
-            "x-delivery-limit": spec.delivery_limit,
-            "x-dead-letter-strategy": "at-least-once",
-            "x-overflow": "reject-publish",
-            **spec.extra_arguments,
-        },
-    )
+    if existing:
+        queue = await channel.declare_queue(spec.name, passive=True)
+    else:
+        queue = await channel.declare_queue(
+            spec.name,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                "x-dead-letter-routing-key": spec.name,
+                "x-delivery-limit": spec.delivery_limit,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+                **spec.extra_arguments,
+            },
+        )
     if spec.exchange:
         for key in spec.routing_keys:
             await queue.bind(exchanges[spec.exchange], routing_key=key)
     return queue
 
 
-async def declare_topology(channel: AbstractChannel) -> None:
+async def declare_topology(connection: AbstractRobustConnection) -> None:
     """Everything DESIGN §4 names; each service may call it at start."""
-    for spec in (SWEEPS, AUDITOR_QUEUE, NOTIFIER_QUEUE):
-        await declare_queue(channel, spec)
+    channel = await connection.channel()
+    try:
+        for spec in (SWEEPS, AUDITOR_QUEUE, NOTIFIER_QUEUE):
+            existing = await queue_exists(connection, spec.name)
+            await declare_queue(channel, spec, existing=existing)
+    finally:
+        await channel.close()
 
 
 def encode(message: BaseModel) -> bytes:
@@ -256,7 +285,8 @@ class Consumer:
         channel = await self.connection.channel(publisher_confirms=True)
         await channel.set_qos(prefetch_count=self.prefetch)
         self.channel = channel
-        self._queue = await declare_queue(channel, self.spec)
+        existing = await queue_exists(self.connection, self.spec.name)
+        self._queue = await declare_queue(channel, self.spec, existing=existing)
         self._tag = await self._queue.consume(self._on_message)
 
     async def stop(self) -> None:

@@ -64,9 +64,7 @@ class Runtime:
                 )
             if rabbit:
                 runtime.rabbit = await amqp.connect(settings.amqp_url)
-                channel = await runtime.rabbit.channel()
-                await amqp.declare_topology(channel)
-                await channel.close()
+                await amqp.declare_topology(runtime.rabbit)
                 runtime.publisher = await amqp.Publisher.open(runtime.rabbit)
         except BaseException:
             await runtime.close()
