@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from secmonkey.api.deps import Db
-from secmonkey.api.groups import compare, find_groups, group_detail, revision_page, state_at
 from secmonkey.api.problems import Problem
-from secmonkey.api.routes._params import GROUP_ID_PATTERN
-from secmonkey.api.routes.accounts import list_accounts
+from secmonkey.api.queries.accounts import list_accounts
+from secmonkey.api.queries.groups import find_groups, group_detail, referenced_names
+from secmonkey.api.queries.history import compare, revision_page, state_at
+from secmonkey.api.schemas.groups import GROUP_ID_PATTERN
 from secmonkey.api.web.deps import (
     Blank,
     OptAccount,
@@ -24,7 +25,7 @@ from secmonkey.api.web.deps import (
     at_most,
 )
 from secmonkey.api.web.rendering import render
-from secmonkey.api.web.views import property_changes, referenced_names, rule_rows
+from secmonkey.api.web.views import property_changes, rule_rows
 
 router = APIRouter(prefix="/groups")
 PAGE = 50
@@ -76,7 +77,7 @@ async def list_groups(
             filters=filters,
             page=page,
             cursor=cursor,
-            accounts=await list_accounts(db, caller.principal),
+            accounts=await list_accounts(db),
         ),
     )
 

@@ -1,4 +1,4 @@
-"""Admin · accounts: list, add, enable or disable, remove (the REST route functions do the work)."""
+"""Admin · accounts: list, add, enable or disable, remove."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Request, Response
 
 from secmonkey.api.deps import Db
-from secmonkey.api.routes import accounts
+from secmonkey.api.queries import accounts
 from secmonkey.api.schemas.admin import AccountFields, AccountIn
 from secmonkey.api.web.deps import Admin, AdminForm, Caller
 from secmonkey.api.web.rendering import render
@@ -33,7 +33,7 @@ async def _accounts_page(
             title="Accounts",
             nav="admin",
             section="accounts",
-            accounts=await accounts.list_accounts(db, caller.principal),
+            accounts=await accounts.list_accounts(db),
             notice=notice,
             error=error,
         ),
@@ -70,7 +70,7 @@ async def add_account(
             labels=split(labels),
             trusted=trusted,
         )
-        created = await attempt(accounts.create_account(db, caller.principal, body))
+        created = await attempt(accounts.create_account(db, body))
     except Refused as exc:
         return await _accounts_page(
             request, db, caller, error=exc.message, status_code=exc.status_code
@@ -83,12 +83,10 @@ async def toggle_account(
     request: Request, db: Db, caller: AdminForm, account_id: AccountPath
 ) -> Response:
     try:
-        current = await attempt(accounts.get_account(db, caller.principal, account_id))
+        current = await attempt(accounts.get_account(db, account_id))
         fields = current.model_dump(exclude={"id"})
         fields["enabled"] = not current.enabled
-        updated = await attempt(
-            accounts.update_account(db, caller.principal, account_id, AccountFields(**fields))
-        )
+        updated = await attempt(accounts.update_account(db, account_id, AccountFields(**fields)))
     except Refused as exc:
         return await _accounts_page(
             request, db, caller, error=exc.message, status_code=exc.status_code
@@ -102,7 +100,7 @@ async def delete_account(
     request: Request, db: Db, caller: AdminForm, account_id: AccountPath
 ) -> Response:
     try:
-        await attempt(accounts.delete_account(db, caller.principal, account_id))
+        await attempt(accounts.delete_account(db, account_id))
     except Refused as exc:
         return await _accounts_page(
             request, db, caller, error=exc.message, status_code=exc.status_code

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Request, Response
 
 from secmonkey.api.deps import Db
-from secmonkey.api.routes import allowlist
+from secmonkey.api.queries import allowlist
 from secmonkey.api.schemas.admin import NAME_PATTERN, AllowlistIn
 from secmonkey.api.web.deps import Admin, AdminForm, Caller
 from secmonkey.api.web.rendering import render
@@ -34,7 +34,7 @@ async def _allowlist_page(
             title="Allowlist",
             nav="admin",
             section="allowlist",
-            entries=await allowlist.list_entries(db, caller.principal),
+            entries=await allowlist.list_entries(db),
             notice=notice,
             error=error,
         ),
@@ -63,7 +63,7 @@ async def add_entry(
                 422,
             )
         body = build(AllowlistIn, cidr=cidr.strip(), description=description.strip())
-        entry = await attempt(allowlist.put_entry(db, caller.principal, name.strip(), body))
+        entry = await attempt(allowlist.put_entry(db, name.strip(), body))
     except Refused as exc:
         return await _allowlist_page(
             request, db, caller, error=exc.message, status_code=exc.status_code
@@ -74,7 +74,7 @@ async def add_entry(
 @router.post("/allowlist/{name}/delete")
 async def delete_entry(request: Request, db: Db, caller: AdminForm, name: EntryName) -> Response:
     try:
-        await attempt(allowlist.delete_entry(db, caller.principal, name))
+        await attempt(allowlist.delete_entry(db, name))
     except Refused as exc:
         return await _allowlist_page(
             request, db, caller, error=exc.message, status_code=exc.status_code

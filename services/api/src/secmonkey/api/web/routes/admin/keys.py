@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, Form, Path, Request, Response
 
 from secmonkey.api.auth import KeyVerifier
 from secmonkey.api.deps import Db, get_verifier
-from secmonkey.api.routes import keys
-from secmonkey.api.schemas.admin import KeyCreated, KeyIn, KeyUpdate
+from secmonkey.api.queries import keys
+from secmonkey.api.schemas.admin import KEY_ID_PATTERN, KeyCreated, KeyIn, KeyUpdate
 from secmonkey.api.web.deps import Admin, AdminForm, Caller
 from secmonkey.api.web.rendering import render
 from secmonkey.api.web.routes.admin._refused import Refused, attempt, build
 
 router = APIRouter()
-KeyPath = Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")]
+KeyPath = Annotated[str, Path(pattern=KEY_ID_PATTERN)]
 VerifierDep = Annotated[KeyVerifier, Depends(get_verifier)]
 
 
@@ -35,7 +35,7 @@ async def _keys_page(
             title="API keys",
             nav="admin",
             section="keys",
-            keys=await keys.list_keys(db, caller.principal),
+            keys=await keys.list_keys(db),
             created=created,
             notice=notice,
             error=error,
@@ -59,7 +59,7 @@ async def add_key(
 ) -> Response:
     try:
         body = build(KeyIn, name=name.strip(), role=role)
-        created = await attempt(keys.new_key(db, caller.principal, body))
+        created = await attempt(keys.new_key(db, body))
     except Refused as exc:
         return await _keys_page(request, db, caller, error=exc.message, status_code=exc.status_code)
     return await _keys_page(request, db, caller, created=created)
@@ -70,7 +70,7 @@ async def toggle_key(
     request: Request, db: Db, verifier: VerifierDep, caller: AdminForm, key_id: KeyPath
 ) -> Response:
     try:
-        current = await attempt(keys.get_key(db, caller.principal, key_id))
+        current = await attempt(keys.get_key(db, key_id))
         updated = await attempt(
             keys.update_key(
                 db, verifier, caller.principal, key_id, KeyUpdate(enabled=not current.enabled)

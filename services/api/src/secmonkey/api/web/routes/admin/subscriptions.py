@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Request, Response
 
 from secmonkey.api.deps import Db, SettingsDep
-from secmonkey.api.routes import subscriptions
-from secmonkey.api.schemas.admin import ChannelIn, SubscriptionIn
+from secmonkey.api.queries import subscriptions
+from secmonkey.api.schemas.admin import SUBSCRIPTION_ID_PATTERN, ChannelIn, SubscriptionIn
 from secmonkey.api.web.deps import Admin, AdminForm, Caller
 from secmonkey.api.web.rendering import render
 from secmonkey.api.web.routes.admin._refused import Refused, attempt, build, split
@@ -17,7 +17,7 @@ from secmonkey.common.messages import GROUP_EVENT_TYPES, ISSUE_EVENT_TYPES
 from secmonkey.common.webhooks import redact_url
 
 router = APIRouter()
-SubscriptionPath = Annotated[str, Path(pattern=r"^[0-9A-Za-z_-]{1,64}$")]
+SubscriptionPath = Annotated[str, Path(pattern=SUBSCRIPTION_ID_PATTERN)]
 EVENT_TYPES = list(GROUP_EVENT_TYPES + ISSUE_EVENT_TYPES)
 
 
@@ -29,7 +29,7 @@ async def _subscriptions_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    listed = await subscriptions.list_subscriptions(db, caller.principal)
+    listed = await subscriptions.list_subscriptions(db)
     return render(
         request,
         "admin/subscriptions.html",
@@ -92,9 +92,7 @@ async def add_subscription(
             ),
             mode=mode,
         )
-        created = await attempt(
-            subscriptions.create_subscription(db, settings, caller.principal, body)
-        )
+        created = await attempt(subscriptions.create_subscription(db, settings, body))
     except Refused as exc:
         return await _subscriptions_page(
             request, db, caller, error=exc.message, status_code=exc.status_code
@@ -107,9 +105,7 @@ async def test_subscription(
     request: Request, db: Db, caller: AdminForm, subscription_id: SubscriptionPath
 ) -> Response:
     try:
-        queued = await attempt(
-            subscriptions.test_subscription(db, caller.principal, subscription_id)
-        )
+        queued = await attempt(subscriptions.send_test(db, subscription_id))
     except Refused as exc:
         if request.headers.get("HX-Request") == "true":
             return render(
@@ -133,7 +129,7 @@ async def delete_subscription(
     request: Request, db: Db, caller: AdminForm, subscription_id: SubscriptionPath
 ) -> Response:
     try:
-        await attempt(subscriptions.delete_subscription(db, caller.principal, subscription_id))
+        await attempt(subscriptions.delete_subscription(db, subscription_id))
     except Refused as exc:
         return await _subscriptions_page(
             request, db, caller, error=exc.message, status_code=exc.status_code
