@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from secmonkey.api.app import create_app
 from secmonkey.api.settings import Settings
 from secmonkey.common import storage
-from tests.integration.api import estate
+from tests.support.estate import HISTORY
 from tests.support.servers import free_port, wait_for_port
 
 ADMIN_KEY = "smk_test-admin-key-for-the-api-tests-0001"
@@ -58,7 +58,7 @@ async def fresh_estate(mongo_url: str) -> str:
         await storage.detect(client)
         db = client[name]
         await storage.ensure_indexes(db)
-        await estate.build(db)
+        await HISTORY.build(db)
     finally:
         await client.close()
     return name

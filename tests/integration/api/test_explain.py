@@ -24,7 +24,7 @@ from pymongo import monitoring
 
 from secmonkey.common.storage import INDEXES, Database
 from tests.integration.api import harness
-from tests.integration.api.estate import EAST, PROD, TIMES, WEB
+from tests.support.estate import EAST, PROD, TIMES, WEB
 
 pytestmark = pytest.mark.integration
 READ_COLLECTIONS = {"items", "revisions", "issues", "events", "accounts"} | {

@@ -7,7 +7,7 @@ from datetime import datetime
 import httpx
 import pytest
 
-from tests.integration.api.estate import (
+from tests.support.estate import (
     BASTION,
     DATABASE,
     DB,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from tests.integration.api.estate import EAST, PROD, TIMES, WEB, WEB_V1, WEB_V2, WEB_V3
+from tests.support.estate import EAST, PROD, TIMES, WEB, WEB_V1, WEB_V2, WEB_V3
 
 pytestmark = pytest.mark.integration
 HOUR = timedelta(hours=1)

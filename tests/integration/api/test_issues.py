@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from secmonkey.common.severity import SEVERITY_RANK
 from tests.integration.api import harness
-from tests.integration.api.estate import DEV, LEGACY, PROD, WEB
+from tests.support.estate import DEV, LEGACY, PROD, WEB
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.api.estate import BASTION, DB, DEV, LEGACY, WEB, expected_rules
+from tests.support.estate import BASTION, DB, DEV, HISTORY, LEGACY, WEB
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ async def test_ip_search_finds_every_rule_whose_range_contains_the_address(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["query"] == ip and body["match"] == "contains"
-    assert found(body) == expected_rules(ip, "contains")
+    assert found(body) == HISTORY.expected_rules(ip, "contains")
     # the whole internet contains every address: /0 rules are always among the answers
     families = {"0.0.0.0/0"} if ":" not in ip else {"::/0"}
     assert any(r["rule"]["source"] in families for r in body["results"])
@@ -48,12 +48,12 @@ async def test_ip_search_skips_deleted_groups_and_filters_direction_and_account(
     ingress = (
         await api.get("/api/v1/search/ip", params={"ip": "8.8.8.8", "direction": "ingress"})
     ).json()
-    assert found(ingress) == expected_rules("8.8.8.8", "contains", "ingress")
+    assert found(ingress) == HISTORY.expected_rules("8.8.8.8", "contains", "ingress")
     assert {r["rule"]["direction"] for r in ingress["results"]} == {"ingress"}
     dev = (
         await api.get("/api/v1/search/ip", params={"ip": "2001:db8:abcd::9", "account_id": DEV})
     ).json()
-    assert found(dev) == expected_rules("2001:db8:abcd::9", "contains", account=DEV)
+    assert found(dev) == HISTORY.expected_rules("2001:db8:abcd::9", "contains", account=DEV)
     assert {r["group_id"] for r in dev["results"]} == {BASTION}
     match = dev["results"][0]
     assert match["account_id"] == DEV and match["region"] == "eu-west-1"
@@ -83,7 +83,7 @@ async def test_cidr_search_in_each_mode(api: httpx.AsyncClient, cidr: str, mode:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["match"] == mode and body["query"] == cidr
-    assert found(body) == expected_rules(cidr, mode)
+    assert found(body) == HISTORY.expected_rules(cidr, mode)
     assert found(body), "every case here has at least one matching rule"
 
 
@@ -105,7 +105,7 @@ async def test_a_page_ends_at_a_group_and_the_cursor_continues(api: httpx.AsyncC
         if not cursor:
             break
     everything = set().union(*(found(p) for p in pages))
-    assert everything == expected_rules("::/0", "within")
+    assert everything == HISTORY.expected_rules("::/0", "within")
     keys = [p["results"][0]["key"] for p in pages if p["results"]]
     assert keys == sorted(set(keys)), "each group appears on one page, in key order"
 
@@ -143,6 +143,6 @@ async def test_host_bits_in_a_searched_cidr_are_masked(api: httpx.AsyncClient) -
     assert body["query"] == "10.0.0.0/16"
     assert (
         found(body)
-        == expected_rules("10.0.0.0/16", "exact")
+        == HISTORY.expected_rules("10.0.0.0/16", "exact")
         == {(DB, "ingress tcp/5432 from 10.0.0.0/16")}
     )

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from secmonkey.client.cli import main
-from tests.integration.api.estate import BASTION, DB, DEV, LEGACY, TIMES, UNKNOWN, WEB
 from tests.integration.api.harness import ADMIN_KEY, LiveServer
+from tests.support.estate import BASTION, DB, DEV, LEGACY, TIMES, UNKNOWN, WEB
 
 pytestmark = pytest.mark.integration
 

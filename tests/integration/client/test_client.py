@@ -9,8 +9,8 @@ import pytest
 
 from secmonkey.client import ApiError, AsyncClient, Client, ConnectionFailed
 from secmonkey.client import models as m
-from tests.integration.api.estate import BASTION, DB, DEV, LEGACY, TIMES, UNKNOWN, WEB
 from tests.integration.api.harness import ADMIN_KEY, LiveServer
+from tests.support.estate import BASTION, DB, DEV, LEGACY, TIMES, UNKNOWN, WEB
 
 pytestmark = pytest.mark.integration
 

@@ -23,10 +23,11 @@ import uvicorn
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from secmonkey.api.app import create_app
+from secmonkey.api.auth import create_key
 from secmonkey.api.settings import Settings
 from secmonkey.common import storage
 from secmonkey.common.storage import Database
-from tests.integration.web import estate
+from tests.support import estate
 from tests.support.servers import free_port, wait_for_port
 
 CHROMIUM = os.environ.get("SECMONKEY_CHROMIUM", "/usr/bin/chromium")
@@ -117,7 +118,7 @@ async def _estate_database(mongo_url: str) -> tuple[Any, Database, str]:
     await storage.detect(client)
     db = client[name]
     await storage.ensure_indexes(db)
-    await estate.build(db)
+    await estate.CONSOLE.build(db)
     return client, db, name
 
 
@@ -139,7 +140,7 @@ async def own_console(
     mongo_url: str, amqp_url: str, db: Database, db_name: str
 ) -> AsyncIterator[Console]:
     """The estate in this test's own database, for a test that changes it."""
-    await estate.build(db)
+    await estate.CONSOLE.build(db)
     keys = await estate.keys(db)
     async with LiveApi(console_settings(mongo_url, amqp_url, db_name)) as api:
         yield Console(api=api, db=db, keys=keys)
@@ -172,6 +173,17 @@ async def page(context: BrowserContext) -> AsyncIterator[Page]:
     opened = await context.new_page()
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+def keys_of(db: Database) -> Any:
+    async def make() -> dict[str, str]:
+        made = {}
+        for role in ("viewer", "auditor", "admin"):
+            _, made[role] = await create_key(db, f"{role} person", role)
+        return made
+
+    return make
 
 
 async def sign_in(page: Page, console: Console, role: str) -> None:

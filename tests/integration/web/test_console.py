@@ -8,8 +8,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.integration.web import estate
 from tests.integration.web.conftest import LAPTOP, PHONE, SCREENSHOTS, Console, sign_in
+from tests.support import estate
 
 pytestmark = pytest.mark.integration
 

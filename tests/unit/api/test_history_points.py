@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from secmonkey.api.history import parse_point
+from secmonkey.api.queries.history import parse_point
 from secmonkey.common.errors import InvalidInput
 
 

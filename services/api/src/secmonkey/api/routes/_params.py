@@ -6,14 +6,15 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
+from secmonkey.api.schemas.groups import GROUP_ID_PATTERN
 from secmonkey.common.messages import ACCOUNT_ID_PATTERN, REGION_PATTERN
 
-GROUP_ID_PATTERN = r"^sg-[0-9a-zA-Z]{1,64}$"
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
 
 GroupId = Annotated[
     str, Path(pattern=GROUP_ID_PATTERN, description="a security group ID, e.g. sg-0abc1234")
 ]
+GroupFilter = Annotated[str | None, Query(pattern=GROUP_ID_PATTERN)]
 AccountFilter = Annotated[
     str | None, Query(pattern=ACCOUNT_ID_PATTERN, description="12-digit AWS account ID")
 ]

@@ -8,11 +8,9 @@ from fastapi import APIRouter, Path, Response
 
 from secmonkey.api.deps import Admin, Db, Viewer
 from secmonkey.api.problems import problem_responses
+from secmonkey.api.queries import accounts
 from secmonkey.api.schemas.admin import AccountFields, AccountIn, AccountView
-from secmonkey.common.documents import Account
-from secmonkey.common.errors import Conflict, NotFound
 from secmonkey.common.messages import ACCOUNT_ID_PATTERN
-from secmonkey.common.storage import insert_unique
 
 router = APIRouter(
     prefix="/accounts", tags=["accounts"], responses=problem_responses(401, 403, 422)
@@ -22,8 +20,7 @@ AccountPath = Annotated[str, Path(pattern=ACCOUNT_ID_PATTERN, description="12-di
 
 @router.get("", response_model=list[AccountView], summary="List accounts")
 async def list_accounts(db: Db, _: Viewer) -> list[AccountView]:
-    docs = await db.accounts.find({}).sort("_id", 1).to_list()
-    return [AccountView.of(Account.model_validate(d)) for d in docs]
+    return await accounts.list_accounts(db)
 
 
 @router.post(
@@ -34,10 +31,7 @@ async def list_accounts(db: Db, _: Viewer) -> list[AccountView]:
     responses=problem_responses(409),
 )
 async def create_account(db: Db, _: Admin, body: AccountIn) -> AccountView:
-    account = Account.model_validate(body.model_dump())
-    if not await insert_unique(db.accounts, account.to_mongo()):
-        raise Conflict(f"account {body.id} already exists; PUT /accounts/{body.id} changes it")
-    return AccountView.of(account)
+    return await accounts.create_account(db, body)
 
 
 @router.get(
@@ -47,10 +41,7 @@ async def create_account(db: Db, _: Admin, body: AccountIn) -> AccountView:
     responses=problem_responses(404),
 )
 async def get_account(db: Db, _: Viewer, account_id: AccountPath) -> AccountView:
-    doc = await db.accounts.find_one({"_id": account_id})
-    if doc is None:
-        raise NotFound(f"no account {account_id}")
-    return AccountView.of(Account.model_validate(doc))
+    return await accounts.get_account(db, account_id)
 
 
 @router.put(
@@ -62,12 +53,7 @@ async def get_account(db: Db, _: Viewer, account_id: AccountPath) -> AccountView
 async def update_account(
     db: Db, _: Admin, account_id: AccountPath, body: AccountFields
 ) -> AccountView:
-    account = Account.model_validate({"id": account_id, **body.model_dump()})
-    fields = {k: v for k, v in account.to_mongo().items() if k != "_id"}
-    result = await db.accounts.update_one({"_id": account_id}, {"$set": fields})
-    if result.matched_count == 0:
-        raise NotFound(f"no account {account_id}; POST /accounts creates it")
-    return AccountView.of(account)
+    return await accounts.update_account(db, account_id, body)
 
 
 @router.delete(
@@ -77,7 +63,5 @@ async def update_account(
     responses=problem_responses(404),
 )
 async def delete_account(db: Db, _: Admin, account_id: AccountPath) -> Response:
-    result = await db.accounts.delete_one({"_id": account_id})
-    if result.deleted_count == 0:
-        raise NotFound(f"no account {account_id}")
+    await accounts.delete_account(db, account_id)
     return Response(status_code=204)

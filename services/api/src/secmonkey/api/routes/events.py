@@ -8,15 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from secmonkey.api.deps import Db, Viewer
-from secmonkey.api.events import find_events
 from secmonkey.api.problems import problem_responses
-from secmonkey.api.routes._params import (
-    GROUP_ID_PATTERN,
-    AccountFilter,
-    Cursor,
-    Limit,
-    RegionFilter,
-)
+from secmonkey.api.queries.events import find_events
+from secmonkey.api.routes._params import AccountFilter, Cursor, GroupFilter, Limit, RegionFilter
 from secmonkey.api.schemas.issues import EventPage
 from secmonkey.common.messages import EventType
 
@@ -30,7 +24,7 @@ async def list_events(
     type: Annotated[list[EventType] | None, Query(description="repeat for several types")] = None,
     account_id: AccountFilter = None,
     region: RegionFilter = None,
-    group_id: Annotated[str | None, Query(pattern=GROUP_ID_PATTERN)] = None,
+    group_id: GroupFilter = None,
     since: Annotated[datetime | None, Query(description="only events after this instant")] = None,
     until: Annotated[datetime | None, Query(description="only events at or before this")] = None,
     order: Literal["desc", "asc"] = "desc",

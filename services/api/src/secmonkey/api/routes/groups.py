@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
 from secmonkey.api.deps import Db, Viewer
-from secmonkey.api.groups import (
-    MAX_RESOLVE,
-    diff_between,
-    find_groups,
-    group_detail,
-    resolve_groups,
-    revision_detail,
-    revision_page,
-    state_at,
-)
 from secmonkey.api.problems import problem_responses
-from secmonkey.api.routes._params import (
-    GROUP_ID_PATTERN,
-    AccountFilter,
-    Cursor,
-    GroupId,
-    Limit,
-    RegionFilter,
-)
+from secmonkey.api.queries.groups import MAX_RESOLVE, find_groups, group_detail, resolve_groups
+from secmonkey.api.queries.history import diff_between, revision_detail, revision_page, state_at
+from secmonkey.api.routes._params import AccountFilter, Cursor, GroupId, Limit, RegionFilter
 from secmonkey.api.schemas.groups import (
+    VPC_ID_PATTERN,
     GroupAt,
     GroupDetail,
     GroupDiff,
@@ -40,8 +25,6 @@ from secmonkey.api.schemas.groups import (
 from secmonkey.common.severity import Severity
 
 router = APIRouter(prefix="/groups", tags=["groups"], responses=problem_responses(401, 403, 422))
-_GROUP_ID = re.compile(GROUP_ID_PATTERN)
-_SUMMARY_PROJECTION = {"ranges": 0}
 
 
 @router.get("", response_model=GroupPage, summary="List groups")
@@ -50,7 +33,7 @@ async def list_groups(
     _: Viewer,
     account_id: AccountFilter = None,
     region: RegionFilter = None,
-    vpc_id: Annotated[str | None, Query(pattern=r"^vpc-[0-9a-zA-Z]{1,64}$")] = None,
+    vpc_id: Annotated[str | None, Query(pattern=VPC_ID_PATTERN)] = None,
     name: Annotated[
         str | None, Query(min_length=1, max_length=255, description="name prefix, any case")
     ] = None,

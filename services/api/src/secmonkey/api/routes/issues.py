@@ -2,44 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
 from secmonkey.api.deps import Auditor, Db, MaybePublisher, Viewer
-from secmonkey.api.issues import (
-    find_issues,
-    justify_issue,
-    withdraw_justification,
-)
 from secmonkey.api.problems import problem_responses
-from secmonkey.api.routes._params import (
-    GROUP_ID_PATTERN,
-    AccountFilter,
-    Cursor,
-    Limit,
-    RegionFilter,
+from secmonkey.api.queries import issues
+from secmonkey.api.queries.issues import IssueStatusFilter
+from secmonkey.api.routes._params import AccountFilter, Cursor, GroupFilter, Limit, RegionFilter
+from secmonkey.api.schemas.issues import (
+    ISSUE_ID_PATTERN,
+    RULE_ID_PATTERN,
+    IssuePage,
+    IssueView,
+    JustificationIn,
 )
-from secmonkey.api.schemas.issues import IssuePage, IssueView, JustificationIn
-from secmonkey.common.documents import Issue
-from secmonkey.common.errors import NotFound
 from secmonkey.common.severity import Severity
 
 router = APIRouter(prefix="/issues", tags=["issues"], responses=problem_responses(401, 403, 422))
-IssueId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="the issue's ID")]
+IssueId = Annotated[str, Path(pattern=ISSUE_ID_PATTERN, description="the issue's ID")]
 
 
 @router.get("", response_model=IssuePage, summary="List issues, most severe first")
 async def list_issues(
     db: Db,
     _: Viewer,
-    status: Literal["open", "justified", "fixed", "deleted", "all"] = "open",
+    status: IssueStatusFilter = "open",
     severity: Severity | None = None,
     min_severity: Severity | None = None,
-    rule_id: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")] = None,
+    rule_id: Annotated[str | None, Query(pattern=RULE_ID_PATTERN)] = None,
     account_id: AccountFilter = None,
     region: RegionFilter = None,
-    group_id: Annotated[str | None, Query(pattern=GROUP_ID_PATTERN)] = None,
+    group_id: GroupFilter = None,
     compliance: Annotated[
         str | None,
         Query(min_length=1, max_length=64, description="a compliance framework, e.g. cis"),
@@ -47,7 +42,7 @@ async def list_issues(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> IssuePage:
-    return await find_issues(
+    return await issues.find_issues(
         db,
         status=status,
         severity=severity,
@@ -66,10 +61,7 @@ async def list_issues(
     "/{issue_id}", response_model=IssueView, summary="One issue", responses=problem_responses(404)
 )
 async def get_issue(db: Db, _: Viewer, issue_id: IssueId) -> IssueView:
-    doc = await db.issues.find_one({"_id": issue_id})
-    if doc is None:
-        raise NotFound(f"no issue {issue_id}")
-    return IssueView.of(Issue.model_validate(doc))
+    return await issues.get_issue(db, issue_id)
 
 
 @router.put(
@@ -81,7 +73,7 @@ async def get_issue(db: Db, _: Viewer, issue_id: IssueId) -> IssueView:
 async def justify(
     db: Db, publisher: MaybePublisher, who: Auditor, issue_id: IssueId, body: JustificationIn
 ) -> IssueView:
-    return await justify_issue(db, publisher, who, issue_id, body)
+    return await issues.justify_issue(db, publisher, who, issue_id, body)
 
 
 @router.delete(
@@ -91,5 +83,5 @@ async def justify(
     responses=problem_responses(404),
 )
 async def unjustify(db: Db, _: Auditor, issue_id: IssueId) -> Response:
-    await withdraw_justification(db, issue_id)
+    await issues.withdraw_justification(db, issue_id)
     return Response(status_code=204)

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from secmonkey.api.deps import Db, SettingsDep, Viewer
 from secmonkey.api.problems import problem_responses
-from secmonkey.api.report import build_report, csv_lines, render_html
+from secmonkey.api.queries.report import build_report, csv_lines, render_html
 from secmonkey.api.routes._params import AccountFilter
 from secmonkey.api.schemas.issues import Report
 from secmonkey.common.severity import Severity

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
 
 from secmonkey.api.deps import CapabilitiesDep, Db, Viewer
-from secmonkey.api.pagination import decode_cursor, encode_cursor
 from secmonkey.api.problems import problem_responses
+from secmonkey.api.queries.search import search_result
 from secmonkey.api.routes._params import AccountFilter, Cursor, RegionFilter
 from secmonkey.api.schemas.search import SearchResult
-from secmonkey.api.search import search_rules
 from secmonkey.common.cidr import MatchMode, parse_address, parse_network
 
 router = APIRouter(prefix="/search", tags=["search"], responses=problem_responses(401, 403, 422))
@@ -23,10 +21,6 @@ SearchLimit = Annotated[
 DirectionFilter = Annotated[
     Literal["ingress", "egress"] | None, Query(description="only rules of this direction")
 ]
-
-
-class _KeyCursor(BaseModel):
-    k: str
 
 
 def _answer(result: SearchResult) -> Response:
@@ -49,27 +43,19 @@ async def search_ip(
     cursor: Cursor = None,
 ) -> Response:
     address = parse_address(ip)
-    network = parse_network(str(address))
-    position = decode_cursor(cursor, _KeyCursor)
-    page = await search_rules(
+    result = await search_result(
         db,
         capabilities,
-        network,
+        parse_network(str(address)),
         "contains",
+        searched=str(address),
         direction=direction,
         account_id=account_id,
         region=region,
-        after_key=position.k if position else None,
+        cursor=cursor,
         limit=limit,
     )
-    return _answer(
-        SearchResult(
-            query=str(address),
-            match="contains",
-            results=page.matches,
-            next_cursor=encode_cursor(_KeyCursor(k=page.next_key)) if page.next_key else None,
-        )
-    )
+    return _answer(result)
 
 
 @router.get("/cidr", response_model=SearchResult, summary="Rules whose range matches a network")
@@ -92,23 +78,16 @@ async def search_cidr(
     cursor: Cursor = None,
 ) -> Response:
     network = parse_network(cidr)
-    position = decode_cursor(cursor, _KeyCursor)
-    page = await search_rules(
+    result = await search_result(
         db,
         capabilities,
         network,
         match,
+        searched=str(network),
         direction=direction,
         account_id=account_id,
         region=region,
-        after_key=position.k if position else None,
+        cursor=cursor,
         limit=limit,
     )
-    return _answer(
-        SearchResult(
-            query=str(network),
-            match=match,
-            results=page.matches,
-            next_cursor=encode_cursor(_KeyCursor(k=page.next_key)) if page.next_key else None,
-        )
-    )
+    return _answer(result)

@@ -2,100 +2,36 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
-import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
 from secmonkey.api.deps import Admin, Db, SettingsDep
 from secmonkey.api.problems import problem_responses
+from secmonkey.api.queries import subscriptions
 from secmonkey.api.schemas.admin import (
-    ChannelIn,
+    SUBSCRIPTION_ID_PATTERN,
     SubscriptionIn,
     SubscriptionTestQueued,
     SubscriptionView,
 )
-from secmonkey.api.settings import Settings
-from secmonkey.common import delivery_schedule
-from secmonkey.common.delivery_schedule import Delivery, new_delivery
-from secmonkey.common.documents import Channel, Subscription
-from secmonkey.common.errors import InvalidInput, NotFound
-from secmonkey.common.messages import GROUP_EVENT_TYPES, ISSUE_EVENT_TYPES, Event, new_id
-from secmonkey.common.webhooks import validate_webhook_url
 
 router = APIRouter(
     prefix="/subscriptions", tags=["subscriptions"], responses=problem_responses(401, 403, 422)
 )
-SubscriptionId = Annotated[str, Path(pattern=r"^[0-9A-Za-z_-]{1,64}$")]
-_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
-
-
-async def _channel(body: ChannelIn, settings: Settings, previous: Channel | None) -> Channel:
-    """Check a channel; a webhook URL the notifier must not call is refused here (422)."""
-    if body.type == "email":
-        if not body.to:
-            raise InvalidInput("channel.to: an email channel needs at least one recipient")
-        bad = [a for a in body.to if not _EMAIL.match(a)]
-        if bad:
-            raise InvalidInput(f"channel.to: not email addresses: {', '.join(bad[:5])}")
-        return Channel(type="email", to=body.to)
-    url = body.url
-    if not url and previous is not None and previous.type == body.type:
-        url = previous.url  # answers show webhook URLs redacted: an update may leave it out
-    if not url:
-        raise InvalidInput(f"channel.url: a {body.type} channel needs a webhook URL")
-    await asyncio.to_thread(
-        validate_webhook_url,
-        url,
-        allow_http=settings.webhook_allow_http,
-        allow_private=settings.webhook_allow_private,
-        resolve=settings.webhook_resolve,
-    )
-    secret = body.secret or (previous.secret if previous and previous.type == "generic" else None)
-    if body.type == "generic" and not secret:
-        raise InvalidInput(
-            "channel.secret: a generic webhook needs a secret (16+ characters) to sign its bodies"
-        )
-    return Channel(type=body.type, url=url, secret=secret if body.type == "generic" else None)
-
-
-def _check_filters(body: SubscriptionIn) -> None:
-    for pattern in body.filters.event_types:
-        if pattern not in GROUP_EVENT_TYPES + ISSUE_EVENT_TYPES and pattern not in (
-            "*",
-            "group.*",
-            "issue.*",
-        ):
-            raise InvalidInput(f"filters.event_types: unknown event type {pattern!r}")
-
-
-async def _load(db: Db, subscription_id: str) -> Subscription:
-    doc = await db.subscriptions.find_one({"_id": subscription_id})
-    if doc is None:
-        raise NotFound(f"no subscription {subscription_id}")
-    return Subscription.model_validate(doc)
+SubscriptionId = Annotated[str, Path(pattern=SUBSCRIPTION_ID_PATTERN)]
 
 
 @router.get("", response_model=list[SubscriptionView], summary="List subscriptions")
 async def list_subscriptions(db: Db, _: Admin) -> list[SubscriptionView]:
-    docs = await db.subscriptions.find({}).sort("_id", 1).to_list()
-    return [SubscriptionView.of(Subscription.model_validate(d)) for d in docs]
+    return await subscriptions.list_subscriptions(db)
 
 
 @router.post("", response_model=SubscriptionView, status_code=201, summary="Add a subscription")
 async def create_subscription(
     db: Db, settings: SettingsDep, _: Admin, body: SubscriptionIn
 ) -> SubscriptionView:
-    _check_filters(body)
-    channel = await _channel(body.channel, settings, None)
-    subscription = Subscription(
-        id=uuid.uuid4().hex[:16], **body.model_dump(exclude={"channel"}), channel=channel
-    )
-    await db.subscriptions.insert_one(subscription.to_mongo())
-    return SubscriptionView.of(subscription)
+    return await subscriptions.create_subscription(db, settings, body)
 
 
 @router.get(
@@ -105,7 +41,7 @@ async def create_subscription(
     responses=problem_responses(404),
 )
 async def get_subscription(db: Db, _: Admin, subscription_id: SubscriptionId) -> SubscriptionView:
-    return SubscriptionView.of(await _load(db, subscription_id))
+    return await subscriptions.get_subscription(db, subscription_id)
 
 
 @router.put(
@@ -117,17 +53,7 @@ async def get_subscription(db: Db, _: Admin, subscription_id: SubscriptionId) ->
 async def update_subscription(
     db: Db, settings: SettingsDep, _: Admin, subscription_id: SubscriptionId, body: SubscriptionIn
 ) -> SubscriptionView:
-    _check_filters(body)
-    previous = await _load(db, subscription_id)
-    channel = await _channel(body.channel, settings, previous.channel)
-    subscription = Subscription(
-        id=subscription_id, **body.model_dump(exclude={"channel"}), channel=channel
-    )
-    fields = {k: v for k, v in subscription.to_mongo().items() if k != "_id"}
-    result = await db.subscriptions.update_one({"_id": subscription_id}, {"$set": fields})
-    if result.matched_count == 0:
-        raise NotFound(f"no subscription {subscription_id}")
-    return SubscriptionView.of(subscription)
+    return await subscriptions.update_subscription(db, settings, subscription_id, body)
 
 
 @router.delete(
@@ -137,9 +63,7 @@ async def update_subscription(
     responses=problem_responses(404),
 )
 async def delete_subscription(db: Db, _: Admin, subscription_id: SubscriptionId) -> Response:
-    result = await db.subscriptions.delete_one({"_id": subscription_id})
-    if result.deleted_count == 0:
-        raise NotFound(f"no subscription {subscription_id}")
+    await subscriptions.delete_subscription(db, subscription_id)
     return Response(status_code=204)
 
 
@@ -153,46 +77,4 @@ async def delete_subscription(db: Db, _: Admin, subscription_id: SubscriptionId)
 async def test_subscription(
     db: Db, _: Admin, subscription_id: SubscriptionId
 ) -> SubscriptionTestQueued:
-    subscription = await _load(db, subscription_id)
-    now = datetime.now(UTC)
-    event = test_event(now)
-    await delivery_schedule.schedule(db, test_delivery(subscription, event, now))
-    return SubscriptionTestQueued(
-        subscription_id=subscription_id,
-        event_id=event.event_id,
-        detail="queued for the notifier; its delivery record shows the outcome",
-    )
-
-
-def test_event(now: datetime) -> Event:
-    return Event(
-        event_id=new_id(),
-        type="group.changed",
-        key="test:000000000000:us-east-1:sg-00000000000000000",
-        account_id="000000000000",
-        account_name="secmonkey test",
-        region="us-east-1",
-        group_id="sg-00000000000000000",
-        name="secmonkey-test-notification",
-        at=now,
-        changes=["This is a test notification from secmonkey: the subscription works."],
-    )
-
-
-def test_delivery(subscription: Subscription, event: Event, now: datetime) -> Delivery:
-    """An entry of the notifier's outbox (`delivery_schedule`), due now, for this subscription.
-
-    The notifier's retry loop sends every due outbox entry through the real channel code
-    (signing, retries, the `deliveries` record) to its one subscription, so the test
-    reaches exactly this target and nobody else.
-    """
-    return new_delivery(
-        f"test-{event.event_id}",
-        subscription,
-        [event],
-        now,
-        kind="event",
-        due_at=now,
-        summary=f"test notification for {subscription.name}",
-        test=True,
-    )
+    return await subscriptions.send_test(db, subscription_id)

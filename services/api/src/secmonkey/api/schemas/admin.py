@@ -20,6 +20,8 @@ from secmonkey.common.messages import AccountId, Region
 from secmonkey.common.webhooks import redact_url
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:@+-]{0,127}$"
+SUBSCRIPTION_ID_PATTERN = r"^[0-9A-Za-z_-]{1,64}$"
+KEY_ID_PATTERN = r"^[0-9a-f]{1,64}$"
 
 
 class AccountFields(BaseModel):

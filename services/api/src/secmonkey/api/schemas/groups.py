@@ -13,6 +13,9 @@ from secmonkey.common.documents import ChangeType, Item, ItemState, Revision
 from secmonkey.common.messages import Caller
 from secmonkey.common.severity import Severity
 
+GROUP_ID_PATTERN = r"^sg-[0-9a-zA-Z]{1,64}$"
+VPC_ID_PATTERN = r"^vpc-[0-9a-zA-Z]{1,64}$"
+
 
 class RuleView(BaseModel):
     """One permission, with its one-line text (`ingress tcp/22 from 0.0.0.0/0`)."""

@@ -10,6 +10,9 @@ from secmonkey.common.documents import Issue, IssueStatus, Justification
 from secmonkey.common.messages import Event
 from secmonkey.common.severity import Severity
 
+ISSUE_ID_PATTERN = r"^[0-9a-f]{32}$"
+RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
 
 class IssueView(BaseModel):
     id: str

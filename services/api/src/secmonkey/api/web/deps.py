@@ -12,7 +12,8 @@ from pydantic import AfterValidator, BeforeValidator
 
 from secmonkey.api.auth import KeyVerifier, Principal
 from secmonkey.api.deps import get_verifier
-from secmonkey.api.routes._params import GROUP_ID_PATTERN
+from secmonkey.api.schemas.groups import GROUP_ID_PATTERN, VPC_ID_PATTERN
+from secmonkey.api.schemas.issues import RULE_ID_PATTERN
 from secmonkey.api.web.rendering import here_of
 from secmonkey.api.web.session import (
     CSRF_FIELD,
@@ -170,14 +171,12 @@ OptRegion = Annotated[
     str | None, Blank, _matching(REGION_PATTERN, "a region such as us-east-1"), at_most(32), Query()
 ]
 OptVpc = Annotated[
-    str | None, Blank, _matching(r"^vpc-[0-9a-zA-Z]{1,64}$", "a VPC ID such as vpc-0abc"), Query()
+    str | None, Blank, _matching(VPC_ID_PATTERN, "a VPC ID such as vpc-0abc"), Query()
 ]
 OptGroupId = Annotated[
     str | None, Blank, _matching(GROUP_ID_PATTERN, "a group ID such as sg-0abc"), Query()
 ]
-OptRule = Annotated[
-    str | None, Blank, _matching(r"^[a-z0-9][a-z0-9._-]{0,63}$", "an audit rule ID"), Query()
-]
+OptRule = Annotated[str | None, Blank, _matching(RULE_ID_PATTERN, "an audit rule ID"), Query()]
 OptText = Annotated[str | None, Blank, at_most(255), Query()]
 OptCursor = Annotated[str | None, Blank, at_most(2048), Query()]
 OptSeverity = Annotated[Severity | None, Blank, Query()]

@@ -1,19 +1,13 @@
-"""Shaping query results for pages: side-by-side rule diffs and referenced group names."""
+"""Shaping query results for pages: side-by-side rule diffs and changed properties."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from secmonkey.api.groups import MAX_RESOLVE, resolve_groups
-from secmonkey.api.routes._params import GROUP_ID_PATTERN
 from secmonkey.api.schemas.groups import RuleView
-from secmonkey.common.canonical import CanonicalGroup, Rule
-from secmonkey.common.storage import Database
+from secmonkey.common.canonical import CanonicalGroup
 
-_GROUP_ID = re.compile(GROUP_ID_PATTERN)
 RowState = Literal["same", "added", "removed", "changed"]
 
 
@@ -67,19 +61,3 @@ def property_changes(old: CanonicalGroup, new: CanonicalGroup) -> list[PropertyC
                 PropertyChange(f"tag {tag}", old.tags.get(tag, "—"), new.tags.get(tag, "—"))
             )
     return changes
-
-
-async def referenced_names(
-    db: Database, rules: Iterable[Rule | RuleView]
-) -> dict[tuple[str, str | None], str]:
-    """The names of the groups that rules reference, keyed by (group ID, account)."""
-    wanted = sorted({r.source for r in rules if r.source_kind == "group"})
-    wanted = [g for g in wanted if _GROUP_ID.match(g)][:MAX_RESOLVE]
-    if not wanted:
-        return {}
-    names: dict[tuple[str, str | None], str] = {}
-    for resolution in (await resolve_groups(db, ",".join(wanted))).results:
-        for match in resolution.matches:
-            names.setdefault((match.group_id, match.account_id), match.name)
-            names.setdefault((match.group_id, None), match.name)
-    return names

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from secmonkey.api.deps import Db
-from secmonkey.api.events import find_events
-from secmonkey.api.report import build_report
-from secmonkey.api.routes.accounts import list_accounts
+from secmonkey.api.queries.accounts import list_accounts
+from secmonkey.api.queries.events import find_events
+from secmonkey.api.queries.report import build_report
+from secmonkey.api.queries.sweeps import sweep_health
 from secmonkey.api.web.deps import Viewer
 from secmonkey.api.web.rendering import render
-from secmonkey.api.web.sweeps import sweep_health
 from secmonkey.common.messages import EventType
 
 router = APIRouter()
@@ -28,7 +28,7 @@ TOP_ISSUES = 8
 async def dashboard(request: Request, db: Db, caller: Viewer) -> Response:
     report = await build_report(db, None, None, TOP_ISSUES)
     changes = await find_events(db, types=CHANGE_TYPES, limit=NEWEST_CHANGES)
-    accounts = {a.id: a.name for a in await list_accounts(db, caller.principal)}
+    accounts = {a.id: a.name for a in await list_accounts(db)}
     return render(
         request,
         "dashboard.html",

@@ -8,12 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from secmonkey.api.deps import Db
-from secmonkey.api.groups import compare, find_groups, group_detail, revision_page, state_at
 from secmonkey.api.problems import Problem
-from secmonkey.api.routes._params import GROUP_ID_PATTERN
-from secmonkey.api.routes.accounts import list_accounts
+from secmonkey.api.queries.accounts import list_accounts
+from secmonkey.api.queries.groups import find_groups, group_detail, referenced_names
+from secmonkey.api.queries.history import compare, revision_page, state_at
+from secmonkey.api.schemas.groups import GROUP_ID_PATTERN, GroupDetail
 from secmonkey.api.web.deps import (
     Blank,
+    Caller,
     OptAccount,
     OptCursor,
     OptRegion,
@@ -24,7 +26,8 @@ from secmonkey.api.web.deps import (
     at_most,
 )
 from secmonkey.api.web.rendering import render
-from secmonkey.api.web.views import property_changes, referenced_names, rule_rows
+from secmonkey.api.web.views import property_changes, rule_rows
+from secmonkey.common.storage import Database
 
 router = APIRouter(prefix="/groups")
 PAGE = 50
@@ -76,7 +79,7 @@ async def list_groups(
             filters=filters,
             page=page,
             cursor=cursor,
-            accounts=await list_accounts(db, caller.principal),
+            accounts=await list_accounts(db),
         ),
     )
 
@@ -85,7 +88,7 @@ def _place(account_id: str | None, region: str | None) -> dict[str, str | None]:
     return {"account_id": account_id, "region": region}
 
 
-async def _ambiguous(request: Request, caller: Viewer, group_id: str, exc: Problem) -> Response:
+async def _ambiguous(request: Request, caller: Caller, group_id: str, exc: Problem) -> Response:
     """A group ID seen in several places: let the user choose one."""
     candidates = []
     for key in exc.extra.get("candidates", []):
@@ -101,6 +104,23 @@ async def _ambiguous(request: Request, caller: Viewer, group_id: str, exc: Probl
     )
 
 
+async def _located(
+    request: Request,
+    db: Database,
+    caller: Caller,
+    group_id: str,
+    account_id: str | None,
+    region: str | None,
+) -> GroupDetail | Response:
+    """The group now, or (its ID seen in several places) the page that lets one choose."""
+    try:
+        return await group_detail(db, group_id, account_id, region)
+    except Problem as exc:
+        if exc.kind != "ambiguous-group":
+            raise
+        return await _ambiguous(request, caller, group_id, exc)
+
+
 @router.get("/{group_id}")
 async def group(
     request: Request,
@@ -110,12 +130,9 @@ async def group(
     account_id: OptAccount = None,
     region: OptRegion = None,
 ) -> Response:
-    try:
-        detail = await group_detail(db, group_id, account_id, region)
-    except Problem as exc:
-        if exc.kind != "ambiguous-group":
-            raise
-        return await _ambiguous(request, caller, group_id, exc)
+    detail = await _located(request, db, caller, group_id, account_id, region)
+    if isinstance(detail, Response):
+        return detail
     history = await revision_page(db, group_id, detail.account_id, detail.region, limit=5)
     return render(
         request,
@@ -142,12 +159,9 @@ async def history(
     region: OptRegion = None,
     cursor: OptCursor = None,
 ) -> Response:
-    try:
-        detail = await group_detail(db, group_id, account_id, region)
-    except Problem as exc:
-        if exc.kind != "ambiguous-group":
-            raise
-        return await _ambiguous(request, caller, group_id, exc)
+    detail = await _located(request, db, caller, group_id, account_id, region)
+    if isinstance(detail, Response):
+        return detail
     page = await revision_page(
         db, group_id, detail.account_id, detail.region, limit=PAGE, cursor=cursor
     )
@@ -177,12 +191,9 @@ async def diff(
     account_id: OptAccount = None,
     region: OptRegion = None,
 ) -> Response:
-    try:
-        detail = await group_detail(db, group_id, account_id, region)
-    except Problem as exc:
-        if exc.kind != "ambiguous-group":
-            raise
-        return await _ambiguous(request, caller, group_id, exc)
+    detail = await _located(request, db, caller, group_id, account_id, region)
+    if isinstance(detail, Response):
+        return detail
     comparison = await compare(db, group_id, from_, to, detail.account_id, detail.region)
     rows = rule_rows(comparison.old.config, comparison.new.config)
     names = await referenced_names(
@@ -218,12 +229,9 @@ async def as_of(
     account_id: OptAccount = None,
     region: OptRegion = None,
 ) -> Response:
-    try:
-        detail = await group_detail(db, group_id, account_id, region)
-    except Problem as exc:
-        if exc.kind != "ambiguous-group":
-            raise
-        return await _ambiguous(request, caller, group_id, exc)
+    detail = await _located(request, db, caller, group_id, account_id, region)
+    if isinstance(detail, Response):
+        return detail
     then = await state_at(db, group_id, time, detail.account_id, detail.region)
     return render(
         request,

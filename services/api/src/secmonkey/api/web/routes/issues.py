@@ -10,10 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import ValidationError
 
 from secmonkey.api.deps import Db, MaybePublisher, SettingsDep
-from secmonkey.api.issues import find_issues, justify_issue, withdraw_justification
-from secmonkey.api.report import build_report, csv_lines, render_html
-from secmonkey.api.routes.accounts import list_accounts
-from secmonkey.api.schemas.issues import JustificationIn
+from secmonkey.api.queries.accounts import list_accounts
+from secmonkey.api.queries.issues import find_issues, justify_issue, withdraw_justification
+from secmonkey.api.queries.report import build_report, csv_lines, render_html
+from secmonkey.api.schemas.issues import ISSUE_ID_PATTERN, JustificationIn
 from secmonkey.api.web.deps import (
     AuditorForm,
     Blank,
@@ -33,7 +33,7 @@ from secmonkey.common.errors import InvalidInput
 
 router = APIRouter()
 PAGE = 100
-IssueId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+IssueId = Annotated[str, Path(pattern=ISSUE_ID_PATTERN)]
 Sort = Literal["severity", "opened", "group", "account", "rule"]
 _SORTS: dict[str, Any] = {
     "opened": lambda i: (i.opened_at, i.id),
@@ -103,7 +103,7 @@ async def list_issues(
             issues=issues,
             next_cursor=page.next_cursor,
             cursor=cursor,
-            accounts=await list_accounts(db, caller.principal),
+            accounts=await list_accounts(db),
         ),
     )
 

@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from secmonkey.api.deps import CapabilitiesDep, Db
-from secmonkey.api.groups import resolve_groups
+from secmonkey.api.queries.groups import resolve_groups
+from secmonkey.api.queries.search import SearchPage, search_rules
 from secmonkey.api.schemas.groups import ResolveResponse
-from secmonkey.api.search import SearchPage, search_rules
 from secmonkey.api.web.deps import Blank, OptAccount, OptRegion, OptText, Viewer, at_most
 from secmonkey.api.web.rendering import render
 from secmonkey.common.cidr import MatchMode, parse_address, parse_network

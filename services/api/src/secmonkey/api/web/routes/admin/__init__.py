@@ -1,7 +1,8 @@
 """Admin pages (role `admin`): accounts, the allowlist, subscriptions (with a test send), API keys.
 
-Each action calls the REST route's own function, so the console validates and writes
-exactly as `/api/v1` does (the last-admin-key guard, webhook URL checks, and so on).
+Each action calls the query layer (`secmonkey.api.queries`), as `/api/v1` does, so the
+console validates and writes exactly as the REST API (the last-admin-key guard, webhook
+URL checks, and so on); `_page.AdminPage` is what the pages share.
 """
 
 from __future__ import annotations
@@ -22,4 +23,4 @@ async def admin_home(request: Request, _: Admin) -> Response:
 
 
 for module in (accounts, allowlist, subscriptions, keys):
-    router.include_router(module.router)
+    router.include_router(module.PAGE.router)

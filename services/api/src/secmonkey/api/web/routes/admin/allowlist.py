@@ -5,78 +5,40 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Request, Response
+from fastapi import Form, Path, Response
 
-from secmonkey.api.deps import Db
-from secmonkey.api.routes import allowlist
-from secmonkey.api.schemas.admin import NAME_PATTERN, AllowlistIn
-from secmonkey.api.web.deps import Admin, AdminForm, Caller
-from secmonkey.api.web.rendering import render
-from secmonkey.api.web.routes.admin._refused import Refused, attempt, build
+from secmonkey.api.queries import allowlist
+from secmonkey.api.schemas.admin import NAME_PATTERN, AllowlistIn, AllowlistView
+from secmonkey.api.web.routes.admin._page import AdminPage, AdminPost, Refused, build
 
-router = APIRouter()
 EntryName = Annotated[str, Path(pattern=NAME_PATTERN)]
 _NAME = re.compile(NAME_PATTERN)
 
 
-async def _allowlist_page(
-    request: Request,
-    db: Db,
-    caller: Caller,
-    notice: str | None = None,
-    error: str | None = None,
-    status_code: int = 200,
-) -> Response:
-    return render(
-        request,
-        "admin/allowlist.html",
-        caller.page(
-            title="Allowlist",
-            nav="admin",
-            section="allowlist",
-            entries=await allowlist.list_entries(db, caller.principal),
-            notice=notice,
-            error=error,
-        ),
-        status_code=status_code,
-    )
+PAGE = AdminPage("allowlist", "Allowlist", rows="entries", listed=allowlist.list_entries)
 
 
-@router.get("/allowlist")
-async def allowlist_page(request: Request, db: Db, caller: Admin) -> Response:
-    return await _allowlist_page(request, db, caller)
-
-
-@router.post("/allowlist")
+@PAGE.router.post("/allowlist")
 async def add_entry(
-    request: Request,
-    db: Db,
-    caller: AdminForm,
+    visit: AdminPost,
     name: Annotated[str, Form(max_length=128)] = "",
     cidr: Annotated[str, Form(max_length=64)] = "",
     description: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    try:
+    async def save() -> AllowlistView:
         if not _NAME.match(name.strip()):
             raise Refused(
                 "name: letters, digits, spaces and . _ : @ + - (starting with a letter or digit)",
                 422,
             )
         body = build(AllowlistIn, cidr=cidr.strip(), description=description.strip())
-        entry = await attempt(allowlist.put_entry(db, caller.principal, name.strip(), body))
-    except Refused as exc:
-        return await _allowlist_page(
-            request, db, caller, error=exc.message, status_code=exc.status_code
-        )
-    return await _allowlist_page(request, db, caller, notice=f"Saved {entry.name} ({entry.cidr}).")
+        return await allowlist.put_entry(visit.db, name.strip(), body)
+
+    return await PAGE.act(visit, save, lambda e: f"Saved {e.name} ({e.cidr}).")
 
 
-@router.post("/allowlist/{name}/delete")
-async def delete_entry(request: Request, db: Db, caller: AdminForm, name: EntryName) -> Response:
-    try:
-        await attempt(allowlist.delete_entry(db, caller.principal, name))
-    except Refused as exc:
-        return await _allowlist_page(
-            request, db, caller, error=exc.message, status_code=exc.status_code
-        )
-    return await _allowlist_page(request, db, caller, notice=f"Removed {name}.")
+@PAGE.router.post("/allowlist/{name}/delete")
+async def delete_entry(visit: AdminPost, name: EntryName) -> Response:
+    return await PAGE.act(
+        visit, lambda: allowlist.delete_entry(visit.db, name), lambda _: f"Removed {name}."
+    )

@@ -4,90 +4,52 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Path, Request, Response
+from fastapi import Form, Path, Response
 
-from secmonkey.api.auth import KeyVerifier
-from secmonkey.api.deps import Db, get_verifier
-from secmonkey.api.routes import keys
-from secmonkey.api.schemas.admin import KeyCreated, KeyIn, KeyUpdate
-from secmonkey.api.web.deps import Admin, AdminForm, Caller
-from secmonkey.api.web.rendering import render
-from secmonkey.api.web.routes.admin._refused import Refused, attempt, build
+from secmonkey.api.deps import Verifier
+from secmonkey.api.queries import keys
+from secmonkey.api.schemas.admin import KEY_ID_PATTERN, KeyIn, KeyUpdate, KeyView
+from secmonkey.api.web.routes.admin._page import AdminPage, AdminPost, Refused, attempt, build
 
-router = APIRouter()
-KeyPath = Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")]
-VerifierDep = Annotated[KeyVerifier, Depends(get_verifier)]
+KeyPath = Annotated[str, Path(pattern=KEY_ID_PATTERN)]
 
-
-async def _keys_page(
-    request: Request,
-    db: Db,
-    caller: Caller,
-    notice: str | None = None,
-    error: str | None = None,
-    created: KeyCreated | None = None,
-    status_code: int = 200,
-) -> Response:
-    return render(
-        request,
-        "admin/keys.html",
-        caller.page(
-            title="API keys",
-            nav="admin",
-            section="keys",
-            keys=await keys.list_keys(db, caller.principal),
-            created=created,
-            notice=notice,
-            error=error,
-        ),
-        status_code=status_code,
-    )
+PAGE = AdminPage(
+    "keys", "API keys", rows="keys", listed=keys.list_keys, more=lambda _: {"created": None}
+)
 
 
-@router.get("/keys")
-async def keys_page(request: Request, db: Db, caller: Admin) -> Response:
-    return await _keys_page(request, db, caller)
-
-
-@router.post("/keys")
+@PAGE.router.post("/keys")
 async def add_key(
-    request: Request,
-    db: Db,
-    caller: AdminForm,
+    visit: AdminPost,
     name: Annotated[str, Form(max_length=128)] = "",
     role: Annotated[str, Form(max_length=16)] = "viewer",
 ) -> Response:
+    """A new key is shown once, in place of a notice."""
     try:
         body = build(KeyIn, name=name.strip(), role=role)
-        created = await attempt(keys.new_key(db, caller.principal, body))
-    except Refused as exc:
-        return await _keys_page(request, db, caller, error=exc.message, status_code=exc.status_code)
-    return await _keys_page(request, db, caller, created=created)
+        created = await attempt(keys.new_key(visit.db, body))
+    except Refused as refusal:
+        return await PAGE.refused(visit, refusal)
+    return await PAGE.show(visit, created=created)
 
 
-@router.post("/keys/{key_id}/toggle")
-async def toggle_key(
-    request: Request, db: Db, verifier: VerifierDep, caller: AdminForm, key_id: KeyPath
-) -> Response:
-    try:
-        current = await attempt(keys.get_key(db, caller.principal, key_id))
-        updated = await attempt(
-            keys.update_key(
-                db, verifier, caller.principal, key_id, KeyUpdate(enabled=not current.enabled)
-            )
-        )
-    except Refused as exc:
-        return await _keys_page(request, db, caller, error=exc.message, status_code=exc.status_code)
-    state = "enabled" if updated.enabled else "disabled"
-    return await _keys_page(request, db, caller, notice=f"Key {updated.name} {state}.")
+@PAGE.router.post("/keys/{key_id}/toggle")
+async def toggle_key(visit: AdminPost, verifier: Verifier, key_id: KeyPath) -> Response:
+    async def toggle() -> KeyView:
+        current = await keys.get_key(visit.db, key_id)
+        update = KeyUpdate(enabled=not current.enabled)
+        return await keys.update_key(visit.db, verifier, visit.caller.principal, key_id, update)
+
+    def notice(updated: KeyView) -> str:
+        return f"Key {updated.name} {'enabled' if updated.enabled else 'disabled'}."
+
+    return await PAGE.act(visit, toggle, notice)
 
 
-@router.post("/keys/{key_id}/delete")
-async def delete_key(
-    request: Request, db: Db, verifier: VerifierDep, caller: AdminForm, key_id: KeyPath
-) -> Response:
-    try:
-        await attempt(keys.delete_key(db, verifier, caller.principal, key_id))
-    except Refused as exc:
-        return await _keys_page(request, db, caller, error=exc.message, status_code=exc.status_code)
-    return await _keys_page(request, db, caller, notice="Key revoked.")
+@PAGE.router.post("/keys/{key_id}/delete")
+async def delete_key(visit: AdminPost, verifier: Verifier, key_id: KeyPath) -> Response:
+    return await PAGE.act(
+        visit,
+        lambda: keys.delete_key(visit.db, verifier, visit.caller.principal, key_id),
+        lambda _: "Key revoked.",
+    )

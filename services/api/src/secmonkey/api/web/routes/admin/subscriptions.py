@@ -2,67 +2,61 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Request, Response
+from fastapi import Form, Path, Response
 
-from secmonkey.api.deps import Db, SettingsDep
-from secmonkey.api.routes import subscriptions
-from secmonkey.api.schemas.admin import ChannelIn, SubscriptionIn
-from secmonkey.api.web.deps import Admin, AdminForm, Caller
+from secmonkey.api.deps import SettingsDep
+from secmonkey.api.queries import subscriptions
+from secmonkey.api.schemas.admin import (
+    SUBSCRIPTION_ID_PATTERN,
+    ChannelIn,
+    SubscriptionIn,
+    SubscriptionView,
+)
 from secmonkey.api.web.rendering import render
-from secmonkey.api.web.routes.admin._refused import Refused, attempt, build, split
+from secmonkey.api.web.routes.admin._page import (
+    AdminPage,
+    AdminPost,
+    Refused,
+    attempt,
+    build,
+    split,
+)
 from secmonkey.common.documents import SubscriptionFilters
 from secmonkey.common.messages import GROUP_EVENT_TYPES, ISSUE_EVENT_TYPES
 from secmonkey.common.webhooks import redact_url
 
-router = APIRouter()
-SubscriptionPath = Annotated[str, Path(pattern=r"^[0-9A-Za-z_-]{1,64}$")]
+SubscriptionPath = Annotated[str, Path(pattern=SUBSCRIPTION_ID_PATTERN)]
 EVENT_TYPES = list(GROUP_EVENT_TYPES + ISSUE_EVENT_TYPES)
 
 
-async def _subscriptions_page(
-    request: Request,
-    db: Db,
-    caller: Caller,
-    notice: str | None = None,
-    error: str | None = None,
-    status_code: int = 200,
-) -> Response:
-    listed = await subscriptions.list_subscriptions(db, caller.principal)
-    return render(
-        request,
-        "admin/subscriptions.html",
-        caller.page(
-            title="Subscriptions",
-            nav="admin",
-            section="subscriptions",
-            subscriptions=listed,
-            targets={
-                s.id: ", ".join(s.channel.to)
-                if s.channel.type == "email"
-                else redact_url(s.channel.url or "")
-                for s in listed
-            },
-            event_types=EVENT_TYPES,
-            notice=notice,
-            error=error,
-        ),
-        status_code=status_code,
-    )
+def _targets(listed: list[SubscriptionView]) -> dict[str, Any]:
+    """Where each subscription sends (a webhook URL redacted), and the event types to tick."""
+    return {
+        "targets": {
+            s.id: ", ".join(s.channel.to)
+            if s.channel.type == "email"
+            else redact_url(s.channel.url or "")
+            for s in listed
+        },
+        "event_types": EVENT_TYPES,
+    }
 
 
-@router.get("/subscriptions")
-async def subscriptions_page(request: Request, db: Db, caller: Admin) -> Response:
-    return await _subscriptions_page(request, db, caller)
+PAGE = AdminPage(
+    "subscriptions",
+    "Subscriptions",
+    rows="subscriptions",
+    listed=subscriptions.list_subscriptions,
+    more=_targets,
+)
 
 
-@router.post("/subscriptions")
+@PAGE.router.post("/subscriptions")
 async def add_subscription(
-    request: Request,
-    db: Db,
+    visit: AdminPost,
     settings: SettingsDep,
-    caller: AdminForm,
     name: Annotated[str, Form(max_length=200)] = "",
     channel: Annotated[str, Form(max_length=16)] = "email",
     to: Annotated[str, Form(max_length=4000)] = "",
@@ -73,7 +67,7 @@ async def add_subscription(
     min_severity: Annotated[str, Form(max_length=16)] = "",
     mode: Annotated[str, Form(max_length=16)] = "immediate",
 ) -> Response:
-    try:
+    async def add() -> SubscriptionView:
         body = build(
             SubscriptionIn,
             name=name.strip(),
@@ -92,50 +86,32 @@ async def add_subscription(
             ),
             mode=mode,
         )
-        created = await attempt(
-            subscriptions.create_subscription(db, settings, caller.principal, body)
-        )
-    except Refused as exc:
-        return await _subscriptions_page(
-            request, db, caller, error=exc.message, status_code=exc.status_code
-        )
-    return await _subscriptions_page(request, db, caller, notice=f"Added {created.name}.")
+        return await subscriptions.create_subscription(visit.db, settings, body)
+
+    return await PAGE.act(visit, add, lambda s: f"Added {s.name}.")
 
 
-@router.post("/subscriptions/{subscription_id}/test")
-async def test_subscription(
-    request: Request, db: Db, caller: AdminForm, subscription_id: SubscriptionPath
-) -> Response:
+@PAGE.router.post("/subscriptions/{subscription_id}/test")
+async def test_subscription(visit: AdminPost, subscription_id: SubscriptionPath) -> Response:
+    """htmx shows the outcome beside the button; a plain form post, on the page."""
+    htmx = visit.request.headers.get("HX-Request") == "true"
     try:
-        queued = await attempt(
-            subscriptions.test_subscription(db, caller.principal, subscription_id)
+        queued = await attempt(subscriptions.send_test(visit.db, subscription_id))
+    except Refused as refusal:
+        if not htmx:
+            return await PAGE.refused(visit, refusal)
+        return render(
+            visit.request, "admin/_test_sent.html", {"error": refusal.message, "queued": None}
         )
-    except Refused as exc:
-        if request.headers.get("HX-Request") == "true":
-            return render(
-                request,
-                "admin/_test_sent.html",
-                {"error": exc.message, "queued": None},
-                status_code=200,
-            )
-        return await _subscriptions_page(
-            request, db, caller, error=exc.message, status_code=exc.status_code
-        )
-    if request.headers.get("HX-Request") == "true":
-        return render(request, "admin/_test_sent.html", {"queued": queued, "error": None})
-    return await _subscriptions_page(
-        request, db, caller, notice=f"Test queued (event {queued.event_id}): {queued.detail}."
+    if htmx:
+        return render(visit.request, "admin/_test_sent.html", {"queued": queued, "error": None})
+    return await PAGE.show(visit, notice=f"Test queued (event {queued.event_id}): {queued.detail}.")
+
+
+@PAGE.router.post("/subscriptions/{subscription_id}/delete")
+async def delete_subscription(visit: AdminPost, subscription_id: SubscriptionPath) -> Response:
+    return await PAGE.act(
+        visit,
+        lambda: subscriptions.delete_subscription(visit.db, subscription_id),
+        lambda _: "Subscription removed.",
     )
-
-
-@router.post("/subscriptions/{subscription_id}/delete")
-async def delete_subscription(
-    request: Request, db: Db, caller: AdminForm, subscription_id: SubscriptionPath
-) -> Response:
-    try:
-        await attempt(subscriptions.delete_subscription(db, caller.principal, subscription_id))
-    except Refused as exc:
-        return await _subscriptions_page(
-            request, db, caller, error=exc.message, status_code=exc.status_code
-        )
-    return await _subscriptions_page(request, db, caller, notice="Subscription removed.")

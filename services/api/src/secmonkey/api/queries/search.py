@@ -10,10 +10,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
+from secmonkey.api.pagination import decode_cursor, encode_cursor
 from secmonkey.api.schemas.groups import RuleView
-from secmonkey.api.schemas.search import RuleMatch
+from secmonkey.api.schemas.search import RuleMatch, SearchResult
 from secmonkey.common.canonical import Rule
 from secmonkey.common.cidr import IPNetwork, IPRange, MatchMode
 from secmonkey.common.search_index.reader import (
@@ -40,6 +41,45 @@ PROJECTION = {
 class SearchPage:
     matches: list[RuleMatch]
     next_key: str | None
+
+
+class _KeyCursor(BaseModel):
+    k: str
+
+
+async def search_result(
+    db: Database,
+    capabilities: Capabilities,
+    network: IPNetwork,
+    mode: MatchMode,
+    *,
+    searched: str,
+    direction: Direction | None = None,
+    account_id: str | None = None,
+    region: str | None = None,
+    cursor: str | None = None,
+    limit: int = 1000,
+) -> SearchResult:
+    """A page of `search_rules` as the REST API answers it: `searched` (the query as
+    normalised) and an opaque cursor naming the last group returned."""
+    position = decode_cursor(cursor, _KeyCursor)
+    page = await search_rules(
+        db,
+        capabilities,
+        network,
+        mode,
+        direction=direction,
+        account_id=account_id,
+        region=region,
+        after_key=position.k if position else None,
+        limit=limit,
+    )
+    return SearchResult(
+        query=searched,
+        match=mode,
+        results=page.matches,
+        next_cursor=encode_cursor(_KeyCursor(k=page.next_key)) if page.next_key else None,
+    )
 
 
 async def search_rules(

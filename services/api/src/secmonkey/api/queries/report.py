@@ -37,7 +37,7 @@ CSV_COLUMNS = [
     "issue_id",
 ]
 _templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    loader=FileSystemLoader(Path(__file__).parents[1] / "templates"),
     autoescape=select_autoescape(["html"]),
 )
 

@@ -1,157 +1,114 @@
-"""Reading groups: the queries behind `/groups`, shared by the REST routes and the web console.
+"""A group's history: its revisions by number, the state at an instant, the change between two.
 
-Each function takes plain, already-validated values and returns the API's response model;
-errors are the shared ones (`NotFound`, `InvalidInput`, `Problem`), which the REST API
-turns into problem details and the console into a page.
+Revisions are stored under `_id = "<key>:<seq>"` and their `observed_at` grows with
+`seq` (the auditor never rewrites history with an older observation), so the revision
+in force at an instant is found by a binary search of primary-key lookups: a handful of
+the cheapest reads any MongoDB-protocol server serves, whatever the history's length.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 
-from secmonkey.api.history import (
-    Revisions,
-    find_item,
-    load_item,
-    parse_point,
-    resolve_point,
-)
 from secmonkey.api.pagination import decode_cursor, encode_cursor
-from secmonkey.api.routes._params import GROUP_ID_PATTERN
+from secmonkey.api.queries.groups import find_item
 from secmonkey.api.schemas.groups import (
     DiffEnd,
     GroupAt,
-    GroupDetail,
     GroupDiff,
-    GroupPage,
-    GroupSummary,
-    Resolution,
-    ResolvedGroup,
-    ResolveResponse,
     RevisionDetail,
     RevisionPage,
     RevisionSummary,
     RuleView,
 )
-from secmonkey.api.schemas.issues import IssueView
 from secmonkey.common.changes import change_list, json_diff
 from secmonkey.common.dates import aware
-from secmonkey.common.documents import Issue, Item, Revision
+from secmonkey.common.documents import Revision
 from secmonkey.common.errors import InvalidInput, NotFound
-from secmonkey.common.search_index.reader import seen_as
-from secmonkey.common.severity import SEVERITY_RANK, Severity
-from secmonkey.common.storage import Database, filters
-
-MAX_RESOLVE = 100
-_GROUP_ID = re.compile(GROUP_ID_PATTERN)
-_SUMMARY_PROJECTION = {"ranges": 0}
-
-
-class _KeyCursor(BaseModel):
-    k: str
+from secmonkey.common.storage import Database
 
 
 class _SeqCursor(BaseModel):
     s: int
 
 
-async def find_groups(
-    db: Database,
-    *,
-    account_id: str | None = None,
-    region: str | None = None,
-    vpc_id: str | None = None,
-    name: str | None = None,
-    state: Literal["active", "deleted", "all"] = "active",
-    min_severity: Severity | None = None,
-    has_issues: bool | None = None,
-    limit: int = 100,
-    cursor: str | None = None,
-) -> GroupPage:
-    """Groups matching every given filter, in key order; `name` is a case-insensitive prefix."""
-    query: dict[str, Any] = filters.equals(
-        account_id=account_id or None, region=region or None, vpc_id=vpc_id or None
-    )
-    if name:
-        prefix = name.lower()
-        query["name_lower"] = {"$gte": prefix, "$lt": prefix + "\U0010ffff"}
-    if state != "all":
-        query["state"] = state
-    if min_severity is not None:
-        query["max_severity_rank"] = {"$gte": SEVERITY_RANK[min_severity.value]}
-    if has_issues is not None:
-        query["open_issues"] = {"$gt": 0} if has_issues else 0
-    position = decode_cursor(cursor, _KeyCursor)
-    if position is not None:
-        query["_id"] = {"$gt": position.k}
-    docs = await db.items.find(query, _SUMMARY_PROJECTION).sort("_id", 1).limit(limit).to_list()
-    items = [GroupSummary.of(Item.model_validate(d)) for d in docs]
-    more = len(items) == limit
-    return GroupPage(
-        items=items, next_cursor=encode_cursor(_KeyCursor(k=items[-1].key)) if more else None
-    )
+@dataclass
+class Revisions:
+    """Revision lookups of one item, remembering what it already read."""
 
+    db: Database
+    key: str
+    latest: int
 
-async def resolve_groups(db: Database, ids: str) -> ResolveResponse:
-    """Name, account, region and state of each comma-separated group ID, deleted ones too."""
-    wanted = list(dict.fromkeys(i.strip() for i in ids.split(",") if i.strip()))
-    if not wanted:
-        raise InvalidInput("ids: give at least one group ID, e.g. ids=sg-0abc1234")
-    bad = [i for i in wanted if not _GROUP_ID.match(i)]
-    if bad:
-        raise InvalidInput(f"ids: not security group IDs: {', '.join(bad[:5])}")
-    if len(wanted) > MAX_RESOLVE:
-        raise InvalidInput(f"ids: at most {MAX_RESOLVE} IDs at once, got {len(wanted)}")
-    # One primary-key lookup per ID: `group_ids` holds what the answer needs.
-    seen = await asyncio.gather(*(seen_as(db, i) for i in wanted))
-    found = {
-        group_id: [
-            ResolvedGroup(key=key, group_id=group_id, **_resolved(about))
-            for key, about in keys.items()
-        ]
-        for group_id, keys in zip(wanted, seen, strict=True)
-        if keys
-    }
-    return ResolveResponse(
-        results=[
-            Resolution(
-                group_id=i,
-                found=i in found,
-                matches=sorted(found.get(i, []), key=lambda g: (g.state != "active", g.key)),
+    def __post_init__(self) -> None:
+        self._seen: dict[int, Revision] = {}
+
+    async def get(self, seq: int) -> Revision:
+        if seq < 1 or seq > self.latest:
+            raise NotFound(
+                f"revision {seq} does not exist; this group has revisions 1 to {self.latest}"
             )
-            for i in wanted
-        ]
-    )
+        if seq not in self._seen:
+            doc = await self.db.revisions.find_one({"_id": f"{self.key}:{seq}"})
+            if doc is None:
+                raise NotFound(f"revision {seq} of {self.key} is missing from the history")
+            self._seen[seq] = Revision.model_validate(doc)
+        return self._seen[seq]
+
+    async def at(self, instant: datetime) -> Revision | None:
+        """The last revision observed at or before `instant`, or None if there was none yet."""
+        instant = aware(instant)
+        if self.latest < 1:
+            return None
+        newest = await self.get(self.latest)
+        if newest.observed_at <= instant:
+            return newest
+        low, high, found = 1, self.latest - 1, None
+        while low <= high:
+            middle = (low + high) // 2
+            revision = await self.get(middle)
+            if revision.observed_at <= instant:
+                found, low = revision, middle + 1
+            else:
+                high = middle - 1
+        return found
+
+    async def after(self, revision: Revision) -> Revision | None:
+        return await self.get(revision.seq + 1) if revision.seq < self.latest else None
 
 
-def _resolved(about: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in about.items() if k != "seq"}  # (which revision wrote it)
+Point = int | datetime
 
 
-async def group_detail(
-    db: Database, group_id: str, account_id: str | None = None, region: str | None = None
-) -> GroupDetail:
-    """A group now: its configuration, rules, attachments and open or justified issues."""
-    item = await load_item(db, group_id, account_id, region)
-    issues = [
-        IssueView.of(Issue.model_validate(d))
-        async for d in db.issues.find({"key": item.id, "status": {"$in": ["open", "justified"]}})
-    ]
-    issues.sort(key=lambda i: (-i.severity.rank, i.rule_id, i.rule_text))
-    return GroupDetail(
-        **GroupSummary.fields_of(item),
-        config=item.config,
-        rules=[RuleView.of(n, r) for n, r in enumerate(item.config.rules)],
-        attachments=item.attachments,
-        issues=issues,
-    )
+def parse_point(text: str, name: str) -> Point:
+    """A revision number (`3`) or an ISO 8601 instant (`2026-05-01T12:00:00Z`)."""
+    value = text.strip()
+    if value.isdigit():
+        number = int(value)
+        if number < 1 or number > 2**31:
+            raise InvalidInput(f"{name}: revision numbers start at 1, got {value}")
+        return number
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"{name}: {text!r} is neither a revision number nor an ISO 8601 instant"
+        ) from None
+    return aware(parsed)
+
+
+async def resolve_point(revisions: Revisions, point: Point, name: str, group_id: str) -> Revision:
+    if isinstance(point, int):
+        return await revisions.get(point)
+    revision = await revisions.at(point)
+    if revision is None:
+        raise NotFound(f"{group_id} did not exist yet at {point.isoformat()} ({name})")
+    return revision
 
 
 async def revision_page(

@@ -1,4 +1,4 @@
-"""Sweep health for the dashboard: per account and region, the latest sweep and the last complete one.
+"""Sweeps: asking the collectors for one now, and each account-region's latest sweep.
 
 The collector records one `sweeps` document per account-region sweep (`kind: region`,
 with `status` running/complete/incomplete, `error`, `groups`, `started_at`). Two reads on
@@ -8,11 +8,21 @@ folded here; FerretDB has no `$group` accumulator that would pick the newest per
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aio_pika.exceptions import AMQPError
+
+from secmonkey.api.auth import Principal
+from secmonkey.api.problems import Problem
+from secmonkey.api.schemas.admin import SweepIn, SweepQueued, SweepsQueued
+from secmonkey.common import sweep_requests
+from secmonkey.common.amqp import Publisher
 from secmonkey.common.storage import Database, filters
+
+log = logging.getLogger(__name__)
 
 RECENT = 1000
 _PROJECTION = {
@@ -26,6 +36,38 @@ _PROJECTION = {
     "started_at": 1,
     "finished_at": 1,
 }
+
+
+async def request_sweeps(
+    db: Database, publisher: Publisher, queue: str, who: Principal, body: SweepIn
+) -> SweepsQueued:
+    """One sweep of the account (or of every monitored one), a request per account on `queue`;
+    503 when RabbitMQ does not take them."""
+    wanted = None if body.account_id is None else [body.account_id]
+    account_ids = await sweep_requests.sweepable_accounts(db, wanted)
+    try:
+        sweep_id = await sweep_requests.request_sweep(
+            db,
+            publisher,
+            queue,
+            account_ids,
+            regions=body.regions,
+            reason=f"api:{who.name}",
+            requested_by=who.name,
+        )
+    except (TimeoutError, AMQPError, ConnectionError) as exc:
+        log.warning("could not queue sweep requests on %s: %s", queue, exc)
+        raise Problem(
+            503,
+            f"the sweep request could not be queued on {queue} "
+            f"({exc.__class__.__name__}); is RabbitMQ up and the queue declared?",
+            kind="unavailable",
+        ) from None
+    return SweepsQueued(
+        sweeps=[
+            SweepQueued(sweep_id=sweep_id, account_id=a, regions=body.regions) for a in account_ids
+        ]
+    )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Reading and justifying issues: the queries behind `/issues`, shared with the web console."""
+"""Issues: the filtered list, one issue, justifying one (who, why, until) and withdrawing that."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from secmonkey.api.auth import Principal
-from secmonkey.api.events import record_event
 from secmonkey.api.pagination import decode_cursor, encode_cursor
 from secmonkey.api.problems import Problem
+from secmonkey.api.queries.events import record_event
 from secmonkey.api.schemas.issues import IssuePage, IssueView, JustificationIn
 from secmonkey.common import justifications
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.dates import aware
 from secmonkey.common.documents import Issue, Justification
-from secmonkey.common.errors import InvalidInput
+from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.messages import Event, IssueRef, new_id
 from secmonkey.common.severity import SEVERITY_RANK, Severity
 from secmonkey.common.storage import Database, Store, filters
@@ -82,6 +82,13 @@ async def find_issues(
         last = docs[-1]
         next_cursor = encode_cursor(_IssueCursor(r=int(last["severity_rank"]), i=last["_id"]))
     return IssuePage(items=items, next_cursor=next_cursor)
+
+
+async def get_issue(db: Database, issue_id: str) -> IssueView:
+    doc = await db.issues.find_one({"_id": issue_id})
+    if doc is None:
+        raise NotFound(f"no issue {issue_id}")
+    return IssueView.of(Issue.model_validate(doc))
 
 
 async def justify_issue(

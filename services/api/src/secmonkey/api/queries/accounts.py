@@ -1,0 +1,45 @@
+"""Accounts: the monitored (and trusted) AWS accounts the collectors sweep."""
+
+from __future__ import annotations
+
+from secmonkey.api.schemas.admin import AccountFields, AccountIn, AccountView
+from secmonkey.common.documents import Account
+from secmonkey.common.errors import Conflict, NotFound
+from secmonkey.common.storage import Database, insert_unique
+
+
+async def list_accounts(db: Database) -> list[AccountView]:
+    docs = await db.accounts.find({}).sort("_id", 1).to_list()
+    return [AccountView.of(Account.model_validate(d)) for d in docs]
+
+
+async def get_account(db: Database, account_id: str) -> AccountView:
+    doc = await db.accounts.find_one({"_id": account_id})
+    if doc is None:
+        raise NotFound(f"no account {account_id}")
+    return AccountView.of(Account.model_validate(doc))
+
+
+async def create_account(db: Database, body: AccountIn) -> AccountView:
+    """Add an account; `Conflict` if its ID is already monitored."""
+    account = Account.model_validate(body.model_dump())
+    if not await insert_unique(db.accounts, account.to_mongo()):
+        raise Conflict(f"account {body.id} already exists; PUT /accounts/{body.id} changes it")
+    return AccountView.of(account)
+
+
+async def update_account(db: Database, account_id: str, body: AccountFields) -> AccountView:
+    """Replace an account's settings; `NotFound` if there is no such account."""
+    account = Account.model_validate({"id": account_id, **body.model_dump()})
+    fields = {k: v for k, v in account.to_mongo().items() if k != "_id"}
+    result = await db.accounts.update_one({"_id": account_id}, {"$set": fields})
+    if result.matched_count == 0:
+        raise NotFound(f"no account {account_id}; POST /accounts creates it")
+    return AccountView.of(account)
+
+
+async def delete_account(db: Database, account_id: str) -> None:
+    """Stop monitoring an account; its history stays."""
+    result = await db.accounts.delete_one({"_id": account_id})
+    if result.deleted_count == 0:
+        raise NotFound(f"no account {account_id}")
