@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
@@ -46,6 +47,7 @@ class Batch:
     notices: list[Notice]
     idempotency_key: str
     secrets: list[str] = field(default_factory=list)
+    created_at: datetime | None = None  # when the delivery was made: the same on every attempt
 
     @property
     def single(self) -> Notice:
