@@ -11,12 +11,18 @@ from urllib.parse import urlsplit
 from secmonkey.common.documents import Subscription
 from secmonkey.notifier.notices import Notice
 
-Result = Literal["delivered", "retry", "failed"]
+Result = Literal["delivered", "retry", "unknown", "failed"]
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one attempt ended: delivered, worth retrying (with the server's Retry-After), or not."""
+    """How one attempt ended.
+
+    `delivered`; `retry`: certainly not acted on — nothing was sent (refused, unreachable)
+    or the receiver answered an error worth retrying (with its Retry-After); `unknown`: the
+    request was sent and no answer came in time, so the receiver may have acted on it;
+    `failed`: not worth retrying.
+    """
 
     result: Result
     status_code: int | None = None
@@ -34,8 +40,17 @@ class Outcome:
         return cls("retry", status_code, error, retry_after)
 
     @classmethod
+    def unknown(cls, error: str) -> Outcome:
+        return cls("unknown", None, error)
+
+    @classmethod
     def failed(cls, error: str, status_code: int | None = None) -> Outcome:
         return cls("failed", status_code, error)
+
+    @property
+    def sent(self) -> bool:
+        """Did the request reach the receiver, or may it have: answered, or no answer in time."""
+        return self.result == "unknown" or self.status_code is not None
 
 
 @dataclass(frozen=True)
