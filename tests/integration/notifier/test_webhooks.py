@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from secmonkey.common import webhooks
 from secmonkey.common.documents import Channel
@@ -42,6 +43,11 @@ async def test_generic_cloudevent_is_signed_and_carries_an_idempotency_key(
     webhooks.verify(secret, headers["x-secmonkey-signature"], got.body)
     with pytest.raises(InvalidInput, match="does not match"):
         webhooks.verify("another-secret", headers["x-secmonkey-signature"], got.body)
+    # Standard Webhooks: a stock library verifies it, keyed with the secret's bytes
+    assert headers["webhook-id"] == event.event_id
+    assert Webhook(secret.encode()).verify(got.body, got.headers)["id"] == event.event_id
+    with pytest.raises(WebhookVerificationError):
+        Webhook(b"another-secret").verify(got.body, got.headers)
 
     body = got.json()
     assert body["specversion"] == "1.0"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
+import json
 
 import pytest
 
@@ -119,3 +121,61 @@ def test_signature_matches_the_documented_recipe() -> None:
     header = webhooks.sign("k", body, timestamp=42)
     expected = hmac.new(b"k", b"42." + body, hashlib.sha256).hexdigest()
     assert header == f"t=42,v1={expected}"
+
+
+# The example of the Standard Webhooks specification (secret, id, timestamp, body, signature).
+SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SPEC_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+SPEC_BODY = b'{"test": 2432232314}'
+SPEC_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def test_standard_signature_matches_the_specification_example() -> None:
+    assert webhooks.standard_signature(SPEC_SECRET, SPEC_ID, 1614265330, SPEC_BODY) == (
+        SPEC_SIGNATURE
+    )
+
+
+@pytest.mark.parametrize(
+    ("secret", "key"),
+    [
+        (SPEC_SECRET, base64.b64decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")),
+        ("whsec_c2VjcmV0LWtleQ", b"secret-key"),  # unpadded base64 is accepted, as libraries do
+        ("whsec-test-3f9a1c", b"whsec-test-3f9a1c"),  # an older secret: its own bytes
+        ("whsec_not base64!", b"whsec_not base64!"),  # not base64: its own bytes
+        ("whsec_", b"whsec_"),
+        ("s3cret-älter", "s3cret-älter".encode()),
+    ],
+)
+def test_standard_key_decodes_whsec_secrets_and_keeps_every_other_secret_as_bytes(
+    secret: str, key: bytes
+) -> None:
+    """Existing subscriptions keep their secrets; new ones may paste a `whsec_` secret."""
+    assert webhooks.standard_key(secret) == key
+    assert webhooks.standard_secret(secret) == "whsec_" + base64.b64encode(key).decode()
+
+
+def test_signature_headers_share_one_timestamp_and_carry_the_id() -> None:
+    body = b'{"id":"e1"}'
+    headers = webhooks.signature_headers("s3cret-key", "e1", body, timestamp=1_700_000_000)
+    assert headers["webhook-id"] == "e1" and headers["webhook-timestamp"] == "1700000000"
+    assert headers["webhook-signature"] == webhooks.standard_signature(
+        "s3cret-key", "e1", 1_700_000_000, body
+    )
+    webhooks.verify("s3cret-key", headers["X-Secmonkey-Signature"], body, now=1_700_000_000)
+    assert headers["X-Secmonkey-Signature"].startswith("t=1700000000,")
+
+
+@pytest.mark.parametrize("secret", [SPEC_SECRET, "a-secret-of-any-shape-16+"])
+def test_a_stock_standard_webhooks_library_verifies_the_headers(secret: str) -> None:
+    """A receiver using the `standardwebhooks` package, configured as the README says."""
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    body = b'{"specversion":"1.0","id":"e1"}'
+    headers = webhooks.signature_headers(secret, "e1", body)
+    assert Webhook(webhooks.standard_secret(secret)).verify(body, headers) == json.loads(body)
+    assert Webhook(webhooks.standard_key(secret)).verify(body, headers) == json.loads(body)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(webhooks.standard_secret("another-secret-16+")).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(webhooks.standard_secret(secret)).verify(body + b" ", headers)

@@ -8,7 +8,7 @@ import pytest
 from secmonkey.common.documents import Channel, Subscription
 from secmonkey.notifier.channels.base import redact, secrets_of
 from secmonkey.notifier.channels.http import classify, parse_retry_after
-from secmonkey.notifier.outcomes import backoff
+from secmonkey.notifier.retries import backoff
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:

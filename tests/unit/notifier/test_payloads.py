@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from secmonkey.common import webhooks
 from secmonkey.common.documents import Channel, Subscription
@@ -39,6 +42,32 @@ def test_generic_is_a_signed_cloudevent() -> None:
     assert {"specversion", "id", "source", "type", "time", "datacontenttype", "data"} <= doc.keys()
     assert doc["type"] == "io.secmonkey.issue.opened" and doc["id"] == "e1"
     assert headers["Idempotency-Key"] == "e1"
+
+
+def test_generic_names_the_delivery_with_one_id_in_the_body_and_every_header() -> None:
+    """A receiver deduplicating on the CloudEvents id, webhook-id or Idempotency-Key agrees."""
+    secret = "a-generic-secret-16+"
+    body, headers = generic.build(sub("generic", secret=secret), one())
+    assert json.loads(body)["id"] == headers["webhook-id"] == headers["Idempotency-Key"] == "e1"
+    assert headers["X-Secmonkey-Signature"].startswith(f"t={headers['webhook-timestamp']},")
+    Webhook(webhooks.standard_secret(secret)).verify(body, headers)
+    webhooks.verify(secret, headers["X-Secmonkey-Signature"], body)
+
+
+def test_every_attempt_of_a_digest_sends_the_same_body_and_id() -> None:
+    created = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    batch = replace(many(3), created_at=created)
+    first, first_headers = generic.build(sub("generic"), batch)
+    again, again_headers = generic.build(sub("generic"), batch)
+    assert first == again
+    assert json.loads(first)["time"] == "2026-12-06T12:00:00Z"
+    assert first_headers["webhook-id"] == again_headers["webhook-id"] == "digest:c:0"
+
+
+def test_slack_and_teams_carry_no_signature() -> None:
+    for build in (slack.build, teams.build):
+        _, headers = build(sub("slack"), one())
+        assert not {"webhook-id", "webhook-signature", "X-Secmonkey-Signature"} & headers.keys()
 
 
 def test_generic_digest_lists_every_event() -> None:

@@ -28,9 +28,11 @@ Status = Literal["pending", "delivered", "failed", "cancelled"]
 
 
 class Attempt(BaseModel):
+    """One attempt of a delivery; `unknown`: sent, no answer in time (it may have been received)."""
+
     n: int
     at: datetime
-    outcome: Literal["delivered", "retry", "failed"]
+    outcome: Literal["delivered", "retry", "unknown", "failed"]
     status_code: int | None = None
     error: str | None = None
     duration_ms: float

@@ -9,10 +9,19 @@ Signatures (the `generic` format): the header `X-Secmonkey-Signature: t=<unix se
 where `<hex>` is HMAC-SHA256 with the subscription's secret over `<t>.` followed by the
 raw body bytes. A receiver recomputes it, compares in constant time and refuses a
 timestamp older than a few minutes (replay).
+
+Beside it, the Standard Webhooks headers (https://www.standardwebhooks.com), so stock
+libraries verify and deduplicate: `webhook-id` (the same on every attempt),
+`webhook-timestamp` (unix seconds of this attempt) and `webhook-signature`
+(`v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`). Its key is `standard_key`:
+a secret written the Standard Webhooks way (`whsec_` + base64) is that base64 decoded;
+any other secret is its UTF-8 bytes, which a library takes as `standard_secret(secret)`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import ipaddress
@@ -28,6 +37,10 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 EVENT_ID_HEADER = "X-Secmonkey-Event-Id"
 DELIVERY_ID_HEADER = "X-Secmonkey-Delivery"
 SIGNATURE_VERSION = "v1"
+STANDARD_ID_HEADER = "webhook-id"
+STANDARD_TIMESTAMP_HEADER = "webhook-timestamp"
+STANDARD_SIGNATURE_HEADER = "webhook-signature"
+STANDARD_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 DEFAULT_TOLERANCE_SECONDS = 300
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -192,3 +205,47 @@ def verify(
     expected = _mac(secret, timestamp, body)
     if not any(hmac.compare_digest(expected, c) for c in candidates):
         raise InvalidInput("signature does not match")
+
+
+def standard_key(secret: str) -> bytes:
+    """The HMAC key of `webhook-signature`: `whsec_<base64>` decoded, else the secret's UTF-8.
+
+    Secrets made before the Standard Webhooks headers (any string) keep working: their
+    key is their bytes, exactly as for `X-Secmonkey-Signature`.
+    """
+    if not secret:
+        raise InvalidInput("a signing secret is required")
+    if secret.startswith(STANDARD_SECRET_PREFIX):
+        encoded = secret[len(STANDARD_SECRET_PREFIX) :]
+        try:
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if key:
+            return key
+    return secret.encode()
+
+
+def standard_secret(secret: str) -> str:
+    """The secret as a Standard Webhooks library takes it: `whsec_` + base64 of the key."""
+    return STANDARD_SECRET_PREFIX + base64.b64encode(standard_key(secret)).decode()
+
+
+def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value: `v1,` + base64 HMAC-SHA256 of `<id>.<timestamp>.<body>`."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    mac = hmac.new(standard_key(secret), signed, hashlib.sha256).digest()
+    return f"v1,{base64.b64encode(mac).decode()}"
+
+
+def signature_headers(
+    secret: str, message_id: str, body: bytes, timestamp: int | None = None
+) -> dict[str, str]:
+    """Every signature header of one attempt, with one timestamp: ours and Standard Webhooks'."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    return {
+        SIGNATURE_HEADER: sign(secret, body, ts),
+        STANDARD_ID_HEADER: message_id,
+        STANDARD_TIMESTAMP_HEADER: str(ts),
+        STANDARD_SIGNATURE_HEADER: standard_signature(secret, message_id, ts, body),
+    }

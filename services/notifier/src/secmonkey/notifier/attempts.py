@@ -287,6 +287,7 @@ class Attempts:
             notices=[Notice.of(e, self.settings.public_url) for e in delivery.parsed_events()],
             idempotency_key=delivery.event_id or delivery.id,
             secrets=secrets,
+            created_at=delivery.created_at,
         )
         channel = subscription.channel.type
         sender = self.senders[channel]

@@ -11,6 +11,11 @@ FAILED = Counter(
 RETRIED = Counter(
     "secmonkey_notifier_retried_total", "Attempts that failed and were scheduled again", ["channel"]
 )
+UNANSWERED = Counter(
+    "secmonkey_notifier_unanswered_total",
+    "Attempts sent that got no answer in time (the receiver may have acted on them)",
+    ["channel"],
+)
 ATTEMPT_SECONDS = Histogram(
     "secmonkey_notifier_attempt_seconds",
     "Duration of one delivery attempt",

@@ -1,18 +1,15 @@
-"""What becomes of an attempt: recorded as delivered, rescheduled with backoff, or failed.
+"""What becomes of an attempt: recorded as delivered, rescheduled, or failed.
 
-Retries back off exponentially with jitter — `retry_base_seconds` doubling up to
-`retry_max_seconds`, the second half of each step random — and honour a longer
-`Retry-After`; a delivery older than `delivery_max_age_seconds` is given up. What fails
-for good is published to `<queue>.undelivered` (behind `secmonkey.dlx`) with its events,
-then recorded `failed`.
+When the next attempt is due, or whether there is one, is `retries.RetryPolicy`'s
+decision. What fails for good is published to `<queue>.undelivered` (behind
+`secmonkey.dlx`) with its events and reason, then recorded `failed`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import random
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,27 +19,10 @@ from secmonkey.common.messages import DEAD_LETTER_EXCHANGE, utcnow
 from secmonkey.notifier import metrics
 from secmonkey.notifier.channels.base import Outcome, redact
 from secmonkey.notifier.deliveries import DeliveryStore
+from secmonkey.notifier.retries import GiveUp, RetryPolicy
 from secmonkey.notifier.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def backoff(
-    attempt: int,
-    base: float,
-    cap: float,
-    retry_after: float | None = None,
-    rng: Callable[[], float] = random.random,
-) -> float:
-    """Seconds before attempt `attempt + 1`: base·2^(attempt-1) capped, half of it jittered.
-
-    A server's Retry-After is honoured when it asks for longer.
-    """
-    ceiling = min(cap, base * 2.0 ** max(attempt - 1, 0))
-    delay = ceiling / 2 + rng() * ceiling / 2
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return delay
 
 
 class DeadLetters:
@@ -78,6 +58,7 @@ class DeadLetters:
 class Outcomes:
     def __init__(self, settings: Settings, store: DeliveryStore, dead_letters: DeadLetters) -> None:
         self.settings = settings
+        self.policy = RetryPolicy.of(settings)
         self.store = store
         self.dead_letters = dead_letters
 
@@ -127,39 +108,38 @@ class Outcomes:
             )
             log.debug("delivered %s", delivery.id, extra=log_extra)
             return None
-        if outcome.result == "retry":
-            delay = backoff(
-                n,
-                self.settings.retry_base_seconds,
-                self.settings.retry_max_seconds,
-                outcome.retry_after,
+        if outcome.result in ("retry", "unknown"):
+            if outcome.result == "unknown":
+                metrics.UNANSWERED.labels(channel).inc()
+            age = (now - delivery.created_at).total_seconds()
+            redacted = dataclasses.replace(outcome, error=error)
+            decision = self.policy.after(channel, delivery.attempts, redacted, age)
+            if isinstance(decision, GiveUp):
+                await self._fail(delivery, attempt, decision.reason, now, channel, log_extra)
+                return None
+            next_at = now + timedelta(seconds=decision.delay)
+            attempt.next_at = next_at
+            await self.store.record(
+                delivery,
+                attempt,
+                {
+                    "at": now,
+                    "due_at": next_at,
+                    "last_status_code": outcome.status_code,
+                    "last_error": error,
+                },
             )
-            next_at = now + timedelta(seconds=delay)
-            deadline = delivery.created_at + timedelta(
-                seconds=self.settings.delivery_max_age_seconds
+            metrics.RETRIED.labels(channel).inc()
+            log.info(
+                "attempt %s (%s); retry in %.1fs",
+                "unanswered" if outcome.result == "unknown" else "failed",
+                error,
+                decision.delay,
+                extra=log_extra,
             )
-            if next_at <= deadline:
-                attempt.next_at = next_at
-                await self.store.record(
-                    delivery,
-                    attempt,
-                    {
-                        "at": now,
-                        "due_at": next_at,
-                        "last_status_code": outcome.status_code,
-                        "last_error": error,
-                    },
-                )
-                metrics.RETRIED.labels(channel).inc()
-                log.info("attempt failed (%s); retry in %.1fs", error, delay, extra=log_extra)
-                return delay
-            error = f"gave up after {n} attempts over {self._age(delivery, now)}: {error}"
+            return decision.delay
         await self._fail(delivery, attempt, error or "failed", now, channel, log_extra)
         return None
-
-    @staticmethod
-    def _age(delivery: Delivery, now: datetime) -> str:
-        return f"{(now - delivery.created_at).total_seconds():.0f}s"
 
     async def _fail(
         self,
@@ -170,7 +150,8 @@ class Outcomes:
         channel: str,
         log_extra: dict[str, Any],
     ) -> None:
-        attempt.outcome = "failed"
+        if attempt.outcome != "unknown":  # an unanswered last attempt may have been received
+            attempt.outcome = "failed"
         await self.dead_letters.publish(delivery, reason)
         await self.store.record(
             delivery,

@@ -42,10 +42,18 @@ class Settings(CommonSettings):
     webhook_allow_private: bool = Field(
         default=False, description="allow loopback and private webhook targets"
     )
-    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, description="seconds per webhook attempt in all: connect, send, answer"
+    )
 
     retry_base_seconds: float = Field(default=2.0, gt=0, description="first retry delay")
     retry_max_seconds: float = Field(default=600.0, gt=0, description="longest delay between tries")
+    ambiguous_retry_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="wait after an attempt that was sent and got no answer in time (doubling "
+        "with each further one): long enough for a slow receiver to have answered",
+    )
     delivery_max_age_seconds: float = Field(
         default=86400.0, gt=0, description="give up (dead-letter) a delivery this old"
     )
@@ -70,6 +78,15 @@ class Settings(CommonSettings):
         if self.smtp_password is not None:
             refuse_placeholder(
                 self.smtp_password.get_secret_value(), "SECMONKEY_SMTP_PASSWORD", self.environment
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _ambiguous_wait_outlasts_an_attempt(self) -> Settings:
+        if self.ambiguous_retry_seconds <= self.webhook_timeout:
+            raise ValueError(
+                "SECMONKEY_AMBIGUOUS_RETRY_SECONDS must be longer than SECMONKEY_WEBHOOK_TIMEOUT: "
+                "a receiver that did not answer in time must get longer than that to do so"
             )
         return self
 

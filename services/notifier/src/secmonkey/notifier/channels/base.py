@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 from secmonkey.common.documents import Subscription
 from secmonkey.notifier.notices import Notice
 
-Result = Literal["delivered", "retry", "failed"]
+Result = Literal["delivered", "retry", "unknown", "failed"]
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one attempt ended: delivered, worth retrying (with the server's Retry-After), or not."""
+    """How one attempt ended.
+
+    `delivered`; `retry`: certainly not acted on — nothing was sent (refused, unreachable)
+    or the receiver answered an error worth retrying (with its Retry-After); `unknown`: the
+    request was sent and no answer came in time, so the receiver may have acted on it;
+    `failed`: not worth retrying.
+    """
 
     result: Result
     status_code: int | None = None
@@ -33,8 +40,17 @@ class Outcome:
         return cls("retry", status_code, error, retry_after)
 
     @classmethod
+    def unknown(cls, error: str) -> Outcome:
+        return cls("unknown", None, error)
+
+    @classmethod
     def failed(cls, error: str, status_code: int | None = None) -> Outcome:
         return cls("failed", status_code, error)
+
+    @property
+    def sent(self) -> bool:
+        """Did the request reach the receiver, or may it have: answered, or no answer in time."""
+        return self.result == "unknown" or self.status_code is not None
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,7 @@ class Batch:
     notices: list[Notice]
     idempotency_key: str
     secrets: list[str] = field(default_factory=list)
+    created_at: datetime | None = None  # when the delivery was made: the same on every attempt
 
     @property
     def single(self) -> Notice:

@@ -1,9 +1,11 @@
 """The `generic` webhook: a CloudEvents 1.0 JSON body (structured mode), HMAC-signed.
 
-Headers: `Content-Type: application/cloudevents+json`, `X-Secmonkey-Signature`
-(see secmonkey.common.webhooks), `Idempotency-Key` (the event ID, or the digest's
-delivery ID) and `X-Secmonkey-Event-Id`. A retry sends the same body and key with a
-fresh signature timestamp.
+Headers: `Content-Type: application/cloudevents+json`, `X-Secmonkey-Signature` and the
+Standard Webhooks `webhook-id`, `webhook-timestamp`, `webhook-signature` (see
+secmonkey.common.webhooks), `Idempotency-Key` and `X-Secmonkey-Event-Id`. One ID names
+the delivery everywhere: the CloudEvents `id`, `webhook-id` and `Idempotency-Key` are the
+event ID (a digest: its delivery ID). A retry sends the same body and ID with fresh
+signatures and timestamp.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ def notice_data(notice: Notice) -> dict[str, Any]:
     return data
 
 
+def _timestamp(at: datetime) -> str:
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def cloud_event(subscription: Subscription, batch: Batch) -> dict[str, Any]:
     """The CloudEvents envelope: one event, or a `io.secmonkey.digest` listing a window's events."""
     sub = {"id": subscription.id, "name": subscription.name}
@@ -40,7 +47,7 @@ def cloud_event(subscription: Subscription, batch: Batch) -> dict[str, Any]:
             "source": f"/secmonkey/aws/{event.account_id}/{event.region}",
             "type": TYPE_PREFIX + event.type,
             "subject": event.key,
-            "time": event.at.isoformat().replace("+00:00", "Z"),
+            "time": _timestamp(event.at),
             "datacontenttype": "application/json",
             "data": {**notice_data(notice), "subscription": sub},
         }
@@ -50,7 +57,7 @@ def cloud_event(subscription: Subscription, batch: Batch) -> dict[str, Any]:
         "source": "/secmonkey/notifier",
         "type": TYPE_PREFIX + "digest",
         "subject": subscription.id,
-        "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "time": _timestamp(batch.created_at or datetime.now(UTC)),
         "datacontenttype": "application/json",
         "data": {
             "subscription": sub,
@@ -64,10 +71,11 @@ def build(subscription: Subscription, batch: Batch) -> tuple[bytes, dict[str, st
     secret = subscription.channel.secret
     if not secret:
         raise ValueError("a generic webhook subscription needs a signing secret")
-    body = json.dumps(cloud_event(subscription, batch), separators=(",", ":")).encode()
+    envelope = cloud_event(subscription, batch)
+    body = json.dumps(envelope, separators=(",", ":")).encode()
     headers = {
         "Content-Type": CONTENT_TYPE,
-        webhooks.SIGNATURE_HEADER: webhooks.sign(secret, body),
+        **webhooks.signature_headers(secret, envelope["id"], body),
         webhooks.IDEMPOTENCY_HEADER: batch.idempotency_key,
         webhooks.DELIVERY_ID_HEADER: batch.delivery_id,
     }

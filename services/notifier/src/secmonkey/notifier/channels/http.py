@@ -4,12 +4,17 @@ The address check happens when the connection is opened, on the addresses actual
 dialled, so a name that resolved to a public address when the subscription was saved
 and to 169.254.169.254 now (DNS rebinding) is still refused. Redirects are not followed
 and proxy environment variables are ignored: both would bypass the check.
+
+An attempt has one deadline in all (`post`): a receiver that accepts and never answers,
+or answers a byte at a time, cannot hold it longer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import os
 import socket
 import ssl
 import time
@@ -25,6 +30,7 @@ from secmonkey.common.errors import InvalidInput
 from secmonkey.notifier.channels.base import Outcome, redact
 
 USER_AGENT = "secmonkey-notifier/0.1"
+_BODY_LIMIT = 64 * 1024  # of an answer, read only to reuse its connection
 
 
 class TargetRefused(Exception):
@@ -156,22 +162,89 @@ def classify(response: httpx.Response) -> Outcome:
     return Outcome.failed(reason, code)
 
 
+class _Progress:
+    """How far one request got (httpcore's trace events): has any of it been sent?"""
+
+    def __init__(self) -> None:
+        self.sent = False
+
+    async def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event.endswith(".send_request_headers.started"):
+            self.sent = True
+
+
 async def post(
     client: httpx.AsyncClient,
     url: str,
     body: bytes,
     headers: dict[str, str],
     secrets: list[str],
+    *,
+    deadline: float | None = None,
 ) -> Outcome:
-    """POST once; network errors and timeouts are worth retrying, refused targets are not."""
+    """POST once, all of it (connecting, sending, the answer) within `deadline` seconds.
+
+    What went wrong decides what follows: nothing sent (refused, unreachable) is retried
+    soon; sent without an answer in time is `unknown` (the receiver may have acted on it);
+    an answer is classified by its status; a refused target is not retried. At most
+    `_BODY_LIMIT` bytes of the answer are read, and only to keep the connection.
+    """
+    limit = deadline or client.timeout.read or 10.0
+    progress = _Progress()
+    end = asyncio.get_running_loop().time() + limit
     try:
-        response = await client.post(url, content=body, headers=headers)
+        request = client.build_request(
+            "POST", url, content=body, headers=headers, extensions={"trace": progress}
+        )
+        async with asyncio.timeout_at(end):
+            response = await client.send(request, stream=True)
     except TargetRefused as exc:
         return Outcome.failed(redact(str(exc), secrets))
-    except httpx.TimeoutException as exc:
-        return Outcome.retry(redact(f"timeout: {type(exc).__name__} {exc}".strip(), secrets))
-    except httpx.TransportError as exc:
-        return Outcome.retry(redact(f"network error: {type(exc).__name__}: {exc}", secrets))
     except httpx.InvalidURL as exc:
         return Outcome.failed(redact(f"invalid URL: {exc}", secrets))
-    return classify(response)
+    except (TimeoutError, httpx.TransportError) as exc:
+        return _unanswered(exc, progress.sent, limit, secrets)
+    try:
+        outcome = classify(response)
+        with contextlib.suppress(TimeoutError, httpx.HTTPError):
+            async with asyncio.timeout_at(end):
+                await _drain(response)
+    finally:
+        with contextlib.suppress(Exception):
+            await response.aclose()
+    return outcome
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read a short answer to its end, so its connection can serve the next request."""
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > _BODY_LIMIT:
+            return
+
+
+def _unanswered(exc: Exception, sent: bool, limit: float, secrets: list[str]) -> Outcome:
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        what = f"no connection within {limit:g}s" if not sent else f"no answer within {limit:g}s"
+    else:
+        what = _describe(exc)
+    if not sent:
+        return Outcome.retry(redact(f"unreachable, nothing sent: {what}", secrets))
+    return Outcome.unknown(
+        redact(f"{what}; the request was sent and may have been received", secrets)
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception, with the system's word for its cause (anyio hides it: "All connection
+    attempts failed" stands for "Connection refused", "No route to host", …)."""
+    text = f"{type(exc).__name__}: {exc}".strip()
+    cause = exc.__cause__ or exc.__context__
+    for _ in range(5):
+        if cause is None:
+            break
+        if isinstance(cause, OSError) and cause.errno:
+            return f"{text} ({os.strerror(cause.errno)})"
+        cause = cause.__cause__ or cause.__context__
+    return text

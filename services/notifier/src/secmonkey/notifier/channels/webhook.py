@@ -1,4 +1,7 @@
-"""Send a batch to a webhook in the subscription's format, through the guarded client."""
+"""Send a batch to a webhook in the subscription's format, through the guarded client.
+
+Each attempt has `timeout` seconds in all (see `http.post`).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ class WebhookSender:
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.allow_http = allow_http
+        self.timeout = timeout
         self.client = client or make_client(allow_private=allow_private, timeout=timeout)
 
     async def send(self, subscription: Subscription, batch: Batch) -> Outcome:
@@ -42,7 +46,7 @@ class WebhookSender:
             body, headers = BUILDERS[channel.type](subscription, batch)
         except (InvalidInput, ValueError, KeyError) as exc:
             return Outcome.failed(redact(f"refused: {exc}", secrets))
-        return await post(self.client, url, body, headers, secrets)
+        return await post(self.client, url, body, headers, secrets, deadline=self.timeout)
 
     async def close(self) -> None:
         await self.client.aclose()
