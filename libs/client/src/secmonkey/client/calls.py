@@ -337,3 +337,27 @@ def sweep(
     """Ask the collectors to sweep one account (None: every monitored account) now."""
     body = {"account_id": account_id, "regions": list(regions) if regions else None}
     return _call("POST", "/sweeps", m.SweepsQueued, json=body)
+
+
+# dead letters (admin) -------------------------------------------------------------------
+
+
+def dead_letters(queue: str | None = None, *, limit: int | None = None) -> Call[m.DeadLetterList]:
+    """Each consumer queue's dead-letter depth and messages (reason, age, publisher)."""
+    return _call("GET", "/dead-letters", m.DeadLetterList, {"queue": queue, "limit": limit})
+
+
+def dead_letter(queue: str, letter_id: str) -> Call[m.DeadLetterDetail]:
+    return _call("GET", f"/dead-letters/{_seg(queue)}/{_seg(letter_id)}", m.DeadLetterDetail)
+
+
+def replay_dead_letters(queue: str, ids: Sequence[str] | None = None) -> Call[m.DeadLetterOutcome]:
+    """Put dead letters (None: all) back into the queue they came from."""
+    body = {"all": True} if ids is None else {"ids": list(ids)}
+    return _call("POST", f"/dead-letters/{_seg(queue)}/replay", m.DeadLetterOutcome, json=body)
+
+
+def purge_dead_letters(queue: str, ids: Sequence[str] | None = None) -> Call[m.DeadLetterOutcome]:
+    """Remove dead letters (None: all) for good."""
+    params = {"all": True} if ids is None else {"id": list(ids)}
+    return _call("DELETE", f"/dead-letters/{_seg(queue)}", m.DeadLetterOutcome, params)

@@ -155,6 +155,10 @@ class Client:
     update_key = _sync(calls.update_key)
     delete_key = _sync(calls.delete_key)
     sweep = _sync(calls.sweep)
+    dead_letters = _sync(calls.dead_letters)
+    dead_letter = _sync(calls.dead_letter)
+    replay_dead_letters = _sync(calls.replay_dead_letters)
+    purge_dead_letters = _sync(calls.purge_dead_letters)
 
 
 class AsyncClient:
@@ -233,3 +237,7 @@ class AsyncClient:
     update_key = _async(calls.update_key)
     delete_key = _async(calls.delete_key)
     sweep = _async(calls.sweep)
+    dead_letters = _async(calls.dead_letters)
+    dead_letter = _async(calls.dead_letter)
+    replay_dead_letters = _async(calls.replay_dead_letters)
+    purge_dead_letters = _async(calls.purge_dead_letters)

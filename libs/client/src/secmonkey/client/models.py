@@ -279,3 +279,44 @@ class SweepQueued(Model):
 
 class SweepsQueued(Model):
     sweeps: list[SweepQueued]
+
+
+class DeadLetterView(Model):
+    id: str
+    queue: str
+    reason: str
+    dead_lettered_at: datetime | None
+    published_at: datetime | None
+    age_seconds: float | None
+    published_by: str | None
+    message_id: str | None
+    routing_key: str | None
+    content_type: str | None
+    size: int
+    preview: str
+
+
+class DeadLetterDetail(DeadLetterView):
+    headers: dict[str, Any]
+    body: str
+
+
+class DeadLetterQueueView(Model):
+    queue: str
+    dead_letter_queue: str
+    depth: int
+    exists: bool
+    messages: list[DeadLetterView]
+    truncated: bool
+
+
+class DeadLetterList(Model):
+    queues: list[DeadLetterQueueView]
+
+
+class DeadLetterOutcome(Model):
+    queue: str
+    done: list[str]
+    not_found: list[str]
+    removed: int
+    depth: int

@@ -1,12 +1,13 @@
 """RabbitMQ plumbing on aio-pika: topology, a confirming publisher, a safe consumer.
 
 Topology (DESIGN §4): topic exchanges `secmonkey.snapshots` and `secmonkey.events`,
-the `secmonkey.sweeps` work queue, and one durable quorum queue per consumer, each
-with a delivery limit and its own dead-letter queue `<queue>.dead` behind the
-`secmonkey.dlx` exchange. Quorum queues dead-letter `at-least-once` (with
-`reject-publish` overflow, which that strategy needs), so a dead letter is never dropped
-on the way. Every dead letter the consumer makes carries its reason in
-`x-secmonkey-reason`; the broker's delivery limit is only a backstop.
+the `secmonkey.sweeps` work queue, and one durable quorum queue per consumer with a
+delivery limit and its own dead-letter exchange `<queue>.dlx` bound only to `<queue>.dead`,
+so a dead letter can only be replayed into the queue it came from (`dead_letters`).
+`secmonkey.dlx` stays for queues of an earlier release and the notifier's undelivered
+queue. Dead-lettering is `at-least-once` (with the `reject-publish` overflow it needs);
+the consumer's dead letters carry their reason in `x-secmonkey-reason`. Every message
+carries the validated AMQP `user_id` of the broker user that published it.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
+    AbstractConnection,
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustConnection,
 )
 from pydantic import BaseModel
+from yarl import URL
 
 from secmonkey.common.errors import InvalidInput, PermanentError, TransientError
 from secmonkey.common.messages import (
@@ -41,6 +44,10 @@ log = logging.getLogger(__name__)
 
 REASON_HEADER = "x-secmonkey-reason"
 SOURCE_QUEUE_HEADER = "x-secmonkey-queue"
+# The `user_id` of the message a dead letter copies (the broker validated it when that
+# message was published); "" when it had none.
+PUBLISHED_BY_HEADER = "x-secmonkey-published-by"
+DEAD_LETTERED_AT_HEADER = "x-secmonkey-dead-lettered-at"
 DEFAULT_DELIVERY_LIMIT = 10
 
 
@@ -65,6 +72,27 @@ class QueueSpec:
     @property
     def dead_letter_queue(self) -> str:
         return f"{self.name}.dead"
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return dead_letter_exchange(self.name)
+
+
+def dead_letter_exchange(queue: str) -> str:
+    """The exchange that leads to `queue`'s dead-letter queue, and only there."""
+    return f"{queue}.dlx"
+
+
+def broker_user(connection: AbstractConnection | str | URL) -> str | None:
+    """The user a connection signs in as (PLAIN: the URL's, else aiormq's `guest`); None
+    with EXTERNAL (certificate) authentication, where the URL does not say."""
+    url = connection if isinstance(connection, str | URL) else getattr(connection, "url", None)
+    if url is None:
+        return None
+    url = URL(url)
+    if url.query.get("auth", "").lower() == "external":
+        return None
+    return url.user or "guest"
 
 
 AUDITOR_QUEUE = QueueSpec("auditor.snapshots", SNAPSHOTS_EXCHANGE, ("aws.#",))
@@ -113,20 +141,25 @@ async def declare_queue(
     operator's step (docs/operations.md).
     """
     exchanges = await declare_exchanges(channel)
+    own_dlx = await channel.declare_exchange(
+        spec.dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True
+    )
     dead = await channel.declare_queue(
         spec.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
     )
+    await dead.bind(own_dlx, routing_key="")
+    # Queues of an earlier release still dead-letter through the shared exchange.
     await dead.bind(exchanges[DEAD_LETTER_EXCHANGE], routing_key=spec.name)
     if existing:
         queue = await channel.declare_queue(spec.name, passive=True)
     else:
+        # No dead-letter routing key: a dead letter keeps the routing key it was sent with.
         queue = await channel.declare_queue(
             spec.name,
             durable=True,
             arguments={
                 "x-queue-type": "quorum",
-                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-                "x-dead-letter-routing-key": spec.name,
+                "x-dead-letter-exchange": spec.dead_letter_exchange,
                 "x-delivery-limit": spec.delivery_limit,
                 "x-dead-letter-strategy": "at-least-once",
                 "x-overflow": "reject-publish",
@@ -161,6 +194,10 @@ class Publisher:
     costing one round trip each.
     """
 
+    # The broker user of the connection, set as every message's `user_id` (RabbitMQ
+    # checks it, so a consumer knows who published); None: leave it unset.
+    user_id: str | None = None
+
     def __init__(self, channel: AbstractChannel) -> None:
         self._channel = channel
         self._exchanges: dict[str, AbstractExchange] = {}
@@ -169,6 +206,7 @@ class Publisher:
     async def open(cls, connection: AbstractRobustConnection) -> Publisher:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         publisher = cls(channel)
+        publisher.user_id = broker_user(connection)
         publisher._exchanges = await declare_exchanges(channel)
         return publisher
 
@@ -193,6 +231,7 @@ class Publisher:
                 message_id=message_id,
                 headers=headers or {},
                 timestamp=datetime.now(UTC),
+                user_id=self.user_id,
             ),
             routing_key=routing_key,
             mandatory=True,
@@ -228,13 +267,25 @@ def delivery_count(message: AbstractIncomingMessage) -> int:
 
 
 async def dead_letter(
-    channel: AbstractChannel, message: AbstractIncomingMessage, queue: str, reason: str
+    channel: AbstractChannel,
+    message: AbstractIncomingMessage,
+    queue: str,
+    reason: str,
+    *,
+    user_id: str | None = None,
 ) -> None:
-    """Copy `message` to `queue`'s dead-letter queue with the reason, confirmed, then ack it."""
-    exchange = await channel.get_exchange(DEAD_LETTER_EXCHANGE)
+    """Copy `message` to `queue`'s dead-letter queue with the reason, confirmed, then ack it.
+
+    The copy is published as `user_id` (the dead-lettering connection's user: RabbitMQ
+    refuses any other), and keeps the original's validated `user_id` in
+    `x-secmonkey-published-by`.
+    """
+    exchange = await channel.get_exchange(dead_letter_exchange(queue))
     headers = dict(message.headers or {})
     headers[REASON_HEADER] = reason[:1000]
     headers[SOURCE_QUEUE_HEADER] = queue
+    headers.setdefault(PUBLISHED_BY_HEADER, message.user_id or "")
+    headers[DEAD_LETTERED_AT_HEADER] = int(datetime.now(UTC).timestamp() * 1000)
     await exchange.publish(
         aio_pika.Message(
             message.body,
@@ -242,8 +293,10 @@ async def dead_letter(
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=message.message_id,
             headers=headers,
+            timestamp=message.timestamp,
+            user_id=user_id,
         ),
-        routing_key=queue,
+        routing_key=message.routing_key or queue,  # a fanout: kept only to be shown
     )
     await message.ack()
 
@@ -303,7 +356,9 @@ class Consumer:
             reason,
             extra={"queue": self.spec.name, "message_id": message.message_id},
         )
-        await dead_letter(self.channel, message, self.spec.name, reason)
+        await dead_letter(
+            self.channel, message, self.spec.name, reason, user_id=broker_user(self.connection)
+        )
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         delay = self.retry.base_delay

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from secmonkey.api import metrics, problems
 from secmonkey.api.auth import KeyVerifier, ensure_key
 from secmonkey.api.main import api_router
+from secmonkey.api.queries.dead_letters import refresh_depths
 from secmonkey.api.settings import Settings
 from secmonkey.api.web.console import mount as mount_console
 from secmonkey.common.health import health_router
@@ -24,7 +26,7 @@ history, audit issues, IP/CIDR search and the change feed.
 
 Authenticate with an API key: `Authorization: Bearer smk_…`. Roles: `viewer` reads,
 `auditor` also justifies issues, `admin` also manages accounts, subscriptions, the
-allowlist, keys and sweeps. Errors are RFC 9457 problem details.
+allowlist, keys, sweeps and dead letters. Errors are RFC 9457 problem details.
 """
 
 
@@ -43,6 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     name="bootstrap",
                     role="admin",
                 )
+            if runtime.rabbit is not None and settings.dead_letter_metrics_seconds > 0:
+                depths = refresh_depths(
+                    runtime.rabbit, settings.consumer_queues, settings.dead_letter_metrics_seconds
+                )
+                runtime.tasks.append(asyncio.create_task(depths, name="dead-letter depths"))
             app.state.runtime = runtime
             log.info("api ready", extra={"mongo_db": settings.mongo_db})
             yield

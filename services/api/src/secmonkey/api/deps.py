@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
+from aio_pika.abc import AbstractRobustConnection
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -55,10 +56,17 @@ def get_optional_publisher(runtime: Annotated[Runtime, Depends(get_runtime)]) ->
     return runtime.publisher
 
 
+def get_rabbit(runtime: Annotated[Runtime, Depends(get_runtime)]) -> AbstractRobustConnection:
+    if runtime.rabbit is None or runtime.rabbit.is_closed:
+        raise Problem(503, "RabbitMQ is not connected; try again in a moment", kind="unavailable")
+    return runtime.rabbit
+
+
 Db = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CapabilitiesDep = Annotated[Capabilities, Depends(get_capabilities)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+Rabbit = Annotated[AbstractRobustConnection, Depends(get_rabbit)]
 MaybePublisher = Annotated[Publisher | None, Depends(get_optional_publisher)]
 Verifier = Annotated[KeyVerifier, Depends(get_verifier)]
 

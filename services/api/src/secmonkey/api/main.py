@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from secmonkey.api.routes import (
     accounts,
     allowlist,
+    dead_letters,
     events,
     groups,
     issues,
@@ -31,5 +32,6 @@ for module in (
     allowlist,
     keys,
     sweeps,
+    dead_letters,
 ):
     api_router.include_router(module.router)

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the API: request counts and latencies per route template."""
+"""Prometheus metrics of the API: request counts and latencies per route template, and
+the depth of each consumer queue's dead-letter queue."""
 
 from __future__ import annotations
 
@@ -6,13 +7,20 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
-from prometheus_client import Histogram
+from prometheus_client import Gauge, Histogram
 
 REQUEST_SECONDS = Histogram(
     "secmonkey_api_request_seconds",
     "API request duration by route template, method and status",
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
+# Labelled only with the configured consumer queues (`Settings.consumer_queues`).
+DEAD_LETTERS = Gauge(
+    "secmonkey_dead_letters",
+    "Messages waiting in each consumer queue's dead-letter queue",
+    ["queue"],
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, model_validator
 
 from secmonkey.api.web.settings import ConsoleSettings
+from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE, SWEEPS
 from secmonkey.common.messages import SWEEPS_QUEUE
 from secmonkey.common.settings import refuse_placeholder
 
@@ -32,6 +33,15 @@ class Settings(ConsoleSettings):
     )
     webhook_resolve: bool = Field(
         default=True, description="resolve webhook hosts when a subscription is saved"
+    )
+    consumer_queues: list[str] = Field(
+        default=[SWEEPS.name, AUDITOR_QUEUE.name, NOTIFIER_QUEUE.name],
+        description="the consumer queues whose dead letters /dead-letters lists and replays",
+    )
+    dead_letter_metrics_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="how often the dead-letter depth gauge is refreshed (0: off)",
     )
     report_limit: int = Field(
         default=1000, ge=1, le=100_000, description="issues listed in a JSON/HTML report by default"

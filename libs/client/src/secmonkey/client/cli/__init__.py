@@ -16,6 +16,7 @@ import typer
 from secmonkey.client.cli import (
     accounts,
     allowlist,
+    dead_letters,
     events,
     groups,
     issues,
@@ -32,7 +33,7 @@ from secmonkey.client.errors import ApiError
 
 app = typer.Typer(
     name="secmonkey",
-    help="Query and manage secmonkey: groups, history, search, issues, alerts.",
+    help="Query and manage secmonkey: groups, history, search, issues, alerts, dead letters.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -71,6 +72,7 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(allowlist.app, name="allowlist")
 app.add_typer(keys.app, name="keys")
+app.add_typer(dead_letters.app, name="dead-letters")
 
 
 def main(argv: list[str] | None = None) -> int:
