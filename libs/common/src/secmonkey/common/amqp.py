@@ -28,6 +28,13 @@ from aio_pika.abc import (
 )
 from pydantic import BaseModel
 
+from secmonkey.common.broker_state import (
+    DEFAULT_PUBLISH_TIMEOUT,
+    BrokerUnavailable,
+    PublishTimeout,
+    is_blocked,
+    is_connected,
+)
 from secmonkey.common.errors import InvalidInput, PermanentError, TransientError
 from secmonkey.common.messages import (
     DEAD_LETTER_EXCHANGE,
@@ -158,19 +165,51 @@ class Publisher:
     """Publishes persistent messages and returns only once the broker confirmed every one.
 
     `publish_many` sends a whole batch before waiting, so confirms overlap instead of
-    costing one round trip each.
+    costing one round trip each. Every publish has a deadline (`deadline` seconds): a broker
+    that is unreachable or blocked by a resource alarm raises `PublishTimeout` (or, when
+    that is known beforehand, `BrokerUnavailable`) instead of hanging the caller.
     """
 
-    def __init__(self, channel: AbstractChannel) -> None:
+    def __init__(
+        self,
+        channel: AbstractChannel,
+        *,
+        connection: AbstractRobustConnection | None = None,
+        deadline: float = DEFAULT_PUBLISH_TIMEOUT,
+    ) -> None:
         self._channel = channel
+        self._connection = connection
+        self.deadline = deadline
         self._exchanges: dict[str, AbstractExchange] = {}
 
     @classmethod
-    async def open(cls, connection: AbstractRobustConnection) -> Publisher:
+    async def open(
+        cls, connection: AbstractRobustConnection, *, deadline: float = DEFAULT_PUBLISH_TIMEOUT
+    ) -> Publisher:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        publisher = cls(channel)
+        publisher = cls(channel, connection=connection, deadline=deadline)
         publisher._exchanges = await declare_exchanges(channel)
         return publisher
+
+    def _refuse_if_unavailable(self) -> None:
+        if self._connection is None:
+            return
+        if is_blocked(self._connection):
+            raise BrokerUnavailable("RabbitMQ is blocked by a resource alarm (memory or disk)")
+        if not is_connected(self._connection):
+            raise BrokerUnavailable("RabbitMQ is not connected")
+
+    async def _confirmed(self, publishing: Awaitable[Any]) -> None:
+        """Await `publishing` (a publish and its confirm) within the deadline."""
+        try:
+            async with asyncio.timeout(self.deadline):
+                await publishing
+        except TimeoutError:
+            blocked = self._connection is not None and is_blocked(self._connection)
+            why = "blocked by a resource alarm" if blocked else "no confirm"
+            raise PublishTimeout(
+                f"RabbitMQ did not confirm a publish within {self.deadline:g}s ({why})"
+            ) from None
 
     def _exchange(self, name: str) -> AbstractExchange:
         return self._exchanges[name] if name else self._channel.default_exchange
@@ -185,7 +224,8 @@ class Publisher:
         headers: dict[str, Any] | None = None,
     ) -> None:
         body = message if isinstance(message, bytes) else encode(message)
-        await self._exchange(exchange).publish(
+        self._refuse_if_unavailable()
+        publishing = self._exchange(exchange).publish(
             aio_pika.Message(
                 body,
                 content_type="application/json",
@@ -197,11 +237,13 @@ class Publisher:
             routing_key=routing_key,
             mandatory=True,
         )
+        await self._confirmed(publishing)
 
     async def publish_many(
         self, exchange: str, messages: Iterable[tuple[str, BaseModel | bytes, str | None]]
     ) -> None:
-        """Publish (routing key, message, message id) triples; raise if any is not confirmed."""
+        """Publish (routing key, message, message id) triples; raise if any is not confirmed
+        (each within the deadline: they are sent together, so the batch has one deadline)."""
         await asyncio.gather(
             *(self.publish(exchange, key, msg, message_id=mid) for key, msg, mid in messages)
         )
