@@ -279,3 +279,4 @@ class SweepQueued(Model):
 
 class SweepsQueued(Model):
     sweeps: list[SweepQueued]
+    pending: bool = False
