@@ -279,6 +279,7 @@ class SweepQueued(Model):
 
 class SweepsQueued(Model):
     sweeps: list[SweepQueued]
+    pending: bool = False
 
 
 class DeadLetterView(Model):

@@ -1,4 +1,10 @@
-"""What every service holds while it runs: the MongoDB database and the RabbitMQ connection."""
+"""What every service holds while it runs: the MongoDB database and the RabbitMQ connection.
+
+A consuming service needs RabbitMQ to start (`Runtime.open` connects before returning). A
+service that can do useful work without it (the API: reads, searches, the console) opens
+with `rabbit_in_background=True`: the connection is made by a task that retries until the
+broker answers, and readiness reports RabbitMQ as `degraded` (still ready) until then.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,15 @@ import asyncio
 import contextlib
 import gc
 import logging
+import weakref
 from dataclasses import dataclass, field
 
 from aio_pika.abc import AbstractRobustConnection
+from prometheus_client import Gauge
 from pymongo import AsyncMongoClient
 
 from secmonkey.common import amqp, storage
+from secmonkey.common.broker_state import is_blocked, is_connected
 from secmonkey.common.settings import CommonSettings
 from secmonkey.common.storage import Database, Document
 
@@ -19,6 +28,19 @@ log = logging.getLogger(__name__)
 
 
 _frozen = False
+_open: weakref.WeakSet[Runtime] = weakref.WeakSet()
+
+RABBITMQ_BLOCKED = Gauge(
+    "secmonkey_rabbitmq_blocked",
+    "1 while RabbitMQ blocks this process's connection (a memory or disk resource alarm)",
+)
+RABBITMQ_BLOCKED.set_function(lambda: float(any(r.rabbit_blocked() for r in list(_open))))
+RABBITMQ_CONNECTED = Gauge(
+    "secmonkey_rabbitmq_connected", "1 while this process is connected to RabbitMQ"
+)
+RABBITMQ_CONNECTED.set_function(lambda: float(any(r.rabbit_connected() for r in list(_open))))
+RECONNECT_FIRST_DELAY = 0.5
+RECONNECT_MAX_DELAY = 30.0
 
 
 def _freeze_once() -> None:
@@ -29,7 +51,7 @@ def _freeze_once() -> None:
         gc.freeze()
 
 
-@dataclass
+@dataclass(eq=False)  # compared (and hashed) by identity: one per open service
 class Runtime:
     settings: CommonSettings
     client: AsyncMongoClient[Document]
@@ -39,12 +61,25 @@ class Runtime:
     publisher: amqp.Publisher | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     consumers: list[amqp.Consumer] = field(default_factory=list)
+    # A runtime whose RabbitMQ connection is made in the background can work without the
+    # broker (it stays ready); `rabbit_pending` says why it is not connected yet.
+    rabbit_optional: bool = False
+    rabbit_pending: str | None = None
 
     @classmethod
     async def open(
-        cls, settings: CommonSettings, *, rabbit: bool = True, indexes: bool = True
+        cls,
+        settings: CommonSettings,
+        *,
+        rabbit: bool = True,
+        indexes: bool = True,
+        rabbit_in_background: bool = False,
     ) -> Runtime:
-        """Connect to MongoDB (creating indexes) and RabbitMQ (declaring the topology)."""
+        """Connect to MongoDB (creating indexes) and RabbitMQ (declaring the topology).
+
+        With `rabbit_in_background` RabbitMQ is connected by a task that retries until it
+        answers (`publisher` is None until then), so the service starts without it.
+        """
         client = storage.connect(settings.mongo_url)
         db = client[settings.mongo_db]
         try:
@@ -62,13 +97,21 @@ class Runtime:
                 await storage.with_retry(
                     lambda: storage.ensure_indexes(db), what="creating indexes"
                 )
-            if rabbit:
-                runtime.rabbit = await amqp.connect(settings.amqp_url)
-                await amqp.declare_topology(runtime.rabbit)
-                runtime.publisher = await amqp.Publisher.open(runtime.rabbit)
+            if rabbit and rabbit_in_background:
+                runtime.rabbit_optional, runtime.rabbit_pending = True, "connecting"
+                tried = asyncio.Event()
+                runtime.tasks.append(asyncio.create_task(runtime._connect_until_done(tried)))
+                # A broker that answers is connected before the first request; one that does
+                # not delays the start by one attempt at most.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(settings.publish_timeout_seconds):
+                        await tried.wait()
+            elif rabbit:
+                await runtime._connect_rabbit()
         except BaseException:
             await runtime.close()
             raise
+        _open.add(runtime)
         # Everything loaded so far (modules, the app, its schemas) lives as long as the
         # process: keep it out of the garbage collector's full passes, which otherwise
         # walk it again and again while requests allocate (measured on a 1,000-rule
@@ -76,7 +119,63 @@ class Runtime:
         _freeze_once()
         return runtime
 
+    async def _connect_rabbit(self) -> None:
+        connection = await amqp.connect(self.settings.amqp_url)
+        try:
+            await amqp.declare_topology(connection)
+            publisher = await amqp.Publisher.open(
+                connection, deadline=self.settings.publish_timeout_seconds
+            )
+        except BaseException:
+            await connection.close()
+            raise
+        self.rabbit, self.publisher = connection, publisher
+
+    async def _connect_until_done(self, tried: asyncio.Event) -> None:
+        """Connect to RabbitMQ, retrying with capped backoff; each attempt has the publish
+        deadline (a port that accepts and never speaks AMQP does not stall it)."""
+        delay = RECONNECT_FIRST_DELAY
+        while True:
+            try:
+                async with asyncio.timeout(self.settings.publish_timeout_seconds):
+                    await self._connect_rabbit()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                tried.set()
+                self.rabbit_pending = f"{exc.__class__.__name__}: {exc}"[:200]
+                log.warning("RabbitMQ unavailable (%s); trying again in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX_DELAY)
+                continue
+            self.rabbit_pending = None
+            tried.set()
+            log.info("connected to RabbitMQ")
+            return
+
+    def rabbit_blocked(self) -> bool:
+        """Whether a resource alarm (memory, disk) on the broker blocks this connection."""
+        return self.rabbit is not None and is_blocked(self.rabbit)
+
+    def rabbit_connected(self) -> bool:
+        return self.rabbit is not None and is_connected(self.rabbit)
+
+    def _rabbit_check(self) -> str:
+        if self.rabbit is None:
+            problem = f"unavailable ({self.rabbit_pending})"
+        elif self.rabbit_blocked():
+            problem = "blocked by a resource alarm"
+        elif not is_connected(self.rabbit):
+            problem = "connection closed"
+        else:
+            return "ok"
+        # Optional to this service: it stays ready and says what does not work.
+        if self.rabbit_optional:
+            return f"degraded: {problem}; publishes wait in the outbox"
+        return f"error: {problem}"
+
     async def close(self) -> None:
+        _open.discard(self)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -94,8 +193,8 @@ class Runtime:
             checks["mongodb"] = "ok"
         except Exception as exc:  # any failure means not ready
             checks["mongodb"] = f"error: {exc.__class__.__name__}: {exc}"[:300]
-        if self.rabbit is not None:
-            checks["rabbitmq"] = "ok" if not self.rabbit.is_closed else "error: connection closed"
+        if self.rabbit is not None or self.rabbit_optional:
+            checks["rabbitmq"] = self._rabbit_check()
         for consumer in self.consumers:
             trouble = consumer.trouble
             checks[f"consumer {consumer.spec.name}"] = (

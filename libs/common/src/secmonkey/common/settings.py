@@ -30,6 +30,15 @@ class CommonSettings(BaseSettings):
         ),
     )
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    publish_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description=(
+            "deadline of a publish (and its confirm): past it, a broker that is unreachable "
+            "or blocked by a memory or disk alarm is an error, not a hang"
+        ),
+    )
     log_level: str = "INFO"
     log_json: bool | None = Field(
         default=None, description="JSON log lines; default: when stderr is not a terminal"

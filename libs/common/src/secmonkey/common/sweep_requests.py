@@ -17,6 +17,7 @@ from secmonkey.common.accounts import get_account, is_monitored, monitored_accou
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import SweepRequest, new_id, utcnow
+from secmonkey.common.outbox import Outbox, Outgoing
 from secmonkey.common.storage import Database
 
 
@@ -64,15 +65,49 @@ async def request_sweep(
     sweep_id = new_id()
     now = utcnow()
     await record_requested(db, sweep_id, account_ids, regions, reason, requested_by, now)
+    messages = _messages(sweep_id, queue, account_ids, regions, reason, now)
+    await publisher.publish_many("", ((m.routing_key, m.body, m.message_id) for m in messages))
+    return sweep_id
+
+
+async def request_sweep_through(
+    db: Database,
+    outbox: Outbox,
+    queue: str,
+    account_ids: list[str],
+    *,
+    regions: list[str] | None,
+    reason: str,
+    requested_by: str,
+) -> tuple[str, bool]:
+    """`request_sweep` through an outbox: the requests are stored before the header and
+    published after it. Returns the sweep ID and whether RabbitMQ took them now (if not,
+    they wait in the outbox; a collector records a header it never saw on receipt)."""
+    sweep_id = new_id()
+    now = utcnow()
+    messages = _messages(sweep_id, queue, account_ids, regions, reason, now)
+    await storage.with_retry(lambda: outbox.put(messages), what="storing sweep requests")
+    await record_requested(db, sweep_id, account_ids, regions, reason, requested_by, now)
+    return sweep_id, await outbox.send(messages)
+
+
+def _messages(
+    sweep_id: str,
+    queue: str,
+    account_ids: list[str],
+    regions: list[str] | None,
+    reason: str,
+    at: datetime,
+) -> list[Outgoing]:
+    """One SweepRequest per account, with a message id stable for the sweep and account."""
     requests = [
         SweepRequest(
-            sweep_id=sweep_id, account_id=a, regions=regions, requested_at=now, reason=reason
+            sweep_id=sweep_id, account_id=a, regions=regions, requested_at=at, reason=reason
         )
         for a in account_ids
     ]
     # The default exchange routes by queue name: straight onto the work queue.
-    await publisher.publish_many("", ((queue, r, f"{sweep_id}:{r.account_id}") for r in requests))
-    return sweep_id
+    return [Outgoing.of("", queue, r, f"{sweep_id}:{r.account_id}") for r in requests]
 
 
 def _header(

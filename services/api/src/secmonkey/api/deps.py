@@ -1,4 +1,4 @@
-"""What routes receive: the database, settings, publisher and the caller, as `Annotated` aliases."""
+"""What routes receive: the database, settings, outbox and the caller, as `Annotated` aliases."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from secmonkey.api.auth import KeyVerifier, Principal
 from secmonkey.api.problems import Problem
 from secmonkey.api.settings import Settings
-from secmonkey.common.amqp import Publisher
 from secmonkey.common.documents import Role
+from secmonkey.common.outbox import Outbox
 from secmonkey.common.runtime import Runtime
 from secmonkey.common.storage import Capabilities, Database
 
@@ -46,14 +46,10 @@ def get_verifier(request: Request) -> KeyVerifier:
     return verifier
 
 
-def get_publisher(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Publisher:
-    if runtime.publisher is None:
-        raise Problem(503, "RabbitMQ is not connected; the request cannot be queued now")
-    return runtime.publisher
-
-
-def get_optional_publisher(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Publisher | None:
-    return runtime.publisher
+def get_outbox(request: Request, _: Annotated[Runtime, Depends(get_runtime)]) -> Outbox:
+    """Where the API's publishes go first: they are sent at once when RabbitMQ takes them."""
+    outbox: Outbox = request.app.state.outbox
+    return outbox
 
 
 def get_rabbit(runtime: Annotated[Runtime, Depends(get_runtime)]) -> AbstractRobustConnection:
@@ -65,9 +61,8 @@ def get_rabbit(runtime: Annotated[Runtime, Depends(get_runtime)]) -> AbstractRob
 Db = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CapabilitiesDep = Annotated[Capabilities, Depends(get_capabilities)]
-PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 Rabbit = Annotated[AbstractRobustConnection, Depends(get_rabbit)]
-MaybePublisher = Annotated[Publisher | None, Depends(get_optional_publisher)]
+OutboxDep = Annotated[Outbox, Depends(get_outbox)]
 Verifier = Annotated[KeyVerifier, Depends(get_verifier)]
 
 

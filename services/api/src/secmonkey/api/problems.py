@@ -19,7 +19,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from secmonkey.common.errors import Conflict, InvalidInput, NotFound
+from secmonkey.common.errors import Conflict, InvalidInput, NotFound, TransientError
+from secmonkey.common.storage import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,20 @@ async def _on_conflict(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(409, str(exc), request, kind="conflict")
 
 
+RETRY_AFTER_SECONDS = 5
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, TransientError) or is_transient(exc):
+        # A dependency the request needs (the database) is unavailable: say when to retry.
+        log.warning("unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            503,
+            f"a dependency is unavailable ({exc.__class__.__name__}); try again shortly",
+            request,
+            kind="unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "internal error; the server log has the details", request)
 

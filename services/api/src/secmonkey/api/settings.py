@@ -25,6 +25,12 @@ class Settings(ConsoleSettings):
         description="how long a verified key is trusted without re-reading it (revocation delay)",
     )
     sweeps_queue: str = Field(default=SWEEPS_QUEUE, description="where POST /sweeps publishes")
+    outbox_republish_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="period of republishing what RabbitMQ did not take (sweep requests, "
+        "issue.justified events waiting in `api_outbox`)",
+    )
     webhook_allow_http: bool = Field(
         default=False, description="accept plain-http webhook URLs in subscriptions (development)"
     )

@@ -86,6 +86,14 @@ COLLECTIONS: dict[str, Collection] = {
     "subscriptions": Collection("api", [IndexModel([("enabled", ASCENDING)])]),
     "allowlist": Collection("api"),
     "api_keys": Collection("api", [IndexModel([("hash", ASCENDING)], unique=True)]),
+    "api_outbox": Collection(
+        "api",
+        [IndexModel([("at", ASCENDING)])],
+        about="the API's messages (sweep requests, issue.justified) stored until published",
+    ),
+    "api_outbox_claims": Collection(
+        "api", [IndexModel([("at", ASCENDING)])], about="which replica republishes, per period"
+    ),
     "deliveries": Collection(
         "notifier",
         [

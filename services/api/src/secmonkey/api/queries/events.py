@@ -11,26 +11,23 @@ from pydantic import BaseModel
 from secmonkey.api.pagination import decode_cursor, encode_cursor
 from secmonkey.api.schemas.issues import EventPage
 from secmonkey.common import event_feed
-from secmonkey.common.amqp import Publisher
 from secmonkey.common.dates import aware
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.event_feed import event_of
 from secmonkey.common.messages import EVENTS_EXCHANGE, Event, EventType
-from secmonkey.common.storage import Database, filters
+from secmonkey.common.outbox import Outbox, Outgoing
+from secmonkey.common.storage import Database, filters, with_retry
 
 log = logging.getLogger(__name__)
 
 
-async def record_event(db: Database, publisher: Publisher | None, event: Event) -> None:
-    """Append `event` to the feed, then publish it; the feed keeps it if RabbitMQ is down."""
+async def record_event(db: Database, outbox: Outbox, event: Event) -> bool:
+    """Store `event` in the outbox, append it to the feed, then publish it; True if RabbitMQ
+    took it now (if not, the outbox's republisher sends it once RabbitMQ is reachable)."""
+    message = Outgoing.of(EVENTS_EXCHANGE, event.type, event, event.event_id)
+    await with_retry(lambda: outbox.put([message]), what="storing an event in the outbox")
     await event_feed.append(db, event)
-    if publisher is None:
-        log.warning("no RabbitMQ publisher; event %s is in the feed only", event.event_id)
-        return
-    try:
-        await publisher.publish(EVENTS_EXCHANGE, event.type, event, message_id=event.event_id)
-    except Exception:
-        log.exception("could not publish event %s; it is in the feed only", event.event_id)
+    return await outbox.send([message])
 
 
 class _EventCursor(BaseModel):

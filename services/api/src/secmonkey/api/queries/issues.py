@@ -14,11 +14,11 @@ from secmonkey.api.problems import Problem
 from secmonkey.api.queries.events import record_event
 from secmonkey.api.schemas.issues import IssuePage, IssueView, JustificationIn
 from secmonkey.common import justifications
-from secmonkey.common.amqp import Publisher
 from secmonkey.common.dates import aware
 from secmonkey.common.documents import Issue, Justification
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.messages import Event, IssueRef, new_id
+from secmonkey.common.outbox import Outbox
 from secmonkey.common.severity import SEVERITY_RANK, Severity
 from secmonkey.common.storage import Database, Store, filters
 
@@ -93,12 +93,13 @@ async def get_issue(db: Database, issue_id: str) -> IssueView:
 
 async def justify_issue(
     db: Database,
-    publisher: Publisher | None,
+    outbox: Outbox,
     who: Principal,
     issue_id: str,
     body: JustificationIn,
 ) -> IssueView:
-    """Accept a finding (who, why, until) and record the `issue.justified` event."""
+    """Accept a finding (who, why, until) and record the `issue.justified` event (in the
+    feed, and published through the outbox: at once, or once RabbitMQ is reachable)."""
     now = datetime.now(UTC)
     until = aware(body.until) if body.until else None
     if until is not None and until <= now:
@@ -113,7 +114,7 @@ async def justify_issue(
             "can be justified",
             kind="conflict",
         ) from None
-    await record_event(db, publisher, _justified_event(issue, now))
+    await record_event(db, outbox, _justified_event(issue, now))
     return IssueView.of(issue)
 
 

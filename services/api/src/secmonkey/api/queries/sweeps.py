@@ -13,13 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aio_pika.exceptions import AMQPError
-
 from secmonkey.api.auth import Principal
-from secmonkey.api.problems import Problem
 from secmonkey.api.schemas.admin import SweepIn, SweepQueued, SweepsQueued
 from secmonkey.common import sweep_requests
-from secmonkey.common.amqp import Publisher
+from secmonkey.common.outbox import Outbox
 from secmonkey.common.storage import Database, filters
 
 log = logging.getLogger(__name__)
@@ -39,34 +36,29 @@ _PROJECTION = {
 
 
 async def request_sweeps(
-    db: Database, publisher: Publisher, queue: str, who: Principal, body: SweepIn
+    db: Database, outbox: Outbox, queue: str, who: Principal, body: SweepIn
 ) -> SweepsQueued:
-    """One sweep of the account (or of every monitored one), a request per account on `queue`;
-    503 when RabbitMQ does not take them."""
+    """One sweep of the account (or of every monitored one), a request per account on `queue`
+    through the outbox: `pending` when RabbitMQ did not take them now (they are sent once it
+    is reachable)."""
     wanted = None if body.account_id is None else [body.account_id]
     account_ids = await sweep_requests.sweepable_accounts(db, wanted)
-    try:
-        sweep_id = await sweep_requests.request_sweep(
-            db,
-            publisher,
-            queue,
-            account_ids,
-            regions=body.regions,
-            reason=f"api:{who.name}",
-            requested_by=who.name,
-        )
-    except (TimeoutError, AMQPError, ConnectionError) as exc:
-        log.warning("could not queue sweep requests on %s: %s", queue, exc)
-        raise Problem(
-            503,
-            f"the sweep request could not be queued on {queue} "
-            f"({exc.__class__.__name__}); is RabbitMQ up and the queue declared?",
-            kind="unavailable",
-        ) from None
+    sweep_id, published = await sweep_requests.request_sweep_through(
+        db,
+        outbox,
+        queue,
+        account_ids,
+        regions=body.regions,
+        reason=f"api:{who.name}",
+        requested_by=who.name,
+    )
+    if not published:
+        log.warning("sweep %s waits in the outbox until RabbitMQ takes it", sweep_id)
     return SweepsQueued(
         sweeps=[
             SweepQueued(sweep_id=sweep_id, account_id=a, regions=body.regions) for a in account_ids
-        ]
+        ],
+        pending=not published,
     )
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from secmonkey.api.deps import Auditor, Db, MaybePublisher, Viewer
+from secmonkey.api.deps import Auditor, Db, OutboxDep, Viewer
 from secmonkey.api.problems import problem_responses
 from secmonkey.api.queries import issues
 from secmonkey.api.queries.issues import IssueStatusFilter
@@ -71,9 +71,9 @@ async def get_issue(db: Db, _: Viewer, issue_id: IssueId) -> IssueView:
     responses=problem_responses(404, 409),
 )
 async def justify(
-    db: Db, publisher: MaybePublisher, who: Auditor, issue_id: IssueId, body: JustificationIn
+    db: Db, outbox: OutboxDep, who: Auditor, issue_id: IssueId, body: JustificationIn
 ) -> IssueView:
-    return await issues.justify_issue(db, publisher, who, issue_id, body)
+    return await issues.justify_issue(db, outbox, who, issue_id, body)
 
 
 @router.delete(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from secmonkey.api.deps import Admin, Db, PublisherDep, SettingsDep
+from secmonkey.api.deps import Admin, Db, OutboxDep, SettingsDep
 from secmonkey.api.problems import problem_responses
 from secmonkey.api.queries.sweeps import request_sweeps
 from secmonkey.api.schemas.admin import SweepIn, SweepsQueued
@@ -20,6 +20,6 @@ router = APIRouter(prefix="/sweeps", tags=["sweeps"], responses=problem_response
     responses=problem_responses(503),
 )
 async def request_sweep(
-    db: Db, publisher: PublisherDep, settings: SettingsDep, who: Admin, body: SweepIn
+    db: Db, outbox: OutboxDep, settings: SettingsDep, who: Admin, body: SweepIn
 ) -> SweepsQueued:
-    return await request_sweeps(db, publisher, settings.sweeps_queue, who, body)
+    return await request_sweeps(db, outbox, settings.sweeps_queue, who, body)

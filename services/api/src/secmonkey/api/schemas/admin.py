@@ -182,3 +182,8 @@ class SweepQueued(BaseModel):
 
 class SweepsQueued(BaseModel):
     sweeps: list[SweepQueued]
+    pending: bool = Field(
+        default=False,
+        description="true when RabbitMQ has not taken the requests yet: they wait in the "
+        "API's outbox and are sent as soon as it is reachable",
+    )

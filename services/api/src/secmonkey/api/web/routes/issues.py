@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import ValidationError
 
-from secmonkey.api.deps import Db, MaybePublisher, SettingsDep
+from secmonkey.api.deps import Db, OutboxDep, SettingsDep
 from secmonkey.api.queries.accounts import list_accounts
 from secmonkey.api.queries.issues import find_issues, justify_issue, withdraw_justification
 from secmonkey.api.queries.report import build_report, csv_lines, render_html
@@ -124,7 +124,7 @@ def _until(value: str) -> datetime | None:
 async def justify(
     request: Request,
     db: Db,
-    publisher: MaybePublisher,
+    outbox: OutboxDep,
     caller: AuditorForm,
     issue_id: IssueId,
     reason: Annotated[str, Form(max_length=2000)] = "",
@@ -136,7 +136,7 @@ async def justify(
     except ValidationError as exc:
         message = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         raise InvalidInput(f"reason: {message}") from None
-    issue = await justify_issue(db, publisher, caller.principal, issue_id, body)
+    issue = await justify_issue(db, outbox, caller.principal, issue_id, body)
     return _after_change(request, caller.page(issue=issue), back)
 
 

@@ -1,0 +1,143 @@
+"""A confirming publisher with a deadline, that says which broker user published."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractRobustConnection,
+)
+from pydantic import BaseModel
+from yarl import URL
+
+from secmonkey.common.amqp.topology import declare_exchanges
+from secmonkey.common.broker_state import (
+    DEFAULT_PUBLISH_TIMEOUT,
+    BrokerUnavailable,
+    PublishTimeout,
+    is_blocked,
+    is_connected,
+)
+
+log = logging.getLogger(__name__)
+
+
+def broker_user(connection: AbstractConnection | str | URL) -> str | None:
+    """The user a connection signs in as (PLAIN: the URL's, else aiormq's `guest`); None
+    with EXTERNAL (certificate) authentication, where the URL does not say."""
+    url = connection if isinstance(connection, str | URL) else getattr(connection, "url", None)
+    if url is None:
+        return None
+    url = URL(url)
+    if url.query.get("auth", "").lower() == "external":
+        return None
+    return url.user or "guest"
+
+
+def encode(message: BaseModel) -> bytes:
+    return message.model_dump_json().encode()
+
+
+class Publisher:
+    """Publishes persistent messages and returns only once the broker confirmed every one.
+
+    `publish_many` sends a whole batch before waiting, so confirms overlap instead of
+    costing one round trip each. Every publish has a deadline (`deadline` seconds): a broker
+    that is unreachable or blocked by a resource alarm raises `PublishTimeout` (or, when
+    that is known beforehand, `BrokerUnavailable`) instead of hanging the caller.
+    """
+
+    # The broker user of the connection, set as every message's `user_id` (RabbitMQ
+    # checks it, so a consumer knows who published); None: leave it unset.
+    user_id: str | None = None
+
+    def __init__(
+        self,
+        channel: AbstractChannel,
+        *,
+        connection: AbstractRobustConnection | None = None,
+        deadline: float = DEFAULT_PUBLISH_TIMEOUT,
+    ) -> None:
+        self._channel = channel
+        self._connection = connection
+        self.deadline = deadline
+        self._exchanges: dict[str, AbstractExchange] = {}
+
+    @classmethod
+    async def open(
+        cls, connection: AbstractRobustConnection, *, deadline: float = DEFAULT_PUBLISH_TIMEOUT
+    ) -> Publisher:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        publisher = cls(channel, connection=connection, deadline=deadline)
+        publisher.user_id = broker_user(connection)
+        publisher._exchanges = await declare_exchanges(channel)
+        return publisher
+
+    def _refuse_if_unavailable(self) -> None:
+        if self._connection is None:
+            return
+        if is_blocked(self._connection):
+            raise BrokerUnavailable("RabbitMQ is blocked by a resource alarm (memory or disk)")
+        if not is_connected(self._connection):
+            raise BrokerUnavailable("RabbitMQ is not connected")
+
+    async def _confirmed(self, publishing: Awaitable[Any]) -> None:
+        """Await `publishing` (a publish and its confirm) within the deadline."""
+        try:
+            async with asyncio.timeout(self.deadline):
+                await publishing
+        except TimeoutError:
+            blocked = self._connection is not None and is_blocked(self._connection)
+            why = "blocked by a resource alarm" if blocked else "no confirm"
+            raise PublishTimeout(
+                f"RabbitMQ did not confirm a publish within {self.deadline:g}s ({why})"
+            ) from None
+
+    def _exchange(self, name: str) -> AbstractExchange:
+        return self._exchanges[name] if name else self._channel.default_exchange
+
+    async def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        message: BaseModel | bytes,
+        *,
+        message_id: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> None:
+        body = message if isinstance(message, bytes) else encode(message)
+        self._refuse_if_unavailable()
+        publishing = self._exchange(exchange).publish(
+            aio_pika.Message(
+                body,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=message_id,
+                headers=headers or {},
+                timestamp=datetime.now(UTC),
+                user_id=self.user_id,
+            ),
+            routing_key=routing_key,
+            mandatory=True,
+        )
+        await self._confirmed(publishing)
+
+    async def publish_many(
+        self, exchange: str, messages: Iterable[tuple[str, BaseModel | bytes, str | None]]
+    ) -> None:
+        """Publish (routing key, message, message id) triples; raise if any is not confirmed
+        (each within the deadline: they are sent together, so the batch has one deadline)."""
+        await asyncio.gather(
+            *(self.publish(exchange, key, msg, message_id=mid) for key, msg, mid in messages)
+        )
+
+    async def close(self) -> None:
+        await self._channel.close()

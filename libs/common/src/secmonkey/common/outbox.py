@@ -1,0 +1,156 @@
+"""An outbox for messages that follow a database write: stored first, published, removed
+once the broker confirmed them, and republished later if that did not happen.
+
+The whole message (exchange, routing key, body, message id) is stored, so a replica that
+republishes needs nothing else. The message id is the document's `_id`: storing the same
+message twice keeps one, and a republished message carries the id its first attempt had,
+so a consumer that deduplicates on it sees it once (sweep requests are idempotent anyway:
+a second `SweepRequest` of one sweep re-reads the same account into the same sweep ID).
+
+Republishing is done by one replica per period: each round first claims the period in
+`<collection>_claims` with a unique insert (`storage.insert_unique`, as the collector's
+scheduler claims a due time), so two replicas do not both send what is left.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from aio_pika.exceptions import AMQPError
+from prometheus_client import Gauge
+from pydantic import BaseModel
+
+from secmonkey.common.amqp import Publisher, encode
+from secmonkey.common.errors import TransientError
+from secmonkey.common.messages import utcnow
+from secmonkey.common.storage import Database, Store, insert_unique
+
+log = logging.getLogger(__name__)
+
+REPUBLISH_BATCH = 500
+CLAIMS_KEPT = timedelta(days=1)
+
+OUTBOX_PENDING = Gauge(
+    "secmonkey_outbox_pending",
+    "messages stored in an outbox and not yet confirmed by RabbitMQ (as of the last round)",
+    ["outbox"],
+)
+
+# What a publish raises when the broker does not take a message now.
+_NOT_TAKEN = (TransientError, TimeoutError, AMQPError, ConnectionError, OSError)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to publish: on `exchange` ("" = the default exchange, routing by queue
+    name) with `routing_key`, carrying `body` (JSON) and `message_id`."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    message_id: str
+
+    @classmethod
+    def of(cls, exchange: str, routing_key: str, message: BaseModel, message_id: str) -> Outgoing:
+        return cls(exchange, routing_key, encode(message), message_id)
+
+    def doc(self) -> dict[str, Any]:
+        return {
+            "_id": self.message_id,
+            "exchange": self.exchange,
+            "routing_key": self.routing_key,
+            "body": self.body.decode(),
+            "at": utcnow(),
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Outgoing:
+        return cls(doc["exchange"], doc["routing_key"], doc["body"].encode(), doc["_id"])
+
+
+class Outbox:
+    """Messages in `collection` until RabbitMQ confirms them.
+
+    `publisher` is asked each time (it is None while the broker is not connected)."""
+
+    def __init__(
+        self, db: Database, collection: str, publisher: Callable[[], Publisher | None]
+    ) -> None:
+        self.db = db
+        self.collection = collection
+        self.claims = f"{collection}_claims"
+        self.publisher = publisher
+        self._store = Store(db)
+
+    async def put(self, messages: Sequence[Outgoing]) -> None:
+        """Store `messages` (a message already stored stays as it is)."""
+        if messages:
+            await self._store.insert(self.collection, [m.doc() for m in messages])
+
+    async def send(self, messages: Sequence[Outgoing]) -> bool:
+        """Publish stored `messages` and remove them once confirmed: True if they were.
+
+        False (and they stay stored, for `republish`) when RabbitMQ is not connected,
+        blocked, or does not confirm within the publisher's deadline."""
+        if not messages:
+            return True
+        publisher = self.publisher()
+        if publisher is None:
+            log.warning("RabbitMQ not connected: %d message(s) wait in the outbox", len(messages))
+            return False
+        by_exchange: dict[str, list[Outgoing]] = {}
+        for message in messages:
+            by_exchange.setdefault(message.exchange, []).append(message)
+        try:
+            for exchange, batch in by_exchange.items():
+                await publisher.publish_many(
+                    exchange, [(m.routing_key, m.body, m.message_id) for m in batch]
+                )
+        except _NOT_TAKEN as exc:
+            log.warning("RabbitMQ did not take %d message(s) (%s); kept", len(messages), exc)
+            return False
+        ids = [m.message_id for m in messages]
+        await self.db[self.collection].delete_many({"_id": {"$in": ids}})
+        return True
+
+    async def deliver(self, messages: Sequence[Outgoing]) -> bool:
+        """Store, then publish: True if published now, False if left for `republish`."""
+        await self.put(messages)
+        return await self.send(messages)
+
+    async def republish(self, older_than: timedelta, period: timedelta) -> int:
+        """Publish what stayed in the outbox for longer than `older_than` (a request still
+        publishing its own messages is younger), if this replica claims this `period`.
+
+        Returns how many were published."""
+        if self.publisher() is None:
+            return 0
+        now = utcnow()
+        window = int(now.timestamp() // max(period.total_seconds(), 1.0))
+        if not await insert_unique(self.db[self.claims], {"_id": str(window), "at": now}):
+            return 0
+        await self.db[self.claims].delete_many({"at": {"$lt": now - CLAIMS_KEPT}})
+        docs = (
+            await self.db[self.collection]
+            .find({"at": {"$lte": now - older_than}})
+            .sort("at", 1)
+            .limit(REPUBLISH_BATCH)
+            .to_list()
+        )
+        published = 0
+        if docs and await self.send([Outgoing.from_doc(d) for d in docs]):
+            published = len(docs)
+        OUTBOX_PENDING.labels(self.collection).set(
+            await self.db[self.collection].count_documents({})
+        )
+        if published:
+            log.info("republished %d message(s) from %s", published, self.collection)
+        return published
+
+    async def pending(self) -> int:
+        """How many messages wait to be published."""
+        return await self.db[self.collection].count_documents({})
