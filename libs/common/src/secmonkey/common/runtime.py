@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
 
-from secmonkey.common import amqp, storage
+from secmonkey.common import amqp, consumer_reports, storage
 from secmonkey.common.settings import CommonSettings
 from secmonkey.common.storage import Database, Document
 
@@ -39,6 +39,7 @@ class Runtime:
     publisher: amqp.Publisher | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     consumers: list[amqp.Consumer] = field(default_factory=list)
+    process: str = field(default_factory=consumer_reports.process_name)
 
     @classmethod
     async def open(
@@ -68,6 +69,10 @@ class Runtime:
                 await amqp.declare_topology(channel)
                 await channel.close()
                 runtime.publisher = await amqp.Publisher.open(runtime.rabbit)
+                if settings.consumer_report_seconds > 0:
+                    runtime.tasks.append(
+                        asyncio.create_task(runtime._report_consumers(), name="consumer reports")
+                    )
         except BaseException:
             await runtime.close()
             raise
@@ -78,12 +83,27 @@ class Runtime:
         _freeze_once()
         return runtime
 
+    async def _report_consumers(self) -> None:
+        """Keep this process's consumer reports fresh for the collector's watchdog."""
+        while True:
+            await asyncio.sleep(self.settings.consumer_report_seconds)
+            if not self.consumers:
+                continue
+            try:
+                await consumer_reports.report(self.db, self.process, self.consumers)
+            except Exception as exc:  # the database is down: readiness says so already
+                log.warning("could not report consumer states: %s", exc)
+
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.consumers and self.settings.consumer_report_seconds > 0:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(3):
+                    await consumer_reports.withdraw(self.db, self.process, self.consumers)
         if self.rabbit is not None:
             await self.rabbit.close()
         await self.client.close()
