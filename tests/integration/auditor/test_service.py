@@ -60,7 +60,11 @@ async def test_the_service_starts_and_is_ready(
                 pass
             assert time.monotonic() < deadline, "not ready in 60s"
             time.sleep(0.2)
-        assert body["checks"] == {"mongodb": "ok", "rabbitmq": "ok"}
+        assert body["checks"] == {
+            "mongodb": "ok",
+            "rabbitmq": "ok",
+            f"consumer test.auditor.service.{unique}": "ok",
+        }
         assert get(f"http://127.0.0.1:{port}/healthz") == (200, {"status": "ok"})
     finally:
         proc.terminate()

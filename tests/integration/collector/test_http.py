@@ -42,7 +42,11 @@ async def test_bad_requests_get_clear_answers_and_probes_answer(
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = await client.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json()["checks"] == {"mongodb": "ok", "rabbitmq": "ok"}
+        assert ready.json()["checks"] == {
+            "mongodb": "ok",
+            "rabbitmq": "ok",
+            f"consumer {settings.sweeps_queue}": "ok",
+        }
         metrics = (await client.get("/metrics")).text
         for name in (
             "secmonkey_collector_region_sweep_seconds",

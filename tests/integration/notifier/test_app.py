@@ -21,12 +21,16 @@ pytestmark = pytest.mark.integration
 
 
 async def test_app_consumes_events_and_reports_health_and_metrics(
-    db: Database, rabbit: AbstractRobustConnection, unique: str, http_receiver: HttpReceiver
+    db: Database,
+    rabbit: AbstractRobustConnection,
+    amqp_url: str,
+    unique: str,
+    http_receiver: HttpReceiver,
 ) -> None:
     sub = subscription(Channel(type="generic", url=f"{http_receiver.url}/h", secret="k"))
     await db.subscriptions.insert_one(sub.to_mongo())
     spec = amqp.QueueSpec(f"test.notifier.app.{unique}", EVENTS_EXCHANGE, (f"#.{unique}",))
-    app = create_app(notifier_settings(db), queue=spec)
+    app = create_app(notifier_settings(db, amqp_url=amqp_url), queue=spec)  # this session's vhost
     event = make_event()
     publisher = await amqp.Publisher.open(rabbit)
     try:
@@ -36,7 +40,11 @@ async def test_app_consumes_events_and_reports_health_and_metrics(
                 assert (await client.get("/healthz")).json() == {"status": "ok"}
                 ready = await client.get("/readyz")
                 assert ready.status_code == 200
-                assert ready.json()["checks"] == {"mongodb": "ok", "rabbitmq": "ok"}
+                assert ready.json()["checks"] == {
+                    "mongodb": "ok",
+                    "rabbitmq": "ok",
+                    f"consumer {spec.name}": "ok",
+                }
                 await publisher.publish(EVENTS_EXCHANGE, f"issue.opened.{unique}", event)
                 assert await until(lambda: http_receiver.received)
                 assert await until(lambda: _delivered(db))

@@ -69,10 +69,10 @@ class Runtime:
                 await amqp.declare_topology(channel)
                 await channel.close()
                 runtime.publisher = await amqp.Publisher.open(runtime.rabbit)
-                if settings.consumer_report_seconds > 0:
-                    runtime.tasks.append(
-                        asyncio.create_task(runtime._report_consumers(), name="consumer reports")
-                    )
+            if settings.consumer_report_seconds > 0:  # services that connect on their own too
+                runtime.tasks.append(
+                    asyncio.create_task(runtime._report_consumers(), name="consumer reports")
+                )
         except BaseException:
             await runtime.close()
             raise
