@@ -6,7 +6,8 @@ whoever asks that one process. So every process with consumers also writes, ever
 (owned by the collector, whose watchdog reads it): its queue, the process, and the
 trouble it waits out and since when (none when ready). A process that stops removes its
 reports; one that crashes stops refreshing them, and the watchdog reads only fresh ones
-(a vanished consumer shows as a queue without consumers instead).
+(a vanished consumer shows as a queue without consumers instead) and deletes them after a
+day.
 """
 
 from __future__ import annotations

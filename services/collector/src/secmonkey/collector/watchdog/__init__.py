@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import PublishError
@@ -36,6 +36,8 @@ from secmonkey.common.storage import Database
 log = logging.getLogger(__name__)
 
 __all__ = ["Watchdog"]
+
+REPORTS_KEPT = timedelta(days=1)
 
 
 def _gone(state: State) -> Observation:
@@ -110,6 +112,8 @@ class Watchdog:
                 await self._save(new)
         sent = await self._send(states)
         self._count(states)
+        # Reports of processes that crashed a day ago (no TTL indexes on FerretDB).
+        await self.db.consumer_reports.delete_many({"reported_at": {"$lt": now - REPORTS_KEPT}})
         metrics.WATCHDOG_CHECKS.labels("ok").inc()
         return sent
 
