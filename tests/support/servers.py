@@ -106,13 +106,14 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    method: str = "POST"
 
     def json(self) -> Any:
         return json.loads(self.body)
 
 
 class HttpReceiver:
-    """An HTTP server that records every POST and answers what `responder` says.
+    """An HTTP server that records every POST (and GET) and answers what `responder` says.
 
     `responder(request_number, received) -> (status, headers)`; by default 200.
     """
@@ -129,7 +130,11 @@ class HttpReceiver:
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 got = Received(
-                    self.path, dict(self.headers.items()), self.rfile.read(length), time.time()
+                    self.path,
+                    dict(self.headers.items()),
+                    self.rfile.read(length),
+                    time.time(),
+                    self.command,
                 )
                 with receiver._lock:
                     receiver.received.append(got)
@@ -141,6 +146,9 @@ class HttpReceiver:
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+
+            def do_GET(self) -> None:  # noqa: N802
+                self.do_POST()
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from secmonkey.common.documents import Channel, Subscription, SubscriptionFilters
-from secmonkey.common.messages import Event, IssueRef
+from secmonkey.common.messages import Event, IssueRef, SystemRef
 from secmonkey.common.severity import Severity
-from secmonkey.common.subscriptions import matches
+from secmonkey.common.subscriptions import matches, type_filter_known
 
 
 def event(
@@ -95,3 +95,57 @@ def test_rule_ids() -> None:
     assert matches(s, event(rule_id="internet-all-ports"))
     assert not matches(s, event(rule_id="internet-admin-port"))
     assert not matches(s, event("group.changed", severity=None))
+
+
+def system_event(type_: str = "system.sweep_overdue", **kw: Any) -> Event:
+    return Event(
+        event_id="s1",
+        type=type_,
+        key=kw.pop("key", "system:sweep:111111111111"),
+        account_id=kw.pop("account_id", "111111111111"),
+        at=datetime(2025, 1, 1, tzinfo=UTC),
+        system=SystemRef(
+            subject="account prod (111111111111)",
+            detail="no complete sweep",
+            severity=kw.pop("severity", Severity.HIGH),
+        ),
+    )
+
+
+def test_system_events_are_routed_by_type() -> None:
+    overdue = system_event()
+    assert matches(sub(event_types=["system.*"]), overdue)
+    assert matches(sub(event_types=["system.sweep_overdue"]), overdue)
+    assert matches(sub(event_types=["*"]), overdue)
+    assert not matches(sub(event_types=["issue.*", "group.*"]), overdue)
+    assert not matches(sub(event_types=["system.consumer_not_ready"]), overdue)
+
+
+def test_an_account_filter_selects_the_system_events_of_its_accounts() -> None:
+    overdue = system_event()  # about account 111111111111, every region of it
+    assert matches(sub(account_ids=["111111111111"]), overdue)
+    assert matches(sub(account_labels=["pci"]), overdue, ["pci"])
+    assert not matches(sub(account_ids=["222222222222"]), overdue)
+    assert matches(sub(account_ids=["111111111111"], regions=["eu-west-1"]), overdue)
+
+
+def test_an_event_about_the_whole_system_passes_account_and_region_filters() -> None:
+    # Undelivered alerts or a stuck consumer put every account's alerts at risk.
+    queue = system_event(
+        "system.undelivered_growing",
+        key="system:queue:notifier.events.undelivered",
+        account_id=None,
+    )
+    assert matches(sub(account_ids=["222222222222"], regions=["eu-west-1"]), queue)
+    assert matches(sub(min_severity="high"), queue)
+    assert not matches(sub(min_severity="critical"), queue)
+    assert not matches(sub(rule_ids=["internet-admin-port"]), queue)
+
+
+def test_type_filters_a_subscription_may_name() -> None:
+    for pattern in ("*", "system.*", "issue.*", "group.changed", "system.sweep_overdue"):
+        assert type_filter_known(pattern), pattern
+    for pattern in ("admin.*", "change.*", "admin.key_created"):  # reserved in version 2
+        assert type_filter_known(pattern), pattern
+    for pattern in ("group.exploded", "billing.*", "system", "", "admin.", "Admin.X"):
+        assert not type_filter_known(pattern), pattern

@@ -228,13 +228,15 @@ def events(page: m.EventPage) -> Table:
     rows = []
     for e in page.items:
         detail = e.issue.message if e.issue else "; ".join(e.changes)
+        if e.system is not None:  # secmonkey's own health: no group
+            detail = f"{e.system.subject}: {e.system.detail}"
         rows.append(
             [
                 when(e.at),
                 e.type,
-                f"{e.name} ({e.group_id})",
-                account_text(e.account_id, e.account_name),
-                e.region,
+                f"{e.name} ({e.group_id})" if e.group_id else "",
+                account_text(e.account_id, e.account_name) if e.account_id else "",
+                e.region or "",
                 detail,
             ]
         )

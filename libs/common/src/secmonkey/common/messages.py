@@ -1,23 +1,40 @@
 """Every message that crosses RabbitMQ, validated on receipt.
 
-A schema change bumps `SCHEMA_VERSION`; a consumer refuses versions it does not know
-(the message is dead-lettered with the reason, never silently misread).
+Versions. `SCHEMA_VERSION` is the newest version this build knows; it reads the one
+before and the one after as well (`READABLE_VERSIONS`), so during a rolling upgrade old
+and new replicas read each other and nothing is dead-lettered for its version:
+
+- a producer stamps each message with the oldest version that can say it
+  (`Message.needed_version`): whatever version 1 could say still goes out as version 1,
+  byte for byte, so consumers of the previous build keep reading it;
+- version 2 adds the `system.*` events (secmonkey's own health: a `system` payload, no
+  group) and reserves the `admin.*` and `change.*` families: any type in them is valid
+  from version 2 on, before its own payload is defined;
+- in a message of the next version, fields this build does not know are ignored and an
+  event type it does not know is accepted (consumers route it by its type). The next
+  version may add optional fields and types, never remove or retype a field or add a
+  message kind: that takes two steps, readers first.
+
+Any other version is refused (the message is dead-lettered with the reason, never
+silently misread).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from secmonkey.common.canonical import GroupSnapshot
 from secmonkey.common.dates import aware
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.severity import Severity
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+FIRST_VERSION = 1
+READABLE_VERSIONS = frozenset({SCHEMA_VERSION - 1, SCHEMA_VERSION, SCHEMA_VERSION + 1})
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 ACCOUNT_ID_PATTERN = r"^\d{12}$"
@@ -40,6 +57,19 @@ ISSUE_EVENT_TYPES = (
     "issue.escalated",
     "issue.justified",
 )
+# Version 2: secmonkey watching itself (raised once per episode, then `_resolved`).
+SYSTEM_CONDITIONS = (
+    "system.sweep_overdue",  # no complete sweep of an account within three of its intervals
+    "system.dead_letters_growing",  # a consumer queue's dead-letter queue grew
+    "system.undelivered_growing",  # alerts that finally failed are piling up
+    "system.consumer_not_ready",  # a consumer has waited out a fault, or been absent, for minutes
+)
+SYSTEM_EVENT_TYPES = SYSTEM_CONDITIONS + tuple(f"{t}_resolved" for t in SYSTEM_CONDITIONS)
+# Version 2 reserves these families for this wave's admin audit log and change control.
+RESERVED_FAMILIES = ("admin", "change")
+EVENT_FAMILIES = ("group", "issue", "system", *RESERVED_FAMILIES)
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
+
 EventType = Literal[
     "group.created",
     "group.changed",
@@ -50,7 +80,21 @@ EventType = Literal[
     "issue.reopened",
     "issue.escalated",  # the severity of an open (or justified) issue rose
     "issue.justified",
+    "system.sweep_overdue",
+    "system.dead_letters_growing",
+    "system.undelivered_growing",
+    "system.consumer_not_ready",
+    "system.sweep_overdue_resolved",
+    "system.dead_letters_growing_resolved",
+    "system.undelivered_growing_resolved",
+    "system.consumer_not_ready_resolved",
 ]
+KNOWN_EVENT_TYPES = frozenset(GROUP_EVENT_TYPES + ISSUE_EVENT_TYPES + SYSTEM_EVENT_TYPES)
+
+
+def event_family(event_type: str) -> str:
+    """`group`, `issue`, `system`, `admin`, `change`: the first word of an event type."""
+    return event_type.split(".", 1)[0]
 
 
 def utcnow() -> datetime:
@@ -64,16 +108,35 @@ def new_id() -> str:
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = Field(
+        default=FIRST_VERSION, description="the oldest version that can say this message"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_newer_fields(cls, data: Any) -> Any:
+        """A message of the next version may carry fields this build does not know."""
+        if isinstance(data, dict) and data.get("schema_version") == SCHEMA_VERSION + 1:
+            return {k: v for k, v in data.items() if k in cls.model_fields}
+        return data
 
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, value: int) -> int:
-        if value != SCHEMA_VERSION:
-            raise ValueError(
-                f"unsupported schema_version {value}; this build reads {SCHEMA_VERSION}"
-            )
+        if value not in READABLE_VERSIONS:
+            readable = ", ".join(str(v) for v in sorted(READABLE_VERSIONS))
+            raise ValueError(f"unsupported schema_version {value}; this build reads {readable}")
         return value
+
+    @model_validator(mode="after")
+    def _stamp_version(self) -> Message:
+        if "schema_version" not in self.model_fields_set:
+            self.schema_version = self.needed_version()
+        return self
+
+    def needed_version(self) -> int:
+        """The oldest schema version whose readers understand this message."""
+        return FIRST_VERSION
 
 
 class SweepRequest(Message):
@@ -170,29 +233,78 @@ class IssueRef(BaseModel):
     )
 
 
+class SystemRef(BaseModel):
+    """What a `system.*` event is about: secmonkey's own health, not a group."""
+
+    subject: str = Field(description="what is unwell: `account prod (111111111111)`, a queue…")
+    detail: str = Field(description="what was seen, in a sentence")
+    severity: Severity
+    since: datetime | None = Field(default=None, description="when the condition began")
+
+    @field_validator("since")
+    @classmethod
+    def _aware_since(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else aware(value)
+
+
 class Event(Message):
-    """One entry of the change and issue feed, published on `secmonkey.events`."""
+    """One entry of the change and issue feed, published on `secmonkey.events`.
+
+    Group and issue events name their group (account, region, group ID, name). A
+    `system.*` event carries `system` instead, and names an account only when it is about
+    one (`system.sweep_overdue`); its `key` is `system:<what>`.
+    """
 
     event_id: str
-    type: EventType
+    type: str = Field(
+        pattern=EVENT_TYPE_PATTERN,
+        description="group.*, issue.*, system.* (admin.* and change.* are reserved)",
+    )
     key: str
-    account_id: AccountId
+    account_id: AccountId | None = None
     account_name: str | None = None
-    region: Region
+    region: Region | None = None
     vpc_id: str | None = None
-    group_id: str
-    name: str
+    group_id: str | None = None
+    name: str | None = None
     at: datetime
     seq: int | None = None
     changes: list[str] = Field(default_factory=list)
     issue: IssueRef | None = None
     callers: list[Caller] = Field(default_factory=list)
+    # Left out of the JSON when absent, so every group and issue event reads as in version 1.
+    system: SystemRef | None = Field(default=None, exclude_if=lambda value: value is None)
 
     _aware_at = field_validator("at")(aware)
 
+    @model_validator(mode="after")
+    def _fields_of_its_type(self) -> Event:
+        family = event_family(self.type)
+        if self.type not in KNOWN_EVENT_TYPES:
+            if family not in RESERVED_FAMILIES and self.schema_version <= SCHEMA_VERSION:
+                raise ValueError(f"unknown event type {self.type!r}")
+        elif family in ("group", "issue"):
+            missing = [
+                name
+                for name in ("account_id", "region", "group_id", "name")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"a {self.type} event needs {', '.join(missing)}")
+        elif family == "system" and self.system is None:
+            raise ValueError(f"a {self.type} event needs its `system` payload")
+        return self
+
+    def needed_version(self) -> int:
+        if self.system is not None or event_family(self.type) not in ("group", "issue"):
+            return 2
+        return FIRST_VERSION
+
     @property
     def severity(self) -> Severity | None:
-        return self.issue.severity if self.issue else None
+        if self.issue is not None:
+            return self.issue.severity
+        return self.system.severity if self.system is not None else None
 
 
 def item_key(account_id: str, region: str, group_id: str) -> str:

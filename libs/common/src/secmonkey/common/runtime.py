@@ -19,7 +19,7 @@ from aio_pika.abc import AbstractRobustConnection
 from prometheus_client import Gauge
 from pymongo import AsyncMongoClient
 
-from secmonkey.common import amqp, storage
+from secmonkey.common import amqp, consumer_reports, storage
 from secmonkey.common.broker_state import is_blocked, is_connected
 from secmonkey.common.settings import CommonSettings
 from secmonkey.common.storage import Database, Document
@@ -65,6 +65,7 @@ class Runtime:
     # broker (it stays ready); `rabbit_pending` says why it is not connected yet.
     rabbit_optional: bool = False
     rabbit_pending: str | None = None
+    process: str = field(default_factory=consumer_reports.process_name)
 
     @classmethod
     async def open(
@@ -108,6 +109,10 @@ class Runtime:
                         await tried.wait()
             elif rabbit:
                 await runtime._connect_rabbit()
+            if settings.consumer_report_seconds > 0:  # services that connect on their own too
+                runtime.tasks.append(
+                    asyncio.create_task(runtime._report_consumers(), name="consumer reports")
+                )
         except BaseException:
             await runtime.close()
             raise
@@ -174,6 +179,17 @@ class Runtime:
             return f"degraded: {problem}; publishes wait in the outbox"
         return f"error: {problem}"
 
+    async def _report_consumers(self) -> None:
+        """Keep this process's consumer reports fresh for the collector's watchdog."""
+        while True:
+            await asyncio.sleep(self.settings.consumer_report_seconds)
+            if not self.consumers:
+                continue
+            try:
+                await consumer_reports.report(self.db, self.process, self.consumers)
+            except Exception as exc:  # the database is down: readiness says so already
+                log.warning("could not report consumer states: %s", exc)
+
     async def close(self) -> None:
         _open.discard(self)
         for task in self.tasks:
@@ -181,6 +197,10 @@ class Runtime:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.consumers and self.settings.consumer_report_seconds > 0:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(3):
+                    await consumer_reports.withdraw(self.db, self.process, self.consumers)
         if self.rabbit is not None:
             await self.rabbit.close()
         await self.client.close()

@@ -47,6 +47,11 @@ class CommonSettings(BaseSettings):
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Base URL of the API, used in alert links"
     )
+    consumer_report_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="how often each consumer's state goes to `consumer_reports` (0: never)",
+    )
 
     @model_validator(mode="after")
     def _no_default_credentials_in_production(self) -> CommonSettings:

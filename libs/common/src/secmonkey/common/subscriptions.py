@@ -4,15 +4,32 @@ Every filter that is set must match (AND); within one filter any value may match
 Account IDs and account labels together form one filter: an event matches when its
 account is listed or carries one of the labels. `min_severity` and `rule_ids` concern
 issues: when either is set, group events (which have no severity or rule) do not match.
-Event types accept `issue.*` / `group.*` and `*`.
+Event types accept `issue.*` / `group.*` / `system.*` and `*`.
+
+System events (`system.*`, secmonkey's own health) go through the same filters, on what
+they name: `system.sweep_overdue` names its account, so account filters (IDs or labels)
+select it as they select that account's changes; it names no region, since every region
+of the account is unwatched, so a region filter does not drop it. An event about the
+whole system (queues, consumers) names no account and no region: account and region
+filters do not drop it either, because every account's alerts depend on it. To keep
+them out, filter on event types. A minimum severity applies (system events carry one);
+a rule filter drops them (they have no rule).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from secmonkey.common.documents import Subscription, SubscriptionFilters
-from secmonkey.common.messages import Event
+from secmonkey.common.messages import (
+    EVENT_FAMILIES,
+    EVENT_TYPE_PATTERN,
+    KNOWN_EVENT_TYPES,
+    RESERVED_FAMILIES,
+    Event,
+    event_family,
+)
 from secmonkey.common.severity import Severity
 
 
@@ -25,17 +42,30 @@ def type_matches(event_type: str, patterns: Iterable[str]) -> bool:
     return False
 
 
+def type_filter_known(pattern: str) -> bool:
+    """Whether a subscription may filter on `pattern`: `*`, a family (`system.*`), a known
+    type, or any type of a family reserved for this wave (`admin.…`, `change.…`)."""
+    if pattern == "*" or pattern in KNOWN_EVENT_TYPES:
+        return True
+    if pattern.endswith(".*"):
+        return pattern[:-2] in EVENT_FAMILIES
+    return (
+        event_family(pattern) in RESERVED_FAMILIES
+        and re.fullmatch(EVENT_TYPE_PATTERN, pattern) is not None
+    )
+
+
 def filters_match(
     filters: SubscriptionFilters, event: Event, account_labels: Iterable[str] = ()
 ) -> bool:
     """Does `event` (of an account carrying `account_labels`) pass `filters`?"""
     if filters.event_types and not type_matches(event.type, filters.event_types):
         return False
-    if filters.account_ids or filters.account_labels:
+    if (filters.account_ids or filters.account_labels) and event.account_id is not None:
         by_id = event.account_id in filters.account_ids
         if not by_id and not set(filters.account_labels).intersection(account_labels):
             return False
-    if filters.regions and event.region not in filters.regions:
+    if filters.regions and event.region is not None and event.region not in filters.regions:
         return False
     if filters.min_severity is not None:
         severity = event.severity

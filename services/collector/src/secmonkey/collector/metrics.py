@@ -39,3 +39,27 @@ SWEEPS_REQUESTED = Counter(
 SCHEDULER_LEADER = Gauge(
     "secmonkey_collector_scheduler_leader", "1 while this replica holds the scheduler lease"
 )
+HEARTBEATS = Counter(
+    "secmonkey_collector_heartbeats_total",
+    "Calls of the heartbeat URL after complete sweeps, by outcome (ok or failed)",
+    ["outcome"],
+)
+HEARTBEAT_LAST_SUCCESS = Gauge(
+    "secmonkey_collector_heartbeat_last_success_timestamp_seconds",
+    "When the heartbeat URL last answered 2xx (Unix time)",
+)
+WATCHDOG_CONDITIONS = Gauge(
+    "secmonkey_collector_watchdog_conditions",
+    "System conditions raised and not yet resolved, by condition (on the lease holder)",
+    ["condition"],
+)
+WATCHED_QUEUE_MESSAGES = Gauge(
+    "secmonkey_collector_watched_queue_messages",
+    "Messages in each dead-letter and undelivered queue the watchdog watches",
+    ["queue"],
+)
+WATCHDOG_CHECKS = Counter(
+    "secmonkey_collector_watchdog_checks_total",
+    "Watchdog rounds, by outcome (ok or failed)",
+    ["outcome"],
+)

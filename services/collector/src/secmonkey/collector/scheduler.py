@@ -36,6 +36,13 @@ LEASE_ID = "collector-scheduler"
 PRUNE_EVERY_SECONDS = 3600.0
 
 
+def sweep_interval(settings: Settings, account: Account) -> timedelta:
+    """How often `account` is swept: its `interval_minutes`, else the default interval."""
+    if account.interval_minutes:
+        return timedelta(minutes=account.interval_minutes)
+    return timedelta(seconds=settings.sweep_interval_seconds)
+
+
 class Scheduler:
     """While holding the lease, queues a SweepRequest for every account that is due."""
 
@@ -46,9 +53,7 @@ class Scheduler:
         self.lease = Lease(db, LEASE_ID, settings.replica_id, settings.scheduler_lease_seconds)
 
     def interval(self, account: Account) -> timedelta:
-        if account.interval_minutes:
-            return timedelta(minutes=account.interval_minutes)
-        return timedelta(seconds=self.settings.sweep_interval_seconds)
+        return sweep_interval(self.settings, account)
 
     async def prune(self) -> int:
         """Delete sweep status older than the retention (FerretDB has no TTL indexes)."""

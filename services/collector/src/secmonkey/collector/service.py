@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from secmonkey.collector.accounts import load_accounts_file
 from secmonkey.collector.credentials import AwsClients
+from secmonkey.collector.heartbeat import Heartbeat
 from secmonkey.collector.scheduler import Scheduler
 from secmonkey.collector.settings import Settings
 from secmonkey.collector.sweeper import Sweeper
+from secmonkey.collector.watchdog import Watchdog
 from secmonkey.common.amqp import Consumer, QueueSpec
 from secmonkey.common.runtime import Runtime
 
@@ -28,7 +30,9 @@ class Collector:
     sweeper: Sweeper
     consumer: Consumer
     scheduler: Scheduler
+    heartbeat: Heartbeat | None = None
     scheduler_task: asyncio.Task[None] | None = None
+    watchdog_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(cls, settings: Settings, runtime: Runtime) -> Collector:
@@ -38,7 +42,8 @@ class Collector:
             await load_accounts_file(runtime.db, settings.accounts_file)
         clients = AwsClients(settings)
         executor = ThreadPoolExecutor(settings.sweep_concurrency, thread_name_prefix="aws")
-        sweeper = Sweeper(settings, runtime.db, runtime.publisher, clients, executor)
+        heartbeat = Heartbeat(settings) if settings.heartbeat_url else None
+        sweeper = Sweeper(settings, runtime.db, runtime.publisher, clients, executor, heartbeat)
         consumer = Consumer(
             runtime.rabbit,
             QueueSpec(settings.sweeps_queue),
@@ -46,11 +51,18 @@ class Collector:
             prefetch=settings.prefetch,
         )
         scheduler = Scheduler(settings, runtime.db, runtime.publisher)
-        collector = cls(settings, runtime, clients, executor, sweeper, consumer, scheduler)
+        collector = cls(
+            settings, runtime, clients, executor, sweeper, consumer, scheduler, heartbeat
+        )
         await consumer.start()
         runtime.consumers.append(consumer)
         if settings.scheduler_enabled:
             collector.scheduler_task = asyncio.create_task(scheduler.run(), name="scheduler")
+            if settings.watchdog_seconds > 0:
+                watchdog = Watchdog(
+                    settings, runtime.db, runtime.publisher, runtime.rabbit, scheduler.lease
+                )
+                collector.watchdog_task = asyncio.create_task(watchdog.run(), name="watchdog")
         log.info(
             "collector %s consuming %s (scheduler %s)",
             settings.replica_id,
@@ -63,9 +75,15 @@ class Collector:
         """Stop taking work, hand the lease over at once, let worker threads finish."""
         with contextlib.suppress(Exception):
             await self.consumer.stop()
+        if self.watchdog_task is not None:
+            self.watchdog_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.watchdog_task
         if self.scheduler_task is not None:
             self.scheduler_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.scheduler_task
             await self.scheduler.stop()
+        if self.heartbeat is not None:
+            await self.heartbeat.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)

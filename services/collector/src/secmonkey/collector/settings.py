@@ -6,9 +6,13 @@ import os
 import re
 import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from secmonkey.common import webhooks
+from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE
+from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import SWEEPS_QUEUE
 from secmonkey.common.settings import CommonSettings
 
@@ -67,6 +71,42 @@ class Settings(CommonSettings):
         default=7.0, gt=0, description="sweep status older than this is deleted by the scheduler"
     )
 
+    # The watchdog (secmonkey.collector.watchdog), run by the scheduler lease holder
+    watchdog_seconds: float = Field(
+        default=60.0, ge=0, description="how often secmonkey's own health is checked (0: never)"
+    )
+    watchdog_overdue_intervals: float = Field(
+        default=3.0, gt=0, description="an account is overdue after this many of its intervals"
+    )
+    watchdog_grace_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="a consumer not ready this long is raised; a growing queue settles after it",
+    )
+    watchdog_queues: list[str] | None = Field(
+        default=None,
+        description="consumer queues whose consumers and `.dead` queues are watched "
+        "(default: the sweeps queue, auditor.snapshots, notifier.events)",
+    )
+    watchdog_undelivered_queues: list[str] = Field(
+        default_factory=lambda: ["notifier.events.undelivered"],
+        description="queues of alerts that finally failed, watched for growth",
+    )
+
+    # The heartbeat: a dead-man's switch called after each complete sweep of an account
+    heartbeat_url: str | None = Field(
+        default=None, description="called after each complete account sweep (a check-in URL)"
+    )
+    heartbeat_method: Literal["GET", "POST"] = "GET"
+    heartbeat_timeout: float = Field(default=5.0, gt=0, le=60, description="seconds per call")
+    heartbeat_min_seconds: float = Field(
+        default=60.0, ge=0, description="at most one call per this many seconds per replica"
+    )
+    webhook_allow_http: bool = Field(default=False, description="allow a plain-http heartbeat")
+    webhook_allow_private: bool = Field(
+        default=False, description="allow a loopback or private heartbeat target"
+    )
+
     # Real-time events (secmonkey.collector.cloudtrail): on when events_queue_url is set
     events_queue_url: str | None = Field(
         default=None, description="SQS queue of CloudTrail security-group calls (EventBridge)"
@@ -95,6 +135,25 @@ class Settings(CommonSettings):
         if self.events_queue_url and "sweep_interval_seconds" not in self.model_fields_set:
             self.sweep_interval_seconds = self.events_sweep_interval_seconds
         return self
+
+    @model_validator(mode="after")
+    def _heartbeat_url_is_safe(self) -> Settings:
+        if self.heartbeat_url:
+            try:
+                parts = webhooks.parse_webhook_url(
+                    self.heartbeat_url, allow_http=self.webhook_allow_http
+                )
+                webhooks.check_host(parts.hostname or "", allow_private=self.webhook_allow_private)
+            except InvalidInput as exc:
+                raise ValueError(f"SECMONKEY_HEARTBEAT_URL: {exc}") from None
+        return self
+
+    @property
+    def watched_queues(self) -> list[str]:
+        """The consumer queues the watchdog watches (and, through them, their `.dead`)."""
+        if self.watchdog_queues is not None:
+            return list(self.watchdog_queues)
+        return [self.sweeps_queue, AUDITOR_QUEUE.name, NOTIFIER_QUEUE.name]
 
     @field_validator("role_session_name")
     @classmethod

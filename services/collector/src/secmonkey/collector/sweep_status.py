@@ -4,7 +4,9 @@ One document per sweep (what was asked: `secmonkey.common.sweep_requests` writes
 whoever asks), one per account (which regions it planned, or
 why it failed before reaching any), one per account-region (outcome, counts, error,
 duration). Replicas working on different accounts of one sweep write different
-documents, so no update races another.
+documents, so no update races another. And one per account, `complete:<account>`: its
+latest complete sweep (every region read to the end), the watchdog's clock; it is not
+pruned with the rest.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from secmonkey.common import storage
 from secmonkey.common.messages import utcnow
-from secmonkey.common.storage import Database
+from secmonkey.common.storage import Database, Store
 
 SweepState = Literal["pending", "running", "complete", "incomplete", "failed"]
 
@@ -170,6 +172,27 @@ async def region_finished(
         },
         "recording a region's end",
     )
+
+
+async def account_complete(db: Database, sweep_id: str, account_id: str) -> None:
+    """Every region of the account was read to the end in `sweep_id`, just now."""
+    await _upsert(
+        db,
+        f"complete:{account_id}",
+        {
+            "kind": "last_complete",
+            "account_id": account_id,
+            "last_sweep_id": sweep_id,
+            "finished_at": utcnow(),
+        },
+        "recording an account's complete sweep",
+    )
+
+
+async def last_complete(db: Database, account_ids: list[str]) -> dict[str, datetime]:
+    """When each account's latest complete sweep finished (accounts never swept absent)."""
+    docs = await Store(db).read("sweeps", [f"complete:{a}" for a in account_ids])
+    return {d["account_id"]: d["finished_at"] for d in docs.values()}
 
 
 def _account_status(

@@ -22,6 +22,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from secmonkey.collector import metrics, sweep_status
 from secmonkey.collector.credentials import AwsClients, AwsError, aws_error
+from secmonkey.collector.heartbeat import Heartbeat
 from secmonkey.collector.reader import IncompleteRead, RegionRead, enabled_regions, read_region
 from secmonkey.collector.settings import Settings
 from secmonkey.common import accounts, sweep_requests
@@ -100,8 +101,10 @@ class Sweeper:
         publisher: Publisher,
         clients: AwsClients,
         executor: ThreadPoolExecutor,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.settings = settings
+        self.heartbeat = heartbeat
         self.db = db
         self.publisher = publisher
         self.clients = clients
@@ -179,6 +182,11 @@ class Sweeper:
             raise failures[0]
         results = [o for o in outcomes if isinstance(o, RegionResult)]
         await sweep_status.account_finished(self.db, request.sweep_id, account.id, self.replica)
+        if request.regions is None and all(r.complete for r in results):
+            # Every region of the account read to the end: the watchdog's clock restarts.
+            await sweep_status.account_complete(self.db, request.sweep_id, account.id)
+            if self.heartbeat is not None:
+                self.heartbeat.beat()
         metrics.ACCOUNT_SWEEP_SECONDS.observe(time.monotonic() - started)
         log.info(
             "swept %s: %d region(s), %d complete, %d group(s)",

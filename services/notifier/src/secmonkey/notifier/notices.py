@@ -1,4 +1,10 @@
-"""What a person reads about an event, whatever the channel: a headline, the facts, a link."""
+"""What a person reads about an event, whatever the channel: a headline, the facts, a link.
+
+A `system.*` event (secmonkey's own health) names no group: its headline is its
+severity (or `RESOLVED`), what went wrong and its subject; its facts are the subject, the
+detail and since when; its link is the event feed of its kind. An event type this build
+does not know (from a newer producer) is shown by its type and key.
+"""
 
 from __future__ import annotations
 
@@ -16,21 +22,51 @@ _LABELS = {
     "issue.fixed": "FIXED",
     "issue.justified": "JUSTIFIED",
 }
+_SYSTEM_TITLES = {
+    "system.sweep_overdue": "sweep overdue",
+    "system.dead_letters_growing": "dead letters growing",
+    "system.undelivered_growing": "undelivered alerts growing",
+    "system.consumer_not_ready": "consumer not ready",
+}
+_RESOLVED = "_resolved"
+_TIME = "%Y-%m-%d %H:%M:%S UTC"
 
 
 def group_link(public_url: str, event: Event) -> str:
     """The group in the API: `<public_url>/api/v1/groups/<group_id>?account_id=..&region=..`."""
     query = urlencode({"account_id": event.account_id, "region": event.region})
-    return f"{public_url.rstrip('/')}/api/v1/groups/{quote(event.group_id, safe='')}?{query}"
+    return f"{public_url.rstrip('/')}/api/v1/groups/{quote(event.group_id or '', safe='')}?{query}"
+
+
+def feed_link(public_url: str, event: Event) -> str:
+    """The event feed of this kind of event (raised and resolved), of its account if any."""
+    base = event.type.removesuffix(_RESOLVED)
+    params = [("type", base)] + ([("type", base + _RESOLVED)] if base in _SYSTEM_TITLES else [])
+    if event.account_id:
+        params.append(("account_id", event.account_id))
+    return f"{public_url.rstrip('/')}/api/v1/events?{urlencode(params)}"
+
+
+def link(public_url: str, event: Event) -> str:
+    return group_link(public_url, event) if event.group_id else feed_link(public_url, event)
 
 
 def account_text(event: Event) -> str:
-    return event.account_name or event.account_id
+    return event.account_name or event.account_id or "no account"
+
+
+def system_title(event_type: str) -> str:
+    """`sweep overdue`, `consumer not ready`…: what a system event is about, in words."""
+    base = event_type.removesuffix(_RESOLVED)
+    return _SYSTEM_TITLES.get(base, base.split(".", 1)[-1].replace("_", " "))
 
 
 def label(event: Event) -> str:
     """The first words of every headline: `HIGH`, `CRITICAL (reopened)`, `FIXED`, `CHANGED`,
     `CRITICAL (escalated from high)`…"""
+    if event.system is not None:
+        resolved = event.type.endswith(_RESOLVED)
+        return "RESOLVED" if resolved else event.system.severity.value.upper()
     if event.type in ("issue.opened", "issue.reopened", "issue.escalated") and event.issue:
         text = event.issue.severity.value.upper()
         previous = event.issue.previous_severity
@@ -41,7 +77,12 @@ def label(event: Event) -> str:
 
 
 def headline(event: Event) -> str:
-    """E.g. `HIGH: tcp/22 opened to 0.0.0.0/0 on web-sg (prod, us-east-1)`."""
+    """E.g. `HIGH: tcp/22 opened to 0.0.0.0/0 on web-sg (prod, us-east-1)`, or
+    `HIGH: sweep overdue: account prod (111111111111)`."""
+    if event.system is not None:
+        return f"{label(event)}: {system_title(event.type)}: {event.system.subject}"
+    if event.group_id is None:
+        return f"{label(event)}: {event.key}"
     where = f"({account_text(event)}, {event.region})"
     if event.issue is not None:
         return f"{label(event)}: {event.issue.message} on {event.name} {where}"
@@ -78,18 +119,37 @@ class Fact:
     value: str
 
 
+def _account_fact(event: Event) -> list[Fact]:
+    if event.account_id is None:
+        return []
+    name = event.account_name
+    return [Fact("Account", f"{name} ({event.account_id})" if name else event.account_id)]
+
+
+def _groupless_facts(event: Event) -> list[Fact]:
+    """A system event (or a type this build does not know): no group to show."""
+    at = Fact("At", event.at.strftime(_TIME))
+    if event.system is None:
+        return [Fact("Event", event.type), Fact("Key", event.key), *_account_fact(event), at]
+    system = event.system
+    rows = [Fact("Subject", system.subject), *_account_fact(event), Fact("Event", event.type)]
+    rows.append(Fact("Severity", system.severity.value))
+    if system.since is not None:
+        rows.append(Fact("Since", system.since.strftime(_TIME)))
+    return [*rows, at, Fact("Detail", system.detail)]
+
+
 def facts(event: Event) -> list[Fact]:
     """The where and what of an event, in the order every channel shows them."""
-    account = (
-        f"{event.account_name} ({event.account_id})" if event.account_name else event.account_id
-    )
+    if event.group_id is None or event.system is not None:
+        return _groupless_facts(event)
     rows = [
-        Fact("Account", account),
-        Fact("Region", event.region),
+        *_account_fact(event),
+        Fact("Region", event.region or ""),
         Fact("VPC", event.vpc_id or "none (EC2-Classic or unknown)"),
         Fact("Group", f"{event.name} ({event.group_id})"),
         Fact("Event", event.type),
-        Fact("At", event.at.strftime("%Y-%m-%d %H:%M:%S UTC")),
+        Fact("At", event.at.strftime(_TIME)),
     ]
     if event.issue is not None:
         rows.append(Fact("Severity", event.issue.severity.value))
@@ -120,6 +180,6 @@ class Notice:
             event=event,
             headline=headline(event),
             subject=subject(event),
-            link=group_link(public_url, event),
+            link=link(public_url, event),
             facts=facts(event),
         )

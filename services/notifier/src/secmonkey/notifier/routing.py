@@ -29,7 +29,7 @@ class Routes:
 
     async def matching(self, event: Event) -> list[Subscription]:
         await self._refresh()
-        labels = self._labels.get(event.account_id, [])
+        labels = self._labels.get(event.account_id, []) if event.account_id else []
         return [s for s in self._subscriptions if matches(s, event, labels)]
 
     async def current(self, subscription_id: str) -> Subscription | None:

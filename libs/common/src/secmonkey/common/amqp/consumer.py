@@ -123,6 +123,7 @@ class Consumer:
         self.retry = retry or RetryPolicy()
         self.channel: AbstractChannel | None = None
         self.trouble: str | None = None
+        self.trouble_since: datetime | None = None  # when the current trouble began
         self._tag: str | None = None
         self._queue: AbstractQueue | None = None
 
@@ -162,6 +163,7 @@ class Consumer:
             except Exception as exc:
                 if _transient(exc):
                     self.trouble = f"retrying a message of {self.spec.name}: {exc}"[:300]
+                    self.trouble_since = self.trouble_since or datetime.now(UTC)
                     log.warning("transient failure (%s); retry in %.1fs", exc, delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.retry.max_delay)
@@ -178,5 +180,5 @@ class Consumer:
                     await message.nack(requeue=True)
             else:
                 await message.ack()
-            self.trouble = None
+            self.trouble = self.trouble_since = None
             return

@@ -75,8 +75,9 @@ COLLECTIONS: dict[str, Collection] = {
             IndexModel([("account_id", ASCENDING), ("at", DESCENDING)]),
             IndexModel([("key", ASCENDING), ("at", DESCENDING)]),
         ],
-        shared_writes=(("api", "event_feed.append"),),
-        about="the change and issue feed (the API appends issue.justified)",
+        shared_writes=(("api", "event_feed.append"), ("collector", "event_feed.append")),
+        about="the change and issue feed (the API appends issue.justified, the collector's "
+        "watchdog system.* events)",
     ),
     "outbox": Collection("auditor", about="events stored but not yet published"),
     # `_id`-keyed lookups of the search index (secmonkey.common.search_index), read by `_id`.
@@ -128,6 +129,20 @@ COLLECTIONS: dict[str, Collection] = {
     "schedules": Collection("collector"),
     "schedule_claims": Collection("collector"),
     "event_marks": Collection("collector", about="the latest CloudTrail call seen per group"),
+    "watchdog": Collection(
+        "collector", about="each system condition's state and episodes (and its unsent events)"
+    ),
+    "consumer_reports": Collection(
+        "collector",
+        [IndexModel([("reported_at", ASCENDING)])],
+        shared_writes=(
+            ("auditor", "consumer_reports.report"),
+            ("auditor", "consumer_reports.withdraw"),
+            ("notifier", "consumer_reports.report"),
+            ("notifier", "consumer_reports.withdraw"),
+        ),
+        about="each process's consumers (ready, or the trouble they wait out), for the watchdog",
+    ),
 }
 
 INDEXES: dict[str, list[IndexModel]] = {name: c.indexes for name, c in COLLECTIONS.items()}

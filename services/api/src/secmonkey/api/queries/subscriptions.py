@@ -18,8 +18,9 @@ from secmonkey.common import delivery_schedule
 from secmonkey.common.delivery_schedule import Delivery, new_delivery
 from secmonkey.common.documents import Channel, Subscription
 from secmonkey.common.errors import InvalidInput, NotFound
-from secmonkey.common.messages import GROUP_EVENT_TYPES, ISSUE_EVENT_TYPES, Event, new_id
+from secmonkey.common.messages import Event, new_id
 from secmonkey.common.storage import Database
+from secmonkey.common.subscriptions import type_filter_known
 from secmonkey.common.webhooks import validate_webhook_url
 
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
@@ -56,11 +57,7 @@ async def _channel(body: ChannelIn, settings: Settings, previous: Channel | None
 
 def _check_filters(body: SubscriptionIn) -> None:
     for pattern in body.filters.event_types:
-        if pattern not in GROUP_EVENT_TYPES + ISSUE_EVENT_TYPES and pattern not in (
-            "*",
-            "group.*",
-            "issue.*",
-        ):
+        if not type_filter_known(pattern):
             raise InvalidInput(f"filters.event_types: unknown event type {pattern!r}")
 
 

@@ -44,7 +44,11 @@ def cloud_event(subscription: Subscription, batch: Batch) -> dict[str, Any]:
         return {
             "specversion": "1.0",
             "id": event.event_id,
-            "source": f"/secmonkey/aws/{event.account_id}/{event.region}",
+            "source": (
+                f"/secmonkey/aws/{event.account_id}/{event.region}"
+                if event.group_id is not None
+                else "/secmonkey/system"
+            ),
             "type": TYPE_PREFIX + event.type,
             "subject": event.key,
             "time": _timestamp(event.at),

@@ -24,11 +24,15 @@ from secmonkey.api.web.routes.admin._page import (
     split,
 )
 from secmonkey.common.documents import SubscriptionFilters
-from secmonkey.common.messages import GROUP_EVENT_TYPES, ISSUE_EVENT_TYPES
+from secmonkey.common.messages import (
+    GROUP_EVENT_TYPES,
+    ISSUE_EVENT_TYPES,
+    SYSTEM_EVENT_TYPES,
+)
 from secmonkey.common.webhooks import redact_url
 
 SubscriptionPath = Annotated[str, Path(pattern=SUBSCRIPTION_ID_PATTERN)]
-EVENT_TYPES = list(GROUP_EVENT_TYPES + ISSUE_EVENT_TYPES)
+EVENT_TYPES = list(GROUP_EVENT_TYPES + ISSUE_EVENT_TYPES + SYSTEM_EVENT_TYPES)
 
 
 def _targets(listed: list[SubscriptionView]) -> dict[str, Any]:
