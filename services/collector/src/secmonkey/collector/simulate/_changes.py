@@ -30,7 +30,12 @@ def random_change(ec2: Any, rng: random.Random) -> str:
     try:
         return _change(ec2, rng)
     except ClientError as exc:
-        if "Duplicate" not in exc.response.get("Error", {}).get("Code", ""):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code.endswith(".NotFound"):
+            # The group (or rule) went away since it was listed, e.g. an earlier change of
+            # the same round deleted it: nothing to change, and the estate goes on.
+            return f"skipped a change: {code}"
+        if "Duplicate" not in code:
             raise
         return _create(ec2, rng, None)
 
