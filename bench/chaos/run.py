@@ -51,6 +51,8 @@ class Outcome:
 def keep_alive(system: System, outcome: Outcome | None, skip: str = "") -> None:
     """Restart a service that died by itself (not the one under fault), noting it."""
     for name in system.processes.crashed():
+        if name == "moto":
+            raise SystemExit(f"the simulated estate (moto) exited: {system.state}/logs/moto.log")
         if name in SERVICES and name != skip:
             print(f"  !! {name} exited by itself; restarting", flush=True)
             if outcome is not None:

@@ -64,10 +64,11 @@ def main() -> None:
         )
         started = time.monotonic()
         counted: set[tuple[str, float]] = set()
-        minute = 0
         while time.monotonic() - started < args.minutes * 60:
             time.sleep(args.interval)
-            minute += 1
+            if "moto" in system.processes.crashed():
+                print(f"!! the simulated estate (moto) exited; see {system.state}/logs/moto.log")
+                break
             for name in system.processes.crashed():
                 if name in SERVICES:
                     print(f"  !! {name} exited by itself; restarting", flush=True)
@@ -83,7 +84,10 @@ def main() -> None:
             queues = " ".join(f"{n}={r + u}" for n, (r, u) in sorted(depths.items()))
             p95 = f"{percentile(fresh, 95):.2f}s" if fresh else "-"
             mem = " ".join(f"{s}={rss[s] / 1024:.0f}MiB" for s in SERVICES)
-            print(f"[{minute:3d} min] rss {mem} | queues {queues} | alerts {len(fresh)} p95 {p95}")
+            elapsed = (time.monotonic() - started) / 60
+            print(
+                f"[{elapsed:5.1f} min] rss {mem} | queues {queues} | alerts {len(fresh)} p95 {p95}"
+            )
             if time.monotonic() - started >= args.warmup * 60:
                 if not baseline:
                     baseline = dict(rss)
