@@ -56,3 +56,11 @@ bench: bench-collector bench-auditor bench-notifier bench-api ## Every benchmark
 bench-collector bench-auditor bench-notifier bench-api bench-realtime: bootstrap up
 	SECMONKEY_AMQP_URL=$$($(UV) run --frozen python deploy/local/vhosts.py create $@) && \
 	  export SECMONKEY_AMQP_URL && $(UV) run --frozen python bench/$(subst bench-,,$@)/run.py
+
+.PHONY: chaos
+chaos: bootstrap up ## Chaos suite: one fault at a time, on a private broker node and database (CHAOS_ARGS="--short")
+	$(UV) run --frozen python bench/chaos/run.py $(CHAOS_ARGS)
+
+.PHONY: soak
+soak: bootstrap up ## Soak: 10x make run's change rate for 30 minutes, RSS and latency each minute (SOAK_ARGS="--minutes 5")
+	$(UV) run --frozen python bench/soak/run.py $(SOAK_ARGS)

@@ -29,9 +29,7 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +44,7 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import Processes, free_port, percentile, wait_port  # noqa: E402
 from secmonkey.collector.simulate import (  # noqa: E402
     EXTERNAL_ID,
     create_monitor_role,
@@ -67,27 +66,6 @@ SECRET = "bench-realtime-webhook-secret-0123456789"
 CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=16)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing answered on port {port} within {timeout}s")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
-
-
 class Pipeline:
     """Starts and stops every process of the benchmark."""
 
@@ -102,17 +80,14 @@ class Pipeline:
         self.moto_port = free_port()
         self.moto_url = f"http://127.0.0.1:{self.moto_port}"
         self.collector_port = free_port()
-        self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.logs = Path(tempfile.gettempdir()) / f"secmonkey-bench-realtime-{self.suffix}"
+        self.processes = Processes(self.logs)
         self.receiver: asyncio.subprocess.Process | None = None
         self.arrivals: dict[str, float] = {}
         self.alerts = 0
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        self.logs.mkdir(exist_ok=True)
-        log = (self.logs / f"{name}.log").open("wb")
-        proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=log)
-        self.processes.append((name, proc))
+        self.processes.spawn(name, argv, env)
 
     def start_moto(self) -> None:
         self._spawn(
@@ -197,16 +172,10 @@ class Pipeline:
                 self.arrivals.setdefault(parts[1], float(parts[2]))
 
     def crashed(self) -> list[str]:
-        return [name for name, proc in self.processes if proc.poll() is not None]
+        return self.processes.crashed()
 
     async def stop(self) -> None:
-        for _, proc in reversed(self.processes):
-            proc.terminate()
-        for _, proc in self.processes:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        self.processes.stop_all()
         if self.receiver is not None:
             self.receiver.terminate()
             await self.receiver.wait()
