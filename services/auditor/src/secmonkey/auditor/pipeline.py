@@ -51,6 +51,13 @@ from secmonkey.common.storage import Capabilities, Database, Store, Update
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 5
+# Without conditional writes, one message at a time per process and database, however
+# many Auditor objects the process holds.
+_TURNS: dict[tuple[int, str], asyncio.Lock] = {}
+
+
+def _turn_of(db: Database) -> asyncio.Lock:
+    return _TURNS.setdefault((id(db.client), db.name), asyncio.Lock())
 
 
 def touch_write(touch: Touch) -> Update:
@@ -89,12 +96,13 @@ class Auditor:
         self.outbox = Outbox(self.store, publisher)
         self.index = IndexWriter(self.store)
         self.committer = Committer(self.store, self.outbox, self.index)
-        self._one_at_a_time = asyncio.Lock()
+        self._one_at_a_time = _turn_of(db)
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
-        """Without conditional writes (FerretDB), one message at a time per process: the
-        unique revision ids serialise history, and SQLite has one writer anyway."""
+        """Without conditional writes (FerretDB), one message at a time per process and
+        database: the unique revision ids serialise revisions, but an unguarded item write
+        could leave an older revision on top; SQLite has one writer anyway."""
         if self.store.conditional_writes:
             yield
         else:
