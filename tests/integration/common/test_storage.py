@@ -97,9 +97,8 @@ async def test_guards_apply_only_where_writes_are_conditional(db: Database) -> N
 
 
 async def test_a_claim_is_won_once(db: Database) -> None:
-    store = storage.Store(db)
-    assert await store.claim("claims", {"_id": "job@1", "by": "a"}) is True
-    assert await store.claim("claims", {"_id": "job@1", "by": "b"}) is False
+    assert await storage.insert_unique(db.claims, {"_id": "job@1", "by": "a"}) is True
+    assert await storage.insert_unique(db.claims, {"_id": "job@1", "by": "b"}) is False
     doc = await db.claims.find_one({"_id": "job@1"})
     assert doc is not None and doc["by"] == "a"
 

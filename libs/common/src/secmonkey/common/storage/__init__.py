@@ -2,7 +2,7 @@
 
 - `backend`: detection once at start, exposed as `Capabilities`;
 - `client`: connecting, indexes, ping; `collections`: every collection's owner and indexes;
-- `store`: batched reads by `_id`, bulk writes with optional guards (`ops`), unique inserts;
+- `store`: batched reads by `_id`, bulk writes with optional guards (`ops`), unique inserts (`insert_unique`);
 - `errors`: the one classification of transient errors and the duplicate-key code;
 - `retry`: the one retry helper; `filters`: typed filters;
 - `group_commit`: one writer task that batches many callers' small writes.
@@ -16,7 +16,7 @@ from secmonkey.common.storage.backend import (
     detect,
 )
 from secmonkey.common.storage.client import Database, connect, ensure_indexes, ping
-from secmonkey.common.storage.collections import COLLECTIONS, INDEXES, owner_of
+from secmonkey.common.storage.collections import COLLECTIONS, INDEXES
 from secmonkey.common.storage.errors import is_duplicate_key, is_transient
 from secmonkey.common.storage.ops import Delete, Replace, Update, WriteOp
 from secmonkey.common.storage.retry import with_retry
@@ -41,7 +41,6 @@ __all__ = [
     "insert_unique",
     "is_duplicate_key",
     "is_transient",
-    "owner_of",
     "ping",
     "with_retry",
 ]

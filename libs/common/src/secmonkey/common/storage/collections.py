@@ -148,10 +148,6 @@ COLLECTIONS: dict[str, Collection] = {
 INDEXES: dict[str, list[IndexModel]] = {name: c.indexes for name, c in COLLECTIONS.items()}
 
 
-def owner_of(collection: str) -> Service:
-    return COLLECTIONS[collection].owner
-
-
 def owned_by(service: Service) -> set[str]:
     """The collections `service` owns."""
     return {name for name, c in COLLECTIONS.items() if c.owner == service}

@@ -98,10 +98,6 @@ class Store:
             return refused
         return set()
 
-    async def claim(self, collection: str, doc: Document) -> bool:
-        """Insert `doc` if no document has its unique keys yet: True if this call did."""
-        return await insert_unique(self.db[collection], doc)
-
     async def write(self, collection: str, ops: Iterable[WriteOp]) -> int:
         """One unordered bulk write; the number of documents matched."""
         batch = [to_driver(op, self.conditional_writes) for op in ops]
