@@ -220,7 +220,7 @@ class Account(Model):
     id: str
     name: str
     role_arn: str | None = None
-    external_id: str | None = None
+    external_id_set: bool
     regions: list[str] | None = None
     labels: list[str] = Field(default_factory=list)
     trusted: bool = False

@@ -246,12 +246,13 @@ def events(page: m.EventPage) -> Table:
 def accounts(items: Sequence[m.Account]) -> Table:
     return table(
         None,
-        ["ID", "NAME", "ROLE", "REGIONS", "LABELS", "TRUSTED", "ENABLED"],
+        ["ID", "NAME", "ROLE", "EXTERNAL ID", "REGIONS", "LABELS", "TRUSTED", "ENABLED"],
         (
             [
                 a.id,
                 a.name,
                 a.role_arn,
+                "set" if a.external_id_set else "-",
                 ",".join(a.regions) if a.regions else "all",
                 ",".join(a.labels),
                 "yes" if a.trusted else "no",

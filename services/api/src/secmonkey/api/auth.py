@@ -73,7 +73,7 @@ async def ensure_key(db: Database, key: str, *, name: str, role: Role) -> bool:
         return False
     if not await insert_unique(db.api_keys, doc.to_mongo()):
         return False  # another replica created it at the same moment
-    log.info("created the bootstrap %s key %r (%s…)", role, name, doc.prefix)
+    log.info("created the bootstrap %s key %r (id %s)", role, name, doc.id)
     return True
 
 

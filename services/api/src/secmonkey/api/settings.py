@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr, model_validator
 
 from secmonkey.api.web.settings import ConsoleSettings
@@ -14,6 +16,8 @@ MIN_BOOTSTRAP_KEY_LENGTH = 20
 
 class Settings(ConsoleSettings):
     """What the API needs beyond the shared connection settings (and the console's)."""
+
+    needs_encryption_keys: ClassVar[bool] = True  # opens/seals stored credentials
 
     bootstrap_admin_key: SecretStr | None = Field(
         default=None,

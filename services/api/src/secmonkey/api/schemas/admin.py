@@ -43,10 +43,24 @@ class AccountIn(AccountFields):
     id: AccountId
 
 
-class AccountView(AccountIn):
+class AccountView(BaseModel):
+    """An account as answered: its external ID is write-only (the secret of the role's trust
+    policy), so answers only say whether one is set."""
+
+    id: AccountId
+    name: str
+    role_arn: str | None = None
+    external_id_set: bool = Field(description="whether an external ID is set (never shown)")
+    regions: list[Region] | None = None
+    labels: list[str] = Field(default_factory=list)
+    trusted: bool = False
+    enabled: bool = True
+    interval_minutes: int | None = None
+
     @classmethod
     def of(cls, account: Account) -> AccountView:
-        return cls(**account.model_dump(by_alias=False))
+        fields = account.model_dump(by_alias=False, exclude={"external_id"})
+        return cls(**fields, external_id_set=bool(account.external_id))
 
 
 class AllowlistIn(BaseModel):

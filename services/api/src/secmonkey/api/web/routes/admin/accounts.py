@@ -47,7 +47,7 @@ async def add_account(
 async def toggle_account(visit: AdminPost, account_id: AccountPath) -> Response:
     async def toggle() -> AccountView:
         current = await accounts.get_account(visit.db, account_id)
-        fields = current.model_dump(exclude={"id"})
+        fields = current.model_dump(exclude={"id", "external_id_set"})
         fields["enabled"] = not current.enabled
         return await accounts.update_account(visit.db, account_id, AccountFields(**fields))
 
