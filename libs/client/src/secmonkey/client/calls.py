@@ -314,8 +314,11 @@ def keys() -> Call[list[m.ApiKey]]:
     return _call("GET", "/keys", list[m.ApiKey])
 
 
-def create_key(name: str, role: Role) -> Call[m.CreatedKey]:
-    return _call("POST", "/keys", m.CreatedKey, json={"name": name, "role": role})
+def create_key(name: str, role: Role, expires_at: datetime | None = None) -> Call[m.CreatedKey]:
+    body: dict[str, Any] = {"name": name, "role": role}
+    if expires_at is not None:
+        body["expires_at"] = expires_at.isoformat()
+    return _call("POST", "/keys", m.CreatedKey, json=body)
 
 
 def update_key(

@@ -265,6 +265,7 @@ class ApiKey(Model):
     created_at: datetime
     last_used_at: datetime | None = None
     enabled: bool
+    expires_at: datetime | None = None
 
 
 class CreatedKey(ApiKey):

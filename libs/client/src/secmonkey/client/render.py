@@ -295,7 +295,7 @@ def allowlist(items: Sequence[m.AllowlistEntry]) -> Table:
 def keys(items: Sequence[m.ApiKey]) -> Table:
     return table(
         None,
-        ["ID", "NAME", "ROLE", "PREFIX", "CREATED", "LAST USED", "ENABLED"],
+        ["ID", "NAME", "ROLE", "PREFIX", "CREATED", "LAST USED", "EXPIRES", "ENABLED"],
         (
             [
                 k.id,
@@ -304,6 +304,7 @@ def keys(items: Sequence[m.ApiKey]) -> Table:
                 k.prefix + "…",
                 when(k.created_at),
                 when(k.last_used_at),
+                when(k.expires_at) if k.expires_at else "never",
                 k.enabled,
             ]
             for k in items

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr, model_validator
 
+from secmonkey.api.security_settings import SecuritySettings
 from secmonkey.api.web.settings import ConsoleSettings
 from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE, SWEEPS
 from secmonkey.common.messages import SWEEPS_QUEUE
@@ -14,7 +15,7 @@ from secmonkey.common.settings import refuse_placeholder
 MIN_BOOTSTRAP_KEY_LENGTH = 20
 
 
-class Settings(ConsoleSettings):
+class Settings(ConsoleSettings, SecuritySettings):
     """What the API needs beyond the shared connection settings (and the console's)."""
 
     needs_encryption_keys: ClassVar[bool] = True  # opens/seals stored credentials

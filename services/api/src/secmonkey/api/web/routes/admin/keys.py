@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Form, Path, Response
 
+from secmonkey.api.audit import actions
 from secmonkey.api.deps import Verifier
 from secmonkey.api.queries import keys
 from secmonkey.api.schemas.admin import KEY_ID_PATTERN, KeyIn, KeyUpdate, KeyView
@@ -27,7 +28,7 @@ async def add_key(
     """A new key is shown once, in place of a notice."""
     try:
         body = build(KeyIn, name=name.strip(), role=role)
-        created = await attempt(keys.new_key(visit.db, body))
+        created = await attempt(actions.create_key(visit.trail, body))
     except Refused as refusal:
         return await PAGE.refused(visit, refusal)
     return await PAGE.show(visit, created=created)
@@ -38,7 +39,9 @@ async def toggle_key(visit: AdminPost, verifier: Verifier, key_id: KeyPath) -> R
     async def toggle() -> KeyView:
         current = await keys.get_key(visit.db, key_id)
         update = KeyUpdate(enabled=not current.enabled)
-        return await keys.update_key(visit.db, verifier, visit.caller.principal, key_id, update)
+        return await actions.update_key(
+            visit.trail, verifier, visit.caller.principal, key_id, update
+        )
 
     def notice(updated: KeyView) -> str:
         return f"Key {updated.name} {'enabled' if updated.enabled else 'disabled'}."
@@ -50,6 +53,6 @@ async def toggle_key(visit: AdminPost, verifier: Verifier, key_id: KeyPath) -> R
 async def delete_key(visit: AdminPost, verifier: Verifier, key_id: KeyPath) -> Response:
     return await PAGE.act(
         visit,
-        lambda: keys.delete_key(visit.db, verifier, visit.caller.principal, key_id),
+        lambda: actions.delete_key(visit.trail, verifier, visit.caller.principal, key_id),
         lambda _: "Key revoked.",
     )
