@@ -310,6 +310,18 @@ def delete_allowlist(name: str) -> Call[None]:
     return _call("DELETE", f"/allowlist/{_seg(name)}", None)
 
 
+def audit_log(
+    *,
+    action: str | None = None,
+    actor: str | None = None,
+    target: str | None = None,
+    since: datetime | str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Call[m.AuditPage]:
+    return _call("GET", "/audit-log", m.AuditPage, dict(locals()))
+
+
 def keys() -> Call[list[m.ApiKey]]:
     return _call("GET", "/keys", list[m.ApiKey])
 

@@ -272,6 +272,33 @@ class CreatedKey(ApiKey):
     key: str
 
 
+class Actor(Model):
+    kind: str
+    id: str
+    name: str
+    role: str | None = None
+
+
+class AuditEntry(Model):
+    id: str
+    at: datetime
+    action: str
+    target: str
+    actor: Actor
+    client: str | None = None
+    via: str = "api"
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    severity: Severity = Severity.INFO
+    detail: str = ""
+    event_id: str | None = None
+
+
+class AuditPage(Model):
+    items: list[AuditEntry]
+    next_cursor: str | None = None
+
+
 class SweepQueued(Model):
     sweep_id: str
     account_id: str

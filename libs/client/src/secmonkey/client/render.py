@@ -310,3 +310,22 @@ def keys(items: Sequence[m.ApiKey]) -> Table:
             for k in items
         ),
     )
+
+
+def audit_log(page: m.AuditPage) -> Table:
+    return table(
+        None,
+        ["WHEN", "ACTION", "TARGET", "WHO", "FROM", "SEVERITY", "DETAIL"],
+        (
+            [
+                when(e.at),
+                e.action,
+                e.target,
+                f"{e.actor.name} ({e.actor.kind} {e.actor.id})",
+                f"{e.client or ''} {e.via}".strip(),
+                e.severity.value,
+                e.detail,
+            ]
+            for e in page.items
+        ),
+    )

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from secmonkey.api.routes import (
     accounts,
     allowlist,
+    audit_log,
     dead_letters,
     events,
     groups,
@@ -33,5 +34,6 @@ for module in (
     keys,
     sweeps,
     dead_letters,
+    audit_log,
 ):
     api_router.include_router(module.router)

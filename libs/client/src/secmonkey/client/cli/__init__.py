@@ -17,6 +17,7 @@ from secmonkey.client.cli import (
     accounts,
     admin_secrets,
     allowlist,
+    audit_log,
     dead_letters,
     events,
     groups,
@@ -67,6 +68,7 @@ app.command("justify")(issues.justify_command)
 app.command("report")(report.report_command)
 app.command("events")(events.events_command)
 app.command("sweep")(sweeps.sweep_command)
+app.command("audit-log")(audit_log.audit_log_command)
 
 app.add_typer(search.app, name="search")
 app.add_typer(accounts.app, name="accounts")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from secmonkey.api.auth import Principal
 from secmonkey.api.queries.events import record_event
@@ -39,7 +39,7 @@ class Actor(BaseModel):
 class AuditEntry(BaseModel):
     """One line of `audit_log`."""
 
-    id: str = Field(alias="_id")
+    id: str = Field(validation_alias=AliasChoices("_id", "id"))
     at: datetime
     action: str = Field(description="e.g. key.created, allowlist.forced, console.signed_in")
     target: str = Field(description="what was acted on: a key id, an account id, a name…")
@@ -51,8 +51,6 @@ class AuditEntry(BaseModel):
     severity: Severity = Severity.INFO
     detail: str = ""
     event_id: str | None = None
-
-    model_config = {"populate_by_name": True}
 
 
 def redact(value: Any) -> Any:
@@ -107,7 +105,8 @@ class Trail:
             detail=detail,
             event_id=uuid.uuid4().hex,
         )
-        doc = entry.model_dump(mode="python", by_alias=True)
+        doc = entry.model_dump(mode="python")
+        doc["_id"] = doc.pop("id")
         await with_retry(
             lambda: self.db.audit_log.insert_one(doc), what="appending to the audit log"
         )
