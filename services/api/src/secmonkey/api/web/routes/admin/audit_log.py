@@ -34,7 +34,12 @@ async def audit_page(
     cursor: OptCursor = None,
 ) -> Response:
     filters = _filters(action, actor, target)
-    page = await find_entries(visit.db, audit_filter(action=action, actor=actor, target=target), limit=PAGE_SIZE, cursor=cursor)
+    page = await find_entries(
+        visit.db,
+        audit_filter(action=action, actor=actor, target=target),
+        limit=PAGE_SIZE,
+        cursor=cursor,
+    )
     context = visit.caller.page(
         title="Audit log",
         nav="admin",
@@ -52,7 +57,7 @@ async def audit_page(
 async def audit_csv(
     visit: AdminGet, action: OptText = None, actor: OptText = None, target: OptText = None
 ) -> Response:
-    filters = _filters(action, actor, target)
+    _filters(action, actor, target)  # 422 on a malformed action
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return StreamingResponse(
         csv_lines(visit.db, audit_filter(action=action, actor=actor, target=target)),
