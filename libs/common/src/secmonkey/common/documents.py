@@ -235,7 +235,9 @@ class ApiKey(Doc):
     @field_validator("expires_at")
     @classmethod
     def _aware_expiry(cls, value: datetime | None) -> datetime | None:
-        return None if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)  # BSON dates come back naive, in UTC
 
 
 def hash_api_key(key: str) -> str:

@@ -104,7 +104,10 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
         if principal is None:
             await count_failure(request, Subject.of_key(credentials.credentials))
             raise Problem(
-                401, "the API key is unknown or disabled", kind="unauthorized", headers=_CHALLENGE
+                401,
+                "the API key is unknown or disabled (or expired)",
+                kind="unauthorized",
+                headers=_CHALLENGE,
             )
         if not principal.may(role):
             raise Problem(

@@ -109,7 +109,7 @@ async def login(
             signer,
             settings,
             target,
-            error="That API key is unknown, disabled or expired.",
+            error="That API key is unknown or disabled (or expired).",
             status_code=401,
         )
     return await open_session(
