@@ -46,7 +46,7 @@ def parse_keys(text: str) -> list[str]:
             Fernet(key)
         except (ValueError, TypeError):
             raise ValueError(
-                f"encryption key #{n} is not a Fernet key (32 url-safe base64-encoded bytes; "
+                f"SECMONKEY_ENCRYPTION_KEYS: key #{n} is not a Fernet key (32 url-safe base64-encoded bytes; "
                 "make one with `python -c 'from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())'`)"
             ) from None
