@@ -100,6 +100,16 @@ def _cookie_path(request: Request) -> str:
     return str(request.scope.get("root_path") or "") or "/"
 
 
+def cookie_options(request: Request, settings: ConsoleSettings) -> dict[str, Any]:
+    """How every console cookie is sent: HttpOnly, SameSite=Lax, on the console's path."""
+    return {
+        "path": _cookie_path(request),
+        "secure": _secure(request, settings),
+        "httponly": True,
+        "samesite": "lax",
+    }
+
+
 def session_id_of(request: Request, signer: Signer, settings: ConsoleSettings) -> str | None:
     """The session id the cookie names, if the cookie is ours and not too old."""
     token = request.cookies.get(SESSION_COOKIE)

@@ -31,6 +31,7 @@ from secmonkey.api.web.session import (
     start_session,
 )
 from secmonkey.api.web.settings import ConsoleSettings
+from secmonkey.api.web.sso import configured as sso_configured
 from secmonkey.common.documents import hash_api_key
 from secmonkey.common.outbox import Outbox
 from secmonkey.common.storage import Database
@@ -61,7 +62,13 @@ def _login_page(
     response = render(
         request,
         "login.html",
-        {"title": "Sign in", "login_csrf": token, "next": next_url, "error": error},
+        {
+            "title": "Sign in",
+            "login_csrf": token,
+            "next": next_url,
+            "error": error,
+            "sso": sso_configured(request.app.state.settings),
+        },
         status_code=status_code,
     )
     if cookie is not None:
