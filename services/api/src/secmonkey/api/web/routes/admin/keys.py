@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Form, Path, Response
@@ -14,6 +15,8 @@ from secmonkey.api.web.routes.admin._page import AdminPage, AdminPost, Refused, 
 
 KeyPath = Annotated[str, Path(pattern=KEY_ID_PATTERN)]
 
+MAX_DAYS = 3650
+
 PAGE = AdminPage(
     "keys", "API keys", rows="keys", listed=keys.list_keys, more=lambda _: {"created": None}
 )
@@ -24,10 +27,17 @@ async def add_key(
     visit: AdminPost,
     name: Annotated[str, Form(max_length=128)] = "",
     role: Annotated[str, Form(max_length=16)] = "viewer",
+    expires_days: Annotated[str, Form(max_length=6)] = "",
 ) -> Response:
     """A new key is shown once, in place of a notice."""
     try:
-        body = build(KeyIn, name=name.strip(), role=role)
+        if expires_days.strip() and not (
+            expires_days.strip().isdigit() and int(expires_days) <= MAX_DAYS
+        ):
+            raise Refused(f"expires: 1 to {MAX_DAYS} days, or empty for never", 422)
+        days = int(expires_days) if expires_days.strip() else 0
+        expires = datetime.now(UTC) + timedelta(days=days) if days else None
+        body = build(KeyIn, name=name.strip(), role=role, expires_at=expires)
         created = await attempt(actions.create_key(visit.trail, body))
     except Refused as refusal:
         return await PAGE.refused(visit, refusal)
