@@ -10,9 +10,9 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, Field
 
 from secmonkey.api.auth import Principal
-from secmonkey.api.queries.events import record_event
+from secmonkey.api.queries.events import announce, event_message, store_event
 from secmonkey.common.messages import Event, SystemRef
-from secmonkey.common.outbox import Outbox
+from secmonkey.common.outbox import Outbox, Requirement
 from secmonkey.common.severity import Severity
 from secmonkey.common.storage import Database, with_retry
 
@@ -107,10 +107,15 @@ class Trail:
         )
         doc = entry.model_dump(mode="python")
         doc["_id"] = doc.pop("id")
+        # The event is stored before the entry it announces, naming it: whichever step a
+        # crash interrupts, the outbox sends it exactly when the entry exists.
+        event = admin_event(entry)
+        message = event_message(event, Requirement("audit_log", {"_id": entry.id}))
+        await store_event(self.outbox, message)
         await with_retry(
             lambda: self.db.audit_log.insert_one(doc), what="appending to the audit log"
         )
-        await record_event(self.db, self.outbox, admin_event(entry))
+        await announce(self.db, self.outbox, event, message)
         return entry
 
 
