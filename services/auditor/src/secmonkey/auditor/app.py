@@ -65,7 +65,13 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
         await with_retry(auditor.ensure_lookups, what="filing search lookups")
         assert runtime.rabbit is not None
         spec = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
-        consumer = await start_consumer(runtime.rabbit, auditor, spec, prefetch=settings.prefetch)
+        consumer = await start_consumer(
+            runtime.rabbit,
+            auditor,
+            spec,
+            prefetch=settings.prefetch,
+            declare=settings.declare_at_start,
+        )
         runtime.consumers.append(consumer)
         runtime.tasks.append(
             asyncio.create_task(
