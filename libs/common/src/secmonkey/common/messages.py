@@ -64,7 +64,13 @@ SYSTEM_CONDITIONS = (
     "system.undelivered_growing",  # alerts that finally failed are piling up
     "system.consumer_not_ready",  # a consumer has waited out a fault, or been absent, for minutes
 )
-SYSTEM_EVENT_TYPES = SYSTEM_CONDITIONS + tuple(f"{t}_resolved" for t in SYSTEM_CONDITIONS)
+# One-off notices (no episode, no `_resolved`).
+SYSTEM_NOTICES = (
+    "system.deletion_held",  # a complete sweep would delete too many groups: held (auditor)
+)
+SYSTEM_EVENT_TYPES = (
+    SYSTEM_CONDITIONS + tuple(f"{t}_resolved" for t in SYSTEM_CONDITIONS) + SYSTEM_NOTICES
+)
 # Version 2 reserves these families for this wave's admin audit log and change control.
 RESERVED_FAMILIES = ("admin", "change")
 EVENT_FAMILIES = ("group", "issue", "system", *RESERVED_FAMILIES)
@@ -88,6 +94,7 @@ EventType = Literal[
     "system.dead_letters_growing_resolved",
     "system.undelivered_growing_resolved",
     "system.consumer_not_ready_resolved",
+    "system.deletion_held",
 ]
 KNOWN_EVENT_TYPES = frozenset(GROUP_EVENT_TYPES + ISSUE_EVENT_TYPES + SYSTEM_EVENT_TYPES)
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from secmonkey.auditor.consumer import queue_spec, start_consumer
+from secmonkey.auditor.deletion_hold import HoldPolicy
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig, load_rules
 from secmonkey.auditor.settings import Settings
@@ -61,6 +62,9 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
             runtime.publisher if settings.auditor_publish_events else None,
             context_ttl=settings.auditor_context_ttl,
             read_concurrency=settings.auditor_read_concurrency,
+            hold=HoldPolicy(
+                settings.auditor_deletion_hold_share, settings.auditor_deletion_hold_min_groups
+            ),
         )
         await with_retry(auditor.ensure_lookups, what="filing search lookups")
         assert runtime.rabbit is not None

@@ -89,6 +89,9 @@ COLLECTIONS: dict[str, Collection] = {
         readers=("api", "collector"),
     ),
     "outbox": Collection("auditor", about="events stored but not yet published"),
+    "deletion_holds": Collection(
+        "auditor", about="per account-region: sweep deletions held until a second sweep"
+    ),
     # `_id`-keyed lookups of the search index (secmonkey.common.search_index), read by `_id`.
     "rule_ranges": Collection("auditor", readers=("api",)),
     "rule_postings": Collection("auditor", readers=("api",)),
