@@ -77,6 +77,27 @@ class Report:
     skipped: list[str] = field(default_factory=list)
 
 
+def own_users(
+    settings: ProvisionSettings, kind: Literal["mongo", "amqp"], report: Report
+) -> dict[Service, tuple[str, str]]:
+    """Each service's (user, password) to create: a service whose URL has no user, or the
+    admin's own user (a development stack with one account), is left out and said so."""
+    admin = urlsplit(settings.mongo_url if kind == "mongo" else settings.amqp_url).username
+    out: dict[Service, tuple[str, str]] = {}
+    for service in SERVICES:
+        url = settings.service_url(service, kind)
+        if url is None:
+            continue
+        parts = urlsplit(url)
+        if not parts.username or parts.password is None:
+            report.skipped.append(f"{kind} user of the {service}: its URL names no user")
+        elif parts.username == admin:
+            report.skipped.append(f"{kind} user of the {service}: it is the admin's own user")
+        else:
+            out[service] = credentials(url)
+    return out
+
+
 def credentials(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     if not parts.username or parts.password is None:
@@ -110,7 +131,7 @@ async def provision(settings: ProvisionSettings) -> Report:
 
 
 async def _mongo_users(settings: ProvisionSettings, db: storage.Database, report: Report) -> None:
-    wanted = {s: u for s in SERVICES if (u := settings.service_url(s, "mongo"))}
+    wanted = own_users(settings, "mongo", report)
     if not wanted:
         report.skipped.append("MongoDB users: no SECMONKEY_PROVISION_<SERVICE>_MONGO_URL set")
         return
@@ -124,8 +145,7 @@ async def _mongo_users(settings: ProvisionSettings, db: storage.Database, report
         return
     have_roles = {r["role"] for r in roles.get("roles", [])}
     have_users = {u["user"] for u in (await db.command({"usersInfo": 1})).get("users", [])}
-    for service, url in wanted.items():
-        user, password = credentials(url)
+    for service, (user, password) in wanted.items():
         role = mongo_roles.role_name(service)
         await db.command(mongo_roles.role_command(service, db.name, update=role in have_roles))
         await db.command(
@@ -137,21 +157,21 @@ async def _mongo_users(settings: ProvisionSettings, db: storage.Database, report
 
 
 def _rabbit_users(settings: ProvisionSettings, report: Report) -> None:
-    urls = {s: u for s in SERVICES if (u := settings.service_url(s, "amqp"))}
-    if settings.rabbitmq_users == "none" or not urls:
+    wanted = own_users(settings, "amqp", report) if settings.rabbitmq_users != "none" else {}
+    if not wanted:
         report.skipped.append(
             "RabbitMQ users: set SECMONKEY_PROVISION_RABBITMQ_USERS and "
             "SECMONKEY_PROVISION_<SERVICE>_AMQP_URL"
         )
         return
     vhost = vhost_of(settings.amqp_url)
-    users = {s: credentials(u)[0] for s, u in urls.items()}
-    passwords = {s: credentials(u)[1] for s, u in urls.items()}
+    users = {s: user for s, (user, _) in wanted.items()}
+    passwords = {s: password for s, (_, password) in wanted.items()}
     if settings.rabbitmq_users == "rabbitmqctl":
         rabbit_users.apply_with_rabbitmqctl(vhost, passwords, users)
     else:
         _apply_with_management(settings, vhost, passwords, users)
-    report.done += [f"RabbitMQ user {users[s]} in {vhost!r}" for s in urls]
+    report.done += [f"RabbitMQ user {users[s]} in {vhost!r}" for s in wanted]
 
 
 def _apply_with_management(
