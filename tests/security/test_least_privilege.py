@@ -191,3 +191,22 @@ async def consumer_dead_letters_its_own(url: str, spec: amqp.QueueSpec) -> None:
     finally:
         await connection.close()
     assert seen, f"{spec.name}: nothing consumed"
+
+
+async def test_the_definitions_file_grants_the_same_permissions(
+    users: dict[Service, str],
+) -> None:
+    """The file production loads (`--print rabbitmq-definitions`) signs a notifier in with
+    its password hash and refuses it the snapshots exchange, as `rabbitmqctl` does."""
+    vhost = vhosts.vhost_of(users["notifier"])
+    name, password = f"test-{uuid.uuid4().hex[:8]}-defs", uuid.uuid4().hex
+    definitions = rabbit_users.definitions(vhost, {"notifier": password}, {"notifier": name})
+    await asyncio.to_thread(rabbit_users.import_with_rabbitmqctl, definitions)
+    try:
+        url = vhosts.with_vhost(f"amqp://{name}:{password}@127.0.0.1:5672/", vhost)
+        why = await refused(publish_as(url, SNAPSHOTS_EXCHANGE, "aws.1.eu-west-1"))
+        assert why.startswith("ACCESS_REFUSED")
+        await publish_as(users["auditor"], EVENTS_EXCHANGE, "group.created")
+        assert await consume_one(url, amqp.NOTIFIER_QUEUE.name) is not None
+    finally:
+        await asyncio.to_thread(rabbit_users.delete_with_rabbitmqctl, [name])

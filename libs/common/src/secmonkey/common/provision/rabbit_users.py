@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from secmonkey.common.amqp.topology import AUDITOR_QUEUE, NOTIFIER_QUEUE, SWEEPS, QueueSpec
@@ -138,7 +141,11 @@ def definitions(
 def _ctl(*args: str) -> str:
     ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
     done = subprocess.run(  # noqa: S603 - fixed program, arguments built here
-        [ctl, "--quiet", *args], capture_output=True, text=True, timeout=120, check=False
+        [ctl, "--quiet", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"rabbitmqctl {args[0]}: {done.stderr.strip() or done.stdout}")
@@ -161,6 +168,17 @@ def apply_with_rabbitmqctl(
             _ctl("add_user", name, password)
         _ctl("set_permissions", "-p", vhost, name, *perms[service].regexes())
     return [names[s] for s in passwords]
+
+
+def import_with_rabbitmqctl(definitions: dict[str, Any]) -> None:
+    """Load `definitions` into the local broker. Through a file the broker's user can read
+    (rabbitmqctl 3.10 takes no `-` for stdin); it holds password hashes, never passwords."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "definitions.json"
+        path.write_text(json.dumps(definitions))
+        path.chmod(0o644)
+        Path(directory).chmod(0o755)
+        _ctl("import_definitions", str(path))
 
 
 def delete_with_rabbitmqctl(users: Iterable[str]) -> None:
