@@ -25,6 +25,8 @@ from secmonkey.common.messages import (
     SWEEPS_QUEUE,
 )
 from secmonkey.common.provision import ProvisionSettings, provision, rabbit_users
+from secmonkey.common.runtime import Runtime
+from secmonkey.common.settings import CommonSettings
 from secmonkey.common.storage.collections import Service
 
 pytestmark = pytest.mark.integration
@@ -210,3 +212,36 @@ async def test_the_definitions_file_grants_the_same_permissions(
         assert await consume_one(url, amqp.NOTIFIER_QUEUE.name) is not None
     finally:
         await asyncio.to_thread(rabbit_users.delete_with_rabbitmqctl, [name])
+
+
+async def test_a_service_that_may_not_declare_stops_naming_what_is_missing(
+    amqp_url: str, mongo_url: str
+) -> None:
+    """Before `secmonkey admin provision` ran, a least-privilege service says what is
+    missing and how to make it, instead of failing on a refused declaration."""
+    vhost = f"test-unprov-{uuid.uuid4().hex[:8]}"
+    url = await asyncio.to_thread(vhosts.create, vhost, vhosts.with_vhost(amqp_url, "/"))
+    name = f"test_unprov_{uuid.uuid4().hex[:8]}"
+    settings = CommonSettings(
+        amqp_url=url, mongo_url=mongo_url, mongo_db=name, declare_at_start=False
+    )
+    client = storage.connect(mongo_url)
+    try:
+        with pytest.raises(amqp.NotProvisioned) as no_indexes:
+            await Runtime.open(settings)
+        assert "index items.group_id_1" in str(no_indexes.value)
+        assert "run `secmonkey admin provision`" in str(no_indexes.value)
+        await storage.ensure_indexes(client[name])
+        with pytest.raises(amqp.NotProvisioned) as no_queues:
+            await Runtime.open(settings)
+        assert "queue auditor.snapshots" in no_queues.value.missing
+        assert "exchange secmonkey.snapshots" in no_queues.value.missing
+        connection = await amqp.connect(url)
+        await amqp.declare_topology(connection)  # what provisioning does
+        await connection.close()
+        runtime = await Runtime.open(settings)
+        await runtime.close()
+    finally:
+        await client.drop_database(name)
+        await client.close()
+        await asyncio.to_thread(vhosts.delete, vhost)
