@@ -50,6 +50,8 @@ async def test_empty_sweep_cannot_mass_delete(db: Database, auditor: Auditor) ->
     assert types(events) == ["system.deletion_held"]
     assert events[0].system is not None and "12 of 12 groups" in events[0].system.detail
     assert events[0].account_id == ACCOUNT and events[0].region == REGION
+    # a new type: stamped so that a previous build's readers accept it as the next version
+    assert events[0].schema_version == 3
     assert await deleted(db) == set()
     # the same message again (a redelivery, or a replay) is still the first sweep
     again = await auditor.handle(forged)
