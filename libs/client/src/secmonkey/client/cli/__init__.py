@@ -15,6 +15,7 @@ import typer
 
 from secmonkey.client.cli import (
     accounts,
+    admin_provision,
     admin_secrets,
     allowlist,
     audit_log,
@@ -76,13 +77,8 @@ app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(allowlist.app, name="allowlist")
 app.add_typer(keys.app, name="keys")
 app.add_typer(dead_letters.app, name="dead-letters")
-
-admin = typer.Typer(
-    help="Server-side administration: run with the database's settings, not an API key.",
-    no_args_is_help=True,
-)
-admin.command("rotate-secrets")(admin_secrets.rotate_secrets_command)
-app.add_typer(admin, name="admin")
+admin_provision.admin_app.command("rotate-secrets")(admin_secrets.rotate_secrets_command)
+app.add_typer(admin_provision.admin_app, name="admin")
 
 
 def main(argv: list[str] | None = None) -> int:
