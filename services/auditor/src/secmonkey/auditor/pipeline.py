@@ -36,6 +36,7 @@ from secmonkey.auditor.decide import (
     sweep_deletions,
 )
 from secmonkey.auditor.expiry import expire_justifications
+from secmonkey.auditor.exposure.batch import BatchExposure
 from secmonkey.auditor.outbox import Outbox
 from secmonkey.auditor.rule_context import ContextSource, Directory
 from secmonkey.auditor.rules.engine import Finding, evaluate
@@ -96,6 +97,7 @@ class Auditor:
         self.outbox = Outbox(self.store, publisher)
         self.index = IndexWriter(self.store)
         self.committer = Committer(self.store, self.outbox, self.index)
+        self.exposure = BatchExposure(db)
         self._one_at_a_time = _turn_of(db)
 
     @contextlib.asynccontextmanager
@@ -122,6 +124,7 @@ class Auditor:
         return events
 
     async def apply_batch(self, batch: SnapshotBatch) -> list[Event]:
+        await self.exposure.prepare(batch)
         seen = observations(batch)
         deletions = event_deletions(batch, {o.key for o in seen})
         if not seen and not deletions:

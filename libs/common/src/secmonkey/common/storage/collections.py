@@ -84,6 +84,19 @@ COLLECTIONS: dict[str, Collection] = {
     "rule_ranges": Collection("auditor"),
     "rule_postings": Collection("auditor"),
     "group_ids": Collection("auditor"),
+    "topologies": Collection(
+        "auditor", about="the latest network topology of each account-region (exposure)"
+    ),
+    "exposures": Collection(
+        "auditor",
+        [
+            IndexModel([("key", ASCENDING)]),
+            IndexModel([("account_id", ASCENDING), ("region", ASCENDING)]),
+            IndexModel([("from_port", ASCENDING), ("to_port", ASCENDING)]),
+        ],
+        about="exposed endpoints: one per group, endpoint, rule and port range",
+    ),
+    "exposure_state": Collection("auditor", about="each group's filed exposure digest"),
     "subscriptions": Collection("api", [IndexModel([("enabled", ASCENDING)])]),
     "allowlist": Collection("api"),
     "api_keys": Collection("api", [IndexModel([("hash", ASCENDING)], unique=True)]),
