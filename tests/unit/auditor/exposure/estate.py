@@ -52,7 +52,9 @@ def topology(
                 main=True,
                 routes=[Route(destination="10.0.0.0/16", target="local")],
             ),
-            RouteTable(id="rtb-pub", vpc_id="vpc-1", subnet_ids=["subnet-pub"], routes=public_routes),
+            RouteTable(
+                id="rtb-pub", vpc_id="vpc-1", subnet_ids=["subnet-pub"], routes=public_routes
+            ),
         ],
         internet_gateways={"igw-1": ["vpc-1"]},
         egress_only_gateways=["eigw-1"],

@@ -54,7 +54,13 @@ def test_private_subnet_only_is_not_reachable_and_lowers_the_finding() -> None:
 
 def test_nacl_denying_22_makes_it_unreachable() -> None:
     deny = AclEntry(
-        number=50, egress=False, protocol="tcp", from_port=22, to_port=22, cidr="0.0.0.0/0", allow=False
+        number=50,
+        egress=False,
+        protocol="tcp",
+        from_port=22,
+        to_port=22,
+        cidr="0.0.0.0/0",
+        allow=False,
     )
     deny6 = deny.model_copy(update={"cidr": "::/0"})
     g = _group(rule("tcp", 22))
@@ -65,12 +71,18 @@ def test_nacl_denying_22_makes_it_unreachable() -> None:
 
 def test_nacl_deny_of_part_of_a_range_narrows_the_exposed_ports() -> None:
     deny = AclEntry(
-        number=50, egress=False, protocol="tcp", from_port=22, to_port=22, cidr="0.0.0.0/0", allow=False
+        number=50,
+        egress=False,
+        protocol="tcp",
+        from_port=22,
+        to_port=22,
+        cidr="0.0.0.0/0",
+        allow=False,
     )
     g = _group(rule("tcp", (20, 25)))
     attachments = _attach(g, acl_entries=[deny, *ALLOW_ALL])
     v4 = [e for e in attachments.endpoints or [] if e.address == "54.1.2.3"]
-    assert [e.ports for e in v4] == [[(20, 21), (23, 25)]]
+    assert [e.port_ranges for e in v4] == [[(20, 21), (23, 25)]]
 
 
 def test_nacl_without_outbound_replies_blocks_tcp() -> None:
@@ -104,7 +116,11 @@ def test_load_balancer_on_443_is_reachable_on_443_only() -> None:
     g = _group(rule("tcp", (0, 65535)), group_id="sg-lb")
     attachments = _attach(g)
     [e] = attachments.endpoints or []
-    assert (e.resource_type, e.resource_id, e.ports) == ("load_balancer", "web-lb", [(443, 443)])
+    assert (e.resource_type, e.resource_id, e.port_ranges) == (
+        "load_balancer",
+        "web-lb",
+        [(443, 443)],
+    )
     assert e.text() == "web-lb (web-lb.example.com) tcp/443 via internet-facing"
 
 

@@ -131,6 +131,15 @@ class Topology(BaseModel):
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+class PortRange(BaseModel):
+    """An inclusive port range (an object, not a pair: FerretDB stores no nested arrays)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    low: int
+    high: int
+
+
 class Endpoint(BaseModel):
     """One resource the internet reaches through one rule of a group."""
 
@@ -142,14 +151,18 @@ class Endpoint(BaseModel):
     address: str
     rule_text: str
     protocol: str
-    ports: list[tuple[int, int]] = Field(default_factory=list)
+    ports: list[PortRange] = Field(default_factory=list)
     route: str = Field(default="", description="rtb-…/igw-… (or `internet-facing` for an LB)")
     nacl: str | None = None
+
+    @property
+    def port_ranges(self) -> list[tuple[int, int]]:
+        return [(p.low, p.high) for p in self.ports]
 
     def ports_text(self) -> str:
         if self.protocol == "-1":
             return "all traffic"
-        parts = [f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in self.ports]
+        parts = [f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in self.port_ranges]
         return f"{self.protocol}/{','.join(parts)}" if parts else self.protocol
 
     def text(self) -> str:
@@ -162,7 +175,7 @@ class Endpoint(BaseModel):
             return True
         if protocol not in ("-1", self.protocol):
             return False
-        return any(lo <= high and low <= hi for lo, hi in self.ports)
+        return any(lo <= high and low <= hi for lo, hi in self.port_ranges)
 
 
 def endpoints_digest(endpoints: list[Endpoint], *extra: object) -> str:

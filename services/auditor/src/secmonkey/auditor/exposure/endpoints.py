@@ -24,7 +24,7 @@ def endpoint_docs(
 ) -> list[dict[str, Any]]:
     docs = []
     for n, e in enumerate(snapshot.attachments.endpoints or []):
-        ranges = e.ports or [(0, 65535)]
+        ranges = e.port_ranges or [(0, 65535)]
         for m, (low, high) in enumerate(ranges):
             version = 6 if ":" in e.address and _is_ip(e.address) else 4
             docs.append(

@@ -12,7 +12,7 @@ from secmonkey.auditor.exposure.index import TopologyIndex, split
 from secmonkey.common.canonical import CanonicalGroup, Rule
 from secmonkey.common.cidr import IPNetwork, Scope, classify, parse_network
 from secmonkey.common.errors import InvalidInput
-from secmonkey.common.topology import Endpoint, Interface, LoadBalancer
+from secmonkey.common.topology import Endpoint, Interface, LoadBalancer, PortRange
 
 _OPEN = (Scope.INTERNET, Scope.PUBLIC)
 
@@ -76,7 +76,9 @@ def _interface_endpoints(
                 address=address,
                 rule_text=rule.text(),
                 protocol=protocol,
-                ports=ports if protocol in ("tcp", "udp") else [],
+                ports=[PortRange(low=a, high=b) for a, b in ports]
+                if protocol in ("tcp", "udp")
+                else [],
                 route=route,
                 nacl=acl.id if acl else None,
             )
@@ -112,7 +114,7 @@ def _balancer_endpoints(
                 address=lb.dns_name or lb.id,
                 rule_text=rule.text(),
                 protocol=protocol,
-                ports=[(p, p) for p in sorted(passing)],
+                ports=[PortRange(low=p, high=p) for p in sorted(passing)],
                 route="internet-facing",
             )
 

@@ -25,7 +25,7 @@ def legacy_step(severity: Severity, exposure: str) -> Severity:
 def opens_admin(endpoints: Iterable[Endpoint], admin_ports: Iterable[PortSpec]) -> bool:
     specs = list(admin_ports)
     for e in endpoints:
-        if e.protocol == "-1" or any(lo == 0 and hi == 65535 for lo, hi in e.ports):
+        if e.protocol == "-1" or any(lo == 0 and hi == 65535 for lo, hi in e.port_ranges):
             return True
         for spec in specs:
             if e.opens(spec.protocol, spec.low, spec.high):
