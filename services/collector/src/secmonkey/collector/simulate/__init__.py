@@ -141,6 +141,7 @@ def create_monitor_role(
 def read_only_policy() -> dict[str, Any]:
     """The policy of deploy/iam/secmonkey-readonly-policy.json (kept in step by a test)."""
     from secmonkey.collector.reader import OPERATIONS
+    from secmonkey.collector.topology import OPERATIONS as TOPOLOGY_OPERATIONS
 
     return {
         "Version": "2012-10-17",
@@ -150,7 +151,15 @@ def read_only_policy() -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": sorted(f"ec2:{op}" for op in OPERATIONS),
                 "Resource": "*",
-            }
+            },
+            {
+                "Sid": "SecmonkeyReadExposure",
+                "Effect": "Allow",
+                "Action": sorted(
+                    f"{service}:{op}" for service, ops in TOPOLOGY_OPERATIONS.items() for op in ops
+                ),
+                "Resource": "*",
+            },
         ],
     }
 
