@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 
 from secmonkey.collector.reader import OPERATIONS
-from secmonkey.collector.topology import OPERATIONS as TOPOLOGY_OPERATIONS
 from secmonkey.collector.simulate import ROLE_NAME, read_only_policy
+from secmonkey.collector.topology import OPERATIONS as TOPOLOGY_OPERATIONS
 
 IAM = Path(__file__).resolve().parents[3] / "deploy" / "iam"
 
