@@ -135,6 +135,7 @@ class Auditor:
             events += await self._settle(list(seen), directory)
         if deletions:
             events += await self._settle(list(deletions), directory)
+        await self.exposure.forget(events)
         return events
 
     async def apply_sweep(self, message: SweepCompleted) -> list[Event]:
@@ -155,7 +156,9 @@ class Auditor:
         if not candidates:
             return []
         directory = await self.contexts.directory()
-        return await self._settle(list(candidates), directory)
+        events = await self._settle(list(candidates), directory)
+        await self.exposure.forget(events)
+        return events
 
     def inputs(self, directory: Directory) -> AuditInputs:
         def findings(

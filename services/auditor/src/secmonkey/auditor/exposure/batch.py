@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from secmonkey.auditor.exposure.endpoints import EndpointFiler
 from secmonkey.auditor.exposure.store import Topologies, enrich
-from secmonkey.common.messages import SnapshotBatch, item_key
+from secmonkey.common.messages import Event, SnapshotBatch, item_key
 from secmonkey.common.storage import Database
 
 
@@ -34,3 +34,9 @@ class BatchExposure:
             batch.region,
             batch.observed_at,
         )
+
+    async def forget(self, events: list[Event]) -> None:
+        """A deleted group exposes nothing any more."""
+        gone = [e.key for e in events if e.type == "group.deleted"]
+        if gone:
+            await self.filer.forget(gone)

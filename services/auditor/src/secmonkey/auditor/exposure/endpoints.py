@@ -95,3 +95,7 @@ class EndpointFiler:
             )
             refiled += 1
         return refiled
+
+    async def forget(self, keys: list[str]) -> None:
+        await self.db.exposures.delete_many({"key": {"$in": keys}})
+        await self.db.exposure_state.delete_many({"_id": {"$in": keys}})
