@@ -8,12 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
+from secmonkey.api.auth import create_key
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.client.cli import main
 from secmonkey.common.storage import Database
 from tests.integration.api import harness
 from tests.integration.exposure.estate import ACCOUNT, REGION, build, clients, sweep
+from tests.integration.web.inprocess import browser_like, running, sign_in
 from tests.support.servers import MotoServer
 
 pytestmark = pytest.mark.integration
@@ -84,3 +86,25 @@ async def test_exposure_api_filters_group_page_report_and_cli(
         assert "tcp/443" not in out
     finally:
         server.stop()
+
+
+async def test_the_console_group_page_lists_the_exposed_endpoints(
+    db: Database, db_name: str, mongo_url: str, amqp_url: str, moto: MotoServer, aws_env: None
+) -> None:
+    client = clients(moto)
+    estate = build(client)
+    auditor = Auditor(db, RulesConfig())
+    for batch in sweep(client, "s1"):
+        await auditor.handle(batch)
+    _, key = await create_key(db, "viewer person", "viewer")
+    async with running(mongo_url, amqp_url, db_name) as app, browser_like(app) as browser:
+        assert (await sign_in(browser, key)).status_code == 303
+        page = await browser.get(
+            f"/console/groups/{estate.web}", params={"account_id": ACCOUNT, "region": REGION}
+        )
+        assert page.status_code == 200, page.text
+        assert "Exposed endpoints" in page.text
+        assert (
+            f"{estate.i1} ({estate.eip}) tcp/22 via {estate.public_table}/{estate.igw}" in page.text
+        )
+        assert estate.i2 not in page.text.split("Exposed endpoints")[1]
