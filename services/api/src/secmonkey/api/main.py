@@ -10,6 +10,7 @@ from secmonkey.api.routes import (
     audit_log,
     dead_letters,
     events,
+    exposure,
     groups,
     issues,
     keys,
@@ -35,5 +36,6 @@ for module in (
     sweeps,
     dead_letters,
     audit_log,
+    exposure,
 ):
     api_router.include_router(module.router)

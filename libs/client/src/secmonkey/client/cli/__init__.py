@@ -21,6 +21,7 @@ from secmonkey.client.cli import (
     audit_log,
     dead_letters,
     events,
+    exposure,
     groups,
     issues,
     keys,
@@ -67,6 +68,7 @@ app.command("diff")(groups.diff_command)
 app.command("issues")(issues.issues_command)
 app.command("justify")(issues.justify_command)
 app.command("report")(report.report_command)
+app.command("exposure")(exposure.exposure_command)
 app.command("events")(events.events_command)
 app.command("sweep")(sweeps.sweep_command)
 app.command("audit-log")(audit_log.audit_log_command)
