@@ -20,7 +20,7 @@ T = TypeVar("T")
 State = Literal["active", "deleted", "all"]
 Match = Literal["exact", "contains", "within", "overlaps"]
 Direction = Literal["ingress", "egress"]
-Role = Literal["viewer", "auditor", "admin"]
+Role = Literal["viewer", "auditor", "admin", "reviewer"]
 ReportFormat = Literal["json", "csv", "html"]
 
 

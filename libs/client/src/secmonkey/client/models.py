@@ -260,7 +260,7 @@ class SubscriptionTestQueued(Model):
 class ApiKey(Model):
     id: str
     name: str
-    role: Literal["viewer", "auditor", "admin"]
+    role: Literal["viewer", "auditor", "admin", "reviewer"]
     prefix: str
     created_at: datetime
     last_used_at: datetime | None = None

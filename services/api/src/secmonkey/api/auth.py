@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from secmonkey.common.documents import ROLE_RANK, ApiKey, Role, hash_api_key
+from secmonkey.common.documents import ApiKey, Role, hash_api_key, role_allows
 from secmonkey.common.storage import Database, insert_unique
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class Principal:
     role: Role
 
     def may(self, role: Role) -> bool:
-        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+        return role_allows(self.role, role)
 
 
 def generate_key() -> str:

@@ -7,12 +7,15 @@ from fastapi import APIRouter
 from secmonkey.api.routes import (
     accounts,
     allowlist,
+    chain,
+    change_reviews,
     dead_letters,
     events,
     groups,
     issues,
     keys,
     report,
+    scopes,
     search,
     subscriptions,
     sweeps,
@@ -33,5 +36,8 @@ for module in (
     keys,
     sweeps,
     dead_letters,
+    scopes,
+    change_reviews,
+    chain,
 ):
     api_router.include_router(module.router)

@@ -42,3 +42,8 @@ class Settings(CommonSettings):
         gt=0,
         description="period of the justification-expiry scan (groups seen meanwhile re-open at once)",
     )
+    auditor_review_scan_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="period of the overdue-review scan and of the check for the daily anchor",
+    )

@@ -25,7 +25,10 @@ def keys_list(ctx: typer.Context) -> None:
 def keys_create(
     ctx: typer.Context,
     name: str,
-    role: Annotated[str, typer.Option("--role", help="viewer, auditor or admin")] = "viewer",
+    role: Annotated[
+        str,
+        typer.Option("--role", help="viewer, auditor, admin or reviewer (may only review changes)"),
+    ] = "viewer",
 ) -> None:
     """Create an API key (admin); the key is printed once."""
     with State.of(ctx).client() as api:
