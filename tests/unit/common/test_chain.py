@@ -60,7 +60,13 @@ def test_genesis_seals_history_from_before_the_chain() -> None:
     key = "aws:111111111111:eu-west-1:sg-g"
     legacy = [{"_id": f"{key}:{n}", "key": key, "seq": n, "config": {"n": n}} for n in (1, 2)]
     genesis = genesis_record(key, legacy)
-    new = {"_id": f"{key}:3", "key": key, "seq": 3, "config": {}, "prev_hash": genesis_hash(genesis)}
+    new = {
+        "_id": f"{key}:3",
+        "key": key,
+        "seq": 3,
+        "config": {},
+        "prev_hash": genesis_hash(genesis),
+    }
     assert check_revisions(key, [*legacy, new], genesis)[0] == []
     legacy[0]["config"] = {"n": 99}
     breaks = check_revisions(key, [*legacy, new], genesis)[0]
@@ -78,7 +84,13 @@ def test_review_chain_positions_and_links() -> None:
     from secmonkey.common.chain import review_hash
 
     first = {"_id": "k:1", "key": "k", "n": 1, "status": "approved", "prev_hash": ZERO_HASH}
-    second = {"_id": "k:2", "key": "k", "n": 2, "status": "rejected", "prev_hash": review_hash(first)}
+    second = {
+        "_id": "k:2",
+        "key": "k",
+        "n": 2,
+        "status": "rejected",
+        "prev_hash": review_hash(first),
+    }
     assert check_reviews("k", [first, second])[0] == []
     first["status"] = "rejected"
     assert [b.record for b in check_reviews("k", [first, second])[0]] == ["k:2"]

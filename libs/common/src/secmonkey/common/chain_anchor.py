@@ -23,6 +23,10 @@ from secmonkey.common.storage import Database, Store, insert_unique
 READ_BATCH = 500
 
 
+class AnchorWriteFailed(Exception):
+    """The anchor could not be written to its bucket (nothing was stored)."""
+
+
 @dataclass(frozen=True)
 class AnchorTarget:
     """Where anchors go besides the database: an S3 bucket with Object Lock enabled."""
@@ -130,7 +134,8 @@ async def anchor(
         "at": at,
         "root": root,
         "count": len(heads),
-        "heads": [list(h) for h in sorted(heads)],
+        # One document per head: FerretDB stores no nested arrays.
+        "heads": [{"chain": c, "key": k, "n": n, "hash": h} for c, k, n, h in sorted(heads)],
         "s3": None,
     }
     if target is not None:
@@ -138,7 +143,12 @@ async def anchor(
             {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in doc.items()},
             sort_keys=True,
         ).encode()
-        doc["s3"] = await asyncio.to_thread(put_locked_object, target, name, body, at)
+        try:
+            doc["s3"] = await asyncio.to_thread(put_locked_object, target, name, body, at)
+        except Exception as exc:  # botocore's errors: credentials, access, Object Lock off
+            raise AnchorWriteFailed(
+                f"writing anchor {name} to s3://{target.bucket}/{target.prefix} failed: {exc}"
+            ) from exc
     if not await insert_unique(db.chain_anchors, doc):
         return None
     return doc, anchor_event(doc)

@@ -84,6 +84,14 @@ def _within(at: Any, start: datetime | None, end: datetime | None) -> bool:
     return (start is None or when >= start) and (end is None or when <= end)
 
 
+def _head(head: Any) -> tuple[str, str, int, str]:
+    """An anchored head: {chain, key, n, hash} (or the same four as a list)."""
+    if isinstance(head, Mapping):
+        return str(head["chain"]), str(head["key"]), int(head["n"]), str(head["hash"])
+    chain, key, n, digest = head
+    return str(chain), str(key), int(n), str(digest)
+
+
 def verify_records(
     revisions: Iterable[Mapping[str, Any]],
     genesis: Iterable[Mapping[str, Any]],
@@ -125,7 +133,7 @@ def verify_records(
     breaks = [b for b in breaks if _within(times.get(b.record), start, end)]
     for anchor in anchors:
         name = str(anchor.get("_id"))
-        heads = [(str(c), str(k), int(n), str(h)) for c, k, n, h in anchor.get("heads") or []]
+        heads = [_head(h) for h in anchor.get("heads") or []]
         if heads_root(heads) != anchor.get("root"):
             breaks.append(Break("anchor", "", name, "its heads do not hash to its root"))
         for chain, key, n, digest in heads:

@@ -66,8 +66,11 @@ async def seal_all(store: Store, batch: int = 500) -> int:
     for start in range(0, len(keys), batch):
         part = keys[start : start + batch]
         heads = await store.read("revisions", [f"{k}:{s}" for k, s in part], {"prev_hash": 1})
+        sealed_before = await store.read("chain_genesis", [k for k, _ in part], {"_id": 1})
         for key, seq in part:
             head = heads.get(f"{key}:{seq}")
+            if key in sealed_before:
+                continue
             if head is not None and head.get("prev_hash") is None:
                 await seal(store, key, seq)
                 sealed += 1

@@ -16,6 +16,7 @@ import typer
 from secmonkey.client.cli import (
     accounts,
     allowlist,
+    change_control,
     dead_letters,
     events,
     groups,
@@ -73,6 +74,10 @@ app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(allowlist.app, name="allowlist")
 app.add_typer(keys.app, name="keys")
 app.add_typer(dead_letters.app, name="dead-letters")
+app.add_typer(change_control.scopes_app, name="scopes")
+app.add_typer(change_control.reviews_app, name="reviews")
+app.add_typer(change_control.chain_app, name="chain")
+app.command("verify")(change_control.verify_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from secmonkey.api.problems import Problem
 from secmonkey.api.queries.events import record_event
 from secmonkey.api.schemas.change_control import AnchorView, VerificationView
 from secmonkey.common import chain_anchor
@@ -28,7 +29,10 @@ def _view(doc: dict[str, Any]) -> AnchorView:
 
 
 async def anchor_now(db: Database, outbox: Outbox, settings: Any) -> AnchorView:
-    made = await chain_anchor.anchor(db, chain_anchor.target_of(settings))
+    try:
+        made = await chain_anchor.anchor(db, chain_anchor.target_of(settings))
+    except chain_anchor.AnchorWriteFailed as exc:
+        raise Problem(502, str(exc), kind="anchor-write-failed") from None
     assert made is not None  # a fresh name, to the millisecond
     doc, event = made
     await record_event(db, outbox, event)
