@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 
 from secmonkey.api.web.deps import Admin
 from secmonkey.api.web.rendering import root_of
-from secmonkey.api.web.routes.admin import accounts, allowlist, keys, subscriptions
+from secmonkey.api.web.routes.admin import accounts, allowlist, keys, scopes, subscriptions
 
 router = APIRouter(prefix="/admin")
 
@@ -22,5 +22,5 @@ async def admin_home(request: Request, _: Admin) -> Response:
     return RedirectResponse(root_of(request) + "/admin/accounts", status_code=303)
 
 
-for module in (accounts, allowlist, subscriptions, keys):
+for module in (accounts, allowlist, scopes, subscriptions, keys):
     router.include_router(module.PAGE.router)
