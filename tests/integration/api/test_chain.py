@@ -156,3 +156,36 @@ async def test_anchor_goes_to_s3_under_object_lock_and_catches_an_edit_of_the_ne
     await db.revisions.update_one({"_id": f"{k}:3"}, {"$set": {"changes": ["nothing to see"]}})
     out = cli("verify", code=1)
     assert f"BREAK revisions {k}:3: differs from the head anchored in {anchored['id']}" in out
+
+
+async def test_the_auditor_anchors_once_a_day_to_the_locked_bucket(
+    db: Database, moto: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from secmonkey.common.chain_anchor import AnchorTarget
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    bucket = s3(moto)
+    bucket.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+    target = AnchorTarget(BUCKET, region="us-east-1", endpoint_url=moto.url, retention_days=30)
+    auditor = Auditor(db, RulesConfig())
+    day = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
+    assert await auditor.anchor_daily(target, day) is None  # nothing to anchor yet
+    await three_revisions(auditor, "sg-daily")
+    event = await auditor.anchor_daily(target, day)
+    assert event is not None and event.type == "change.anchored"
+    assert event.change is not None and event.change.anchor_heads == 1
+    assert await auditor.anchor_daily(target, day + timedelta(hours=5)) is None  # same day
+    assert await auditor.anchor_daily(target, day + timedelta(days=1)) is not None
+    listed = bucket.list_objects_v2(Bucket=BUCKET)["Contents"]
+    names = sorted(o["Key"] for o in listed)
+    assert names == [
+        "secmonkey/anchors/daily-2026-12-06.json",
+        "secmonkey/anchors/daily-2026-12-07.json",
+    ]
+    head = bucket.head_object(Bucket=BUCKET, Key=names[0])
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    assert head["ObjectLockRetainUntilDate"] >= day + timedelta(days=29)
+    assert (await verify_database(db)).ok

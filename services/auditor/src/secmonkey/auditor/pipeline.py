@@ -221,8 +221,11 @@ class Auditor:
     async def anchor_daily(
         self, target: AnchorTarget | None, now: datetime | None = None
     ) -> Event | None:
-        """Today's anchor of every chain head, if no replica wrote it yet (published)."""
+        """Today's anchor of every chain head, if no replica wrote it yet and there is any
+        history to anchor (published)."""
         now = now or utcnow()
+        if await self.db.revisions.find_one({}, {"_id": 1}) is None:
+            return None
         made = await chain_anchor.anchor(self.db, target, now, chain_anchor.daily_name(now))
         if made is None:
             return None
