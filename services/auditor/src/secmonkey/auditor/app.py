@@ -23,13 +23,17 @@ log = logging.getLogger(__name__)
 
 
 async def change_control(auditor: Auditor, settings: Settings) -> None:
-    """Seal history from before the chain (once), then each period: overdue reviews and
-    the daily anchor."""
+    """Seal history from before the chain (once), then each period: overdue reviews and,
+    once the process has run `auditor_anchor_after_seconds`, the daily anchor (a replica
+    restarting in a loop does not anchor; the day's anchor comes from a settled one)."""
     await with_retry(auditor.seal_history, what="sealing history from before the chain")
+    loop = asyncio.get_running_loop()
+    anchor_from = loop.time() + settings.auditor_anchor_after_seconds
     while True:
         try:
             await auditor.raise_overdue_reviews()
-            await auditor.anchor_daily(target_of(settings))
+            if loop.time() >= anchor_from:
+                await auditor.anchor_daily(target_of(settings))
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -47,3 +47,8 @@ class Settings(CommonSettings):
         gt=0,
         description="period of the overdue-review scan and of the check for the daily anchor",
     )
+    auditor_anchor_after_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="how long a process runs before it writes the day's chain anchor",
+    )
