@@ -234,3 +234,21 @@ async def test_a_caller_arriving_after_the_sweep_is_attached_to_that_revision(
     assert first is not None and first["changed_by"] is None
     # Attaching the caller does not break the chain (it is outside the hash).
     assert (await verify_database(db)).ok
+
+
+async def test_scope_tags_with_dots_are_stored_and_bad_scopes_refused(
+    fresh_app: FastAPI,
+) -> None:
+    async with harness.client_for(fresh_app) as admin:
+        tags = {"kubernetes.io/cluster/cde": "owned", "$where": "x"}
+        put = await admin.put("/api/v1/scopes/cde", json={"tags": tags})
+        assert put.status_code == 200, put.text
+        assert (await admin.get("/api/v1/scopes/cde")).json()["tags"] == tags
+        bad = await admin.put("/api/v1/scopes/Bad Name", json={})
+        assert bad.status_code == 422
+        regex = await admin.put(
+            "/api/v1/scopes/x", json={"auto_approvals": [{"principal": "*", "ticket_pattern": "("}]}
+        )
+        assert regex.status_code == 422 and "regular expression" in regex.text
+        assert (await admin.delete("/api/v1/scopes/cde")).status_code == 204
+        assert (await admin.get("/api/v1/scopes/cde")).status_code == 404

@@ -71,6 +71,19 @@ class Scope(Doc):
     auto_approvals: list[AutoApproval] = Field(default_factory=list, max_length=50)
     updated_at: datetime | None = None
 
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_from_pairs(cls, value: Any) -> Any:
+        # Stored as {key, value} pairs: tag keys (`kubernetes.io/x`) are no field names.
+        if isinstance(value, list):
+            return {str(p["key"]): str(p.get("value", "")) for p in value}
+        return value
+
+    def to_mongo(self) -> dict[str, Any]:
+        doc = super().to_mongo()
+        doc["tags"] = [{"key": k, "value": v} for k, v in sorted(self.tags.items())]
+        return doc
+
 
 def in_scope(
     scope: Scope,
