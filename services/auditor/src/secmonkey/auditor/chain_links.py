@@ -58,8 +58,16 @@ async def prev_hashes(store: Store, fresh: list[Work]) -> dict[str, str]:
     return out
 
 
+# Written once every group present at upgrade is sealed; later starts skip the scan (a
+# group last written by an older replica during a rolling upgrade is sealed by its next
+# revision, in `prev_hashes`).
+UPGRADE_MARKER = "upgrade"
+
+
 async def seal_all(store: Store, batch: int = 500) -> int:
-    """Seal every group whose newest revision is not chained (at upgrade); how many."""
+    """Seal every group whose newest revision is not chained (once, at upgrade); how many."""
+    if (await store.read("chain_genesis", [UPGRADE_MARKER])).get(UPGRADE_MARKER):
+        return 0
     sealed = 0
     cursor = store.db.items.find({}, {"_id": 1, "seq": 1})
     keys: list[tuple[str, int]] = [(d["_id"], int(d["seq"])) for d in await cursor.to_list(None)]
@@ -74,4 +82,8 @@ async def seal_all(store: Store, batch: int = 500) -> int:
             if head is not None and head.get("prev_hash") is None:
                 await seal(store, key, seq)
                 sealed += 1
+    marker = {"_id": UPGRADE_MARKER, "key": UPGRADE_MARKER, "through_seq": 0, "sealed": sealed}
+    await insert_unique(
+        store.db.chain_genesis, {**marker, "revision_hashes": [], "sealed_at": utcnow()}
+    )
     return sealed
