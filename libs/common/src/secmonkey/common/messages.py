@@ -10,8 +10,8 @@ and new replicas read each other and nothing is dead-lettered for its version:
 - version 2 adds the `system.*` events (secmonkey's own health: a `system` payload, no
   group) and reserves the `admin.*` and `change.*` families: any type in them is valid
   from version 2 on, before its own payload is defined; the `change.*` types and their
-  `change` payload (issue 17) are defined within version 2 (readers of an earlier version
-  2 build accept them as reserved types and ignore the payload);
+  `change` payload (issue 17) go out as version 3 (`VERSION_3_TYPES`), which a version-2
+  build reads as the next version (the payload ignored, routed by type);
 - in a message of the next version, fields this build does not know are ignored and an
   event type it does not know is accepted (consumers route it by its type). The next
   version may add optional fields and types, never remove or retype a field or add a
@@ -66,8 +66,18 @@ SYSTEM_CONDITIONS = (
     "system.undelivered_growing",  # alerts that finally failed are piling up
     "system.consumer_not_ready",  # a consumer has waited out a fault, or been absent, for minutes
 )
-SYSTEM_EVENT_TYPES = SYSTEM_CONDITIONS + tuple(f"{t}_resolved" for t in SYSTEM_CONDITIONS)
+# One-off notices (no episode, no `_resolved`).
+SYSTEM_NOTICES = (
+    "system.deletion_held",  # a complete sweep would delete too many groups: held (auditor)
+)
+SYSTEM_EVENT_TYPES = (
+    SYSTEM_CONDITIONS + tuple(f"{t}_resolved" for t in SYSTEM_CONDITIONS) + SYSTEM_NOTICES
+)
+# Types a version-2 reader would refuse (an unknown `system.*`): stamped version 3, which
+# a version-2 build reads as "the next version" and routes by type, so a rolling upgrade
+# dead-letters nothing. This wave's schema step adds its other new types here.
 # Change control (issue 17): a review pending, decided or overdue; the chain anchored.
+# Their `change` payload is a field a version-2 reader does not know: version 3 as well.
 CHANGE_EVENT_TYPES = (
     "change.pending",
     "change.approved",
@@ -75,6 +85,7 @@ CHANGE_EVENT_TYPES = (
     "change.overdue",
     "change.anchored",
 )
+VERSION_3_TYPES = frozenset(SYSTEM_NOTICES + CHANGE_EVENT_TYPES)
 # Version 2 reserves these families for this wave's admin audit log and change control.
 RESERVED_FAMILIES = ("admin", "change")
 EVENT_FAMILIES = ("group", "issue", "system", *RESERVED_FAMILIES)
@@ -98,6 +109,7 @@ EventType = Literal[
     "system.dead_letters_growing_resolved",
     "system.undelivered_growing_resolved",
     "system.consumer_not_ready_resolved",
+    "system.deletion_held",
     "change.pending",
     "change.approved",
     "change.rejected",
@@ -333,6 +345,8 @@ class Event(Message):
         return self
 
     def needed_version(self) -> int:
+        if self.type in VERSION_3_TYPES:
+            return 3
         if self.system is not None or event_family(self.type) not in ("group", "issue"):
             return 2
         return FIRST_VERSION

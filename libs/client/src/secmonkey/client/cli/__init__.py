@@ -15,6 +15,7 @@ import typer
 
 from secmonkey.client.cli import (
     accounts,
+    admin_provision,
     allowlist,
     change_control,
     dead_letters,
@@ -74,6 +75,7 @@ app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(allowlist.app, name="allowlist")
 app.add_typer(keys.app, name="keys")
 app.add_typer(dead_letters.app, name="dead-letters")
+app.add_typer(admin_provision.admin_app, name="admin")
 app.add_typer(change_control.scopes_app, name="scopes")
 app.add_typer(change_control.reviews_app, name="reviews")
 app.add_typer(change_control.chain_app, name="chain")
