@@ -8,6 +8,8 @@ from secmonkey.api.routes import (
     accounts,
     allowlist,
     audit_log,
+    chain,
+    change_reviews,
     dead_letters,
     events,
     exposure,
@@ -15,6 +17,7 @@ from secmonkey.api.routes import (
     issues,
     keys,
     report,
+    scopes,
     search,
     subscriptions,
     sweeps,
@@ -37,5 +40,8 @@ for module in (
     dead_letters,
     audit_log,
     exposure,
+    scopes,
+    change_reviews,
+    chain,
 ):
     api_router.include_router(module.router)

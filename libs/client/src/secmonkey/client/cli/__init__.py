@@ -19,6 +19,7 @@ from secmonkey.client.cli import (
     admin_secrets,
     allowlist,
     audit_log,
+    change_control,
     dead_letters,
     events,
     exposure,
@@ -81,6 +82,10 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(dead_letters.app, name="dead-letters")
 admin_provision.admin_app.command("rotate-secrets")(admin_secrets.rotate_secrets_command)
 app.add_typer(admin_provision.admin_app, name="admin")
+app.add_typer(change_control.scopes_app, name="scopes")
+app.add_typer(change_control.reviews_app, name="reviews")
+app.add_typer(change_control.chain_app, name="chain")
+app.command("verify")(change_control.verify_command)
 
 
 def main(argv: list[str] | None = None) -> int:
