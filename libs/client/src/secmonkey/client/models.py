@@ -216,6 +216,17 @@ class EventPage(Model):
     next_cursor: str | None = None
 
 
+class FlowLogPlace(Model):
+    kind: Literal["s3", "cloudwatch"]
+    bucket: str | None = None
+    prefix: str = ""
+    log_group: str | None = None
+    region: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    format: str | None = None
+
+
 class Account(Model):
     id: str
     name: str
@@ -226,6 +237,7 @@ class Account(Model):
     trusted: bool = False
     enabled: bool = True
     interval_minutes: int | None = None
+    flow_logs: list[FlowLogPlace] = Field(default_factory=list)
 
 
 class AllowlistEntry(Model):

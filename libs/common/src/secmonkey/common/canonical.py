@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from secmonkey.common.cidr import parse_network
 from secmonkey.common.errors import InvalidInput
+from secmonkey.common.rule_usage import RuleUsage, usage_digest
 
 Direction = Literal["ingress", "egress"]
 SourceKind = Literal["cidr4", "cidr6", "group", "prefix_list"]
@@ -173,6 +174,10 @@ class Attachments(BaseModel):
     interface_types: list[str] = Field(default_factory=list)
     instance_ids: list[str] = Field(default_factory=list)
     public_ip: bool = False
+    usage: list[RuleUsage] = Field(default_factory=list, description="from VPC flow logs")
+
+    def usage_key(self) -> str:
+        return usage_digest(self.usage)
 
     @property
     def attached(self) -> bool:

@@ -17,6 +17,7 @@ from secmonkey.common.documents import (
     SubscriptionFilters,
 )
 from secmonkey.common.messages import AccountId, Region
+from secmonkey.common.rule_usage import FlowLogPlace
 from secmonkey.common.webhooks import redact_url
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:@+-]{0,127}$"
@@ -37,6 +38,9 @@ class AccountFields(BaseModel):
     trusted: bool = Field(default=False, description="a friendly account: references are fine")
     enabled: bool = True
     interval_minutes: int | None = Field(default=None, ge=1, le=10080)
+    flow_logs: list[FlowLogPlace] = Field(
+        default_factory=list, max_length=20, description="where the VPC flow logs are"
+    )
 
 
 class AccountIn(AccountFields):
