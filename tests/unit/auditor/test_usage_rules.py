@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from secmonkey.auditor.rules import RULES_BY_ID
 from secmonkey.auditor.rules.rules_file import parse_rules
 from secmonkey.common.canonical import Attachments
-from secmonkey.common.rule_usage import RuleUsage
+from secmonkey.common.rule_usage import Count, RuleUsage
 from tests.unit.auditor.rulekit import findings, group, rule
 
 NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
@@ -70,7 +70,10 @@ def test_no_flow_log_facts_at_all_say_nothing() -> None:
 
 
 def test_a_wide_rule_used_by_three_networks_gets_a_suggestion() -> None:
-    nets = [("198.51.100.0/24", 50), ("203.0.113.0/24", 20), ("192.0.2.0/24", 3)]
+    nets = [
+        Count(source=n, hits=h)
+        for n, h in [("198.51.100.0/24", 50), ("203.0.113.0/24", 20), ("192.0.2.0/24", 3)]
+    ]
     usage = facts(HTTPS, hits=73, last_used=NOW, distinct_sources=9, networks=nets, network_count=3)
     found = only("narrowable-rule", findings(group(HTTPS), attachments=attached(usage)))
     assert len(found) == 1
@@ -81,7 +84,7 @@ def test_a_wide_rule_used_by_three_networks_gets_a_suggestion() -> None:
 
 
 def test_many_networks_approximate_counts_and_narrow_rules_are_not_narrowable() -> None:
-    nets = [(f"198.51.{i}.0/24", 1) for i in range(4)]
+    nets = [Count(source=f"198.51.{i}.0/24", hits=1) for i in range(4)]
     many = facts(HTTPS, hits=4, networks=nets, network_count=4)
     assert not only("narrowable-rule", findings(group(HTTPS), attachments=attached(many)))
     approx = facts(HTTPS, hits=4, networks=nets[:1], network_count=1, approximate=True)

@@ -18,11 +18,53 @@ from secmonkey.common import storage
 from secmonkey.common.storage import Database
 
 # The default format (version 2), in the order AWS writes it.
-V2_FIELDS = ["version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets", "bytes", "start", "end", "action", "log-status"]
+V2_FIELDS = [
+    "version",
+    "account-id",
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+]
 # Every field of versions 2-5 (a custom format may name any of them, in any order).
 KNOWN_FIELDS = frozenset(
     V2_FIELDS
-    + ["vpc-id", "subnet-id", "instance-id", "tcp-flags", "type", "pkt-srcaddr", "pkt-dstaddr", "region", "az-id", "sublocation-type", "sublocation-id", "pkt-src-aws-service", "pkt-dst-aws-service", "flow-direction", "traffic-path", "ecs-cluster-arn", "ecs-cluster-name", "ecs-container-instance-arn", "ecs-container-instance-id", "ecs-container-id", "ecs-second-container-id", "ecs-service-name", "ecs-task-definition-arn", "ecs-task-arn", "ecs-task-id", "reject-reason"]
+    + [
+        "vpc-id",
+        "subnet-id",
+        "instance-id",
+        "tcp-flags",
+        "type",
+        "pkt-srcaddr",
+        "pkt-dstaddr",
+        "region",
+        "az-id",
+        "sublocation-type",
+        "sublocation-id",
+        "pkt-src-aws-service",
+        "pkt-dst-aws-service",
+        "flow-direction",
+        "traffic-path",
+        "ecs-cluster-arn",
+        "ecs-cluster-name",
+        "ecs-container-instance-arn",
+        "ecs-container-instance-id",
+        "ecs-container-id",
+        "ecs-second-container-id",
+        "ecs-service-name",
+        "ecs-task-definition-arn",
+        "ecs-task-arn",
+        "ecs-task-id",
+        "reject-reason",
+    ]
 )
 REQUIRED_FIELDS = frozenset(
     ("interface-id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "action", "start")
@@ -94,6 +136,13 @@ class FlowLogPlace(BaseModel):
         return format_fields(self.format) if self.format else list(V2_FIELDS)
 
 
+class Count(BaseModel):
+    """A source address or network and its flows."""
+
+    source: str
+    hits: int
+
+
 class RuleUsage(BaseModel):
     """What the flow logs say of one ingress rule, as the auditor's rules see it.
 
@@ -112,7 +161,7 @@ class RuleUsage(BaseModel):
     )
     distinct_sources: int = 0
     approximate: bool = False
-    networks: list[tuple[str, int]] = Field(
+    networks: list[Count] = Field(
         default_factory=list, description="source networks (/24, /48) with hits, most first"
     )
     network_count: int = 0
@@ -141,7 +190,7 @@ class RuleUsageDetail(RuleUsage):
 
     status: Literal["used", "unused", "unknown"]
     days: list[DailyHits] = Field(default_factory=list, description="up to 90 days")
-    top_sources: list[tuple[str, int]] = Field(default_factory=list)
+    top_sources: list[Count] = Field(default_factory=list)
 
 
 class UsageSummary(BaseModel):

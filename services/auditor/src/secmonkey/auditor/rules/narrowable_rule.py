@@ -38,7 +38,7 @@ def check(group: CanonicalGroup, ctx: RuleContext, settings: RuleSettings) -> It
             continue
         if facts.covered_since is None:
             continue  # some interface is not logged: traffic through it is unseen
-        nets = ", ".join(net for net, _ in facts.networks)
+        nets = ", ".join(n.source for n in facts.networks)
         plural = "network" if facts.network_count == 1 else "networks"
         yield RawFinding(
             message=f"{rule.source} {rule.ports_text()}: {facts.window_days} days of traffic "

@@ -62,7 +62,7 @@ async def begin_batch(db: Database, scope: str, units: list[tuple[str, str]]) ->
             "_id": batch_id,
             "scope": scope,
             "state": "open",
-            "units": [list(u) for u in units],
+            "units": [{"day": d, "unit": u} for d, u in units],
             "at": datetime.now(UTC),
         },
     )

@@ -111,7 +111,7 @@ class FlowLogReader:
                 since = await checkpoints.cursor(self.db, scope, start)
                 since_all.append(since)
                 for batch in await checkpoints.open_batches(self.db, scope):
-                    units = [(d, u) for d, u in batch["units"]]
+                    units = [(u["day"], u["unit"]) for u in batch["units"]]
                     await self._batch(
                         batch["_id"], units, account, place, inventory, docs, stats, now
                     )

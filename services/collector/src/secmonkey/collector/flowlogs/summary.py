@@ -21,7 +21,7 @@ from secmonkey.collector.flowlogs.tally import (
     hll_estimate,
     hll_merge,
 )
-from secmonkey.common.rule_usage import RuleUsageDetail
+from secmonkey.common.rule_usage import Count, DailyHits, RuleUsageDetail
 
 HISTORY_DAYS = 90
 WINDOW_DAYS = 30
@@ -58,13 +58,13 @@ def new_rule_state(text: str) -> dict[str, Any]:
 
 def merge_rule(state: dict[str, Any], day: int, tally: RuleDay) -> None:
     """Add one day's tally of one batch to a rule's stored state."""
-    days = {d: [h, a] for d, h, a in state["daily"]}
+    days = {e["d"]: [e["h"], e["a"]] for e in state["daily"]}
     entry = days.setdefault(day, [0, 0])
     entry[0] += tally.hits
     entry[1] += tally.ambiguous
-    state["daily"] = [[d, h, a] for d, (h, a) in sorted(days.items())]
+    state["daily"] = [{"d": d, "h": h, "a": a} for d, (h, a) in sorted(days.items())]
     state["last"] = max(int(state["last"]), tally.last)
-    sources = {s: [h, d] for s, h, d in state["sources"]}
+    sources = {e["s"]: [e["h"], e["d"]] for e in state["sources"]}
     for src, hits in tally.sources.items():
         known = sources.get(src)
         if known is not None:
@@ -76,7 +76,7 @@ def merge_rule(state: dict[str, Any], day: int, tally: RuleDay) -> None:
             state["overflow_days"].append(day)
     if tally.overflow and day not in state["overflow_days"]:
         state["overflow_days"].append(day)
-    state["sources"] = [[s, h, d] for s, (h, d) in sources.items()]
+    state["sources"] = [{"s": s, "h": h, "d": d} for s, (h, d) in sources.items()]
     registers = bytearray(bytes(state["hll"]))
     hll_merge(registers, tally.hll)
     state["hll"] = Binary(bytes(registers))
@@ -86,8 +86,8 @@ def merge_rule(state: dict[str, Any], day: int, tally: RuleDay) -> None:
 
 def expire_rule(state: dict[str, Any], today: int) -> None:
     """Forget days past the history and sources not seen within the window."""
-    state["daily"] = [d for d in state["daily"] if d[0] > today - HISTORY_DAYS]
-    state["sources"] = [s for s in state["sources"] if s[2] > today - WINDOW_DAYS]
+    state["daily"] = [e for e in state["daily"] if e["d"] > today - HISTORY_DAYS]
+    state["sources"] = [e for e in state["sources"] if e["d"] > today - WINDOW_DAYS]
     state["overflow_days"] = [d for d in state["overflow_days"] if d > today - WINDOW_DAYS]
     if state["hll_since"] and state["hll_since"] <= today - WINDOW_DAYS:
         # A sketch cannot forget a day: it restarts once per window (tumbling).
@@ -103,19 +103,19 @@ def present(
 ) -> dict[str, Any]:
     """The stored state with the facts the auditor and the API read (RuleUsageDetail)."""
     today = epoch_day(as_of)
-    window = [d for d in state["daily"] if d[0] > today - WINDOW_DAYS]
-    hits = sum(d[1] for d in window)
-    ambiguous = sum(d[2] for d in window)
+    window = [e for e in state["daily"] if e["d"] > today - WINDOW_DAYS]
+    hits = sum(e["h"] for e in window)
+    ambiguous = sum(e["a"] for e in window)
     approximate = bool(state["overflow_days"])
     distinct = len(state["sources"])
     if approximate:
         distinct = max(distinct, hll_estimate(bytes(state["hll"])))
     networks: dict[str, int] = {}
-    for src, count, _ in state["sources"]:
-        net = network_of(src)
-        networks[net] = networks.get(net, 0) + count
+    for entry in state["sources"]:
+        net = network_of(entry["s"])
+        networks[net] = networks.get(net, 0) + entry["h"]
     ranked = sorted(networks.items(), key=lambda kv: (-kv[1], kv[0]))
-    top = sorted(((s, h) for s, h, _ in state["sources"]), key=lambda kv: (-kv[1], kv[0]))
+    top = sorted(((e["s"], e["h"]) for e in state["sources"]), key=lambda kv: (-kv[1], kv[0]))
     last = int(state["last"])
     last_used = datetime.fromtimestamp(last, UTC) if last else None
     window_start = as_of - timedelta(days=WINDOW_DAYS)
@@ -137,10 +137,10 @@ def present(
         ambiguous=ambiguous,
         distinct_sources=distinct,
         approximate=approximate,
-        networks=ranked[:TOP_SOURCES] if not approximate else ranked[:TOP_SOURCES],
+        networks=[Count(source=n, hits=h) for n, h in ranked[:TOP_SOURCES]],
         network_count=len(ranked),
         status=status,
-        days=[{"day": day_text(d), "hits": h} for d, h, _ in state["daily"]],
-        top_sources=top[:TOP_SOURCES],
+        days=[DailyHits(day=day_text(e["d"]), hits=e["h"]) for e in state["daily"]],
+        top_sources=[Count(source=s, hits=h) for s, h in top[:TOP_SOURCES]],
     )
     return {**state, **detail.model_dump(mode="python")}
