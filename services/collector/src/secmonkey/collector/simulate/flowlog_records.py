@@ -4,6 +4,7 @@ simulated estate, the tests and `make bench-flowlogs`."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import uuid
@@ -111,10 +112,8 @@ def put_cloudwatch_flows(
     for flow in flows:
         by_stream.setdefault(f"{flow.interface}-all", []).append(flow)
     for stream, items in by_stream.items():
-        try:
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
             logs.create_log_stream(logGroupName=log_group, logStreamName=stream)
-        except logs.exceptions.ResourceAlreadyExistsException:
-            pass
         events = [
             {"timestamp": int(f.at.timestamp() * 1000), "message": f.line(fields)}
             for f in sorted(items, key=lambda f: f.at)
