@@ -8,6 +8,7 @@ Read in this module (`DescribeNetworkInterfaces`, `DescribeSecurityGroups`,
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,16 @@ class RuleMatcher:
     high: int
     network: IPNet | None = None
     source_group: str | None = None
+    version: int = 0
+    net: int = 0
+    mask: int = 0
+
+    def contains(
+        self, version: int, value: int, src: str, group_addresses: dict[str, frozenset[str]]
+    ) -> bool:
+        if self.network is not None:
+            return version == self.version and value & self.mask == self.net
+        return src in group_addresses.get(self.source_group or "", frozenset())
 
     @property
     def opens_ephemeral(self) -> bool:
@@ -44,26 +55,20 @@ class RuleMatcher:
         low, high = rule.port_range or (0, 65535)
         if rule.source_kind in ("cidr4", "cidr6"):
             network = ipaddress.ip_network(rule.source, strict=False)
-            return cls(group_id, rule.text(), protocol, low, high, network=network)
+            return cls(
+                group_id,
+                rule.text(),
+                protocol,
+                low,
+                high,
+                network=network,
+                version=network.version,
+                net=int(network.network_address),
+                mask=int(network.netmask),
+            )
         if rule.source_kind == "group":
             return cls(group_id, rule.text(), protocol, low, high, source_group=rule.source)
         return None  # prefix lists are not expanded here: such rules stay unknown
-
-    def allows(
-        self,
-        source: ipaddress.IPv4Address | ipaddress.IPv6Address,
-        protocol: str,
-        port: int,
-        group_addresses: dict[str, frozenset[str]],
-        src_text: str,
-    ) -> bool:
-        if self.protocol not in ("-1", protocol):
-            return False
-        if protocol in ("6", "17") and not self.low <= port <= self.high:
-            return False
-        if self.network is not None:
-            return source.version == self.network.version and source in self.network
-        return src_text in group_addresses.get(self.source_group or "", frozenset())
 
 
 @dataclass
@@ -77,8 +82,8 @@ class Inventory:
     logged_since: dict[str, datetime] = field(default_factory=dict)
     rule_texts: dict[str, list[str]] = field(default_factory=dict)
     unresolved: set[tuple[str, str]] = field(default_factory=set)
-    _ips: dict[str, Any] = field(default_factory=dict)
-    _matches: dict[tuple[str, str, str, int], tuple[RuleMatcher, ...]] = field(default_factory=dict)
+    _ips: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+    _candidates: dict[tuple[str, str, int], tuple[RuleMatcher, ...]] = field(default_factory=dict)
 
     def key(self, group_id: str) -> str:
         return item_key(self.account_id, self.region, group_id)
@@ -86,30 +91,45 @@ class Inventory:
     def interfaces_of(self, group_id: str) -> list[str]:
         return sorted(e for e, groups in self.interface_groups.items() if group_id in groups)
 
-    def match(self, eni: str, src: str, protocol: str, port: int) -> tuple[RuleMatcher, ...]:
-        """The ingress rules of the interface's groups that allow this flow (cached)."""
-        cache_key = (eni, src, protocol, port)
-        found = self._matches.get(cache_key)
-        if found is not None:
-            return found
-        source = self._ips.get(src)
-        if source is None:
-            try:
-                source = ipaddress.ip_address(src)
-            except ValueError:
-                return ()
-            if len(self._ips) < 1_000_000:
-                self._ips[src] = source
-        found = tuple(
-            rule
-            for group_id in self.interface_groups.get(eni, ())
-            for rule in self.rules.get(group_id, ())
-            if rule.allows(source, protocol, port, self.group_addresses, src)
-        )
-        if len(self._matches) > 2_000_000:
-            self._matches.clear()
-        self._matches[cache_key] = found
+    def candidates(self, eni: str, protocol: str, port: int) -> tuple[RuleMatcher, ...]:
+        """The interface's ingress rules open to this protocol and port (cached)."""
+        key = (eni, protocol, port)
+        found = self._candidates.get(key)
+        if found is None:
+            found = tuple(
+                rule
+                for group_id in self.interface_groups.get(eni, ())
+                for rule in self.rules.get(group_id, ())
+                if rule.protocol in ("-1", protocol)
+                and (protocol not in ("6", "17") or rule.low <= port <= rule.high)
+            )
+            self._candidates[key] = found
         return found
+
+    def match(self, eni: str, src: str, protocol: str, port: int) -> tuple[RuleMatcher, ...]:
+        """The ingress rules of the interface's groups that allow this flow."""
+        rules = self.candidates(eni, protocol, port)
+        if not rules:
+            return rules
+        address = self._ips.get(src)
+        if address is None:
+            address = _address(src)
+            if len(self._ips) > 1_000_000:
+                self._ips.clear()
+            self._ips[src] = address
+        if address is None:
+            return ()
+        version, value = address
+        return tuple(r for r in rules if r.contains(version, value, src, self.group_addresses))
+
+
+def _address(text: str) -> tuple[int, int] | None:
+    try:
+        if ":" in text:
+            return 6, int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
+        return 4, int.from_bytes(socket.inet_aton(text), "big")
+    except OSError:
+        return None
 
 
 def _interface_addresses(eni: dict[str, Any]) -> frozenset[str]:

@@ -111,27 +111,20 @@ def count_lines(
                 continue
         elif f[i_dst] not in own:
             continue
-        kind = USE
-        proto = f[i_proto]
-        flags = f[i_flags] if i_flags >= 0 else "-"
-        if proto == "6" and flags != "-" and int(flags) & 2:
-            if int(flags) & 16:
-                replies += 1  # SYN-ACK: the answer to the interface's own connection
-                continue
-        else:
-            try:
-                port = int(f[i_dport])
-            except ValueError:
-                malformed += 1
-                continue
-            if port >= EPHEMERAL_LOW:
-                kind = AMBIGUOUS
         try:
-            start = int(f[i_start])
             port = int(f[i_dport])
+            start = int(f[i_start])
         except ValueError:
             malformed += 1
             continue
+        kind = USE
+        proto = f[i_proto]
+        if i_flags >= 0 and proto == "6" and f[i_flags] != "-" and int(f[i_flags]) & 2:
+            if int(f[i_flags]) & 16:
+                replies += 1  # SYN-ACK: the answer to the interface's own connection
+                continue
+        elif port >= EPHEMERAL_LOW:
+            kind = AMBIGUOUS
         inbound += 1
         key = (f[i_eni], f[i_src], proto, port, start // DAY, kind)
         entry = keys.get(key)

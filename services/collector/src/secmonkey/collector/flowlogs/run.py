@@ -106,25 +106,45 @@ class FlowLogReader:
                 hour=0, minute=0, second=0, microsecond=0
             )
             since_all: list[datetime] = []
+            work: list[tuple[FlowLogPlace, str | None, str, list[tuple[str, str]]]] = []
             for place in account.flow_logs:
                 scope = checkpoints.scope_id(account.id, region, place.place_id())
                 since = await checkpoints.cursor(self.db, scope, start)
                 since_all.append(since)
+                journalled: set[tuple[str, str]] = set()
                 for batch in await checkpoints.open_batches(self.db, scope):
                     units = [(u["day"], u["unit"]) for u in batch["units"]]
-                    await self._batch(
-                        batch["_id"], units, account, place, inventory, docs, stats, now
-                    )
-                pending = await self._pending(account, region, place, scope, since, now)
-                for start_at in range(0, len(pending), self.batch_units):
-                    units = pending[start_at : start_at + self.batch_units]
+                    journalled.update(units)
+                    work.append((place, batch["_id"], scope, units))
+                pending = [
+                    unit
+                    for unit in await self._pending(account, region, place, scope, since, now)
+                    if unit not in journalled  # an open batch re-reads it, with its own id
+                ]
+                for first in range(0, len(pending), self.batch_units):
+                    work.append((place, None, scope, pending[first : first + self.batch_units]))
+            covered_from = min(since_all, default=None)
+            for n, (place, batch_id, scope, units) in enumerate(work):
+                if batch_id is None:
                     batch_id = await checkpoints.begin_batch(self.db, scope, units)
-                    await self._batch(batch_id, units, account, place, inventory, docs, stats, now)
-            began = time.perf_counter()
-            await checkpoints.save_summaries(
-                self.db, refresh(inventory, docs, now, min(since_all, default=None))
-            )
-            stats.write_seconds += time.perf_counter() - began
+                await self._batch(
+                    batch_id,
+                    units,
+                    account,
+                    place,
+                    inventory,
+                    docs,
+                    stats,
+                    now,
+                    final=n == len(work) - 1,
+                    covered_from=covered_from,
+                )
+            if not work:
+                began = time.perf_counter()
+                await checkpoints.save_summaries(
+                    self.db, refresh(inventory, docs, now, covered_from)
+                )
+                stats.write_seconds += time.perf_counter() - began
         return stats
 
     async def _pending(
@@ -171,7 +191,12 @@ class FlowLogReader:
         docs: dict[str, dict[str, Any]],
         stats: ReadStats,
         now: datetime,
+        *,
+        final: bool = False,
+        covered_from: datetime | None = None,
     ) -> None:
+        """Read, merge and save one journalled batch. The run's last batch (`final`: the
+        coverage start) saves every summary of the region, refreshed, in the same write."""
         service = "s3" if place.kind == "s3" else "logs"
         client = self._client(account, place, service, inventory.region)
         began = time.perf_counter()
@@ -186,7 +211,11 @@ class FlowLogReader:
         stats.unattributed += tally.unattributed
         began = time.perf_counter()
         touched = merge(batch_id, tally, inventory, docs, now)
-        await checkpoints.save_summaries(self.db, [docs[k] for k in sorted(touched)])
+        if final:
+            changed = refresh(inventory, docs, now, covered_from)
+        else:
+            changed = [docs[k] for k in sorted(touched)]
+        await checkpoints.save_summaries(self.db, changed)
         await checkpoints.end_batch(self.db, batch_id, units)
         stats.write_seconds += time.perf_counter() - began
 

@@ -18,6 +18,7 @@ from secmonkey.collector.flowlogs.tally import (
     HLL_SIZE,
     SOURCE_BOUND,
     RuleDay,
+    hll_add,
     hll_estimate,
     hll_merge,
 )
@@ -44,54 +45,91 @@ def network_of(src: str) -> str:
     return str(ipaddress.ip_network(f"{src}/{prefix}", strict=False))
 
 
+# Days and sources are stored packed in one string each ("day=hits=ambiguous ...",
+# "address=hits=last day ..."): FerretDB stores arrays of small documents slowly, and a
+# summary is rewritten after every batch that touches its group.
+
+
+def _unpack(text: str) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for entry in text.split():
+        key, first, second = entry.split("=")
+        out[key] = [int(first), int(second)]
+    return out
+
+
+def _pack(values: dict[str, list[int]]) -> str:
+    return " ".join(f"{k}={a}={b}" for k, (a, b) in values.items())
+
+
+def daily(state: dict[str, Any]) -> list[tuple[int, int, int]]:
+    """(epoch day, hits, ambiguous) in day order."""
+    return sorted((int(d), h, a) for d, (h, a) in _unpack(state["daily"]).items())
+
+
+def sources(state: dict[str, Any]) -> dict[str, list[int]]:
+    """{address: [hits, last day]}"""
+    return _unpack(state["sources"])
+
+
 def new_rule_state(text: str) -> dict[str, Any]:
     return {
         "rule": text,
-        "daily": [],
+        "daily": "",
         "last": 0,
-        "sources": [],
+        "sources": "",
         "overflow_days": [],
-        "hll": Binary(bytes(HLL_SIZE)),
+        "hll": None,
         "hll_since": 0,
     }
 
 
 def merge_rule(state: dict[str, Any], day: int, tally: RuleDay) -> None:
     """Add one day's tally of one batch to a rule's stored state."""
-    days = {e["d"]: [e["h"], e["a"]] for e in state["daily"]}
-    entry = days.setdefault(day, [0, 0])
+    days = _unpack(state["daily"])
+    entry = days.setdefault(str(day), [0, 0])
     entry[0] += tally.hits
     entry[1] += tally.ambiguous
-    state["daily"] = [{"d": d, "h": h, "a": a} for d, (h, a) in sorted(days.items())]
+    state["daily"] = _pack(dict(sorted(days.items(), key=lambda kv: int(kv[0]))))
     state["last"] = max(int(state["last"]), tally.last)
-    sources = {e["s"]: [e["h"], e["d"]] for e in state["sources"]}
+    known = _unpack(state["sources"])
+    was_exact = not state["overflow_days"]
+    overflow = tally.overflow
     for src, hits in tally.sources.items():
-        known = sources.get(src)
-        if known is not None:
-            known[0] += hits
-            known[1] = max(known[1], day)
-        elif len(sources) < SOURCE_BOUND:
-            sources[src] = [hits, day]
-        elif day not in state["overflow_days"]:
-            state["overflow_days"].append(day)
-    if tally.overflow and day not in state["overflow_days"]:
+        seen = known.get(src)
+        if seen is not None:
+            seen[0] += hits
+            seen[1] = max(seen[1], day)
+        elif len(known) < SOURCE_BOUND:
+            known[src] = [hits, day]
+        else:
+            overflow = True
+    state["sources"] = _pack(known)
+    if overflow and day not in state["overflow_days"]:
         state["overflow_days"].append(day)
-    state["sources"] = [{"s": s, "h": h, "d": d} for s, (h, d) in sources.items()]
-    registers = bytearray(bytes(state["hll"]))
-    hll_merge(registers, tally.hll)
-    state["hll"] = Binary(bytes(registers))
-    if not state["hll_since"]:
-        state["hll_since"] = day
+    if state["overflow_days"]:
+        registers = bytearray(bytes(state["hll"])) if state["hll"] else bytearray(HLL_SIZE)
+        for src in known if was_exact or not state["hll"] else tally.sources:
+            hll_add(registers, src)
+        for src in tally.sources:
+            hll_add(registers, src)
+        if tally.hll is not None:
+            hll_merge(registers, tally.hll)
+        state["hll"] = Binary(bytes(registers))
+        if not state["hll_since"]:
+            state["hll_since"] = day
 
 
 def expire_rule(state: dict[str, Any], today: int) -> None:
     """Forget days past the history and sources not seen within the window."""
-    state["daily"] = [e for e in state["daily"] if e["d"] > today - HISTORY_DAYS]
-    state["sources"] = [e for e in state["sources"] if e["d"] > today - WINDOW_DAYS]
+    days = _unpack(state["daily"])
+    state["daily"] = _pack({d: v for d, v in days.items() if int(d) > today - HISTORY_DAYS})
+    known = _unpack(state["sources"])
+    state["sources"] = _pack({s: v for s, v in known.items() if v[1] > today - WINDOW_DAYS})
     state["overflow_days"] = [d for d in state["overflow_days"] if d > today - WINDOW_DAYS]
     if state["hll_since"] and state["hll_since"] <= today - WINDOW_DAYS:
         # A sketch cannot forget a day: it restarts once per window (tumbling).
-        state["hll"] = Binary(bytes(HLL_SIZE))
+        state["hll"] = None
         state["hll_since"] = 0
 
 
@@ -103,19 +141,21 @@ def present(
 ) -> dict[str, Any]:
     """The stored state with the facts the auditor and the API read (RuleUsageDetail)."""
     today = epoch_day(as_of)
-    window = [e for e in state["daily"] if e["d"] > today - WINDOW_DAYS]
-    hits = sum(e["h"] for e in window)
-    ambiguous = sum(e["a"] for e in window)
+    history = daily(state)
+    window = [e for e in history if e[0] > today - WINDOW_DAYS]
+    hits = sum(e[1] for e in window)
+    ambiguous = sum(e[2] for e in window)
+    known = sources(state)
     approximate = bool(state["overflow_days"])
-    distinct = len(state["sources"])
-    if approximate:
+    distinct = len(known)
+    if approximate and state["hll"]:
         distinct = max(distinct, hll_estimate(bytes(state["hll"])))
     networks: dict[str, int] = {}
-    for entry in state["sources"]:
-        net = network_of(entry["s"])
-        networks[net] = networks.get(net, 0) + entry["h"]
+    for src, (count, _) in known.items():
+        net = network_of(src)
+        networks[net] = networks.get(net, 0) + count
     ranked = sorted(networks.items(), key=lambda kv: (-kv[1], kv[0]))
-    top = sorted(((e["s"], e["h"]) for e in state["sources"]), key=lambda kv: (-kv[1], kv[0]))
+    top = sorted(((s, v[0]) for s, v in known.items()), key=lambda kv: (-kv[1], kv[0]))
     last = int(state["last"])
     last_used = datetime.fromtimestamp(last, UTC) if last else None
     window_start = as_of - timedelta(days=WINDOW_DAYS)
@@ -140,7 +180,7 @@ def present(
         networks=[Count(source=n, hits=h) for n, h in ranked[:TOP_SOURCES]],
         network_count=len(ranked),
         status=status,
-        days=[DailyHits(day=day_text(e["d"]), hits=e["h"]) for e in state["daily"]],
+        days=[DailyHits(day=day_text(d), hits=h) for d, h, _ in history if h],
         top_sources=[Count(source=s, hits=h) for s, h in top[:TOP_SOURCES]],
     )
     return {**state, **detail.model_dump(mode="python")}

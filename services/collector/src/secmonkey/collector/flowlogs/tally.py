@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from secmonkey.collector.flowlogs.inventory import Inventory
 from secmonkey.collector.flowlogs.records import AMBIGUOUS, Counts
 
-SOURCE_BOUND = 1000
+SOURCE_BOUND = 100
 HLL_BITS = 8
 HLL_SIZE = 1 << HLL_BITS
 
@@ -47,41 +47,36 @@ def hll_estimate(registers: bytes | bytearray) -> int:
 
 @dataclass
 class RuleDay:
-    """What one day of flows says of one rule of one group."""
+    """What one day of flows says of one rule of one group. The sketch exists only once
+    the exact sources overflow (it then holds them all, and every later one)."""
 
     hits: int = 0
     ambiguous: int = 0
     last: int = 0
     sources: dict[str, int] = field(default_factory=dict)
-    overflow: bool = False
-    hll: bytearray = field(default_factory=lambda: bytearray(HLL_SIZE))
+    hll: bytearray | None = None
+
+    @property
+    def overflow(self) -> bool:
+        return self.hll is not None
 
     def add_source(self, src: str, count: int) -> None:
-        known = self.sources.get(src)
+        sources = self.sources
+        known = sources.get(src)
         if known is not None:
-            self.sources[src] = known + count
-            return
-        if len(self.sources) < SOURCE_BOUND:
-            self.sources[src] = count
+            sources[src] = known + count
+        elif len(sources) < SOURCE_BOUND:
+            sources[src] = count
         else:
-            self.overflow = True
-        hll_add(self.hll, src)
-
-    def merge(self, other: RuleDay) -> None:
-        self.hits += other.hits
-        self.ambiguous += other.ambiguous
-        self.last = max(self.last, other.last)
-        self.overflow = self.overflow or other.overflow
-        for src, count in other.sources.items():
-            if src in self.sources or len(self.sources) < SOURCE_BOUND:
-                self.sources[src] = self.sources.get(src, 0) + count
-            else:
-                self.overflow = True
-        hll_merge(self.hll, other.hll)
+            if self.hll is None:
+                self.hll = bytearray(HLL_SIZE)
+                for seen in sources:
+                    hll_add(self.hll, seen)
+            hll_add(self.hll, src)
 
     @property
     def distinct(self) -> int:
-        return hll_estimate(self.hll) if self.overflow else len(self.sources)
+        return hll_estimate(self.hll) if self.hll is not None else len(self.sources)
 
 
 # (group id, rule text, epoch day)
