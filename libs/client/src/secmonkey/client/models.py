@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.documents import Justification, SubscriptionFilters
 from secmonkey.common.messages import Caller, Event
+from secmonkey.common.rule_usage import RuleUsageDetail
 from secmonkey.common.severity import Severity
 
 
@@ -88,6 +89,19 @@ class GroupDetail(GroupSummary):
     rules: list[RuleView]
     attachments: Attachments
     issues: list[IssueView]
+
+
+class GroupUsage(Model):
+    key: str
+    group_id: str
+    account_id: str
+    region: str
+    read: bool
+    as_of: datetime | None = None
+    interfaces: int = 0
+    uncovered: list[str] = Field(default_factory=list)
+    covered_since: datetime | None = None
+    rules: list[RuleUsageDetail] = Field(default_factory=list)
 
 
 class ResolvedGroup(Model):

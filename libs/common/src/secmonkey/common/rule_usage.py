@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -210,6 +210,21 @@ class UsageSummary(BaseModel):
     def facts(self) -> list[RuleUsage]:
         fields = set(RuleUsage.model_fields)
         return [RuleUsage(**d.model_dump(include=fields)) for d in self.rules]
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(days: list[DailyHits], as_of: datetime, span: int = 90) -> str:
+    """Hits per day over the last `span` days as one line of block characters (a space
+    for a day without hits), oldest first: the CLI and the console show the same."""
+    by_day = {d.day: d.hits for d in days}
+    top = max(by_day.values(), default=0)
+    out = []
+    for back in range(span - 1, -1, -1):
+        hits = by_day.get((as_of - timedelta(days=back)).strftime("%Y-%m-%d"), 0)
+        out.append(" " if not hits else _BARS[min(7, (hits * 8 - 1) // top)])
+    return "".join(out)
 
 
 async def read_summary(db: Database, key: str) -> UsageSummary | None:

@@ -16,6 +16,7 @@ from secmonkey.api.routes import (
     search,
     subscriptions,
     sweeps,
+    usage,
 )
 
 API_PREFIX = "/api/v1"
@@ -23,6 +24,7 @@ API_PREFIX = "/api/v1"
 api_router = APIRouter(prefix=API_PREFIX)
 for module in (
     groups,
+    usage,
     search,
     issues,
     report,
