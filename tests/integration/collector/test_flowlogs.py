@@ -324,3 +324,22 @@ async def test_cloudwatch_custom_format_counts_syn_and_ignores_replies(
     await reader.read_account(account, [REGION], now=now)
     web = rules_of(await read_summary(db, item_key(ACCOUNT, REGION, ids["web"])))
     assert web[HTTPS].hits == 2
+
+
+async def test_the_simulated_estate_has_flow_logs_that_show_usage(
+    settings: Settings, clients: AwsClients, db: Database
+) -> None:
+    from secmonkey.collector.simulate import add_flow_logs, fill_estate
+
+    endpoint = settings.aws_endpoint_url or ""
+    estate = fill_estate(endpoint, 1, ["us-east-1"], 9, attach_share=1.0, workers=1)
+    assert add_flow_logs(estate) == 1
+    (entry,) = estate.account_entries()
+    account = Account.model_validate({**entry, "_id": entry["id"]})
+    assert [p.bucket for p in account.flow_logs] == [estate.flow_log_buckets[account.id]]
+    stats = await FlowLogReader(db, clients.client).read_account(account, ["us-east-1"])
+    assert stats.units == 1 and stats.accepted_inbound > 0
+    summaries = await db.rule_usage_summary.find({"account_id": account.id}).to_list(None)
+    statuses = {r["status"] for s in summaries for r in s["rules"]}
+    assert "used" in statuses  # flow logs younger than 30 days: the rest is unknown
+    assert "unused" not in statuses
