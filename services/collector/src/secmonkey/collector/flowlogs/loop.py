@@ -47,14 +47,16 @@ class FlowLogLoop:
 
     async def run(self) -> None:
         while True:
+            wait = min(self.settings.flowlog_seconds, self.settings.scheduler_tick_seconds)
             if self.lease is None or self.lease.held:
+                wait = self.settings.flowlog_seconds
                 try:
                     await self.read_all()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     log.exception("flow-log read failed; trying again next period")
-            await asyncio.sleep(self.settings.flowlog_seconds)
+            await asyncio.sleep(wait)
 
     async def read_all(self) -> dict[str, ReadStats]:
         """One pass over every monitored account with flow-log places; one account's
