@@ -189,6 +189,7 @@ CALLS: dict[str, Call[Any]] = {
     "groups": calls.groups(),
     "resolve": calls.resolve(["sg-1"]),
     "group": calls.group("sg-1"),
+    "usage": calls.usage("sg-0abc1234"),
     "revisions": calls.revisions("sg-1"),
     "revision": calls.revision("sg-1", 1),
     "at": calls.at("sg-1", "2026-01-01T00:00:00Z"),

@@ -103,6 +103,17 @@ def group(
     )
 
 
+def usage(
+    group_id: str, *, account_id: str | None = None, region: str | None = None
+) -> Call[m.GroupUsage]:
+    return _call(
+        "GET",
+        f"/groups/{_seg(group_id)}/usage",
+        m.GroupUsage,
+        {"account_id": account_id, "region": region},
+    )
+
+
 def revisions(
     group_id: str,
     *,

@@ -16,6 +16,7 @@ from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.compliance_scopes import AutoApproval
 from secmonkey.common.documents import Justification, SubscriptionFilters
 from secmonkey.common.messages import Caller, Event
+from secmonkey.common.rule_usage import RuleUsageDetail
 from secmonkey.common.severity import Severity
 
 
@@ -89,6 +90,19 @@ class GroupDetail(GroupSummary):
     rules: list[RuleView]
     attachments: Attachments
     issues: list[IssueView]
+
+
+class GroupUsage(Model):
+    key: str
+    group_id: str
+    account_id: str
+    region: str
+    read: bool
+    as_of: datetime | None = None
+    interfaces: int = 0
+    uncovered: list[str] = Field(default_factory=list)
+    covered_since: datetime | None = None
+    rules: list[RuleUsageDetail] = Field(default_factory=list)
 
 
 class ResolvedGroup(Model):
@@ -246,6 +260,28 @@ class EventPage(Model):
     next_cursor: str | None = None
 
 
+class FlowLogPlace(Model):
+    kind: Literal["s3", "cloudwatch"]
+    bucket: str | None = None
+    prefix: str = ""
+    log_group: str | None = None
+    region: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    format: str | None = None
+
+
+class FlowLogPlaceView(Model):
+    kind: Literal["s3", "cloudwatch"]
+    bucket: str | None = None
+    prefix: str = ""
+    log_group: str | None = None
+    region: str | None = None
+    role_arn: str | None = None
+    external_id_set: bool
+    format: str | None = None
+
+
 class Account(Model):
     id: str
     name: str
@@ -256,6 +292,7 @@ class Account(Model):
     trusted: bool = False
     enabled: bool = True
     interval_minutes: int | None = None
+    flow_logs: list[FlowLogPlaceView] = Field(default_factory=list)
 
 
 class AllowlistEntry(Model):

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.messages import AccountId, Caller, Region
+from secmonkey.common.rule_usage import FlowLogPlace
 from secmonkey.common.severity import Severity
 
 ItemState = Literal["active", "deleted"]
@@ -81,6 +82,7 @@ class Account(Doc):
     trusted: bool = False
     enabled: bool = True
     interval_minutes: int | None = Field(default=None, ge=1)
+    flow_logs: list[FlowLogPlace] = Field(default_factory=list)
 
 
 class RangeEntry(BaseModel):

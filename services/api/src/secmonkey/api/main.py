@@ -21,6 +21,7 @@ from secmonkey.api.routes import (
     search,
     subscriptions,
     sweeps,
+    usage,
 )
 
 API_PREFIX = "/api/v1"
@@ -28,6 +29,7 @@ API_PREFIX = "/api/v1"
 api_router = APIRouter(prefix=API_PREFIX)
 for module in (
     groups,
+    usage,
     search,
     issues,
     report,

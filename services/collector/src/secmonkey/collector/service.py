@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from secmonkey.collector.accounts import load_accounts_file
 from secmonkey.collector.credentials import AwsClients
+from secmonkey.collector.flowlogs.loop import FlowLogLoop
 from secmonkey.collector.heartbeat import Heartbeat
 from secmonkey.collector.scheduler import Scheduler
 from secmonkey.collector.settings import Settings
@@ -34,6 +35,7 @@ class Collector:
     heartbeat: Heartbeat | None = None
     scheduler_task: asyncio.Task[None] | None = None
     watchdog_task: asyncio.Task[None] | None = None
+    flowlog_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(cls, settings: Settings, runtime: Runtime) -> Collector:
@@ -71,6 +73,9 @@ class Collector:
                     settings, runtime.db, runtime.publisher, runtime.rabbit, scheduler.lease
                 )
                 collector.watchdog_task = asyncio.create_task(watchdog.run(), name="watchdog")
+            if settings.flowlog_seconds > 0:
+                flowlogs = FlowLogLoop(settings, runtime.db, clients, executor, scheduler.lease)
+                collector.flowlog_task = asyncio.create_task(flowlogs.run(), name="flowlogs")
         log.info(
             "collector %s consuming %s (scheduler %s)",
             settings.replica_id,
@@ -83,6 +88,10 @@ class Collector:
         """Stop taking work, hand the lease over at once, let worker threads finish."""
         with contextlib.suppress(Exception):
             await self.consumer.stop()
+        if self.flowlog_task is not None:
+            self.flowlog_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.flowlog_task
         if self.watchdog_task is not None:
             self.watchdog_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

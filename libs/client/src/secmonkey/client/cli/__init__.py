@@ -30,6 +30,7 @@ from secmonkey.client.cli import (
     search,
     subscriptions,
     sweeps,
+    usage,
 )
 from secmonkey.client.cli._output import errors
 from secmonkey.client.cli._params import State
@@ -66,6 +67,7 @@ app.command("show")(groups.show_command)
 app.command("history")(groups.history_command)
 app.command("at")(groups.at_command)
 app.command("diff")(groups.diff_command)
+app.command("usage")(usage.usage_command)
 app.command("issues")(issues.issues_command)
 app.command("justify")(issues.justify_command)
 app.command("report")(report.report_command)

@@ -235,6 +235,17 @@ COLLECTIONS: dict[str, Collection] = {
     "watchdog": Collection(
         "collector", about="each system condition's state and episodes (and its unsent events)"
     ),
+    "flowlog_checkpoints": Collection(
+        "collector",
+        [IndexModel([("scope", ASCENDING), ("state", ASCENDING)])],
+        about="flow-log reading: each scope's start, the units read per day, journalled batches",
+    ),
+    "rule_usage_summary": Collection(
+        "collector",
+        [IndexModel([("account_id", ASCENDING), ("region", ASCENDING)])],
+        readers=("api",),
+        about="per group, each ingress rule's use from VPC flow logs (secmonkey.common.rule_usage)",
+    ),
     "consumer_reports": Collection(
         "collector",
         [IndexModel([("reported_at", ASCENDING)])],
