@@ -84,6 +84,9 @@ COLLECTIONS: dict[str, Collection] = {
     "rule_ranges": Collection("auditor"),
     "rule_postings": Collection("auditor"),
     "group_ids": Collection("auditor"),
+    "rule_catalog": Collection(
+        "auditor", about="every audit rule's title, severity and compliance tags (at start)"
+    ),
     "subscriptions": Collection("api", [IndexModel([("enabled", ASCENDING)])]),
     "allowlist": Collection("api"),
     "api_keys": Collection("api", [IndexModel([("hash", ASCENDING)], unique=True)]),
