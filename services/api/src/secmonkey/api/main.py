@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from secmonkey.api.routes import (
     accounts,
     allowlist,
+    compliance,
     dead_letters,
     events,
     groups,
@@ -26,6 +27,7 @@ for module in (
     search,
     issues,
     report,
+    compliance,
     events,
     accounts,
     subscriptions,
