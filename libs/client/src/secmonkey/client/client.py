@@ -11,7 +11,7 @@ request raises `ApiError` carrying the API's problem details.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -106,6 +106,17 @@ class Client:
         _raise_for(response)
         return call.parse(response.status_code, response.content, response.text)
 
+    def stream(self, call: Call[Any]) -> Iterator[bytes]:
+        """The body of a text answer (an export) in chunks, as the server sends it."""
+        try:
+            with self._http.stream(call.method, call.path, **_request(call)) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for(response)
+                yield from response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(self.url, str(exc) or exc.__class__.__name__) from exc
+
     def close(self) -> None:
         self._http.close()
 
@@ -135,6 +146,9 @@ class Client:
     unjustify = _sync(calls.unjustify)
     report = _sync(calls.report)
     report_text = _sync(calls.report_text)
+    compliance_frameworks = _sync(calls.compliance_frameworks)
+    compliance = _sync(calls.compliance)
+    export_ocsf = _sync(calls.export_ocsf)
     events = _sync(calls.events)
     accounts = _sync(calls.accounts)
     account = _sync(calls.account)
@@ -217,6 +231,9 @@ class AsyncClient:
     unjustify = _async(calls.unjustify)
     report = _async(calls.report)
     report_text = _async(calls.report_text)
+    compliance_frameworks = _async(calls.compliance_frameworks)
+    compliance = _async(calls.compliance)
+    export_ocsf = _async(calls.export_ocsf)
     events = _async(calls.events)
     accounts = _async(calls.accounts)
     account = _async(calls.account)

@@ -211,6 +211,50 @@ class Report(Model):
     truncated: bool
 
 
+class FrameworkView(Model):
+    id: str
+    name: str
+    tag_prefix: str
+    controls: int
+
+
+class RuleRef(Model):
+    id: str
+    title: str
+    default_severity: Severity
+    enabled: bool
+
+
+class ControlAccount(Model):
+    account_id: str
+    account_name: str | None = None
+    status: str
+    audited: int
+    passed: int
+    failed: int
+    justified: int
+    open_issues: int
+
+
+class ControlPosture(Model):
+    control: str
+    title: str
+    status: str
+    rules: list[RuleRef]
+    passed: int
+    failed: int
+    justified: int
+    accounts: list[ControlAccount]
+
+
+class CompliancePosture(Model):
+    framework: str
+    name: str
+    generated_at: datetime
+    catalog_published_at: datetime | None
+    controls: list[ControlPosture]
+
+
 class EventPage(Model):
     items: list[Event]
     next_cursor: str | None = None

@@ -16,6 +16,7 @@ import typer
 from secmonkey.client.cli import (
     accounts,
     allowlist,
+    compliance,
     dead_letters,
     events,
     groups,
@@ -64,6 +65,7 @@ app.command("diff")(groups.diff_command)
 app.command("issues")(issues.issues_command)
 app.command("justify")(issues.justify_command)
 app.command("report")(report.report_command)
+app.command("compliance")(compliance.compliance_command)
 app.command("events")(events.events_command)
 app.command("sweep")(sweeps.sweep_command)
 
@@ -73,6 +75,7 @@ app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(allowlist.app, name="allowlist")
 app.add_typer(keys.app, name="keys")
 app.add_typer(dead_letters.app, name="dead-letters")
+app.add_typer(compliance.export_app, name="export")
 
 
 def main(argv: list[str] | None = None) -> int:
