@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.documents import Justification, SubscriptionFilters
 from secmonkey.common.messages import Caller, Event
+from secmonkey.common.security_hub import SecurityHubExport
 from secmonkey.common.severity import Severity
 
 
@@ -270,6 +271,7 @@ class Account(Model):
     trusted: bool = False
     enabled: bool = True
     interval_minutes: int | None = None
+    security_hub: SecurityHubExport | None = None
 
 
 class AllowlistEntry(Model):

@@ -130,6 +130,19 @@ class Settings(CommonSettings):
         default=300.0, gt=0, description="how often sweep-found changes are checked for events"
     )
 
+    # Security Hub (secmonkey.collector.securityhub): accounts opt in with `security_hub`
+    securityhub_export: bool = Field(
+        default=True,
+        description="consume issue events; import opted-in accounts' findings into Security Hub",
+    )
+    securityhub_queue: str = Field(default="collector.securityhub", description="its queue")
+    securityhub_linger_seconds: float = Field(
+        default=1.0, ge=0, le=60, description="how long a batch waits to fill (100 per call)"
+    )
+    securityhub_session_name: str = Field(
+        default="secmonkey-securityhub", description="AssumeRole session name of the writer"
+    )
+
     @model_validator(mode="after")
     def _sweep_less_often_with_events(self) -> Settings:
         if self.events_queue_url and "sweep_interval_seconds" not in self.model_fields_set:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from secmonkey.api.schemas.admin import AccountFields, AccountIn, AccountView
 from secmonkey.common.documents import Account
 from secmonkey.common.errors import Conflict, NotFound
+from secmonkey.common.security_hub import check_writer_role
 from secmonkey.common.storage import Database, insert_unique
 
 
@@ -22,6 +23,7 @@ async def get_account(db: Database, account_id: str) -> AccountView:
 
 async def create_account(db: Database, body: AccountIn) -> AccountView:
     """Add an account; `Conflict` if its ID is already monitored."""
+    check_writer_role(body.id, body.security_hub)
     account = Account.model_validate(body.model_dump())
     if not await insert_unique(db.accounts, account.to_mongo()):
         raise Conflict(f"account {body.id} already exists; PUT /accounts/{body.id} changes it")
@@ -30,6 +32,7 @@ async def create_account(db: Database, body: AccountIn) -> AccountView:
 
 async def update_account(db: Database, account_id: str, body: AccountFields) -> AccountView:
     """Replace an account's settings; `NotFound` if there is no such account."""
+    check_writer_role(account_id, body.security_hub)
     account = Account.model_validate({"id": account_id, **body.model_dump()})
     fields = {k: v for k, v in account.to_mongo().items() if k != "_id"}
     result = await db.accounts.update_one({"_id": account_id}, {"$set": fields})

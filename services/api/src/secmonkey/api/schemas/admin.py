@@ -17,6 +17,7 @@ from secmonkey.common.documents import (
     SubscriptionFilters,
 )
 from secmonkey.common.messages import AccountId, Region
+from secmonkey.common.security_hub import SecurityHubExport
 from secmonkey.common.webhooks import redact_url
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:@+-]{0,127}$"
@@ -37,6 +38,9 @@ class AccountFields(BaseModel):
     trusted: bool = Field(default=False, description="a friendly account: references are fine")
     enabled: bool = True
     interval_minutes: int | None = Field(default=None, ge=1, le=10080)
+    security_hub: SecurityHubExport | None = Field(
+        default=None, description="opt-in: send this account's findings to AWS Security Hub"
+    )
 
 
 class AccountIn(AccountFields):
