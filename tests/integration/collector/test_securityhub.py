@@ -16,6 +16,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -45,6 +46,8 @@ REGION = "eu-west-1"
 EXTERNAL_ID = "securityhub-test-external-id"
 WRITER = "secmonkey-writer"
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+HUB_WRITER_POLICY = HUB_POLICY.parent / "secmonkey-hub-writer-policy.json"
+WRITER_POLICY = HUB_POLICY.parent / "secmonkey-writer-policy.json"
 
 
 def writer_arn(account_id: str) -> str:
@@ -153,7 +156,7 @@ async def pipeline(
     await channel.close()
 
 
-def create_writer_role(moto: MotoServer, account_id: str) -> None:
+def create_writer_role(moto: MotoServer, account_id: str, policy: str | None = None) -> None:
     """The writer role of deploy/iam/writer-role.yaml, created in the account."""
     sts = boto3.client("sts", endpoint_url=moto.url, region_name="us-east-1")
     creds = sts.assume_role(
@@ -179,6 +182,8 @@ def create_writer_role(moto: MotoServer, account_id: str) -> None:
         ],
     }
     iam.create_role(RoleName=WRITER, AssumeRolePolicyDocument=json.dumps(trust))
+    if policy is not None:
+        iam.put_role_policy(RoleName=WRITER, PolicyName="writer", PolicyDocument=policy)
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -268,6 +273,51 @@ async def test_security_hub_receives_then_resolves_then_archives_a_finding(
     assert pipeline.exporter.imported >= len(ssh) + 1 + len(api_issues)
 
 
+def hub_holding(
+    pipeline: Pipeline, moto: MotoServer, monkeypatch: pytest.MonkeyPatch, policies: list[Path]
+) -> None:
+    """The exporter acts as an IAM user of the hub holding exactly these deploy/iam policies."""
+    iam = boto3.client("iam", endpoint_url=moto.url, region_name="us-east-1")
+    iam.create_user(UserName="secmonkey-hub")
+    for n, policy in enumerate(policies):
+        iam.put_user_policy(
+            UserName="secmonkey-hub", PolicyName=f"hub-{n}", PolicyDocument=policy.read_text()
+        )
+    key = iam.create_access_key(UserName="secmonkey-hub")["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    pipeline.exporter.clients = AwsClients(pipeline.exporter.clients.settings)  # the new keys
+
+
+async def test_with_iam_enforced_the_writer_policies_are_enough_to_import(
+    pipeline: Pipeline, db: Database, moto: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub's two policies let the exporter assume the writer role, and the writer
+    policy's action is the one the exporter calls. moto authorises every non-S3 call
+    against the resource `*` (moto.core.authorization), so here the Security Hub statement
+    is widened to `*`; in AWS it is limited to the account's own product ARN."""
+    (account,) = random_account_ids(1)
+    policy = json.loads(WRITER_POLICY.read_text())
+    policy["Statement"][0]["Resource"] = "*"
+    create_writer_role(moto, account, json.dumps(policy))
+    await add_accounts(
+        db,
+        [
+            Account(
+                id=account,
+                name="enforced",
+                external_id=EXTERNAL_ID,
+                security_hub=SecurityHubExport(role_arn=writer_arn(account)),
+            )
+        ],
+    )
+    hub_holding(pipeline, moto, monkeypatch, [HUB_POLICY, HUB_WRITER_POLICY])
+    with iam_enforced(moto):
+        await pipeline.sweep(account, T0, [group("sg-0ccc00000000000c1", [SSH_WORLD], account)])
+        await eventually(lambda: pipeline.exporter.imported >= 1)
+    assert [f for f in findings_in(moto, account).values() if f["Workflow"]["Status"] == "NEW"]
+
+
 async def test_a_writer_role_the_hub_may_not_assume_dead_letters_the_event_with_the_reason(
     pipeline: Pipeline,
     db: Database,
@@ -291,15 +341,7 @@ async def test_a_writer_role_the_hub_may_not_assume_dead_letters_the_event_with_
             )
         ],
     )
-    iam = boto3.client("iam", endpoint_url=moto.url, region_name="us-east-1")
-    iam.create_user(UserName="secmonkey-hub")
-    iam.put_user_policy(
-        UserName="secmonkey-hub", PolicyName="hub", PolicyDocument=HUB_POLICY.read_text()
-    )
-    key = iam.create_access_key(UserName="secmonkey-hub")["AccessKey"]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
-    pipeline.exporter.clients = AwsClients(pipeline.exporter.clients.settings)  # new keys
+    hub_holding(pipeline, moto, monkeypatch, [HUB_POLICY])
     channel = await rabbit.channel()
     dead = await channel.declare_queue(pipeline.consumer.spec.dead_letter_queue, passive=True)
     message = None
