@@ -4,6 +4,7 @@ the posture table an auditor reads in a terminal, and an OCSF file a SIEM ingest
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,23 @@ def test_export_ocsf_streams_valid_findings_to_a_file_and_stdout(
     assert parsed and all(f.class_uid == 2003 for f in parsed)
     _, err = cli("export", "ocsf", "--class", "incident", code=2)
     assert "unknown class" in err
+
+
+def test_accounts_opt_into_security_hub_with_their_own_writer_role(cli: Any) -> None:
+    account = "5" + uuid.uuid4().hex[:11].translate(str.maketrans("abcdef", "123456"))
+    writer = f"arn:aws:iam::{account}:role/secmonkey-writer"
+    out, _ = cli(
+        "--json", "accounts", "add", account, "--name", "cde",
+        "--security-hub-role", writer, "--security-hub-region", "eu-west-1",
+    )  # fmt: skip
+    assert json.loads(out)["security_hub"] == {
+        "enabled": True,
+        "role_arn": writer,
+        "region": "eu-west-1",
+    }
+    foreign = writer.replace(account, "999999999999")
+    _, err = cli(
+        "accounts", "update", account, "--name", "cde", "--security-hub-role", foreign, code=1
+    )
+    assert "belongs to account 999999999999" in err
+    cli("accounts", "remove", account)
