@@ -14,20 +14,21 @@ scheduler claims a due time), so two replicas do not both send what is left.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from aio_pika.exceptions import AMQPError
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from prometheus_client import Gauge
 from pydantic import BaseModel
 
 from secmonkey.common.amqp import Publisher, encode
 from secmonkey.common.errors import TransientError
 from secmonkey.common.messages import utcnow
-from secmonkey.common.storage import Database, Store, insert_unique
+from secmonkey.common.storage import Database, Store, insert_unique, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,16 @@ OUTBOX_PENDING = Gauge(
     ["outbox"],
 )
 
-# What a publish raises when the broker does not take a message now.
-_NOT_TAKEN = (TransientError, TimeoutError, AMQPError, ConnectionError, OSError)
+# What a publish raises when the broker does not take a message now (a closed channel
+# too: the robust connection has not restored it yet).
+_NOT_TAKEN = (
+    TransientError,
+    TimeoutError,
+    AMQPError,
+    ChannelInvalidStateError,
+    ConnectionError,
+    OSError,
+)
 
 
 @dataclass(frozen=True)
@@ -154,3 +163,24 @@ class Outbox:
     async def pending(self) -> int:
         """How many messages wait to be published."""
         return await self.db[self.collection].count_documents({})
+
+
+async def republish_forever(outbox: Outbox, every_seconds: float, publish_deadline: float) -> None:
+    """Send what RabbitMQ did not take when it was asked (down, blocked, or a process that
+    stopped in between), once per period, by one replica at a time (a service's task)."""
+    period = timedelta(seconds=every_seconds)
+    # A request publishes its own messages within one deadline; only older ones are left.
+    grace = timedelta(seconds=2 * publish_deadline)
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await outbox.republish(grace, period)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not is_transient(exc):
+                log.exception("republishing %s failed", outbox.collection)
+                continue
+            log.warning(
+                "republishing %s skipped: the database is unavailable (%s)", outbox.collection, exc
+            )

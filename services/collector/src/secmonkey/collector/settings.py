@@ -67,6 +67,12 @@ class Settings(CommonSettings):
     scheduler_tick_seconds: float = Field(
         default=5.0, gt=0, description="how often the lease holder looks for due accounts"
     )
+    outbox_republish_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="period of republishing scheduled sweep requests RabbitMQ did not take "
+        "(they wait in `collector_outbox`)",
+    )
     sweep_retention_days: float = Field(
         default=7.0, gt=0, description="sweep status older than this is deleted by the scheduler"
     )
