@@ -270,6 +270,17 @@ async def test_security_hub_receives_then_resolves_then_archives_a_finding(
         )
 
     await eventually(archived)
+    assert findings_in(moto, opted)[finding_id(ssh[0])]["RecordState"] == "ACTIVE"
+
+    # A fixed finding of a group deleted later is archived too.
+    await pipeline.sweep(opted, T0 + timedelta(hours=3), [])
+
+    def fixed_archived() -> bool:
+        found = findings_in(moto, opted).get(finding_id(ssh[0]), {})
+        return found.get("RecordState") == "ARCHIVED"
+
+    await eventually(fixed_archived)
+    assert findings_in(moto, opted)[finding_id(ssh[0])]["Workflow"]["Status"] == "RESOLVED"
     assert pipeline.exporter.imported >= len(ssh) + 1 + len(api_issues)
 
 

@@ -71,6 +71,13 @@ def test_each_issue_state_is_a_security_hub_state(
     assert found["Compliance"]["RelatedRequirements"] == ["PCI DSS 4.0 1.3.1"]
 
 
+def test_every_finding_of_a_deleted_group_is_archived() -> None:
+    fixed = to_asff(
+        issue("fixed"), region="eu-west-1", title="t", tags=[], now=AT, group_deleted=True
+    )
+    assert fixed["RecordState"] == "ARCHIVED" and fixed["Workflow"]["Status"] == "RESOLVED"
+
+
 def test_long_text_is_cut_to_security_hubs_limits() -> None:
     found = to_asff(
         issue("open", message="x" * 5000, group_name="g" * 400, severity="critical"),

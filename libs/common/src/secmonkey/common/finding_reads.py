@@ -20,3 +20,9 @@ async def group_issue_ids(db: Database, key: str) -> list[str]:
     """Every issue id the group `key` has ever had (the item keeps the list)."""
     doc = await db.items.find_one({"_id": key}, {"issue_ids": 1})
     return [str(i) for i in (doc or {}).get("issue_ids") or []]
+
+
+async def deleted_groups(db: Database, keys: Sequence[str]) -> set[str]:
+    """Which of these groups are deleted now (their findings are archived)."""
+    docs = await Store(db).read("items", keys, {"state": 1})
+    return {key for key, doc in docs.items() if doc.get("state") == "deleted"}

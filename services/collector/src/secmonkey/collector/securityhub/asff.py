@@ -9,6 +9,8 @@ The finding's `Id` is the issue's id, so every state of an issue updates one fin
 | fixed | RESOLVED | PASSED | ACTIVE |
 | deleted (its group deleted) | RESOLVED | NOT_AVAILABLE | ARCHIVED |
 
+Every finding of a deleted group is archived, a fixed one included (`group_deleted`).
+
 In AWS, `BatchImportFindings` sets `Workflow` only when it creates a finding; after that
 Security Hub itself moves the workflow to RESOLVED when `Compliance.Status` turns PASSED
 (and back to NEW when the record is re-activated), which is why both are sent. moto
@@ -51,7 +53,13 @@ def _cut(text: str, limit: int) -> str:
 
 
 def to_asff(
-    issue: dict[str, Any], *, region: str, title: str, tags: list[str], now: datetime
+    issue: dict[str, Any],
+    *,
+    region: str,
+    title: str,
+    tags: list[str],
+    now: datetime,
+    group_deleted: bool = False,
 ) -> dict[str, Any]:
     """The ASFF finding of one `issues` document, imported in `region` at `now`; `tags` are
     its rule's compliance tags (the catalog's, newer than those stored on an old issue)."""
@@ -101,5 +109,5 @@ def to_asff(
             "RelatedRequirements": [_cut(t, 128) for t in tags][:32],
         },
         "Workflow": {"Status": _WORKFLOW[status]},
-        "RecordState": "ARCHIVED" if status == "deleted" else "ACTIVE",
+        "RecordState": "ARCHIVED" if status == "deleted" or group_deleted else "ACTIVE",
     }

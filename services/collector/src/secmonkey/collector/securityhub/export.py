@@ -140,13 +140,23 @@ class SecurityHubExporter:
             return {}  # opted out meanwhile: nothing to send
         docs = await finding_reads.issues_by_id(self.db, ids)
         rules = await self._rules()
+        gone = await finding_reads.deleted_groups(self.db, [str(d["key"]) for d in docs.values()])
         now = datetime.now(UTC)
         findings = []
         for doc in docs.values():
             rule = rules.get(str(doc["rule_id"]))
             title = rule.title if rule is not None else str(doc["rule_id"])
             tags = list(rule.compliance) if rule is not None else list(doc.get("compliance") or [])
-            findings.append(to_asff(doc, region=region, title=title, tags=tags, now=now))
+            findings.append(
+                to_asff(
+                    doc,
+                    region=region,
+                    title=title,
+                    tags=tags,
+                    now=now,
+                    group_deleted=str(doc["key"]) in gone,
+                )
+            )
         if not findings:
             return {}
         answer = await asyncio.get_running_loop().run_in_executor(
