@@ -77,7 +77,8 @@ class Runtime:
         indexes: bool = True,
         rabbit_in_background: bool = False,
     ) -> Runtime:
-        """Connect to MongoDB (creating indexes) and RabbitMQ (declaring the topology).
+        """Connect to MongoDB (creating indexes) and RabbitMQ (declaring the topology);
+        with `declare_at_start` off, only check both exist (`NotProvisioned` names what not).
 
         With `rabbit_in_background` RabbitMQ is connected by a task that retries until it
         answers (`publisher` is None until then), so the service starts without it.
@@ -97,10 +98,16 @@ class Runtime:
             raise
         runtime = cls(settings=settings, client=client, db=db, capabilities=capabilities)
         try:
-            if indexes:
+            if indexes and settings.declare_at_start:
                 await storage.with_retry(
                     lambda: storage.ensure_indexes(db), what="creating indexes"
                 )
+            elif indexes:
+                missing = await storage.with_retry(
+                    lambda: storage.missing_indexes(db), what="checking indexes"
+                )
+                if missing:
+                    raise amqp.NotProvisioned(missing)
             if rabbit and rabbit_in_background:
                 runtime.rabbit_optional, runtime.rabbit_pending = True, "connecting"
                 tried = asyncio.Event()
@@ -130,9 +137,10 @@ class Runtime:
     async def _connect_rabbit(self) -> None:
         connection = await amqp.connect(self.settings.amqp_url)
         try:
-            await amqp.declare_topology(connection)
+            declare = self.settings.declare_at_start
+            await (amqp.declare_topology if declare else amqp.check_topology)(connection)
             publisher = await amqp.Publisher.open(
-                connection, deadline=self.settings.publish_timeout_seconds
+                connection, deadline=self.settings.publish_timeout_seconds, declare=declare
             )
         except BaseException:
             await connection.close()

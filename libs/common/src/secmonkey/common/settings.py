@@ -57,6 +57,15 @@ class CommonSettings(BaseSettings):
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Base URL of the API, used in alert links"
     )
+    declare_at_start: bool = Field(
+        default=True,
+        description=(
+            "create indexes, exchanges and queues at start (local and development: the "
+            "service's credentials may); false: only check they exist and stop naming what "
+            "is missing (production: `secmonkey admin provision` creates them, the services' "
+            "least-privilege users may not)"
+        ),
+    )
     consumer_report_seconds: float = Field(
         default=30.0,
         ge=0,

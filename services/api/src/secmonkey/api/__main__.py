@@ -21,7 +21,8 @@ async def _create_key(settings: Settings, name: str, role: str) -> str:
     )
     try:
         db = client[settings.mongo_db]
-        await storage.ensure_indexes(db)
+        if settings.declare_at_start:  # else made by `secmonkey admin provision`
+            await storage.ensure_indexes(db)
         _, key = await create_key(db, name, role)  # type: ignore[arg-type]
         return key
     finally:

@@ -13,6 +13,7 @@ from secmonkey.api import metrics, problems
 from secmonkey.api.auth import KeyVerifier, ensure_key
 from secmonkey.api.main import api_router
 from secmonkey.api.queries.dead_letters import refresh_depths
+from secmonkey.api.queries.events import feed_before_republish
 from secmonkey.api.settings import Settings
 from secmonkey.api.web.console import mount as mount_console
 from secmonkey.common.health import health_router
@@ -43,7 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the background, and what the API publishes waits in its outbox meanwhile.
         runtime = await Runtime.open(settings, rabbit_in_background=True)
         try:
-            app.state.outbox = Outbox(runtime.db, OUTBOX, lambda: runtime.publisher)
+            app.state.outbox = Outbox(
+                runtime.db,
+                OUTBOX,
+                lambda: runtime.publisher,
+                before_republish=feed_before_republish(runtime.db),
+            )
             resend = republish_forever(
                 app.state.outbox,
                 settings.outbox_republish_seconds,

@@ -50,6 +50,7 @@ class Collector:
             QueueSpec(settings.sweeps_queue),
             sweeper.handle,
             prefetch=settings.prefetch,
+            declare=settings.declare_at_start,
         )
         scheduler = Scheduler(settings, runtime.db, runtime.publisher)
         collector = cls(

@@ -15,6 +15,7 @@ import typer
 
 from secmonkey.client.cli import (
     accounts,
+    admin_provision,
     allowlist,
     compliance,
     dead_letters,
@@ -75,6 +76,7 @@ app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(allowlist.app, name="allowlist")
 app.add_typer(keys.app, name="keys")
 app.add_typer(dead_letters.app, name="dead-letters")
+app.add_typer(admin_provision.admin_app, name="admin")
 app.add_typer(compliance.export_app, name="export")
 
 

@@ -51,5 +51,19 @@ async def ensure_indexes(db: Database) -> None:
             await db[name].create_indexes(missing)
 
 
+async def missing_indexes(db: Database) -> list[str]:
+    """Every declared index that does not exist (`index collection.name`), for a service
+    that may not create them."""
+    missing = []
+    for name, indexes in INDEXES.items():
+        existing = set(await db[name].index_information()) if indexes else set()
+        missing += [
+            f"index {name}.{index.document['name']}"
+            for index in indexes
+            if index.document["name"] not in existing
+        ]
+    return missing
+
+
 async def ping(db: Database) -> None:
     await db.command("ping")
