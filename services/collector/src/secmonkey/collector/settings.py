@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from secmonkey.common import webhooks
 from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE
+from secmonkey.common.amqp.topology import SECURITYHUB_QUEUE
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import SWEEPS_QUEUE
 from secmonkey.common.settings import CommonSettings
@@ -150,7 +151,7 @@ class Settings(CommonSettings):
         default=True,
         description="consume issue events; import opted-in accounts' findings into Security Hub",
     )
-    securityhub_queue: str = Field(default="collector.securityhub", description="its queue")
+    securityhub_queue: str = Field(default=SECURITYHUB_QUEUE.name, description="its queue")
     securityhub_linger_seconds: float = Field(
         default=1.0, ge=0, le=60, description="how long a batch waits to fill (100 per call)"
     )

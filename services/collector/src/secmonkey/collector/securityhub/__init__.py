@@ -21,7 +21,13 @@ class SecurityHubExport:
         assert runtime.rabbit is not None
         exporter = SecurityHubExporter(settings, runtime.db)
         # Prefetch sets how many messages' findings can share one BatchImportFindings call.
-        consumer = Consumer(runtime.rabbit, queue_spec(settings), exporter.handle, prefetch=200)
+        consumer = Consumer(
+            runtime.rabbit,
+            queue_spec(settings),
+            exporter.handle,
+            prefetch=200,
+            declare=settings.declare_at_start,
+        )
         await consumer.start()
         runtime.consumers.append(consumer)
         return cls(exporter, consumer)

@@ -35,6 +35,7 @@ from secmonkey.collector.settings import Settings
 from secmonkey.common import finding_reads, rule_catalog
 from secmonkey.common.accounts import get_account
 from secmonkey.common.amqp import QueueSpec
+from secmonkey.common.amqp.topology import SECURITYHUB_QUEUE
 from secmonkey.common.documents import Account
 from secmonkey.common.errors import PermanentError, TransientError
 from secmonkey.common.messages import EVENTS_EXCHANGE, Event, parse_message
@@ -43,7 +44,7 @@ from secmonkey.common.storage import Database
 
 log = logging.getLogger(__name__)
 
-ROUTING_KEYS = ("issue.#", "group.deleted")
+ROUTING_KEYS = tuple(SECURITYHUB_QUEUE.routing_keys)
 _TRANSIENT_CODES = {
     "ThrottlingException",
     "Throttling",
