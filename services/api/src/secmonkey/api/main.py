@@ -11,6 +11,7 @@ from secmonkey.api.routes import (
     dead_letters,
     events,
     export,
+    exposure,
     groups,
     issues,
     keys,
@@ -37,5 +38,6 @@ for module in (
     keys,
     sweeps,
     dead_letters,
+    exposure,
 ):
     api_router.include_router(module.router)

@@ -20,6 +20,7 @@ from secmonkey.client.cli import (
     compliance,
     dead_letters,
     events,
+    exposure,
     groups,
     issues,
     keys,
@@ -67,6 +68,7 @@ app.command("issues")(issues.issues_command)
 app.command("justify")(issues.justify_command)
 app.command("report")(report.report_command)
 app.command("compliance")(compliance.compliance_command)
+app.command("exposure")(exposure.exposure_command)
 app.command("events")(events.events_command)
 app.command("sweep")(sweeps.sweep_command)
 
