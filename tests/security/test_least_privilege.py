@@ -17,7 +17,7 @@ from aiormq.exceptions import ChannelAccessRefused
 
 from deploy.local import vhosts
 from secmonkey.common import amqp, storage
-from secmonkey.common.amqp.topology import undelivered_queue
+from secmonkey.common.amqp.topology import SECURITYHUB_QUEUE, undelivered_queue
 from secmonkey.common.messages import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
@@ -165,6 +165,8 @@ async def test_each_service_user_does_its_own_job(users: dict[Service, str]) -> 
     await publish_as(users["collector"], SNAPSHOTS_EXCHANGE, "aws.111111111111.eu-west-1")
     await consumer_dead_letters_its_own(users["auditor"], amqp.AUDITOR_QUEUE)
     await consumer_dead_letters_its_own(users["notifier"], amqp.NOTIFIER_QUEUE)
+    # the collector's Security Hub export: issue.justified reached it too
+    await consumer_dead_letters_its_own(users["collector"], SECURITYHUB_QUEUE)
     for spec in amqp.TOPOLOGY:
         assert await consume_one(users["api"], spec.dead_letter_queue) is not None
 

@@ -145,13 +145,16 @@ class Estate:
     async def build(self, db: Database) -> None:
         """Accounts through the API, every sweep through the auditor, in order, then the
         collector's status records."""
+        from secmonkey.auditor.catalog import catalog
         from secmonkey.auditor.pipeline import Auditor
         from secmonkey.auditor.rules.rules_file import load_rules
         from secmonkey.collector import sweep_status as status
+        from secmonkey.common import rule_catalog
 
         for account in ACCOUNTS:
             await create_account(db, account)
         auditor = Auditor(db, load_rules(None))
+        await rule_catalog.publish(db, catalog(load_rules(None)))  # as the auditor at start
         for sweep in self.sweeps:
             for message in sweep.messages():
                 await auditor.handle(message)

@@ -65,6 +65,7 @@ async def settings(
         amqp_url=amqp_url,
         aws_endpoint_url=moto.url,
         sweeps_queue=f"test.sweeps.{unique}",
+        securityhub_queue=f"test.securityhub.{unique}",
         routing_prefix=f"test-{unique}",
         scheduler_enabled=False,
         replica_id=f"test-{unique}",
@@ -72,7 +73,12 @@ async def settings(
         aws_max_attempts=2,
     )
     channel = await rabbit.channel()
-    for name in (f"test.sweeps.{unique}", f"test.sweeps.{unique}.dead"):
+    for name in (
+        f"test.sweeps.{unique}",
+        f"test.sweeps.{unique}.dead",
+        f"test.securityhub.{unique}",
+        f"test.securityhub.{unique}.dead",
+    ):
         await channel.queue_delete(name)
     await channel.close()
 

@@ -46,6 +46,7 @@ async def test_bad_requests_get_clear_answers_and_probes_answer(
             "mongodb": "ok",
             "rabbitmq": "ok",
             f"consumer {settings.sweeps_queue}": "ok",
+            f"consumer {settings.securityhub_queue}": "ok",  # the Security Hub export
         }
         metrics = (await client.get("/metrics")).text
         for name in (

@@ -283,10 +283,10 @@ async def test_keyboard_reaches_every_main_page(page: Page, shared_console: Cons
     await expect(page.locator("main")).to_be_focused()
     await page.goto(f"{shared_console.url}/")
     seen = []
-    for _ in range(8):
+    for _ in range(12):
         await page.keyboard.press("Tab")
         seen.append(await page.evaluate("document.activeElement.textContent.trim()"))
-    for label in ("Dashboard", "Groups", "Search", "Issues", "Sign out"):
+    for label in ("Dashboard", "Groups", "Search", "Issues", "Compliance", "Sign out"):
         assert label in seen, f"{label} is not reachable with Tab: {seen}"
     outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"

@@ -243,6 +243,37 @@ def report_text(
     return _call("GET", "/report", None, locals())
 
 
+def compliance_frameworks() -> Call[list[m.FrameworkView]]:
+    """The compliance frameworks of the posture view (cis, pci, hipaa, soc2, nist-800-53)."""
+    return _call("GET", "/compliance", list[m.FrameworkView])
+
+
+def compliance(framework: str, *, account_id: str | None = None) -> Call[m.CompliancePosture]:
+    """Each control of `framework`, the rules behind it and pass/fail counts per account."""
+    return _call(
+        "GET", f"/compliance/{_seg(framework)}", m.CompliancePosture, {"account_id": account_id}
+    )
+
+
+def export_ocsf(
+    finding_class: Literal["detection", "compliance"] = "detection",
+    *,
+    status: str | None = None,
+    account_id: str | None = None,
+    compliance: str | None = None,
+    min_severity: str | None = None,
+) -> Call[str]:
+    """Every finding as OCSF 1.5, one JSON object per line (NDJSON text)."""
+    params = {
+        "class": finding_class,
+        "status": status,
+        "account_id": account_id,
+        "compliance": compliance,
+        "min_severity": min_severity,
+    }
+    return _call("GET", "/export/ocsf", None, params)
+
+
 def exposure(
     *,
     account_id: str | None = None,

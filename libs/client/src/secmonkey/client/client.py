@@ -11,7 +11,7 @@ request raises `ApiError` carrying the API's problem details.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -106,6 +106,17 @@ class Client:
         _raise_for(response)
         return call.parse(response.status_code, response.content, response.text)
 
+    def stream(self, call: Call[Any]) -> Iterator[bytes]:
+        """The body of a text answer (an export) in chunks, as the server sends it."""
+        try:
+            with self._http.stream(call.method, call.path, **_request(call)) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for(response)
+                yield from response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(self.url, str(exc) or exc.__class__.__name__) from exc
+
     def close(self) -> None:
         self._http.close()
 
@@ -137,6 +148,9 @@ class Client:
     report = _sync(calls.report)
     exposure = _sync(calls.exposure)
     report_text = _sync(calls.report_text)
+    compliance_frameworks = _sync(calls.compliance_frameworks)
+    compliance = _sync(calls.compliance)
+    export_ocsf = _sync(calls.export_ocsf)
     events = _sync(calls.events)
     audit_log = _sync(calls.audit_log)
     accounts = _sync(calls.accounts)
@@ -233,6 +247,9 @@ class AsyncClient:
     report = _async(calls.report)
     exposure = _async(calls.exposure)
     report_text = _async(calls.report_text)
+    compliance_frameworks = _async(calls.compliance_frameworks)
+    compliance = _async(calls.compliance)
+    export_ocsf = _async(calls.export_ocsf)
     events = _async(calls.events)
     audit_log = _async(calls.audit_log)
     accounts = _async(calls.accounts)

@@ -17,6 +17,7 @@ from secmonkey.common.compliance_scopes import AutoApproval
 from secmonkey.common.documents import Justification, SubscriptionFilters
 from secmonkey.common.messages import Caller, Event
 from secmonkey.common.rule_usage import RuleUsageDetail
+from secmonkey.common.security_hub import SecurityHubExport
 from secmonkey.common.severity import Severity
 
 
@@ -255,6 +256,50 @@ class Report(Model):
     exposure: list[ExposedEndpoint] = Field(default_factory=list)
 
 
+class FrameworkView(Model):
+    id: str
+    name: str
+    tag_prefix: str
+    controls: int
+
+
+class RuleRef(Model):
+    id: str
+    title: str
+    default_severity: Severity
+    enabled: bool
+
+
+class ControlAccount(Model):
+    account_id: str
+    account_name: str | None = None
+    status: str
+    audited: int
+    passed: int
+    failed: int
+    justified: int
+    open_issues: int
+
+
+class ControlPosture(Model):
+    control: str
+    title: str
+    status: str
+    rules: list[RuleRef]
+    passed: int
+    failed: int
+    justified: int
+    accounts: list[ControlAccount]
+
+
+class CompliancePosture(Model):
+    framework: str
+    name: str
+    generated_at: datetime
+    catalog_published_at: datetime | None
+    controls: list[ControlPosture]
+
+
 class EventPage(Model):
     items: list[Event]
     next_cursor: str | None = None
@@ -293,6 +338,7 @@ class Account(Model):
     enabled: bool = True
     interval_minutes: int | None = None
     flow_logs: list[FlowLogPlaceView] = Field(default_factory=list)
+    security_hub: SecurityHubExport | None = None
 
 
 class AllowlistEntry(Model):

@@ -14,11 +14,19 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.messages import AccountId, Caller, Region
 from secmonkey.common.rule_usage import FlowLogPlace
+from secmonkey.common.security_hub import SecurityHubExport, check_writer_role
 from secmonkey.common.severity import Severity
 
 ItemState = Literal["active", "deleted"]
@@ -83,6 +91,14 @@ class Account(Doc):
     enabled: bool = True
     interval_minutes: int | None = Field(default=None, ge=1)
     flow_logs: list[FlowLogPlace] = Field(default_factory=list)
+    security_hub: SecurityHubExport | None = Field(
+        default=None, description="opt-in: send this account's findings to Security Hub"
+    )
+
+    @model_validator(mode="after")
+    def _writer_role_in_this_account(self) -> Account:
+        check_writer_role(self.id, self.security_hub)
+        return self
 
 
 class RangeEntry(BaseModel):

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from secmonkey.api.security_settings import SecuritySettings
 from secmonkey.api.web.settings import ConsoleSettings
 from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE, SWEEPS
+from secmonkey.common.amqp.topology import SECURITYHUB_QUEUE
 from secmonkey.common.messages import SWEEPS_QUEUE
 from secmonkey.common.settings import refuse_placeholder
 
@@ -46,7 +47,7 @@ class Settings(ConsoleSettings, SecuritySettings):
         default=True, description="resolve webhook hosts when a subscription is saved"
     )
     consumer_queues: list[str] = Field(
-        default=[SWEEPS.name, AUDITOR_QUEUE.name, NOTIFIER_QUEUE.name],
+        default=[SWEEPS.name, AUDITOR_QUEUE.name, NOTIFIER_QUEUE.name, SECURITYHUB_QUEUE.name],
         description="the consumer queues whose dead letters /dead-letters lists and replays",
     )
     dead_letter_metrics_seconds: float = Field(

@@ -10,11 +10,13 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from secmonkey.auditor.catalog import catalog
 from secmonkey.auditor.consumer import queue_spec, start_consumer
 from secmonkey.auditor.deletion_hold import HoldPolicy
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig, load_rules
 from secmonkey.auditor.settings import Settings
+from secmonkey.common import rule_catalog
 from secmonkey.common.chain_anchor import target_of
 from secmonkey.common.health import health_router
 from secmonkey.common.runtime import Runtime
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
             ),
         )
         await with_retry(auditor.ensure_lookups, what="filing search lookups")
+        await rule_catalog.publish(runtime.db, catalog(rules))
         assert runtime.rabbit is not None
         spec = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
         consumer = await start_consumer(

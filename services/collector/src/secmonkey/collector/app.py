@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from secmonkey.collector.cloudtrail import RealtimeEvents
 from secmonkey.collector.routes import router
+from secmonkey.collector.securityhub import SecurityHubExport
 from secmonkey.collector.service import Collector
 from secmonkey.collector.settings import Settings
 from secmonkey.common.health import health_router
@@ -25,16 +26,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         holder["runtime"] = runtime
         collector: Collector | None = None
         events: RealtimeEvents | None = None
+        securityhub: SecurityHubExport | None = None
         try:
             collector = await Collector.start(settings, runtime)
             app.state.collector = collector
             if settings.events_queue_url:
                 events = await RealtimeEvents.start(settings, runtime, collector.clients)
             app.state.events = events
+            if settings.securityhub_export:
+                securityhub = await SecurityHubExport.start(settings, runtime)
+            app.state.securityhub = securityhub
             yield
         finally:
             app.state.collector = None
             holder.pop("runtime", None)
+            if securityhub is not None:
+                await securityhub.stop()
             if events is not None:
                 await events.stop()
             if collector is not None:

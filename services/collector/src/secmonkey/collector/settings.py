@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from secmonkey.common import webhooks
 from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE
+from secmonkey.common.amqp.topology import SECURITYHUB_QUEUE
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import SWEEPS_QUEUE
 from secmonkey.common.settings import CommonSettings
@@ -158,6 +159,19 @@ class Settings(CommonSettings):
     )
     events_missed_check_seconds: float = Field(
         default=300.0, gt=0, description="how often sweep-found changes are checked for events"
+    )
+
+    # Security Hub (secmonkey.collector.securityhub): accounts opt in with `security_hub`
+    securityhub_export: bool = Field(
+        default=True,
+        description="consume issue events; import opted-in accounts' findings into Security Hub",
+    )
+    securityhub_queue: str = Field(default=SECURITYHUB_QUEUE.name, description="its queue")
+    securityhub_linger_seconds: float = Field(
+        default=1.0, ge=0, le=60, description="how long a batch waits to fill (100 per call)"
+    )
+    securityhub_session_name: str = Field(
+        default="secmonkey-securityhub", description="AssumeRole session name of the writer"
     )
 
     @model_validator(mode="after")

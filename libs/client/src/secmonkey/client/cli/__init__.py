@@ -20,6 +20,7 @@ from secmonkey.client.cli import (
     allowlist,
     audit_log,
     change_control,
+    compliance,
     dead_letters,
     events,
     exposure,
@@ -71,6 +72,7 @@ app.command("usage")(usage.usage_command)
 app.command("issues")(issues.issues_command)
 app.command("justify")(issues.justify_command)
 app.command("report")(report.report_command)
+app.command("compliance")(compliance.compliance_command)
 app.command("exposure")(exposure.exposure_command)
 app.command("events")(events.events_command)
 app.command("sweep")(sweeps.sweep_command)
@@ -88,6 +90,7 @@ app.add_typer(change_control.scopes_app, name="scopes")
 app.add_typer(change_control.reviews_app, name="reviews")
 app.add_typer(change_control.chain_app, name="chain")
 app.command("verify")(change_control.verify_command)
+app.add_typer(compliance.export_app, name="export")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,17 @@ RoleArn = Annotated[str | None, typer.Option("--role-arn", help="role to assume"
 ExternalId = Annotated[str | None, typer.Option("--external-id")]
 Trusted = Annotated[bool, typer.Option("--trusted/--monitored", help="a friendly account")]
 Enabled = Annotated[bool, typer.Option("--enabled/--disabled")]
+HubRole = Annotated[
+    str | None,
+    typer.Option("--security-hub-role", help="opt in: the account's writer role for Security Hub"),
+]
+HubRegion = Annotated[
+    str | None, typer.Option("--security-hub-region", help="import there (default: each group's)")
+]
+
+
+def _security_hub(role: str | None, region: str | None) -> dict[str, Any]:
+    return {"security_hub": {"role_arn": role, "region": region}} if role else {}
 
 
 @app.command("list")
@@ -65,11 +76,14 @@ def accounts_add(
     label: Labels = None,
     trusted: Trusted = False,
     enabled: Enabled = True,
+    security_hub_role: HubRole = None,
+    security_hub_region: HubRegion = None,
 ) -> None:
     """Add an account (admin)."""
     body = {"id": account_id} | _account_fields(
         name, role_arn, external_id, region, label, trusted, enabled
     )
+    body |= _security_hub(security_hub_role, security_hub_region)
     with State.of(ctx).client() as api:
         answer = api.create_account(body)
     show(ctx, answer, render.accounts([answer]))
@@ -86,9 +100,12 @@ def accounts_update(
     label: Labels = None,
     trusted: Trusted = False,
     enabled: Enabled = True,
+    security_hub_role: HubRole = None,
+    security_hub_region: HubRegion = None,
 ) -> None:
     """Replace an account's settings (admin)."""
     body = _account_fields(name, role_arn, external_id, region, label, trusted, enabled)
+    body |= _security_hub(security_hub_role, security_hub_region)
     with State.of(ctx).client() as api:
         answer = api.update_account(account_id, body)
     show(ctx, answer, render.accounts([answer]))

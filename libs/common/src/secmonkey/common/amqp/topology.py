@@ -60,7 +60,11 @@ def dead_letter_exchange(queue: str) -> str:
 AUDITOR_QUEUE = QueueSpec("auditor.snapshots", SNAPSHOTS_EXCHANGE, ("aws.#",))
 NOTIFIER_QUEUE = QueueSpec("notifier.events", EVENTS_EXCHANGE, ("#",))
 SWEEPS = QueueSpec(SWEEPS_QUEUE)
-TOPOLOGY = (SWEEPS, AUDITOR_QUEUE, NOTIFIER_QUEUE)
+# The collector's Security Hub export: the issue events it turns into ASFF findings.
+SECURITYHUB_QUEUE = QueueSpec(
+    "collector.securityhub", EVENTS_EXCHANGE, ("issue.#", "group.deleted")
+)
+TOPOLOGY = (SWEEPS, AUDITOR_QUEUE, NOTIFIER_QUEUE, SECURITYHUB_QUEUE)
 
 
 def undelivered_queue(spec: QueueSpec) -> str:

@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from secmonkey.common.amqp.topology import AUDITOR_QUEUE, NOTIFIER_QUEUE, SWEEPS, QueueSpec
+from secmonkey.common.amqp.topology import (
+    AUDITOR_QUEUE,
+    NOTIFIER_QUEUE,
+    SECURITYHUB_QUEUE,
+    SWEEPS,
+    QueueSpec,
+)
 from secmonkey.common.messages import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, SNAPSHOTS_EXCHANGE
 from secmonkey.common.storage.collections import Service
 
@@ -57,13 +63,17 @@ def _regex(names: Iterable[str]) -> str:
 
 
 def _dead_letter_queues() -> list[str]:
-    return [spec.dead_letter_queue for spec in (SWEEPS, AUDITOR_QUEUE, NOTIFIER_QUEUE)]
+    return [
+        spec.dead_letter_queue
+        for spec in (SWEEPS, AUDITOR_QUEUE, NOTIFIER_QUEUE, SECURITYHUB_QUEUE)
+    ]
 
 
 def permissions(
     sweeps: QueueSpec = SWEEPS,
     auditor: QueueSpec = AUDITOR_QUEUE,
     notifier: QueueSpec = NOTIFIER_QUEUE,
+    securityhub: QueueSpec = SECURITYHUB_QUEUE,
 ) -> dict[Service, Permissions]:
     """Each service's permissions on the topology of `secmonkey.common.amqp.topology`."""
     return {
@@ -75,8 +85,9 @@ def permissions(
                 EVENTS_EXCHANGE,
                 DEFAULT_EXCHANGE,
                 sweeps.dead_letter_exchange,
+                securityhub.dead_letter_exchange,
             ),
-            read=(sweeps.name,),
+            read=(sweeps.name, securityhub.name),  # and the Security Hub export's events
         ),
         # consumes snapshots; publishes events; dead-letters its own queue's messages
         "auditor": Permissions(
@@ -90,7 +101,7 @@ def permissions(
         # issue.justified; lists, replays and purges the dead-letter queues
         "api": Permissions(
             write=(DEFAULT_EXCHANGE, EVENTS_EXCHANGE),
-            read=tuple(s.dead_letter_queue for s in (sweeps, auditor, notifier)),
+            read=tuple(s.dead_letter_queue for s in (sweeps, auditor, notifier, securityhub)),
         ),
     }
 

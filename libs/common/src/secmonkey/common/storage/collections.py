@@ -76,7 +76,7 @@ COLLECTIONS: dict[str, Collection] = {
             ("api", "justifications.withdraw"),
             ("api", "change_reviews.decide"),
         ),
-        readers=("api", "notifier"),
+        readers=("api", "collector", "notifier"),
     ),
     "events": Collection(
         "auditor",
@@ -100,6 +100,11 @@ COLLECTIONS: dict[str, Collection] = {
     "rule_ranges": Collection("auditor", readers=("api",)),
     "rule_postings": Collection("auditor", readers=("api",)),
     "group_ids": Collection("auditor", readers=("api",)),
+    "rule_catalog": Collection(
+        "auditor",
+        about="every audit rule's title, severity and compliance tags (at start)",
+        readers=("api", "collector"),
+    ),
     "topologies": Collection(
         "auditor", about="the latest network topology of each account-region (exposure)"
     ),

@@ -12,6 +12,7 @@ from secmonkey.api.schemas.admin import AccountFields, AccountIn, AccountView
 from secmonkey.common import sealed
 from secmonkey.common.documents import Account
 from secmonkey.common.errors import Conflict, NotFound
+from secmonkey.common.security_hub import check_writer_role
 from secmonkey.common.storage import Database, insert_unique
 
 
@@ -39,6 +40,7 @@ async def get_account(db: Database, account_id: str) -> AccountView:
 
 async def create_account(db: Database, body: AccountIn) -> AccountView:
     """Add an account; `Conflict` if its ID is already monitored."""
+    check_writer_role(body.id, body.security_hub)
     account = Account.model_validate(body.model_dump())
     if not await insert_unique(db.accounts, _stored(account)):
         raise Conflict(f"account {body.id} already exists; PUT /accounts/{body.id} changes it")
@@ -47,6 +49,7 @@ async def create_account(db: Database, body: AccountIn) -> AccountView:
 
 async def update_account(db: Database, account_id: str, body: AccountFields) -> AccountView:
     """Replace an account's settings (an external ID left out is kept); `NotFound` if absent."""
+    check_writer_role(account_id, body.security_hub)
     account = Account.model_validate({"id": account_id, **body.model_dump()})
     fields = {k: v for k, v in _stored(account).items() if k != "_id"}
     if body.external_id is None:

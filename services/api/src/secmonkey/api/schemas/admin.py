@@ -18,6 +18,7 @@ from secmonkey.common.documents import (
 )
 from secmonkey.common.messages import AccountId, Region
 from secmonkey.common.rule_usage import FlowLogPlace
+from secmonkey.common.security_hub import SecurityHubExport
 from secmonkey.common.webhooks import redact_url
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:@+-]{0,127}$"
@@ -40,6 +41,9 @@ class AccountFields(BaseModel):
     interval_minutes: int | None = Field(default=None, ge=1, le=10080)
     flow_logs: list[FlowLogPlace] = Field(
         default_factory=list, max_length=20, description="where the VPC flow logs are"
+    )
+    security_hub: SecurityHubExport | None = Field(
+        default=None, description="opt-in: send this account's findings to AWS Security Hub"
     )
 
 
@@ -80,6 +84,7 @@ class AccountView(BaseModel):
     enabled: bool = True
     interval_minutes: int | None = None
     flow_logs: list[FlowLogPlaceView] = Field(default_factory=list)
+    security_hub: SecurityHubExport | None = None
 
     @classmethod
     def of(cls, account: Account) -> AccountView:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from secmonkey.auditor.rules.base import PCI, SOC2, AuditRule, RawFinding, RuleContext, network_of
+from secmonkey.auditor.rules.base import (
+    NIST,
+    PCI,
+    SOC2,
+    AuditRule,
+    RawFinding,
+    RuleContext,
+    network_of,
+)
 from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.cidr import Scope, broader_than, classify
@@ -38,6 +46,6 @@ RULE = AuditRule(
     id="broad-cidr",
     title="Ingress from a broad public range",
     default_severity=Severity.MEDIUM,
-    compliance=(f"{PCI} 1.3.1", SOC2),
+    compliance=(f"{PCI} 1.3.1", SOC2, f"{NIST} SC-7", f"{NIST} SC-7(5)", f"{NIST} AC-4"),
     check=check,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from secmonkey.auditor.rules.base import CIS, FSBP, PCI, AuditRule, RawFinding, RuleContext
+from secmonkey.auditor.rules.base import CIS, FSBP, NIST, PCI, AuditRule, RawFinding, RuleContext
 from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.severity import Severity
@@ -26,6 +26,13 @@ RULE = AuditRule(
     id="default-group-rules",
     title="Default group with rules",
     default_severity=Severity.MEDIUM,
-    compliance=(f"{CIS} 5.4", f"{PCI} 1.2.1", f"{FSBP} EC2.2"),
+    compliance=(
+        f"{CIS} 5.4",
+        f"{PCI} 1.2.1",
+        f"{FSBP} EC2.2",
+        f"{NIST} SC-7(5)",
+        f"{NIST} CM-6",
+        f"{NIST} CM-7",
+    ),
     check=check,
 )

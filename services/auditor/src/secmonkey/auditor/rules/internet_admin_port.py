@@ -8,6 +8,7 @@ from secmonkey.auditor.rules.base import (
     CIS,
     FSBP,
     HIPAA,
+    NIST,
     PCI,
     SOC2,
     AuditRule,
@@ -50,6 +51,10 @@ RULE = AuditRule(
         f"{FSBP} EC2.13",
         f"{FSBP} EC2.14",
         f"{FSBP} EC2.19",
+        f"{NIST} SC-7",
+        f"{NIST} SC-7(5)",
+        f"{NIST} AC-17",
+        f"{NIST} CM-7",
     ),
     check=check,
 )

@@ -8,6 +8,7 @@ from secmonkey.auditor.rules.base import (
     CIS,
     FSBP,
     HIPAA,
+    NIST,
     PCI,
     SOC2,
     AuditRule,
@@ -48,6 +49,10 @@ RULE = AuditRule(
         SOC2,
         f"{FSBP} EC2.18",
         f"{FSBP} EC2.19",
+        f"{NIST} SC-7",
+        f"{NIST} SC-7(5)",
+        f"{NIST} AC-4",
+        f"{NIST} CM-7",
     ),
     check=check,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from secmonkey.auditor.rules.base import PCI, SOC2, AuditRule, RawFinding, RuleContext
+from secmonkey.auditor.rules.base import NIST, PCI, SOC2, AuditRule, RawFinding, RuleContext
 from secmonkey.auditor.rules.internet import from_internet
 from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
@@ -26,7 +26,7 @@ RULE = AuditRule(
     id="internet-egress-all",
     title="Egress to the internet on every port",
     default_severity=Severity.INFO,
-    compliance=(f"{PCI} 1.3.2", SOC2),
+    compliance=(f"{PCI} 1.3.2", SOC2, f"{NIST} SC-7", f"{NIST} SC-7(5)", f"{NIST} AC-4"),
     check=check,
     default_enabled=False,
 )

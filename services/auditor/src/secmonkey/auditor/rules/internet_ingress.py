@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from secmonkey.auditor.rules.base import FSBP, HIPAA, PCI, SOC2, AuditRule, RawFinding, RuleContext
+from secmonkey.auditor.rules.base import (
+    FSBP,
+    HIPAA,
+    NIST,
+    PCI,
+    SOC2,
+    AuditRule,
+    RawFinding,
+    RuleContext,
+)
 from secmonkey.auditor.rules.internet import exposed_ports, from_internet
 from secmonkey.auditor.rules.ports import DEFAULT_LOW_PORTS
 from secmonkey.auditor.rules.rule_settings import PortSpec, RuleSettings
@@ -39,6 +48,6 @@ RULE = AuditRule(
     id="internet-ingress",
     title="Ingress from the internet",
     default_severity=Severity.MEDIUM,
-    compliance=(f"{PCI} 1.3.1", HIPAA, SOC2, f"{FSBP} EC2.18"),
+    compliance=(f"{PCI} 1.3.1", HIPAA, SOC2, f"{FSBP} EC2.18", f"{NIST} SC-7", f"{NIST} AC-4"),
     check=check,
 )

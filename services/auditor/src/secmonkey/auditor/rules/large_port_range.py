@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from secmonkey.auditor.rules.base import PCI, SOC2, AuditRule, RawFinding, RuleContext
+from secmonkey.auditor.rules.base import NIST, PCI, SOC2, AuditRule, RawFinding, RuleContext
 from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.severity import Severity
@@ -35,6 +35,6 @@ RULE = AuditRule(
     id="large-port-range",
     title="Large port range",
     default_severity=Severity.LOW,
-    compliance=(f"{PCI} 1.2.5", SOC2),
+    compliance=(f"{PCI} 1.2.5", SOC2, f"{NIST} CM-7", f"{NIST} SC-7(5)"),
     check=check,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from secmonkey.auditor.rules.base import SOC2, AuditRule, RawFinding, RuleContext
+from secmonkey.auditor.rules.base import NIST, SOC2, AuditRule, RawFinding, RuleContext
 from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.severity import Severity
@@ -22,6 +22,10 @@ RULE = AuditRule(
     id="many-rules",
     title="Too many rules",
     default_severity=Severity.LOW,
-    compliance=(SOC2,),
+    compliance=(
+        SOC2,
+        f"{NIST} CM-6",
+        f"{NIST} CM-7(1)",
+    ),
     check=check,
 )

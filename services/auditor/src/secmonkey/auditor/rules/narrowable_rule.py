@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from secmonkey.auditor.rules.base import PCI, SOC2, AuditRule, RawFinding, RuleContext, network_of
+from secmonkey.auditor.rules.base import (
+    NIST,
+    PCI,
+    SOC2,
+    AuditRule,
+    RawFinding,
+    RuleContext,
+    network_of,
+)
 from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.severity import Severity
@@ -52,7 +60,7 @@ RULE = AuditRule(
     id="narrowable-rule",
     title="Wide rule used by few networks",
     default_severity=Severity.LOW,
-    compliance=(f"{PCI} 1.3.1", SOC2),
+    compliance=(f"{PCI} 1.3.1", SOC2, f"{NIST} AC-4", f"{NIST} SC-7(5)"),
     check=check,
     exposure_sensitive=False,
 )

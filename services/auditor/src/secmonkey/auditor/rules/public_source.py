@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from secmonkey.auditor.rules.base import SOC2, AuditRule, RawFinding, RuleContext, network_of
+from secmonkey.auditor.rules.base import NIST, SOC2, AuditRule, RawFinding, RuleContext, network_of
 from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.cidr import Scope, classify
@@ -28,6 +28,10 @@ RULE = AuditRule(
     id="public-source",
     title="Ingress from a public range",
     default_severity=Severity.LOW,
-    compliance=(SOC2,),
+    compliance=(
+        SOC2,
+        f"{NIST} SC-7",
+        f"{NIST} AC-4",
+    ),
     check=check,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from secmonkey.auditor.rules.base import PCI, SOC2, AuditRule, RawFinding, RuleContext
+from secmonkey.auditor.rules.base import NIST, PCI, SOC2, AuditRule, RawFinding, RuleContext
 from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.severity import Severity
@@ -28,6 +28,6 @@ RULE = AuditRule(
     id="unknown-account",
     title="Reference to an unknown account",
     default_severity=Severity.HIGH,
-    compliance=(f"{PCI} 1.3.1", SOC2),
+    compliance=(f"{PCI} 1.3.1", SOC2, f"{NIST} AC-4", f"{NIST} CA-3", f"{NIST} SC-7"),
     check=check,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from secmonkey.auditor.rules.base import FSBP, AuditRule, RawFinding, RuleContext
+from secmonkey.auditor.rules.base import FSBP, NIST, AuditRule, RawFinding, RuleContext
 from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.severity import Severity
@@ -21,7 +21,11 @@ RULE = AuditRule(
     id="unused-group",
     title="Unused group",
     default_severity=Severity.INFO,
-    compliance=(f"{FSBP} EC2.22",),
+    compliance=(
+        f"{FSBP} EC2.22",
+        f"{NIST} CM-7",
+        f"{NIST} CM-8",
+    ),
     check=check,
     exposure_sensitive=False,
 )

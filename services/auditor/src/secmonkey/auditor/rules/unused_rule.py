@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from secmonkey.auditor.rules.base import PCI, SOC2, AuditRule, RawFinding, RuleContext
+from secmonkey.auditor.rules.base import NIST, PCI, SOC2, AuditRule, RawFinding, RuleContext
 from secmonkey.auditor.rules.rule_settings import RuleSettings
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.severity import Severity
@@ -45,7 +45,7 @@ RULE = AuditRule(
     id="unused-rule",
     title="Unused rule",
     default_severity=Severity.LOW,
-    compliance=(f"{PCI} 1.2.7", SOC2),
+    compliance=(f"{PCI} 1.2.7", SOC2, f"{NIST} CM-7", f"{NIST} CM-7(1)"),
     check=check,
     exposure_sensitive=False,
 )
