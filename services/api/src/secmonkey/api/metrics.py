@@ -24,6 +24,14 @@ DEAD_LETTERS = Gauge(
 )
 
 
+# Label values come from known sets only: any other method (h11 accepts any token) is OTHER.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else "OTHER"
+
+
 def route_template(request: Request) -> str:
     """`/api/v1/groups/{group_id}` for `/api/v1/groups/sg-1`: bounded label values.
 
@@ -40,7 +48,10 @@ def route_template(request: Request) -> str:
     except (KeyError, IndexError, ValueError):
         return template
     if path.endswith(concrete):
-        return path[: len(path) - len(concrete)] + template
+        prefix = path[: len(path) - len(concrete)]
+        # Only a mount point of the application (e.g. `/console`) may prefix a template.
+        mounts = {getattr(r, "path", None) for r in getattr(request.app, "routes", ())}
+        return prefix + template if prefix in mounts else template
     return template
 
 
@@ -55,6 +66,6 @@ async def measure(
         status = response.status_code
         return response
     finally:
-        REQUEST_SECONDS.labels(request.method, route_template(request), str(status)).observe(
-            time.perf_counter() - started
-        )
+        REQUEST_SECONDS.labels(
+            method_label(request.method), route_template(request), str(status)
+        ).observe(time.perf_counter() - started)

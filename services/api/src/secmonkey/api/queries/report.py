@@ -95,7 +95,7 @@ async def build_report(
 
 def render_html(report: Report, filters: dict[str, str]) -> str:
     return _templates.get_template("report.html").render(
-        report=report, severities=SEVERITIES, filters=filters
+        report=report, severities=SEVERITIES, filters=filters, listed=len(report.issues)
     )
 
 

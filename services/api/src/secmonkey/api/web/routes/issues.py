@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import ValidationError
 
 from secmonkey.api.deps import Db, OutboxDep, SettingsDep
+from secmonkey.api.http_headers import REPORT_POLICY
 from secmonkey.api.queries.accounts import list_accounts
 from secmonkey.api.queries.issues import find_issues, justify_issue, withdraw_justification
 from secmonkey.api.queries.report import build_report, csv_lines, render_html
@@ -41,11 +42,6 @@ _SORTS: dict[str, Any] = {
     "account": lambda i: (i.account_id, i.region, -i.severity.rank),
     "rule": lambda i: (i.rule_id, -i.severity.rank),
 }
-# The audit report is a standalone document with its own inline stylesheet.
-REPORT_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'; "
-    "base-uri 'none'"
-)
 
 
 @router.get("/issues")
