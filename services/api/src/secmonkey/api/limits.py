@@ -85,7 +85,7 @@ class BodyLimit:
             return
         counter = _Counter(self.limits, _header(scope, b"content-type").lower())
         declared = _header(scope, b"content-length")
-        if declared.isdigit() and int(declared) > counter.cap:
+        if declared.isascii() and declared.isdigit() and int(declared) > counter.cap:
             await _too_large(send, f"the request body is larger than {counter.cap} bytes")
             return
         # Past a limit the answer is sent from here and the application sees a disconnect:

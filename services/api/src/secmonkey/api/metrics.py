@@ -48,10 +48,8 @@ def route_template(request: Request) -> str:
     except (KeyError, IndexError, ValueError):
         return template
     if path.endswith(concrete):
-        prefix = path[: len(path) - len(concrete)]
-        # Only a mount point of the application (e.g. `/console`) may prefix a template.
-        mounts = {getattr(r, "path", None) for r in getattr(request.app, "routes", ())}
-        return prefix + template if prefix in mounts else template
+        # The prefix is what the enclosing routers and mounts matched: their fixed paths.
+        return path[: len(path) - len(concrete)] + template
     return template
 
 
