@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from secmonkey.api.schemas.regions import KnownRegion, RegionList
 from secmonkey.common.cidr import parse_network
@@ -27,6 +27,7 @@ RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/=+-]{0,63}$"
 EVENT_TYPE_PATTERN = r"^[a-z*][a-z0-9_.*-]{0,63}$"
 MAX_FILTER_VALUES = 100
+MAX_SWEEP_ACCOUNTS = 1000
 
 
 class RequestModel(BaseModel):
@@ -205,9 +206,27 @@ class SweepIn(RequestModel):
     account_id: AccountId | None = Field(
         default=None, description="the account to sweep; null: every monitored account"
     )
+    account_ids: list[AccountId] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_SWEEP_ACCOUNTS,
+        description="several accounts to sweep in one sweep (instead of `account_id`)",
+    )
     regions: RegionList | None = Field(
         default=None, description="null: the account's configured regions"
     )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SweepIn:
+        if self.account_id is not None and self.account_ids is not None:
+            raise ValueError("give `account_id` or `account_ids`, not both")
+        return self
+
+    def wanted(self) -> list[str] | None:
+        """The accounts asked for; None: every monitored account."""
+        if self.account_ids is not None:
+            return list(dict.fromkeys(self.account_ids))
+        return None if self.account_id is None else [self.account_id]
 
 
 class SweepQueued(BaseModel):
