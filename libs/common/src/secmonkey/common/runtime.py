@@ -81,7 +81,7 @@ class Runtime:
         With `rabbit_in_background` RabbitMQ is connected by a task that retries until it
         answers (`publisher` is None until then), so the service starts without it.
         """
-        client = storage.connect(settings.mongo_url)
+        client = storage.connect(settings.mongo_url, query_timeout=settings.query_timeout_seconds)
         db = client[settings.mongo_db]
         try:
             # What the database can do, found once; a backend it does not know stops here.

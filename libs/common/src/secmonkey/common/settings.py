@@ -29,6 +29,15 @@ class CommonSettings(BaseSettings):
             "element_match, large_bulk_writes, or none); default: detected (MongoDB, FerretDB)"
         ),
     )
+    query_timeout_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description=(
+            "server-side time limit of every database operation (maxTimeMS; per batch of a "
+            "cursor); 0: none"
+        ),
+    )
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     publish_timeout_seconds: float = Field(
         default=10.0,

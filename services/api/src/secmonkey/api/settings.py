@@ -52,6 +52,12 @@ class Settings(ConsoleSettings):
     report_limit: int = Field(
         default=1000, ge=1, le=100_000, description="issues listed in a JSON/HTML report by default"
     )
+    query_timeout_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="server-side time limit of each query a request makes (maxTimeMS); 0: none",
+    )
     metrics_host: str | None = Field(
         default=None, description="address of the probes and metrics server; default: `host`"
     )
@@ -60,6 +66,12 @@ class Settings(ConsoleSettings):
         ge=1,
         le=65535,
         description="port of /healthz, /readyz and /metrics (never served on the API's port)",
+    )
+    search_scan_limit: int = Field(
+        default=5000,
+        ge=100,
+        description="groups a `within`/`overlaps` search examines for one page before it "
+        "answers a partial page with a cursor",
     )
     max_body_bytes: int = Field(
         default=1024 * 1024,

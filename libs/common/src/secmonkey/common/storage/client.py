@@ -17,8 +17,18 @@ from secmonkey.common.storage.collections import INDEXES
 Database = AsyncDatabase[Document]
 
 
-def connect(url: str, **options: Any) -> AsyncMongoClient[Document]:
-    """An async client with timeouts short enough that readiness checks answer quickly."""
+def connect(
+    url: str, *, query_timeout: float | None = None, **options: Any
+) -> AsyncMongoClient[Document]:
+    """An async client with timeouts short enough that readiness checks answer quickly.
+
+    `query_timeout` (seconds) bounds every operation: PyMongo sends it to the server as
+    `maxTimeMS` on each command (find, getMore, aggregate, count, writes), which MongoDB and
+    FerretDB 1.24 both enforce (error 50, a transient error here), and waits no longer for
+    the answer. A cursor gets it per batch, so a long stream is not cut, a slow query is.
+    """
+    if query_timeout:
+        options.setdefault("timeoutMS", int(query_timeout * 1000))
     options.setdefault("serverSelectionTimeoutMS", 5000)
     options.setdefault("connectTimeoutMS", 5000)
     options.setdefault("tz_aware", True)
