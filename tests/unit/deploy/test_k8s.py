@@ -528,7 +528,7 @@ def test_only_the_api_is_exposed(objects: list[Object], overlay: Overlay) -> Non
         paths = {p["path"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
         assert "/metrics" not in paths and "/" not in paths, "operations endpoints stay inside"
         # The console and the API docs (with their assets, served by the API) are published.
-        assert {"/api", "/console", "/docs", "/redoc", "/docs-assets", "/openapi.json"} <= paths
+        assert {"/api", "/console", "/docs", "/docs-assets", "/openapi.json"} <= paths
 
 
 # --- network policies ---------------------------------------------------------------------------

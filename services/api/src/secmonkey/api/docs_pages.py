@@ -1,8 +1,9 @@
-"""`/docs` (Swagger UI) and `/redoc`, served with their assets from installed packages: the
-browser loads nothing from a third-party origin on the API's (and the console's) origin.
+"""`/docs` (Swagger UI), served with its assets from an installed package: the browser loads
+nothing from a third-party origin on the API's (and the console's) origin.
 
-The assets are the ones `fastapi-offline` ships; the pages carry no inline script, so a
-strict Content-Security-Policy applies to them too.
+The assets are the ones `fastapi-offline` ships; the page carries no inline script, so a
+strict Content-Security-Policy applies to it too. ReDoc is not offered: even served from
+the package it fetches its logo from its vendor's CDN.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ _OWN = Path(__file__).parent / "docs_static"
 
 
 def mount_docs(app: FastAPI, openapi_url: str = "/openapi.json") -> None:
-    app.mount(ASSETS, StaticFiles(directory=_OFFLINE), name="docs-assets")
+    # The more specific mount first: `/docs-assets` would otherwise answer for it.
     app.mount(f"{ASSETS}/own", StaticFiles(directory=_OWN), name="docs-own")
+    app.mount(ASSETS, StaticFiles(directory=_OFFLINE), name="docs-assets")
     title = escape(app.title)
     url = escape(openapi_url)
 
@@ -39,14 +41,4 @@ def mount_docs(app: FastAPI, openapi_url: str = "/openapi.json") -> None:
             headers={"Content-Security-Policy": DOCS_POLICY},
         )
 
-    async def redoc() -> HTMLResponse:
-        return HTMLResponse(
-            f"""<!doctype html><html><head><meta charset="utf-8"><title>{title} · API</title>
-<link rel="icon" href="{ASSETS}/favicon.png"></head>
-<body><redoc spec-url="{url}"></redoc>
-<script src="{ASSETS}/redoc.standalone.js"></script></body></html>""",
-            headers={"Content-Security-Policy": DOCS_POLICY},
-        )
-
     app.add_api_route("/docs", swagger, include_in_schema=False)
-    app.add_api_route("/redoc", redoc, include_in_schema=False)

@@ -18,11 +18,11 @@ REPORT_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'; "
     "base-uri 'none'"
 )
-# Swagger UI and ReDoc, served from the package: inline styles, a ReDoc web worker.
+# Swagger UI, served from the package: it sets inline styles.
 DOCS_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self' blob:; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'"
 )
 
 
