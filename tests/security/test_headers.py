@@ -50,7 +50,7 @@ async def test_every_html_answer_carries_csp_and_framing_headers(doors_app: Fast
         assert problem.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_swagger_and_redoc_load_nothing_from_a_cdn(doors_app: FastAPI) -> None:
+async def test_api_docs_load_nothing_from_a_cdn(doors_app: FastAPI) -> None:
     async with harness.client_for(doors_app, key=None) as anonymous:
         assert (await anonymous.get("/redoc")).status_code == 404, "ReDoc calls its CDN"
         for path in ("/docs",):

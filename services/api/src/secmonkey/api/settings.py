@@ -69,7 +69,7 @@ class Settings(ConsoleSettings):
     )
     search_scan_limit: int = Field(
         default=5000,
-        ge=100,
+        ge=1,
         description="groups a `within`/`overlaps` search examines for one page before it "
         "answers a partial page with a cursor",
     )
