@@ -46,7 +46,7 @@ async def small_scan_app(mongo_url: str, amqp_url: str) -> AsyncIterator[FastAPI
 
 async def test_every_query_carries_a_server_side_time_limit(mongo_url: str) -> None:
     commands = Commands()
-    client = storage.connect(mongo_url, query_timeout=20, event_listeners=[commands])
+    client = storage.connect(mongo_url, operation_timeout_seconds=20, event_listeners=[commands])
     db = client[f"test_{uuid.uuid4().hex[:10]}"]
     try:
         await db.items.insert_many([{"_id": f"k{i}", "n": i} for i in range(250)])

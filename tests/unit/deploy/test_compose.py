@@ -20,6 +20,14 @@ ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "docker-compose.yml"
 DEMO_ENV = ROOT / "deploy" / "docker" / "demo.env"
 INFRA = ("mongodb", "rabbitmq")
+JOBS = ("provision",)
+# What only one service may hold (least privilege): its own credentials.
+OWN_SECRETS = {
+    "collector": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"},
+    "auditor": set(),
+    "notifier": {"SECMONKEY_SMTP_USERNAME", "SECMONKEY_SMTP_PASSWORD"},
+    "api": {"SECMONKEY_BOOTSTRAP_ADMIN_KEY"},
+}
 DEMO = ("moto", "simulate", "mailpit")
 IMAGE_UID = 10001
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -71,7 +79,7 @@ def has_healthcheck(service: dict[str, Any], stages: dict[str, Stage]) -> bool:
 def test_the_stack_has_infrastructure_services_and_a_demo(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    assert set(services) == {*INFRA, *SERVICES, *DEMO}
+    assert set(services) == {*INFRA, *SERVICES, *DEMO, *JOBS}
     assert services["mongodb"]["image"].startswith("mongo:7")
     assert services["rabbitmq"]["image"].startswith("rabbitmq:")
     assert services["moto"]["image"].startswith("motoserver/moto:")
@@ -112,6 +120,7 @@ def test_each_service_builds_its_target_and_waits_for_healthy_infrastructure(
     assert spec["image"] == f"secmonkey/{service}:dev"
     for infra in INFRA:
         assert depends_on(spec)[infra]["condition"] == "service_healthy"
+    assert depends_on(spec)["provision"]["condition"] == "service_completed_successfully"
     assert has_healthcheck(spec, stages)
 
 
@@ -120,14 +129,40 @@ def test_services_share_one_environment_anchor(
 ) -> None:
     anchor = compose["x-secmonkey-env"]
     for service in SERVICES:
-        # The same object: YAML aliases, not copies that drift apart.
-        assert services[service]["environment"] is anchor, service
+        # The anchor's settings, merged (YAML `<<`), plus the service's own credentials.
+        env = services[service]["environment"]
+        assert {k: env[k] for k in anchor} == anchor, service
+        own = set(env) - set(anchor)
+        assert own == {"SECMONKEY_AMQP_URL"} | OWN_SECRETS[service], service
     simulate = services["simulate"]["environment"]
     assert anchor.keys() <= simulate.keys()
-    overridden = {k for k in anchor if simulate[k] != anchor[k]}
-    assert overridden == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}  # moto's fake keys
+    assert {k for k in anchor if simulate[k] != anchor[k]} == set()
     assert anchor["SECMONKEY_MONGO_URL"].endswith("mongodb://mongodb:27017/}")
-    assert "@rabbitmq:5672/" in anchor["SECMONKEY_AMQP_URL"]
+    assert anchor["SECMONKEY_DECLARE_AT_START"] == "false"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_signs_in_to_rabbitmq_as_its_own_user_made_by_provision(
+    services: dict[str, dict[str, Any]], service: str
+) -> None:
+    url = services[service]["environment"]["SECMONKEY_AMQP_URL"]
+    assert url.startswith(f"amqp://secmonkey-{service}:") and url.endswith("@rabbitmq:5672/")
+    job = services["provision"]["environment"]
+    assert job[f"SECMONKEY_PROVISION_{service.upper()}_AMQP_URL"] == url
+    assert "SECMONKEY_PROVISION_AMQP_URL" not in services[service]["environment"]
+
+
+def test_the_provision_job_is_a_one_shot_with_settings_it_reads(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    from secmonkey.common.provision import ProvisionSettings
+
+    job = services["provision"]
+    assert job["command"] == ["python", "-m", "secmonkey.common.provision"]
+    assert job["restart"] == "no" and job["healthcheck"] == {"disable": True}
+    fields = {f"SECMONKEY_PROVISION_{f.upper()}" for f in ProvisionSettings.model_fields}
+    assert set(job["environment"]) <= fields
+    assert job["environment"]["SECMONKEY_PROVISION_RABBITMQ_USERS"] == "management"
 
 
 def test_every_secmonkey_variable_is_a_setting_some_service_reads(

@@ -46,13 +46,28 @@ QUEUES = {
 KEDA_KINDS = {"ScaledObject", "TriggerAuthentication"}
 BASE_EGRESS = {(53, "UDP"), (53, "TCP"), (27017, "TCP"), (5672, "TCP"), (5671, "TCP")}
 ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]+$")
-# What an operator puts in the Secret that overlays/prod leaves to them (see the README).
-PROD_SECRET = {
-    "SECMONKEY_MONGO_URL": "mongodb://secmonkey:Xk2v9q@mongo-0.mongo:27017/?replicaSet=rs0",
-    "SECMONKEY_AMQP_URL": "amqps://secmonkey:Zp4r8w@rabbitmq.data.svc:5671/",
-    "SECMONKEY_SMTP_USERNAME": "AKIAEXAMPLEUSER",
-    "SECMONKEY_SMTP_PASSWORD": "Q2hhbmdlZC1pbi1wcm9kdWN0aW9u",
-    "SECMONKEY_BOOTSTRAP_ADMIN_KEY": "sm_3c1a8f0e5b7d4a2c9e6f1b3d5a7c9e0f",
+
+
+# What an operator puts in the Secrets that overlays/prod leaves to them (see the README):
+# one per workload, each with that service's own users.
+def _urls(user: str) -> dict[str, str]:
+    return {
+        "SECMONKEY_MONGO_URL": f"mongodb://{user}:Xk2v9q@mongo-0.mongo:27017/?replicaSet=rs0",
+        "SECMONKEY_AMQP_URL": f"amqps://{user}:Zp4r8w@rabbitmq.data.svc:5671/",
+    }
+
+
+PROD_SECRETS = {
+    "secmonkey-collector-secrets": _urls("secmonkey-collector"),
+    "secmonkey-auditor-secrets": _urls("secmonkey-auditor"),
+    "secmonkey-notifier-secrets": _urls("secmonkey-notifier")
+    | {
+        "SECMONKEY_SMTP_USERNAME": "AKIAEXAMPLEUSER",
+        "SECMONKEY_SMTP_PASSWORD": "Q2hhbmdlZC1pbi1wcm9kdWN0aW9u",
+    },
+    "secmonkey-api-secrets": _urls("secmonkey-api")
+    | {"SECMONKEY_BOOTSTRAP_ADMIN_KEY": "sm_3c1a8f0e5b7d4a2c9e6f1b3d5a7c9e0f"},
+    "secmonkey-provision-secrets": _urls("admin"),
 }
 
 
@@ -79,8 +94,10 @@ OVERLAYS = {
         keda=True,
         ingress=True,
         smtp_ports=frozenset({25, 465, 587}),
-        # Created outside the overlay: the settings Secret and the certificate (cert-manager).
-        external=frozenset({("Secret", "secmonkey-secrets"), ("Secret", "secmonkey-api-tls")}),
+        # Created outside the overlay: the Secrets and the certificate (cert-manager).
+        external=frozenset(
+            {("Secret", name) for name in PROD_SECRETS} | {("Secret", "secmonkey-api-tls")}
+        ),
     ),
 }
 
@@ -342,7 +359,11 @@ def test_each_consumer_scales_on_its_own_queue(
     assert spec["minReplicaCount"] >= 1
     auth = one(objects, "TriggerAuthentication", trigger["authenticationRef"]["name"])
     [ref] = auth["spec"]["secretTargetRef"]
-    assert ref == {"parameter": "host", "name": "secmonkey-secrets", "key": "SECMONKEY_AMQP_URL"}
+    assert ref == {
+        "parameter": "host",
+        "name": "secmonkey-collector-secrets",
+        "key": "SECMONKEY_AMQP_URL",
+    }
 
 
 def test_the_api_scales_with_a_cpu_hpa(objects: list[Object]) -> None:
@@ -452,10 +473,11 @@ def test_every_reference_points_at_a_rendered_object(
     def need(kind: str, name: str, where: str) -> None:
         assert (kind, name) in present, f"{where} refers to {kind}/{name}, which is not there"
 
-    for workload in find(objects, "Deployment"):
-        where = f"Deployment/{workload['metadata']['name']}"
+    for workload in find(objects, "Deployment") + find(objects, "Job"):
+        where = f"{workload['kind']}/{workload['metadata']['name']}"
         pod = workload["spec"]["template"]["spec"]
-        assert selects(workload["spec"]["selector"], pod_labels(workload)), where
+        if "selector" in workload["spec"]:
+            assert selects(workload["spec"]["selector"], pod_labels(workload)), where
         if "serviceAccountName" in pod:
             need("ServiceAccount", pod["serviceAccountName"], where)
         for c in pod["containers"]:
@@ -464,6 +486,9 @@ def test_every_reference_points_at_a_rendered_object(
                     need("ConfigMap", source["configMapRef"]["name"], where)
                 if "secretRef" in source:
                     need("Secret", source["secretRef"]["name"], where)
+            for item in c.get("env", []):
+                if "secretKeyRef" in item.get("valueFrom", {}):
+                    need("Secret", item["valueFrom"]["secretKeyRef"]["name"], where)
     for scaler in find(objects, "ScaledObject") + find(objects, "HorizontalPodAutoscaler"):
         need("Deployment", scaler["spec"]["scaleTargetRef"]["name"], scaler["kind"])
     for auth in find(objects, "TriggerAuthentication"):
@@ -594,7 +619,9 @@ def test_network_policies_isolate_each_service(
 # --- settings -----------------------------------------------------------------------------------
 
 
-def container_env(objects: list[Object], service: str, secret: dict[str, str]) -> dict[str, str]:
+def container_env(
+    objects: list[Object], service: str, secrets: dict[str, dict[str, str]]
+) -> dict[str, str]:
     """What the service's process sees: image ENV, then envFrom, then env (Kubernetes order)."""
     env = dict(parse_dockerfile(ROOT / "deploy/docker/Dockerfile")[service].env)
     c = container(objects, service)
@@ -602,19 +629,17 @@ def container_env(objects: list[Object], service: str, secret: dict[str, str]) -
         if "configMapRef" in source:
             env |= one(objects, "ConfigMap", source["configMapRef"]["name"])["data"]
         if "secretRef" in source:
-            env |= secret
+            env |= secrets[source["secretRef"]["name"]]
     env |= {item["name"]: item["value"] for item in c.get("env", [])}
     return env
 
 
-def overlay_secret(objects: list[Object], overlay: Overlay) -> dict[str, str]:
-    found = find(objects, "Secret", "secmonkey-secrets")
-    if ("Secret", "secmonkey-secrets") in overlay.external:
-        assert not found, "the overlay must not apply a Secret it leaves to the operator"
-        return PROD_SECRET
-    [secret] = found
-    data: dict[str, str] = secret["stringData"]
-    return data
+def overlay_secrets(objects: list[Object], overlay: Overlay) -> dict[str, dict[str, str]]:
+    if overlay.name == "prod":
+        for name in PROD_SECRETS:
+            assert not find(objects, "Secret", name), f"the overlay must not apply {name}"
+        return PROD_SECRETS
+    return {s["metadata"]["name"]: s["stringData"] for s in find(objects, "Secret")}
 
 
 def with_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
@@ -628,7 +653,7 @@ def with_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
 def test_services_accept_the_overlays_settings(
     objects: list[Object], overlay: Overlay, service: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = container_env(objects, service, overlay_secret(objects, overlay))
+    env = container_env(objects, service, overlay_secrets(objects, overlay))
     classes = settings_classes()
     unknown = {k for k in env if k.startswith("SECMONKEY_")} - {
         f"SECMONKEY_{f.upper()}" for cls in classes.values() for f in cls.model_fields
@@ -658,19 +683,27 @@ def test_the_base_placeholders_are_refused_in_production(
     objects = kustomize.build(K8S / "base")
     for obj in objects:
         obj["metadata"]["namespace"] = "default"
-    secret = one(objects, "Secret", "secmonkey-secrets")["stringData"]
-    with_env(monkeypatch, container_env(objects, service, secret))
+    secrets = {s["metadata"]["name"]: s["stringData"] for s in find(objects, "Secret")}
+    with_env(monkeypatch, container_env(objects, service, secrets))
     cls = settings_classes()[service]
     with pytest.raises(pydantic.ValidationError, match="SECMONKEY_"):
         cls()
 
 
-def test_the_readme_creates_every_key_of_the_secret() -> None:
-    keys = one(kustomize.build(K8S / "base"), "Secret", "secmonkey-secrets")["stringData"]
+def test_the_readme_creates_every_key_of_every_secret() -> None:
+    secrets = {
+        s["metadata"]["name"]: s["stringData"]
+        for s in find(kustomize.build(K8S / "base"), "Secret")
+    }
+    assert set(secrets) == set(PROD_SECRETS)
     readme = (K8S / "README.md").read_text()
-    for key in keys:
-        assert f"--from-literal={key}=" in readme, f"README's create-secret command lacks {key}"
-    assert set(keys) == set(PROD_SECRET)
+    for name, keys in secrets.items():
+        command = readme.split(f"create secret generic {name} ", 1)
+        assert len(command) == 2, f"the README does not create {name}"
+        block = command[1].split("\n\n", 1)[0]
+        for key in keys:
+            assert f"--from-literal={key}=" in block, f"README's {name} command lacks {key}"
+        assert set(keys) == set(PROD_SECRETS[name]), name
 
 
 # --- the renderer against real kustomize --------------------------------------------------------
@@ -695,3 +728,90 @@ def test_renderer_agrees_with_kubectl_kustomize(
     assert set(ours) == set(real)
     for key, obj in real.items():
         assert ours[key] == obj, f"{key} differs from kubectl kustomize's rendering"
+
+
+# --- least privilege: per-service Secrets and the provisioning Job -----------------------------
+
+
+def secret_names(workload: Object) -> set[str]:
+    names = set()
+    for c in workload["spec"]["template"]["spec"]["containers"]:
+        names |= {s["secretRef"]["name"] for s in c.get("envFrom", []) if "secretRef" in s}
+        names |= {
+            e["valueFrom"]["secretKeyRef"]["name"]
+            for e in c.get("env", [])
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
+    return names
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_deployment_mounts_only_its_own_secret(objects: list[Object], service: str) -> None:
+    """A compromised pod holds only its own service's credentials."""
+    assert secret_names(deployment(objects, service)) == {f"secmonkey-{service}-secrets"}
+
+
+def test_only_the_api_holds_the_bootstrap_key_and_only_the_notifier_smtp() -> None:
+    for name, keys in PROD_SECRETS.items():
+        assert ("SECMONKEY_BOOTSTRAP_ADMIN_KEY" in keys) == (name == "secmonkey-api-secrets")
+        assert ("SECMONKEY_SMTP_PASSWORD" in keys) == (name == "secmonkey-notifier-secrets")
+
+
+def test_production_services_only_check_what_provisioning_made(
+    objects: list[Object], overlay: Overlay
+) -> None:
+    config = one(objects, "ConfigMap", "secmonkey-config")["data"]
+    expected = "true" if overlay.name == "dev" else "false"
+    assert config["SECMONKEY_DECLARE_AT_START"] == expected
+
+
+def test_the_provisioning_job_holds_the_admin_credentials_alone(
+    objects: list[Object], overlay: Overlay
+) -> None:
+    job = one(objects, "Job", "secmonkey-provision")
+    pod = job["spec"]["template"]["spec"]
+    [c] = pod["containers"]
+    assert c["command"] == ["python", "-m", "secmonkey.common.provision"]
+    assert overlay.image("api").match(c["image"]), c["image"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod["automountServiceAccountToken"] is False
+    # every service's user comes from that service's own Secret
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c["env"]}
+    for service in SERVICES:
+        for kind in ("MONGO", "AMQP"):
+            ref = env[f"SECMONKEY_PROVISION_{service.upper()}_{kind}_URL"]
+            assert ref == {"name": f"secmonkey-{service}-secrets", "key": f"SECMONKEY_{kind}_URL"}
+    mounting = [
+        w["metadata"]["name"]
+        for w in find(objects, "Deployment") + find(objects, "Job")
+        if "secmonkey-provision-secrets" in secret_names(w)
+    ]
+    assert mounting == ["secmonkey-provision"]
+    # it runs again on the next apply once finished (Jobs are immutable)
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0
+
+
+def test_the_provisioning_job_settings_are_read(
+    objects: list[Object], overlay: Overlay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from secmonkey.common.provision import ProvisionSettings
+
+    job = one(objects, "Job", "secmonkey-provision")
+    [c] = job["spec"]["template"]["spec"]["containers"]
+    secrets = overlay_secrets(objects, overlay)
+    env: dict[str, str] = {}
+    for source in c["envFrom"]:
+        if "configMapRef" in source:
+            env |= one(objects, "ConfigMap", source["configMapRef"]["name"])["data"]
+        else:
+            env |= secrets[source["secretRef"]["name"]]
+    for item in c["env"]:
+        ref = item["valueFrom"]["secretKeyRef"]
+        env[item["name"]] = secrets[ref["name"]][ref["key"]]
+    with_env(monkeypatch, env)
+    settings = ProvisionSettings()
+    assert settings.mongo_url == secrets["secmonkey-provision-secrets"]["SECMONKEY_MONGO_URL"]
+    assert settings.rabbitmq_users == ("none" if overlay.name == "dev" else "management")
+    assert settings.api_amqp_url == secrets["secmonkey-api-secrets"]["SECMONKEY_AMQP_URL"]

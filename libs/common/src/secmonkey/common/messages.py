@@ -64,7 +64,17 @@ SYSTEM_CONDITIONS = (
     "system.undelivered_growing",  # alerts that finally failed are piling up
     "system.consumer_not_ready",  # a consumer has waited out a fault, or been absent, for minutes
 )
-SYSTEM_EVENT_TYPES = SYSTEM_CONDITIONS + tuple(f"{t}_resolved" for t in SYSTEM_CONDITIONS)
+# One-off notices (no episode, no `_resolved`).
+SYSTEM_NOTICES = (
+    "system.deletion_held",  # a complete sweep would delete too many groups: held (auditor)
+)
+SYSTEM_EVENT_TYPES = (
+    SYSTEM_CONDITIONS + tuple(f"{t}_resolved" for t in SYSTEM_CONDITIONS) + SYSTEM_NOTICES
+)
+# Types a version-2 reader would refuse (an unknown `system.*`): stamped version 3, which
+# a version-2 build reads as "the next version" and routes by type, so a rolling upgrade
+# dead-letters nothing. This wave's schema step adds its other new types here.
+VERSION_3_TYPES = frozenset(SYSTEM_NOTICES)
 # Version 2 reserves these families for this wave's admin audit log and change control.
 RESERVED_FAMILIES = ("admin", "change")
 EVENT_FAMILIES = ("group", "issue", "system", *RESERVED_FAMILIES)
@@ -88,6 +98,7 @@ EventType = Literal[
     "system.dead_letters_growing_resolved",
     "system.undelivered_growing_resolved",
     "system.consumer_not_ready_resolved",
+    "system.deletion_held",
 ]
 KNOWN_EVENT_TYPES = frozenset(GROUP_EVENT_TYPES + ISSUE_EVENT_TYPES + SYSTEM_EVENT_TYPES)
 
@@ -296,6 +307,8 @@ class Event(Message):
         return self
 
     def needed_version(self) -> int:
+        if self.type in VERSION_3_TYPES:
+            return 3
         if self.system is not None or event_family(self.type) not in ("group", "issue"):
             return 2
         return FIRST_VERSION

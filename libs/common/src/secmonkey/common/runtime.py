@@ -41,6 +41,7 @@ RABBITMQ_CONNECTED = Gauge(
 RABBITMQ_CONNECTED.set_function(lambda: float(any(r.rabbit_connected() for r in list(_open))))
 RECONNECT_FIRST_DELAY = 0.5
 RECONNECT_MAX_DELAY = 30.0
+TASK_STOP_SECONDS = 5.0
 
 
 def _freeze_once() -> None:
@@ -76,12 +77,15 @@ class Runtime:
         indexes: bool = True,
         rabbit_in_background: bool = False,
     ) -> Runtime:
-        """Connect to MongoDB (creating indexes) and RabbitMQ (declaring the topology).
+        """Connect to MongoDB (creating indexes) and RabbitMQ (declaring the topology);
+        with `declare_at_start` off, only check both exist (`NotProvisioned` names what not).
 
         With `rabbit_in_background` RabbitMQ is connected by a task that retries until it
         answers (`publisher` is None until then), so the service starts without it.
         """
-        client = storage.connect(settings.mongo_url, query_timeout=settings.query_timeout_seconds)
+        client = storage.connect(
+            settings.mongo_url, operation_timeout_seconds=settings.mongo_timeout_seconds
+        )
         db = client[settings.mongo_db]
         try:
             # What the database can do, found once; a backend it does not know stops here.
@@ -94,10 +98,16 @@ class Runtime:
             raise
         runtime = cls(settings=settings, client=client, db=db, capabilities=capabilities)
         try:
-            if indexes:
+            if indexes and settings.declare_at_start:
                 await storage.with_retry(
                     lambda: storage.ensure_indexes(db), what="creating indexes"
                 )
+            elif indexes:
+                missing = await storage.with_retry(
+                    lambda: storage.missing_indexes(db), what="checking indexes"
+                )
+                if missing:
+                    raise amqp.NotProvisioned(missing)
             if rabbit and rabbit_in_background:
                 runtime.rabbit_optional, runtime.rabbit_pending = True, "connecting"
                 tried = asyncio.Event()
@@ -127,9 +137,10 @@ class Runtime:
     async def _connect_rabbit(self) -> None:
         connection = await amqp.connect(self.settings.amqp_url)
         try:
-            await amqp.declare_topology(connection)
+            declare = self.settings.declare_at_start
+            await (amqp.declare_topology if declare else amqp.check_topology)(connection)
             publisher = await amqp.Publisher.open(
-                connection, deadline=self.settings.publish_timeout_seconds
+                connection, deadline=self.settings.publish_timeout_seconds, declare=declare
             )
         except BaseException:
             await connection.close()
@@ -194,9 +205,16 @@ class Runtime:
         _open.discard(self)
         for task in self.tasks:
             task.cancel()
+        if self.tasks:
+            # A library may swallow the cancellation while the task waits on it (aiormq can,
+            # while a channel opens or closes): such a task is abandoned after a bound
+            # instead of holding the shutdown forever.
+            _, stuck = await asyncio.wait(self.tasks, timeout=TASK_STOP_SECONDS)
+            for task in stuck:
+                log.warning("task %s did not stop when cancelled; abandoned", task.get_name())
         for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: a failed task was already logged where it ran
         if self.consumers and self.settings.consumer_report_seconds > 0:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(3):

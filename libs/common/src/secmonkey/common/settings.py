@@ -29,13 +29,14 @@ class CommonSettings(BaseSettings):
             "element_match, large_bulk_writes, or none); default: detected (MongoDB, FerretDB)"
         ),
     )
-    query_timeout_seconds: float = Field(
+    mongo_timeout_seconds: float = Field(
         default=60.0,
-        ge=0,
+        gt=0,
         le=3600,
         description=(
-            "server-side time limit of every database operation (maxTimeMS; per batch of a "
-            "cursor); 0: none"
+            "client-side deadline of each database operation (PyMongo timeoutMS; each batch "
+            "of a cursor gets its own): a frozen or unanswering server raises, and the "
+            "caller waits and retries as for an unreachable one, instead of hanging"
         ),
     )
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
@@ -55,6 +56,15 @@ class CommonSettings(BaseSettings):
     prefetch: int = Field(default=16, ge=1, le=1000)
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Base URL of the API, used in alert links"
+    )
+    declare_at_start: bool = Field(
+        default=True,
+        description=(
+            "create indexes, exchanges and queues at start (local and development: the "
+            "service's credentials may); false: only check they exist and stop naming what "
+            "is missing (production: `secmonkey admin provision` creates them, the services' "
+            "least-privilege users may not)"
+        ),
     )
     consumer_report_seconds: float = Field(
         default=30.0,

@@ -15,10 +15,13 @@ from secmonkey.common.serving import serve
 
 
 async def _create_key(settings: Settings, name: str, role: str) -> str:
-    client = storage.connect(settings.mongo_url)
+    client = storage.connect(
+        settings.mongo_url, operation_timeout_seconds=settings.mongo_timeout_seconds
+    )
     try:
         db = client[settings.mongo_db]
-        await storage.ensure_indexes(db)
+        if settings.declare_at_start:  # else made by `secmonkey admin provision`
+            await storage.ensure_indexes(db)
         _, key = await create_key(db, name, role)  # type: ignore[arg-type]
         return key
     finally:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from secmonkey.auditor.consumer import queue_spec, start_consumer
+from secmonkey.auditor.deletion_hold import HoldPolicy
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig, load_rules
 from secmonkey.auditor.settings import Settings
@@ -61,11 +62,20 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
             runtime.publisher if settings.auditor_publish_events else None,
             context_ttl=settings.auditor_context_ttl,
             read_concurrency=settings.auditor_read_concurrency,
+            hold=HoldPolicy(
+                settings.auditor_deletion_hold_share, settings.auditor_deletion_hold_min_groups
+            ),
         )
         await with_retry(auditor.ensure_lookups, what="filing search lookups")
         assert runtime.rabbit is not None
         spec = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
-        consumer = await start_consumer(runtime.rabbit, auditor, spec, prefetch=settings.prefetch)
+        consumer = await start_consumer(
+            runtime.rabbit,
+            auditor,
+            spec,
+            prefetch=settings.prefetch,
+            declare=settings.declare_at_start,
+        )
         runtime.consumers.append(consumer)
         runtime.tasks.append(
             asyncio.create_task(

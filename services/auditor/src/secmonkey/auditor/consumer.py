@@ -41,8 +41,11 @@ async def start_consumer(
     spec: amqp.QueueSpec,
     *,
     prefetch: int,
+    declare: bool = True,
 ) -> amqp.Consumer:
-    consumer = amqp.Consumer(connection, spec, SnapshotHandler(auditor), prefetch=prefetch)
+    consumer = amqp.Consumer(
+        connection, spec, SnapshotHandler(auditor), prefetch=prefetch, declare=declare
+    )
     await consumer.start()
     log.info("consuming %s", spec.name)
     return consumer

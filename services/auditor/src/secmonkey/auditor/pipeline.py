@@ -35,6 +35,7 @@ from secmonkey.auditor.decide import (
     observations,
     sweep_deletions,
 )
+from secmonkey.auditor.deletion_hold import DeletionHolds, HoldPolicy, decide_hold, held_event
 from secmonkey.auditor.expiry import expire_justifications
 from secmonkey.auditor.outbox import Outbox
 from secmonkey.auditor.rule_context import ContextSource, Directory
@@ -88,8 +89,11 @@ class Auditor:
         read_concurrency: int = 8,
         capabilities: Capabilities | None = None,
         store: Store | None = None,
+        hold: HoldPolicy | None = None,
     ) -> None:
         self.db = db
+        self.hold = hold or HoldPolicy()
+        self.holds = DeletionHolds(db)
         self.rules = rules
         self.store = store or Store(db, capabilities, read_concurrency=read_concurrency)
         self.contexts = ContextSource(db, rules, context_ttl)
@@ -135,7 +139,8 @@ class Auditor:
         return events
 
     async def apply_sweep(self, message: SweepCompleted) -> list[Event]:
-        """Mark deleted every active group of the account-region a complete sweep missed."""
+        """Mark deleted every active group of the account-region a complete sweep missed,
+        unless that is a mass deletion a second sweep has yet to confirm (`deletion_hold`)."""
         if not message.complete:
             log.info(
                 "sweep %s of %s/%s incomplete (%s): nothing is deleted",
@@ -149,10 +154,23 @@ class Auditor:
         projection = {"_id": 1, "group_id": 1, "last_seen": 1}
         active = await self.db.items.find(query, projection).to_list(None)
         candidates = sweep_deletions(message, active)
-        if not candidates:
+        hold = await self.holds.get(message)
+        if not candidates and hold is None:
             return []
-        directory = await self.contexts.directory()
-        return await self._settle(list(candidates), directory)
+        decision = decide_hold(self.hold, message, len(active), candidates, hold)
+        events: list[Event] = []
+        if decision.hold is not None:
+            await self.holds.put(decision.hold)
+            held = held_event(self.hold, message, len(active), len(decision.held))
+            log.warning("%s", held.system.detail if held.system else held.type)
+            await self.outbox.store([held])
+            events.append(held)
+        if decision.apply:
+            directory = await self.contexts.directory()
+            events += await self._settle(list(decision.apply), directory)
+        if decision.hold is None and hold is not None:
+            await self.holds.clear(message)
+        return events
 
     def inputs(self, directory: Directory) -> AuditInputs:
         def findings(

@@ -42,3 +42,18 @@ class Settings(CommonSettings):
         gt=0,
         description="period of the justification-expiry scan (groups seen meanwhile re-open at once)",
     )
+    auditor_deletion_hold_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description=(
+            "a complete sweep that would delete more than this share of an account-region's "
+            "groups is held (system.deletion_held) until a second complete sweep confirms it; "
+            "1: never held"
+        ),
+    )
+    auditor_deletion_hold_min_groups: int = Field(
+        default=10,
+        ge=0,
+        description="hold mass deletions only in account-regions with more groups than this",
+    )

@@ -50,7 +50,7 @@ def queue_spec(settings: Settings) -> amqp.QueueSpec:
 
 def undelivered_queue(spec: amqp.QueueSpec) -> str:
     """Where deliveries that finally failed are kept: `<queue>.undelivered`."""
-    return f"{spec.name}.undelivered"
+    return amqp.undelivered_queue(spec)
 
 
 def default_senders(settings: Settings, db: Database) -> dict[str, Sender]:
@@ -94,7 +94,13 @@ class Notifier:
             DeadLetters(publisher, undelivered_queue(self.spec)),
         )
         self.digests = Digests(db, settings, self.store, self.routes, self.attempts)
-        self.consumer = amqp.Consumer(rabbit, self.spec, self.handle, prefetch=settings.prefetch)
+        self.consumer = amqp.Consumer(
+            rabbit,
+            self.spec,
+            self.handle,
+            prefetch=settings.prefetch,
+            declare=settings.declare_at_start,
+        )
         self._loops: list[asyncio.Task[None]] = []
         self._unqueued: set[str] = set()  # events whose early send outran a failed insert
 
@@ -122,6 +128,11 @@ class Notifier:
             await sender.close()
 
     async def _declare_undelivered(self) -> None:
+        if not self.settings.declare_at_start:
+            missing = await amqp.check_queues(self.rabbit, [], [undelivered_queue(self.spec)])
+            if missing:
+                raise amqp.NotProvisioned(missing)
+            return
         channel = await self.rabbit.channel()
         try:
             exchanges = await amqp.declare_exchanges(channel)

@@ -15,6 +15,7 @@ import typer
 
 from secmonkey.client.cli import (
     accounts,
+    admin_provision,
     allowlist,
     dead_letters,
     events,
@@ -73,6 +74,7 @@ app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(allowlist.app, name="allowlist")
 app.add_typer(keys.app, name="keys")
 app.add_typer(dead_letters.app, name="dead-letters")
+app.add_typer(admin_provision.admin_app, name="admin")
 
 
 def main(argv: list[str] | None = None) -> int:

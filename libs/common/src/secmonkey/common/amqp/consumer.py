@@ -22,7 +22,9 @@ from secmonkey.common.amqp.topology import (
     PUBLISHED_BY_HEADER,
     REASON_HEADER,
     SOURCE_QUEUE_HEADER,
+    NotProvisioned,
     QueueSpec,
+    check_queues,
     dead_letter_exchange,
     declare_queue,
     queue_exists,
@@ -119,8 +121,11 @@ class Consumer:
         *,
         prefetch: int = 16,
         retry: RetryPolicy | None = None,
+        declare: bool = True,
     ) -> None:
         self.connection = connection
+        # False: the queue must exist (made by `secmonkey admin provision`); only checked
+        self.declare = declare
         self.spec = spec
         self.handler = handler
         self.prefetch = prefetch
@@ -135,8 +140,14 @@ class Consumer:
         channel = await self.connection.channel(publisher_confirms=True)
         await channel.set_qos(prefetch_count=self.prefetch)
         self.channel = channel
-        existing = await queue_exists(self.connection, self.spec.name)
-        self._queue = await declare_queue(channel, self.spec, existing=existing)
+        if self.declare:
+            existing = await queue_exists(self.connection, self.spec.name)
+            self._queue = await declare_queue(channel, self.spec, existing=existing)
+        else:
+            missing = await check_queues(self.connection, [self.spec])
+            if missing:
+                raise NotProvisioned(missing)
+            self._queue = await declare_queue(channel, self.spec, passive=True)
         self._tag = await self._queue.consume(self._on_message)
 
     async def stop(self) -> None:

@@ -73,12 +73,18 @@ class Publisher:
 
     @classmethod
     async def open(
-        cls, connection: AbstractRobustConnection, *, deadline: float = DEFAULT_PUBLISH_TIMEOUT
+        cls,
+        connection: AbstractRobustConnection,
+        *,
+        deadline: float = DEFAULT_PUBLISH_TIMEOUT,
+        declare: bool = True,
     ) -> Publisher:
+        """A publisher on a confirming channel; `declare=False`: the exchanges are looked up,
+        not declared (a least-privilege user may not configure them)."""
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         publisher = cls(channel, connection=connection, deadline=deadline)
         publisher.user_id = broker_user(connection)
-        publisher._exchanges = await declare_exchanges(channel)
+        publisher._exchanges = await declare_exchanges(channel, passive=not declare)
         return publisher
 
     def _refuse_if_unavailable(self) -> None:

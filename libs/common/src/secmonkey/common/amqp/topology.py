@@ -60,6 +60,12 @@ def dead_letter_exchange(queue: str) -> str:
 AUDITOR_QUEUE = QueueSpec("auditor.snapshots", SNAPSHOTS_EXCHANGE, ("aws.#",))
 NOTIFIER_QUEUE = QueueSpec("notifier.events", EVENTS_EXCHANGE, ("#",))
 SWEEPS = QueueSpec(SWEEPS_QUEUE)
+TOPOLOGY = (SWEEPS, AUDITOR_QUEUE, NOTIFIER_QUEUE)
+
+
+def undelivered_queue(spec: QueueSpec) -> str:
+    """Where the notifier keeps deliveries that finally failed: `<queue>.undelivered`."""
+    return f"{spec.name}.undelivered"
 
 
 async def connect(url: str) -> AbstractRobustConnection:
@@ -67,7 +73,31 @@ async def connect(url: str) -> AbstractRobustConnection:
     return await aio_pika.connect_robust(url, client_properties={"connection_name": "secmonkey"})
 
 
-async def declare_exchanges(channel: AbstractChannel) -> dict[str, AbstractExchange]:
+class NotProvisioned(RuntimeError):
+    """What a service needs (queues, exchanges, indexes) does not exist, and the service's
+    credentials may not create it (`SECMONKEY_DECLARE_AT_START=false`)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        super().__init__(
+            f"not provisioned: missing {', '.join(missing)}; run `secmonkey admin provision` "
+            "(or `python -m secmonkey.common.provision`) with admin credentials"
+        )
+
+
+async def declare_exchanges(
+    channel: AbstractChannel, *, passive: bool = False
+) -> dict[str, AbstractExchange]:
+    """The exchanges DESIGN §4 names; `passive`: only look them up (no permission needed;
+    a missing one raises `NotProvisioned`)."""
+    if passive:
+        found = {}
+        for name in (SNAPSHOTS_EXCHANGE, EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE):
+            try:
+                found[name] = await channel.get_exchange(name, ensure=True)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                raise NotProvisioned([f"exchange {name}"]) from None
+        return found
     exchanges = {}
     for name in (SNAPSHOTS_EXCHANGE, EVENTS_EXCHANGE):
         exchanges[name] = await channel.declare_exchange(
@@ -92,16 +122,46 @@ async def queue_exists(connection: AbstractRobustConnection, name: str) -> bool:
     return True
 
 
+async def check_queues(
+    connection: AbstractRobustConnection, specs: Sequence[QueueSpec], extra: Sequence[str] = ()
+) -> list[str]:
+    """What of `specs` (queue, dead-letter exchange and queue), the exchanges and the
+    `extra` queues is missing; each lookup on a channel of its own (a miss closes it)."""
+    missing = []
+    for kind, name in [
+        *(("exchange", e) for e in (SNAPSHOTS_EXCHANGE, EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE)),
+        *(("exchange", s.dead_letter_exchange) for s in specs),
+        *(("queue", q) for s in specs for q in (s.name, s.dead_letter_queue)),
+        *(("queue", q) for q in extra),
+    ]:
+        channel = await connection.channel()
+        try:
+            if kind == "queue":
+                await channel.declare_queue(name, passive=True)
+            else:
+                await channel.get_exchange(name, ensure=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            missing.append(f"{kind} {name}")
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+    return missing
+
+
 async def declare_queue(
-    channel: AbstractChannel, spec: QueueSpec, *, existing: bool = False
+    channel: AbstractChannel, spec: QueueSpec, *, existing: bool = False, passive: bool = False
 ) -> AbstractQueue:
     """Declare the exchanges, `spec`'s dead-letter queue and `spec` itself, bound. Idempotent.
 
     With `existing` the queue is used as it was created: a queue made by an earlier
     release keeps its arguments (RabbitMQ refuses a declaration with other ones), so an
     upgrade does not stop at start; moving it to at-least-once dead-lettering is an
-    operator's step (docs/operations.md).
+    operator's step (docs/operations.md). With `passive` nothing is declared: the queue
+    is looked up as `secmonkey admin provision` made it (call `check_queues` first for an
+    error naming everything missing).
     """
+    if passive:
+        return await channel.declare_queue(spec.name, passive=True)
     exchanges = await declare_exchanges(channel)
     own_dlx = await channel.declare_exchange(
         spec.dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True
@@ -138,8 +198,19 @@ async def declare_topology(connection: AbstractRobustConnection) -> None:
     """Everything DESIGN §4 names; each service may call it at start."""
     channel = await connection.channel()
     try:
-        for spec in (SWEEPS, AUDITOR_QUEUE, NOTIFIER_QUEUE):
+        for spec in TOPOLOGY:
             existing = await queue_exists(connection, spec.name)
             await declare_queue(channel, spec, existing=existing)
+        undelivered = await channel.declare_queue(
+            undelivered_queue(NOTIFIER_QUEUE), durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await undelivered.bind(DEAD_LETTER_EXCHANGE, routing_key=undelivered.name)
     finally:
         await channel.close()
+
+
+async def check_topology(connection: AbstractRobustConnection) -> None:
+    """Raise `NotProvisioned` naming whatever of DESIGN §4's topology is missing."""
+    missing = await check_queues(connection, TOPOLOGY, [undelivered_queue(NOTIFIER_QUEUE)])
+    if missing:
+        raise NotProvisioned(missing)

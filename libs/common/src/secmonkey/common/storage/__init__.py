@@ -15,7 +15,13 @@ from secmonkey.common.storage.backend import (
     capabilities_of,
     detect,
 )
-from secmonkey.common.storage.client import Database, connect, ensure_indexes, ping
+from secmonkey.common.storage.client import (
+    Database,
+    connect,
+    ensure_indexes,
+    missing_indexes,
+    ping,
+)
 from secmonkey.common.storage.collections import COLLECTIONS, INDEXES
 from secmonkey.common.storage.errors import is_duplicate_key, is_transient
 from secmonkey.common.storage.ops import Delete, Replace, Update, WriteOp
@@ -38,6 +44,7 @@ __all__ = [
     "connect",
     "detect",
     "ensure_indexes",
+    "missing_indexes",
     "insert_unique",
     "is_duplicate_key",
     "is_transient",

@@ -3,8 +3,10 @@ through the named functions in `secmonkey.common` listed beside it) and its inde
 
 Another service that must change an owner's collection calls a function that lives in
 `secmonkey.common` and is tested with the owner's code; reading another service's
-collection goes through named functions too. `secmonkey admin provision` (wave 2) will
-derive per-service database roles from this table.
+collection goes through named functions too; `readers` lists the other services that read
+it (checked against the code by tests/unit/common/test_collection_owners.py).
+`secmonkey admin provision` derives each service's database role from this table
+(`secmonkey.common.provision.mongo_roles`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class Collection:
     # (service, `secmonkey.common` function): how another service writes this collection
     shared_writes: tuple[tuple[Service, str], ...] = ()
     about: str = ""
+    # the other services that read it (directly or through `secmonkey.common`)
+    readers: tuple[Service, ...] = ()
 
 
 COLLECTIONS: dict[str, Collection] = {
@@ -32,6 +36,7 @@ COLLECTIONS: dict[str, Collection] = {
         [IndexModel([("enabled", ASCENDING)])],
         shared_writes=(("collector", "accounts.upsert_accounts"),),
         about="monitored and trusted accounts (the collector seeds them from its file)",
+        readers=("collector", "auditor", "notifier"),
     ),
     "items": Collection(
         "auditor",
@@ -44,6 +49,7 @@ COLLECTIONS: dict[str, Collection] = {
             IndexModel([("max_severity_rank", DESCENDING)]),
         ],
         shared_writes=(("api", "issue_counters.recount"),),
+        readers=("api", "collector"),
     ),
     "revisions": Collection(
         "auditor",
@@ -55,6 +61,7 @@ COLLECTIONS: dict[str, Collection] = {
             ),
             IndexModel([("key", ASCENDING), ("observed_at", ASCENDING)]),
         ],
+        readers=("api", "collector", "notifier"),
     ),
     "issues": Collection(
         "auditor",
@@ -65,6 +72,7 @@ COLLECTIONS: dict[str, Collection] = {
             IndexModel([("rule_id", ASCENDING), ("status", ASCENDING)]),
         ],
         shared_writes=(("api", "justifications.justify"), ("api", "justifications.withdraw")),
+        readers=("api", "notifier"),
     ),
     "events": Collection(
         "auditor",
@@ -78,14 +86,20 @@ COLLECTIONS: dict[str, Collection] = {
         shared_writes=(("api", "event_feed.append"), ("collector", "event_feed.append")),
         about="the change and issue feed (the API appends issue.justified, the collector's "
         "watchdog system.* events)",
+        readers=("api", "collector"),
     ),
     "outbox": Collection("auditor", about="events stored but not yet published"),
+    "deletion_holds": Collection(
+        "auditor", about="per account-region: sweep deletions held until a second sweep"
+    ),
     # `_id`-keyed lookups of the search index (secmonkey.common.search_index), read by `_id`.
-    "rule_ranges": Collection("auditor"),
-    "rule_postings": Collection("auditor"),
-    "group_ids": Collection("auditor"),
-    "subscriptions": Collection("api", [IndexModel([("enabled", ASCENDING)])]),
-    "allowlist": Collection("api"),
+    "rule_ranges": Collection("auditor", readers=("api",)),
+    "rule_postings": Collection("auditor", readers=("api",)),
+    "group_ids": Collection("auditor", readers=("api",)),
+    "subscriptions": Collection(
+        "api", [IndexModel([("enabled", ASCENDING)])], readers=("notifier",)
+    ),
+    "allowlist": Collection("api", readers=("auditor",)),
     "api_keys": Collection("api", [IndexModel([("hash", ASCENDING)], unique=True)]),
     "api_outbox": Collection(
         "api",
@@ -102,6 +116,7 @@ COLLECTIONS: dict[str, Collection] = {
             IndexModel([("status", ASCENDING), ("at", DESCENDING)]),
             IndexModel([("subscription_id", ASCENDING), ("at", DESCENDING)]),
         ],
+        readers=("api",),
     ),
     "delivery_schedule": Collection(
         "notifier",
@@ -124,10 +139,21 @@ COLLECTIONS: dict[str, Collection] = {
         "collector",
         [IndexModel([("sweep_id", ASCENDING)]), IndexModel([("started_at", DESCENDING)])],
         shared_writes=(("api", "sweep_requests.request_sweep"),),
+        readers=("api",),
     ),
     "leases": Collection("collector"),
     "schedules": Collection("collector"),
     "schedule_claims": Collection("collector"),
+    "collector_outbox": Collection(
+        "collector",
+        [IndexModel([("at", ASCENDING)])],
+        about="the scheduler's sweep requests stored until RabbitMQ confirmed them",
+    ),
+    "collector_outbox_claims": Collection(
+        "collector",
+        [IndexModel([("at", ASCENDING)])],
+        about="which replica republishes, per period",
+    ),
     "event_marks": Collection("collector", about="the latest CloudTrail call seen per group"),
     "watchdog": Collection(
         "collector", about="each system condition's state and episodes (and its unsent events)"
@@ -151,6 +177,11 @@ INDEXES: dict[str, list[IndexModel]] = {name: c.indexes for name, c in COLLECTIO
 def owned_by(service: Service) -> set[str]:
     """The collections `service` owns."""
     return {name for name, c in COLLECTIONS.items() if c.owner == service}
+
+
+def read_by(service: Service) -> set[str]:
+    """The collections of other services that `service` reads."""
+    return {name for name, c in COLLECTIONS.items() if service in c.readers}
 
 
 def written_through_common(service: Service) -> set[str]:
