@@ -71,8 +71,9 @@ async def test_the_api_connects_with_a_query_time_limit(small_scan_app: FastAPI)
 
 
 async def test_database_stops_a_query_past_its_time_limit(mongo_url: str) -> None:
-    """The server enforces `maxTimeMS` (FerretDB 1.24 does, as MongoDB): error 50."""
-    client = storage.connect(mongo_url)
+    """The server enforces `maxTimeMS` (FerretDB 1.24 does, as MongoDB): error 50. (Without
+    the client's own deadline here, which would otherwise set the limit itself.)"""
+    client = storage.connect(mongo_url, operation_timeout_seconds=None)
     db = client[f"test_{uuid.uuid4().hex[:10]}"]
     try:
         await db.items.insert_many([{"s": "x" * 100, "i": i} for i in range(20_000)])
