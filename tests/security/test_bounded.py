@@ -67,7 +67,7 @@ async def test_every_query_carries_a_server_side_time_limit(mongo_url: str) -> N
 
 
 async def test_the_api_connects_with_a_query_time_limit(small_scan_app: FastAPI) -> None:
-    assert small_scan_app.state.runtime.client.options.timeout == 30.0
+    assert small_scan_app.state.runtime.client.options.timeout == 60.0
 
 
 async def test_database_stops_a_query_past_its_time_limit(mongo_url: str) -> None:

@@ -52,13 +52,6 @@ class Settings(ConsoleSettings):
     report_limit: int = Field(
         default=1000, ge=1, le=100_000, description="issues listed in a JSON/HTML report by default"
     )
-    mongo_timeout_seconds: float = Field(
-        default=30.0,
-        gt=0,
-        le=3600,
-        description="deadline of each database operation a request makes, also sent to the "
-        "server as its time limit (maxTimeMS): a viewer cannot start a query that runs longer",
-    )
     metrics_host: str | None = Field(
         default=None, description="address of the probes and metrics server; default: `host`"
     )
