@@ -493,7 +493,9 @@ COUNTERS: dict[str, Callable[[Any], int]] = {
 @contextlib.contextmanager
 def api_server(db_name: str) -> Iterator[str]:
     port = free_port()
+    ops_port = free_port()
     env = os.environ | {
+        "SECMONKEY_METRICS_PORT": str(ops_port),
         "SECMONKEY_MONGO_URL": MONGO_URL,
         "SECMONKEY_AMQP_URL": AMQP_URL,
         "SECMONKEY_MONGO_DB": db_name,
@@ -509,7 +511,8 @@ def api_server(db_name: str) -> Iterator[str]:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                ready = httpx.get(f"http://127.0.0.1:{ops_port}/readyz", timeout=5)
+                if ready.status_code == 200:
                     break
             if process.poll() is not None:
                 raise RuntimeError("the API exited during start")

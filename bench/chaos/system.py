@@ -48,6 +48,8 @@ class System:
         self.mongo = Mongo(self.processes, self.state)
         self.db_name = f"{name}_{self.suffix}"
         self.ports = {s: free_port() for s in (*SERVICES, "moto", "webhook", "smtp")}
+        # The API serves probes and metrics on a port of their own; the others on their only one.
+        self.probe_ports = {s: self.ports[s] for s in SERVICES} | {"api": free_port()}
         self.admin_key = f"smk_{secrets.token_urlsafe(24)}"
         self.accounts_file = self.state / "accounts.yaml"
         self.sink_files = {c: self.state / f"{c}.alerts" for c in CHANNELS}
@@ -133,6 +135,7 @@ class System:
             "SECMONKEY_LOG_LEVEL": self.args.log_level,
             "SECMONKEY_PORT": str(self.ports[service]),
             "SECMONKEY_AUDITOR_PORT": str(self.ports[service]),
+            "SECMONKEY_METRICS_PORT": str(self.probe_ports[service]),
             "SECMONKEY_PUBLIC_URL": f"http://127.0.0.1:{self.ports['api']}",
             "SECMONKEY_BOOTSTRAP_ADMIN_KEY": self.admin_key,
             "SECMONKEY_SMTP_HOST": "127.0.0.1",
@@ -151,12 +154,15 @@ class System:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    def probe_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.probe_ports[service]}"
+
     def wait_ready(self, service: str, timeout: float) -> float:
         """Seconds until `/readyz` answers 200 (raises when it never does)."""
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url(service)}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.probe_url(service)}/readyz", timeout=2).status_code == 200:
                     return time.monotonic() - started
             if service in self.processes.crashed():
                 break
@@ -167,7 +173,7 @@ class System:
         """Every service answers `/readyz` with 200."""
         for service in SERVICES:
             try:
-                if httpx.get(f"{self.url(service)}/readyz", timeout=2).status_code != 200:
+                if httpx.get(f"{self.probe_url(service)}/readyz", timeout=2).status_code != 200:
                     return False
             except httpx.HTTPError:
                 return False
@@ -199,7 +205,12 @@ class System:
 
     def sweep_now(self) -> None:
         with contextlib.suppress(httpx.HTTPError):
-            httpx.post(f"{self.url('collector')}/sweeps", json={}, timeout=10)
+            httpx.post(
+                f"{self.url('api')}/api/v1/sweeps",
+                json={},
+                headers={"Authorization": f"Bearer {self.admin_key}"},
+                timeout=10,
+            )
 
     # --- counting -------------------------------------------------------------
     def events(self) -> dict[str, float]:

@@ -185,9 +185,9 @@ class Collector:
         await connection.close()
 
     async def sweep(self, accounts: list[str], expected_regions: int) -> dict[str, Any]:
-        """Time one sweep: POST /sweeps until the last SweepCompleted has arrived."""
-        import httpx
-
+        """Time one sweep: POST /api/v1/sweeps until the last SweepCompleted has arrived."""
+        sys.path.insert(0, str(ROOT))
+        from bench.sweeps_api import sweeps_api
         from secmonkey.common import amqp
         from secmonkey.common.messages import (
             SNAPSHOTS_EXCHANGE,
@@ -215,14 +215,15 @@ class Collector:
                 bodies.append(message.body)  # parsed after the clock stops
 
         await queue.consume(on_message)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as http:
+        async with sweeps_api(self.mongo_url, self.amqp_url, self.db, self.queue) as http:
             started = time.perf_counter()
             answer = await http.post("/sweeps", json={"account_ids": accounts})
             answer.raise_for_status()
+            sweep_id = answer.json()["sweeps"][0]["sweep_id"]
             await asyncio.wait_for(done.wait(), 600)
             seconds = time.perf_counter() - started
             for _ in range(300):  # the status documents are written just after publishing
-                status = (await http.get(f"/sweeps/{answer.json()['sweep_id']}")).json()
+                status = (await http.get(f"/sweeps/{sweep_id}")).json()
                 if status["status"] not in ("pending", "running"):
                     break
                 await asyncio.sleep(0.1)

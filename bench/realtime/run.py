@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import Processes, free_port, percentile, wait_port  # noqa: E402
+from bench.sweeps_api import ask_sweep, sweeps_api  # noqa: E402
 from secmonkey.collector.simulate import (  # noqa: E402
     EXTERNAL_ID,
     create_monitor_role,
@@ -287,9 +288,8 @@ async def seed(db_name: str, receiver_port: int) -> None:
 
 async def baseline(pipeline: Pipeline, expected: int) -> None:
     """Sweep once and wait until the auditor holds every group."""
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{pipeline.collector_port}") as http:
-        answer = await http.post("/sweeps", json={"account_ids": [ACCOUNT]})
-        answer.raise_for_status()
+    async with sweeps_api(MONGO_URL, AMQP_URL, pipeline.db_name, pipeline.sweeps_queue) as api:
+        await ask_sweep(api, [ACCOUNT])
     client = storage.connect(MONGO_URL)
     db = client[pipeline.db_name]
     deadline = time.monotonic() + 180

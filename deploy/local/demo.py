@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 API = os.environ.get("SECMONKEY_DEMO_API", "http://127.0.0.1:8000")
+PROBES = os.environ.get("SECMONKEY_DEMO_API_PROBES", "http://127.0.0.1:9100")
 WEBHOOK = os.environ.get("SECMONKEY_DEMO_WEBHOOK", "http://127.0.0.1:8099")
 ALERTS = Path(os.environ.get("SECMONKEY_DEMO_ALERTS", ".local/alerts"))
 
@@ -29,7 +30,7 @@ def wait_for_api(timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{API}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{PROBES}/readyz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

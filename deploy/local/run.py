@@ -31,6 +31,9 @@ PORTS = {
     "auditor": BASE_PORT + 2,
     "notifier": BASE_PORT + 3,
 }
+# The API's probes and metrics have a port of their own (the other services have only one,
+# and serve nothing else on it).
+API_METRICS_PORT = BASE_PORT + 90
 MOTO_PORT = BASE_PORT + 55
 SMTP_PORT = BASE_PORT + 25
 WEBHOOK_PORT = BASE_PORT + 99
@@ -56,7 +59,10 @@ def _admin_key() -> str:
 
 def _port(service: str) -> str:
     """Each service's HTTP port, given to that process alone."""
-    return f"exec env SECMONKEY_PORT={PORTS[service]} SECMONKEY_AUDITOR_PORT={PORTS[service]} "
+    return (
+        f"exec env SECMONKEY_PORT={PORTS[service]} SECMONKEY_AUDITOR_PORT={PORTS[service]} "
+        f"SECMONKEY_METRICS_PORT={API_METRICS_PORT} "
+    )
 
 
 def _wait_for(path: Path) -> str:
@@ -90,6 +96,7 @@ def main() -> None:
         "SECMONKEY_WEBHOOK_ALLOW_HTTP": "true",
         "SECMONKEY_WEBHOOK_ALLOW_PRIVATE": "true",
         "SECMONKEY_DEMO_API": f"http://127.0.0.1:{PORTS['api']}",
+        "SECMONKEY_DEMO_API_PROBES": f"http://127.0.0.1:{API_METRICS_PORT}",
         "SECMONKEY_DEMO_WEBHOOK": f"http://127.0.0.1:{WEBHOOK_PORT}",
         "SECMONKEY_DEMO_ALERTS": str(ALERTS),
     }

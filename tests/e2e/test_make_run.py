@@ -24,7 +24,7 @@ def _free_base() -> int:
     """A base port whose +0..+99 neighbourhood this test uses (services, moto, sinks)."""
     for _ in range(50):
         base = 10000 + (uuid.uuid4().int % 220) * 100  # below the ephemeral range
-        ports = [base, base + 1, base + 2, base + 3, base + 25, base + 55, base + 99]
+        ports = [base, base + 1, base + 2, base + 3, base + 25, base + 55, base + 90, base + 99]
         if all(_free(p) for p in ports):
             return base
     raise RuntimeError("no free port range found")
@@ -135,5 +135,5 @@ def test_make_run_reaches_an_alert_answers_the_api_and_stops_cleanly(tmp_path: P
     time.sleep(1)
     leftovers = _processes_with_env("SECMONKEY_RUN_STATE", str(state))
     assert leftovers == [], f"processes left behind: {leftovers}"
-    for port in (base, base + 1, base + 2, base + 3, base + 25, base + 55, base + 99):
+    for port in (base, base + 1, base + 2, base + 3, base + 25, base + 55, base + 90, base + 99):
         assert _free(port), f"something still listens on {port}"

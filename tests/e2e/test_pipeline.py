@@ -33,15 +33,19 @@ class Services:
         self.tmp = tmp
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}
+        self.probe_ports: dict[str, int] = {}
 
     def start(self, name: str, env: dict[str, str]) -> None:
         port = free_port()
         self.ports[name] = port
+        # The API serves its probes on a port of their own; the others on their only one.
+        self.probe_ports[name] = free_port() if name == "api" else port
         full = {
             **os.environ,
             **env,
             "SECMONKEY_PORT": str(port),
             "SECMONKEY_AUDITOR_PORT": str(port),
+            "SECMONKEY_METRICS_PORT": str(self.probe_ports[name]),
         }
         log = (self.tmp / f"{name}.log").open("wb")
         self.procs[name] = subprocess.Popen(
@@ -53,7 +57,7 @@ class Services:
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        for name, port in self.ports.items():
+        for name, port in self.probe_ports.items():
             while True:
                 assert self.procs[name].poll() is None, f"{name} exited:\n{self.log(name)}"
                 try:

@@ -47,6 +47,13 @@ async def running(settings: Settings) -> AsyncIterator[FastAPI]:
         yield app
 
 
+def ops_client(app: FastAPI) -> httpx.AsyncClient:
+    """A client of the API's probes and metrics (the application on its metrics port)."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app.state.ops), base_url="http://ops"
+    )
+
+
 def client_for(app: FastAPI, key: str | None = ADMIN_KEY) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.AsyncClient(
@@ -88,26 +95,43 @@ async def drop(mongo_url: str, name: str) -> None:
 
 
 class LiveServer:
-    """The API under uvicorn on a free loopback port, in a thread with its own event loop."""
+    """The API under uvicorn on a free loopback port (and its probes and metrics on another),
+    in a thread with its own event loop."""
 
     def __init__(self, settings: Settings) -> None:
         self.port = free_port()
+        self.ops_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
+        self.ops_url = f"http://127.0.0.1:{self.ops_port}"
+        app = create_app(settings)
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         )
-        self._server = uvicorn.Server(config)
+        self._ops = uvicorn.Server(
+            uvicorn.Config(
+                app.state.ops,
+                host="127.0.0.1",
+                port=self.ops_port,
+                log_level="warning",
+                lifespan="off",
+            )
+        )
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        asyncio.run(self._server.serve())
+        async def both() -> None:
+            await asyncio.gather(self._server.serve(), self._ops.serve())
+
+        asyncio.run(both())
 
     def start(self) -> LiveServer:
         self._thread.start()
         wait_for_port("127.0.0.1", self.port, timeout=60)
-        httpx.get(f"{self.url}/readyz", timeout=30).raise_for_status()
+        wait_for_port("127.0.0.1", self.ops_port, timeout=60)
+        httpx.get(f"{self.ops_url}/readyz", timeout=30).raise_for_status()
         return self
 
     def stop(self) -> None:
         self._server.should_exit = True
+        self._ops.should_exit = True
         self._thread.join(timeout=30)

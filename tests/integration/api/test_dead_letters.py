@@ -13,6 +13,7 @@ import pytest_asyncio
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from secmonkey.common import amqp, dead_letters
+from secmonkey.common.health import ops_app
 from secmonkey.common.messages import SNAPSHOTS_EXCHANGE, parse_snapshot_message
 from secmonkey.common.storage import Database
 from tests.integration.api import harness
@@ -131,7 +132,12 @@ async def test_a_malformed_message_is_listed_with_its_reason_and_publisher_then_
     await asyncio.wait_for(broken.got.wait(), 10)
     assert broken.handled == [MALFORMED]
     assert (await listed(app_client, spec.name))["depth"] == 0
-    metrics = (await app_client.get("/metrics")).text
+    # the gauge is process-wide: any app's metrics port shows it
+    ops = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=ops_app(lambda: None)), base_url="http://ops"
+    )
+    async with ops:
+        metrics = (await ops.get("/metrics")).text
     assert f'secmonkey_dead_letters{{queue="{spec.name}"}} 0.0' in metrics
 
 

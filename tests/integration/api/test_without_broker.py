@@ -53,13 +53,13 @@ async def test_the_api_starts_without_rabbitmq_and_serves_reads_and_the_console(
                 groups = await client.get("/api/v1/groups")
                 assert groups.status_code == 200, groups.text
                 assert groups.json()["items"]
-                ready = await client.get("/readyz")
+                ready = await client.get(f"{server.ops_url}/readyz")
                 assert ready.status_code == 200, ready.text
                 assert ready.json()["status"] == "degraded"
                 assert ready.json()["checks"]["mongodb"] == "ok"
                 assert ready.json()["checks"]["rabbitmq"].startswith("degraded: unavailable")
                 # (process-wide gauges: other APIs of this test process are connected)
-                metrics = (await client.get("/metrics")).text
+                metrics = (await client.get(f"{server.ops_url}/metrics")).text
                 assert "# TYPE secmonkey_rabbitmq_connected gauge" in metrics
         finally:
             await asyncio.to_thread(server.stop)

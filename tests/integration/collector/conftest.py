@@ -24,6 +24,7 @@ from secmonkey.common.messages import (
     parse_snapshot_message,
 )
 from secmonkey.common.storage import Database
+from tests.integration.api import harness
 from tests.support.servers import MotoServer
 
 
@@ -150,13 +151,38 @@ async def running(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@asynccontextmanager
+async def sweeps_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in process, on the collector's database and sweeps queue, and an admin's
+    client of it: sweeps are asked for (and followed) there, never on the collector."""
+    config = harness.settings_for(
+        settings.mongo_url,
+        settings.amqp_url,
+        settings.mongo_db,
+        sweeps_queue=settings.sweeps_queue,
+        dead_letter_metrics_seconds=0,
+    )
+    async with harness.running(config) as app, harness.client_for(app) as client:
+        yield client
+
+
+async def ask_sweep(
+    api: httpx.AsyncClient, account_ids: list[str], regions: list[str] | None = None
+) -> str:
+    """`POST /api/v1/sweeps` for these accounts; the sweep's id."""
+    answer = await api.post("/api/v1/sweeps", json={"account_ids": account_ids, "regions": regions})
+    assert answer.status_code == 202, answer.text
+    assert not answer.json()["pending"], "the API could not hand the request to RabbitMQ"
+    return str(answer.json()["sweeps"][0]["sweep_id"])
+
+
 async def wait_status(
-    client: httpx.AsyncClient, sweep_id: str, timeout: float = 30
+    api: httpx.AsyncClient, sweep_id: str, timeout: float = 30
 ) -> dict[str, object]:
-    """Poll `GET /sweeps/{id}` until it is finished."""
+    """Poll `GET /api/v1/sweeps/{id}` until it is finished."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        answer = (await client.get(f"/sweeps/{sweep_id}")).json()
+        answer = (await api.get(f"/api/v1/sweeps/{sweep_id}")).json()
         if answer["status"] not in ("pending", "running"):
             return dict(answer)
         if asyncio.get_running_loop().time() > deadline:

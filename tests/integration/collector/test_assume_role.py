@@ -22,8 +22,10 @@ from secmonkey.common.storage import Database
 from tests.integration.collector.conftest import (
     SnapshotSink,
     add_accounts,
+    ask_sweep,
     random_account_ids,
     running,
+    sweeps_api,
     wait_status,
 )
 from tests.support.servers import MotoServer
@@ -85,12 +87,10 @@ async def test_unassumable_role_gives_incomplete_regions_and_the_other_account_i
         await db.accounts.update_one({"_id": account}, {"$set": {"regions": REGIONS}})
 
     with iam_enforced(moto):
-        async with running(settings) as client:
-            answer = await client.post("/sweeps", json={"account_ids": [good, bad]})
-            assert answer.status_code == 202, answer.text
-            sweep_id = answer.json()["sweep_id"]
+        async with running(settings) as client, sweeps_api(settings) as api:
+            sweep_id = await ask_sweep(api, [good, bad])
             await sink.wait_completed(sweep_id, 4)
-            status = await wait_status(client, sweep_id)
+            status = await wait_status(api, sweep_id)
             metrics = (await client.get("/metrics")).text
 
     batches, completed = sink.of(sweep_id)

@@ -1,4 +1,4 @@
-"""The collector's HTTP edge: clear refusals, status of unknown sweeps, probes, accounts file."""
+"""Asking for sweeps (through the API): clear refusals, status of unknown sweeps; the\ncollector's port: probes and metrics only; the accounts file."""
 
 from __future__ import annotations
 
@@ -9,36 +9,47 @@ import pytest
 from secmonkey.collector.settings import Settings
 from secmonkey.common.documents import Account
 from secmonkey.common.storage import Database
-from tests.integration.collector.conftest import add_accounts, random_account_ids, running
+from tests.integration.collector.conftest import (
+    add_accounts,
+    random_account_ids,
+    running,
+    sweeps_api,
+)
 
 pytestmark = pytest.mark.integration
 
 
-async def test_bad_requests_get_clear_answers_and_probes_answer(
+async def test_bad_sweep_requests_get_clear_answers_and_probes_answer(
     settings: Settings, db: Database
 ) -> None:
     known, unknown, disabled = random_account_ids(3)
     await add_accounts(
         db, [Account(id=known, name="k"), Account(id=disabled, name="d", enabled=False)]
     )
-    async with running(settings) as client:
-        answer = await client.post("/sweeps", json={"account_ids": [known, unknown, disabled]})
+    async with running(settings) as client, sweeps_api(settings) as api:
+        answer = await api.post("/api/v1/sweeps", json={"account_ids": [known, unknown, disabled]})
         assert answer.status_code == 422
         detail = answer.json()["detail"]
         assert f"unknown account {unknown}" in detail
         assert f"account {disabled} is disabled or not monitored" in detail
         assert known not in detail
 
-        malformed = await client.post("/sweeps", json={"account_ids": ["12345"]})
+        malformed = await api.post("/api/v1/sweeps", json={"account_ids": ["12345"]})
         assert malformed.status_code == 422
-        bad_region = await client.post(
-            "/sweeps", json={"account_ids": [known], "regions": ["moon-1"]}
+        bad_region = await api.post(
+            "/api/v1/sweeps", json={"account_ids": [known], "regions": ["moon-1"]}
         )
         assert bad_region.status_code == 422
+        made_up = await api.post(
+            "/api/v1/sweeps", json={"account_ids": [known], "regions": ["us-moon-1"]}
+        )
+        assert made_up.status_code == 422 and "us-moon-1" in made_up.text
 
-        missing = await client.get("/sweeps/no-such-sweep")
+        missing = await api.get("/api/v1/sweeps/no-such-sweep")
         assert missing.status_code == 404 and "no-such-sweep" in missing.json()["detail"]
 
+        # The collector's port: probes, metrics and who schedules; no sweeps.
+        assert (await client.post("/sweeps", json={})).status_code == 404
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = await client.get("/readyz")
         assert ready.status_code == 200
@@ -59,11 +70,11 @@ async def test_bad_requests_get_clear_answers_and_probes_answer(
         assert scheduler["replica_id"] == settings.replica_id
         assert scheduler["scheduler_enabled"] is False and scheduler["leader"] is False
 
-        accepted = await client.post("/sweeps", json={})
+        accepted = await api.post("/api/v1/sweeps", json={})
         assert accepted.status_code == 202
-        assert accepted.json()["account_ids"] == [known]
-        listed = (await client.get("/sweeps")).json()
-        assert [s["sweep_id"] for s in listed] == [accepted.json()["sweep_id"]]
+        assert [s["account_id"] for s in accepted.json()["sweeps"]] == [known]
+        listed = (await api.get("/api/v1/sweeps")).json()
+        assert [s["sweep_id"] for s in listed] == [accepted.json()["sweeps"][0]["sweep_id"]]
 
 
 async def test_the_accounts_file_is_upserted_at_start_and_bad_entries_are_left_out(

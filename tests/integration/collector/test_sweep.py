@@ -30,8 +30,10 @@ from secmonkey.common.storage import Database
 from tests.integration.collector.conftest import (
     SnapshotSink,
     add_accounts,
+    ask_sweep,
     random_account_ids,
     running,
+    sweeps_api,
     wait_status,
 )
 from tests.support.servers import MotoServer
@@ -74,7 +76,7 @@ async def test_two_accounts_two_regions_every_group_arrives_once_and_right(
     )
     truths = {(a, r): aws_truth(moto.url, a, r) for a in accounts for r in REGIONS}
 
-    async with running(settings) as client:
+    async with running(settings) as client, sweeps_api(settings) as api:
         # Every call the collector makes is one the read-only policy grants.
         calls: list[str] = []
         app_collector = client._transport.app.state.collector  # type: ignore[attr-defined]
@@ -82,11 +84,9 @@ async def test_two_accounts_two_regions_every_group_arrives_once_and_right(
             "before-call",
             lambda model, **_: calls.append(f"{model.service_model.endpoint_prefix}:{model.name}"),
         )
-        answer = await client.post("/sweeps", json={"account_ids": accounts})
-        assert answer.status_code == 202, answer.text
-        sweep_id = answer.json()["sweep_id"]
+        sweep_id = await ask_sweep(api, accounts)
         await sink.wait_completed(sweep_id, 4)
-        status = await wait_status(client, sweep_id)
+        status = await wait_status(api, sweep_id)
 
     batches, completed = sink.of(sweep_id)
     assert sorted((c.account_id, c.region) for c in completed) == sorted(truths)

@@ -27,8 +27,10 @@ from secmonkey.notifier.service import Notifier, undelivered_queue
 from tests.integration.collector.conftest import (
     SnapshotSink,
     add_accounts,
+    ask_sweep,
     random_account_ids,
     running,
+    sweeps_api,
 )
 from tests.integration.notifier.conftest import notifier_settings, until
 from tests.support.servers import HttpReceiver, MotoServer
@@ -325,15 +327,14 @@ async def test_a_failing_heartbeat_never_holds_up_a_sweep(
         "secmonkey_collector_heartbeats_total", {"outcome": "failed"}
     )
     try:
-        async with running(settings) as client:
-            answer = await client.post("/sweeps", json={"account_ids": [account]})
-            sweep_id = answer.json()["sweep_id"]
+        async with running(settings), sweeps_api(settings) as api:
+            sweep_id = await ask_sweep(api, [account])
             loop = asyncio.get_running_loop()
             started = loop.time()
             status: dict[str, Any] = {}
             while status.get("status") not in ("complete", "incomplete", "failed"):
                 await asyncio.sleep(0.05)
-                status = (await client.get(f"/sweeps/{sweep_id}")).json()
+                status = (await api.get(f"/api/v1/sweeps/{sweep_id}")).json()
             assert status["status"] == "complete"
             assert loop.time() - started < 10
             after = lambda: REGISTRY.get_sample_value(  # noqa: E731

@@ -84,7 +84,8 @@ async def test_slack_gets_block_kit_and_teams_an_adaptive_card(
 
     by_path = {r.path.split("/")[1]: r for r in http_receiver.received}
     message = by_path["services"].json()
-    assert message["text"].startswith("CHANGED: db & <cache> (prod, us-east-1)")
+    # The fallback text is mrkdwn as well: escaped like every field.
+    assert message["text"].startswith("CHANGED: db &amp; &lt;cache&gt; (prod, us-east-1)")
     kinds = [b["type"] for b in message["blocks"]]
     assert kinds[0] == "header" and "actions" in kinds and "context" in kinds
     assert len(message["blocks"]) <= 50
@@ -110,9 +111,10 @@ async def test_slack_gets_block_kit_and_teams_an_adaptive_card(
     card = attachment["content"]
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
     assert card["$schema"] == "http://adaptivecards.io/schemas/adaptive-card.json"
-    assert card["body"][0]["text"].startswith("CHANGED: db & <cache>")
+    # Card text is Markdown: the group's name has its `<`, `>` escaped.
+    assert card["body"][0]["text"].startswith("CHANGED: db & \\<cache\\>")
     facts = {f["title"]: f["value"] for f in card["body"][1]["facts"]}
-    assert facts["Region"] == "us-east-1" and facts["Group"] == "db & <cache> (sg-0abc1234)"
+    assert facts["Region"] == "us-east-1" and facts["Group"] == "db & \\<cache\\> (sg-0abc1234)"
     assert card["actions"] == [
         {"type": "Action.OpenUrl", "title": "Open in secmonkey", "url": LINK}
     ]

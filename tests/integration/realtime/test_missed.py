@@ -12,7 +12,7 @@ from secmonkey.collector.cloudtrail.missed import CURSOR_ID, MissedEventCheck
 from secmonkey.collector.settings import Settings
 from secmonkey.common.messages import Caller, Event, item_key, new_id, utcnow
 from secmonkey.common.storage import Database
-from tests.integration.collector.conftest import SnapshotSink, running
+from tests.integration.collector.conftest import SnapshotSink, ask_sweep, running, sweeps_api
 from tests.integration.realtime.conftest import Estate, Queues, eventually, wait_history
 
 pytestmark = pytest.mark.integration
@@ -90,9 +90,8 @@ async def test_a_change_only_a_sweep_found_is_a_missed_event(
 ) -> None:
     told, untold = estate.create_group("told"), estate.create_group("untold")
     check = MissedEventCheck(db, "test-replica", interval=3600, grace=timedelta(0))
-    async with running(settings) as client:
-        answer = await client.post("/sweeps", json={"account_ids": [estate.account_id]})
-        assert answer.status_code == 202, answer.text
+    async with running(settings), sweeps_api(settings) as api:
+        await ask_sweep(api, [estate.account_id])
         await wait_history(db, estate.account_id, told, 1)
         await wait_history(db, estate.account_id, untold, 1)
         await check.once()  # from here on
@@ -110,8 +109,7 @@ async def test_a_change_only_a_sweep_found_is_a_missed_event(
         await wait_history(db, estate.account_id, told, 2)
         # A change whose event never came (a region that does not forward, say).
         estate.ec2.authorize_security_group_ingress(GroupId=untold, IpPermissions=ssh)
-        answer = await client.post("/sweeps", json={"account_ids": [estate.account_id]})
-        assert answer.status_code == 202, answer.text
+        await ask_sweep(api, [estate.account_id])
         revisions = await wait_history(db, estate.account_id, untold, 2)
         assert revisions[1]["callers"] == []
         await eventually(

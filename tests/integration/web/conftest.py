@@ -87,7 +87,7 @@ class LiveApi:
         await asyncio.to_thread(wait_for_port, "127.0.0.1", self.port, 60)
         async with httpx.AsyncClient() as client:
             for _ in range(200):
-                if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                if (await client.get(f"{self.url}/openapi.json")).status_code == 200:
                     break
                 await asyncio.sleep(0.05)
             else:

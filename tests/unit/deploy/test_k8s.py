@@ -37,6 +37,7 @@ Object = dict[str, Any]
 # The oldest Kubernetes minor the manifests promise to work on, and the newest schemas shipped.
 K8S_VERSIONS = ("1.29", kubernetes_validate.latest_version())
 HTTP_PORT = 8000
+METRICS_PORT = 9100
 QUEUES = {
     "auditor": AUDITOR_QUEUE.name,
     "notifier": NOTIFIER_QUEUE.name,
@@ -399,12 +400,16 @@ def test_autoscaled_deployments_do_not_pin_replicas(objects: list[Object]) -> No
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_probes_ask_healthz_and_readyz_on_the_service_port(
+def test_probes_ask_healthz_and_readyz_on_the_metrics_port(
     objects: list[Object], service: str
 ) -> None:
+    """Probes and metrics on a port of their own: the API's port serves neither, and the
+    other services serve nothing but them."""
     c = container(objects, service)
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    assert ports == {"http": HTTP_PORT}
+    metrics_port = METRICS_PORT if service == "api" else HTTP_PORT
+    expected = {"http": HTTP_PORT, "metrics": METRICS_PORT} if service == "api" else {}
+    assert ports == (expected or {"metrics": HTTP_PORT})
     for probe, path in (
         ("livenessProbe", "/healthz"),
         ("readinessProbe", "/readyz"),
@@ -412,7 +417,9 @@ def test_probes_ask_healthz_and_readyz_on_the_service_port(
     ):
         get = c[probe]["httpGet"]
         assert get["path"] == path, f"{service} {probe}"
-        assert ports.get(get["port"], get["port"]) == HTTP_PORT, f"{service} {probe}"
+        assert ports.get(get["port"], get["port"]) == metrics_port, f"{service} {probe}"
+    annotations = deployment(objects, service)["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(metrics_port)
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -552,6 +559,8 @@ def test_only_the_api_is_exposed(objects: list[Object], overlay: Overlay) -> Non
     for ingress in ingresses:
         paths = {p["path"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
         assert "/metrics" not in paths and "/" not in paths, "operations endpoints stay inside"
+        # The console and the API docs (with their assets, served by the API) are published.
+        assert {"/api", "/console", "/docs", "/docs-assets", "/openapi.json"} <= paths
 
 
 # --- network policies ---------------------------------------------------------------------------
@@ -582,6 +591,8 @@ def test_network_policies_isolate_each_service(
             if not rule.get("from"):
                 open_ports |= {str(p["port"]) for p in rule["ports"]}
                 continue
+            ports = {str(p["port"]) for p in rule.get("ports", [])}
+            assert ports == {"metrics"}, f"{service}: monitoring reaches {ports}, not only metrics"
             for peer in rule["from"]:
                 assert peer == {
                     "namespaceSelector": {
@@ -666,6 +677,9 @@ def test_services_accept_the_overlays_settings(
     for pair in listen_variables(service):
         host, port = (name.removeprefix("SECMONKEY_").lower() for name in pair)
         assert (getattr(settings, host), getattr(settings, port)) == ("0.0.0.0", HTTP_PORT)
+    if service == "api":
+        assert getattr(settings, "metrics_port", None) == METRICS_PORT
+        assert getattr(settings, "metrics_host", None) in (None, "0.0.0.0")
 
 
 @pytest.mark.parametrize("service", ["notifier", "api"])

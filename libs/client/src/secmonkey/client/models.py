@@ -200,6 +200,8 @@ class SearchResult(Model):
     match: str
     results: list[RuleMatch]
     next_cursor: str | None = None
+    partial: bool = False
+    scanned: int | None = None
 
 
 class IssuePage(Model):

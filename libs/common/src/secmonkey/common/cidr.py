@@ -52,7 +52,7 @@ def parse_network(text: str, *, strict: bool = False) -> IPNetwork:
     value = text.strip()
     if "/" in value:
         address, _, prefix = value.partition("/")
-        if not prefix.isdigit():
+        if not (prefix.isascii() and prefix.isdigit()):  # `²` is a digit to str.isdigit
             raise InvalidInput(f"invalid CIDR {value!r}: prefix length {prefix!r} is not a number")
         parsed = _parse_address(address, value)
         if int(prefix) > parsed.max_prefixlen:

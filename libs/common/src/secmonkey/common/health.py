@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
@@ -40,3 +40,13 @@ def health_router(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def ops_app(
+    runtime: Callable[[], Runtime | None], registry: CollectorRegistry = REGISTRY
+) -> FastAPI:
+    """Probes and metrics as an application of their own, served on the metrics port: a
+    NetworkPolicy that opens metrics to Prometheus then opens nothing else."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.include_router(health_router(runtime, registry))
+    return app

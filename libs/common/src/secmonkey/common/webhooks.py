@@ -54,17 +54,35 @@ _PRIVATE_NETWORKS = tuple(
     ipaddress.ip_network(n)
     for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 )
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv6 forms that carry an IPv4 address, which a translator or the kernel may turn into a
+# connection to that IPv4 address (a metadata service, a private network): refused as they
+# are, whatever they embed. Python 3.11's `is_global` and `ipv4_mapped` see only some.
+IPV4_EMBEDDING = tuple(
+    ipaddress.IPv6Network(n)
+    for n in (
+        "64:ff9b::/96",  # NAT64, well-known prefix (RFC 6052)
+        "64:ff9b:1::/48",  # NAT64, local-use prefix (RFC 8215)
+        "::ffff:0:0/96",  # IPv4-mapped
+        "::ffff:0:0:0/96",  # IPv4-translated (SIIT, RFC 2765)
+        "::/96",  # IPv4-compatible (deprecated)
+        "2002::/16",  # 6to4
+        "2001::/32",  # Teredo
+    )
+)
 
 
 def refused_address_reason(address: IPAddress, *, allow_private: bool) -> str | None:
     """Why a webhook may not be sent to `address`, or None when it may."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is None and address in _NAT64:
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None:
-            return refused_address_reason(embedded, allow_private=allow_private)
+    if isinstance(address, ipaddress.IPv6Address) and not (
+        address.is_loopback or address.is_unspecified
+    ):
+        for network in IPV4_EMBEDDING:
+            if address in network:
+                embedded = address.sixtofour or ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+                inner = refused_address_reason(embedded, allow_private=False)
+                return f"{address} embeds the IPv4 address {embedded} ({network})" + (
+                    f": {inner}" if inner else ""
+                )
     if address in METADATA_ADDRESSES:
         return f"{address} is a cloud instance-metadata address"
     if address.is_unspecified:

@@ -6,13 +6,12 @@ import argparse
 import asyncio
 import sys
 
-import uvicorn
-
 from secmonkey.api.app import create_app
 from secmonkey.api.auth import create_key
 from secmonkey.api.settings import Settings
 from secmonkey.common import storage
 from secmonkey.common.logs import configure_logging
+from secmonkey.common.serving import serve
 
 
 async def _create_key(settings: Settings, name: str, role: str) -> str:
@@ -50,11 +49,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 0
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
+    app = create_app(settings)
+    serve(
+        (app, settings.host, settings.port),
+        (app.state.ops, settings.metrics_host or settings.host, settings.metrics_port),
         proxy_headers=True,
     )
     return 0

@@ -11,12 +11,15 @@ from fastapi import FastAPI
 
 from secmonkey.api import metrics, problems, upkeep
 from secmonkey.api.auth import KeyVerifier, ensure_key
+from secmonkey.api.docs_pages import mount_docs
+from secmonkey.api.http_headers import SecurityHeaders
+from secmonkey.api.limits import BodyLimit, Limits
 from secmonkey.api.main import api_router
 from secmonkey.api.queries.dead_letters import refresh_depths
 from secmonkey.api.queries.events import feed_before_republish
 from secmonkey.api.settings import Settings
 from secmonkey.api.web.console import mount as mount_console
-from secmonkey.common.health import health_router
+from secmonkey.common.health import ops_app
 from secmonkey.common.outbox import Outbox, republish_forever
 from secmonkey.common.runtime import Runtime
 
@@ -89,14 +92,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
     app.state.runtime = None
     problems.install(app)
     app.middleware("http")(metrics.measure)
-    app.include_router(health_router(lambda: app.state.runtime))
+    # Probes and metrics: an application of their own, served on `metrics_port`.
+    app.state.ops = ops_app(lambda: app.state.runtime)
     app.include_router(api_router)
     mount_console(app, settings)
+    mount_docs(app)
+    app.add_middleware(SecurityHeaders)
+    # Outermost: no body is read past its limit, by anything (authentication included).
+    app.add_middleware(
+        BodyLimit,
+        limits=Limits(
+            body_bytes=settings.max_body_bytes,
+            form_bytes=settings.max_form_bytes,
+            form_fields=settings.max_form_fields,
+            form_field_bytes=settings.max_form_field_bytes,
+        ),
+    )
     return app

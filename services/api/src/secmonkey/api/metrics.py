@@ -24,6 +24,14 @@ DEAD_LETTERS = Gauge(
 )
 
 
+# Label values come from known sets only: any other method (h11 accepts any token) is OTHER.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else "OTHER"
+
+
 def route_template(request: Request) -> str:
     """`/api/v1/groups/{group_id}` for `/api/v1/groups/sg-1`: bounded label values.
 
@@ -40,6 +48,7 @@ def route_template(request: Request) -> str:
     except (KeyError, IndexError, ValueError):
         return template
     if path.endswith(concrete):
+        # The prefix is what the enclosing routers and mounts matched: their fixed paths.
         return path[: len(path) - len(concrete)] + template
     return template
 
@@ -55,6 +64,6 @@ async def measure(
         status = response.status_code
         return response
     finally:
-        REQUEST_SECONDS.labels(request.method, route_template(request), str(status)).observe(
-            time.perf_counter() - started
-        )
+        REQUEST_SECONDS.labels(
+            method_label(request.method), route_template(request), str(status)
+        ).observe(time.perf_counter() - started)

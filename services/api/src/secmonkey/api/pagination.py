@@ -34,8 +34,23 @@ def decode_cursor(text: str | None, model: type[C]) -> C | None:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         data = json.loads(raw)
+        if not _fits_int64(data):
+            raise ValueError("a number in the cursor is out of range")
         return model.model_validate(data)
     except (binascii.Error, ValueError, UnicodeDecodeError, ValidationError):
         raise InvalidInput(
             "malformed cursor: pass back the next_cursor of a previous page unchanged"
         ) from None
+
+
+def _fits_int64(value: object) -> bool:
+    """The database stores 8-byte integers: a larger one in a filter is an encoding error."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, dict):
+        return all(_fits_int64(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_fits_int64(v) for v in value)
+    return True

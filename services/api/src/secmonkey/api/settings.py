@@ -58,6 +58,33 @@ class Settings(ConsoleSettings, SecuritySettings):
     report_limit: int = Field(
         default=1000, ge=1, le=100_000, description="issues listed in a JSON/HTML report by default"
     )
+    metrics_host: str | None = Field(
+        default=None, description="address of the probes and metrics server; default: `host`"
+    )
+    metrics_port: int = Field(
+        default=9100,
+        ge=1,
+        le=65535,
+        description="port of /healthz, /readyz and /metrics (never served on the API's port)",
+    )
+    search_scan_limit: int = Field(
+        default=5000,
+        ge=1,
+        description="groups a `within`/`overlaps` search examines for one page before it "
+        "answers a partial page with a cursor",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body accepted (413 beyond), checked before authentication",
+    )
+    max_form_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="largest form body (console pages)"
+    )
+    max_form_fields: int = Field(default=50, ge=1, description="most fields in one form")
+    max_form_field_bytes: int = Field(
+        default=8 * 1024, ge=64, description="largest single form field"
+    )
 
     @model_validator(mode="after")
     def _real_bootstrap_key(self) -> Settings:

@@ -52,6 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="secmonkey collector",
         description="Reads every security group of every account and region; publishes snapshots.",
         lifespan=lifespan,
+        # The collector's port serves probes, metrics and /scheduler only: nothing to document.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.include_router(health_router(lambda: holder.get("runtime")))

@@ -57,7 +57,11 @@ class RetryPolicy:
 def delivery_count(message: AbstractIncomingMessage) -> int:
     """How often the broker delivered this message before (quorum queues count it)."""
     value = (message.headers or {}).get("x-delivery-count", 0)
-    return int(value) if isinstance(value, int | str) and str(value).isdigit() else 0
+    return (
+        int(value)
+        if isinstance(value, int | str) and str(value).isascii() and str(value).isdigit()
+        else 0
+    )
 
 
 async def dead_letter(

@@ -30,8 +30,11 @@ def connect(
     **options: Any,
 ) -> AsyncMongoClient[Document]:
     """An async client with timeouts short enough that readiness checks answer quickly,
-    and a client-side deadline on every operation (None: no deadline, for tools that
-    run one long bulk load)."""
+    and a deadline on every operation (None: no deadline, for tools that run one long bulk
+    load). PyMongo also sends what is left of it to the server as `maxTimeMS` on every
+    command that starts work (find, aggregate, count, writes; a getMore runs under its
+    find's), which MongoDB and FerretDB 1.24 both enforce (error 50): a query too costly
+    for the deadline is stopped by the server, not only abandoned by the client."""
     if operation_timeout_seconds is not None:
         options.setdefault("timeoutMS", int(operation_timeout_seconds * 1000))
     options.setdefault("serverSelectionTimeoutMS", 5000)

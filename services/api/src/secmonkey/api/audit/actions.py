@@ -205,6 +205,7 @@ async def withdraw(trail: Trail, issue_id: str) -> None:
 
 async def request_sweep(trail: Trail, queue: str, who: Principal, body: SweepIn) -> SweepsQueued:
     queued = await request_sweeps(trail.db, trail.outbox, queue, who, body)
-    target = body.account_id or "every account"
+    wanted = body.wanted()
+    target = ", ".join(wanted) if wanted else "every account"
     await trail.record("sweep.requested", target, after=queued)
     return queued

@@ -11,7 +11,7 @@ from typing import Any
 from secmonkey.api.schemas.admin import AccountFields, AccountIn, AccountView
 from secmonkey.common import sealed
 from secmonkey.common.documents import Account
-from secmonkey.common.errors import Conflict, NotFound
+from secmonkey.common.errors import Conflict, InvalidInput, NotFound
 from secmonkey.common.security_hub import check_writer_role
 from secmonkey.common.storage import Database, insert_unique
 
@@ -38,9 +38,17 @@ async def get_account(db: Database, account_id: str) -> AccountView:
     return AccountView.of(account)
 
 
+def check_role_arn(role_arn: str | None, account_id: str) -> None:
+    """The role to assume must be in the account it is for: a role of another account would
+    sweep that account under this one's name."""
+    if role_arn is not None and role_arn.split(":")[4] != account_id:
+        raise InvalidInput(f"role_arn: the role is not in account {account_id}")
+
+
 async def create_account(db: Database, body: AccountIn) -> AccountView:
     """Add an account; `Conflict` if its ID is already monitored."""
     check_writer_role(body.id, body.security_hub)
+    check_role_arn(body.role_arn, body.id)
     account = Account.model_validate(body.model_dump())
     if not await insert_unique(db.accounts, _stored(account)):
         raise Conflict(f"account {body.id} already exists; PUT /accounts/{body.id} changes it")
@@ -50,6 +58,7 @@ async def create_account(db: Database, body: AccountIn) -> AccountView:
 async def update_account(db: Database, account_id: str, body: AccountFields) -> AccountView:
     """Replace an account's settings (an external ID left out is kept); `NotFound` if absent."""
     check_writer_role(account_id, body.security_hub)
+    check_role_arn(body.role_arn, account_id)
     account = Account.model_validate({"id": account_id, **body.model_dump()})
     fields = {k: v for k, v in _stored(account).items() if k != "_id"}
     if body.external_id is None:

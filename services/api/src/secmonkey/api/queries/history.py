@@ -88,7 +88,7 @@ Point = int | datetime
 def parse_point(text: str, name: str) -> Point:
     """A revision number (`3`) or an ISO 8601 instant (`2026-05-01T12:00:00Z`)."""
     value = text.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # `²` is a digit to str.isdigit, not to int
         number = int(value)
         if number < 1 or number > 2**31:
             raise InvalidInput(f"{name}: revision numbers start at 1, got {value}")

@@ -10,10 +10,7 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from secmonkey.api.queries.exposure import exposure_query, find_exposure
 from secmonkey.api.schemas.issues import CountRow, IssueView, Report
@@ -38,10 +35,6 @@ CSV_COLUMNS = [
     "opened_at",
     "issue_id",
 ]
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parents[1] / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
 
 
 def report_filter(account_id: str | None, min_severity: Severity | None) -> dict[str, Any]:
@@ -97,12 +90,6 @@ async def build_report(
         by_rule=by_rule,
         issues=issues,
         truncated=total > len(issues),
-    )
-
-
-def render_html(report: Report, filters: dict[str, str]) -> str:
-    return _templates.get_template("report.html").render(
-        report=report, severities=SEVERITIES, filters=filters
     )
 
 

@@ -37,10 +37,17 @@ PROJECTION = {
 }
 
 
+# `within` and `overlaps` walk candidate groups and check each: `::/0 within` would walk
+# the whole estate. A page stops after this many groups examined (a setting of the API).
+MAX_SCANNED = 5000
+
+
 @dataclass(frozen=True)
 class SearchPage:
     matches: list[RuleMatch]
     next_key: str | None
+    partial: bool = False
+    scanned: int | None = None
 
 
 class _KeyCursor(BaseModel):
@@ -59,6 +66,7 @@ async def search_result(
     region: str | None = None,
     cursor: str | None = None,
     limit: int = 1000,
+    max_scanned: int = MAX_SCANNED,
 ) -> SearchResult:
     """A page of `search_rules` as the REST API answers it: `searched` (the query as
     normalised) and an opaque cursor naming the last group returned."""
@@ -73,12 +81,15 @@ async def search_result(
         region=region,
         after_key=position.k if position else None,
         limit=limit,
+        max_scanned=max_scanned,
     )
     return SearchResult(
         query=searched,
         match=mode,
         results=page.matches,
         next_cursor=encode_cursor(_KeyCursor(k=page.next_key)) if page.next_key else None,
+        partial=page.partial,
+        scanned=page.scanned,
     )
 
 
@@ -93,12 +104,14 @@ async def search_rules(
     region: str | None = None,
     after_key: str | None = None,
     limit: int = 1000,
+    max_scanned: int = MAX_SCANNED,
 ) -> SearchPage:
     """Rules of active groups whose range matches `network` in `mode`, in item-key order.
 
     A page ends at a group boundary once `limit` rules are collected (a single group with
     more matching rules than `limit` is returned whole); `next_key` then names the last
-    group returned.
+    group returned. A walk (`within`, `overlaps`) also ends after `max_scanned` groups
+    examined: the page is then `partial`, and `next_key` names the last group examined.
     """
     if mode in ("contains", "exact"):
         plain, next_key = await search_postings(
@@ -119,20 +132,26 @@ async def search_rules(
     if after_key:
         filters["_id"] = {"$gt": after_key}
     matches: list[RuleMatch] = []
+    scanned = 0
+    last_key: str | None = None
     cursor = db.items.find(filters, PROJECTION).sort("_id", 1).batch_size(200)
     try:
         async for doc in cursor:
+            if scanned >= max_scanned:
+                return SearchPage(matches, last_key, partial=True, scanned=scanned)
+            scanned += 1
+            last_key = str(doc["_id"])
             found = _matches_in(doc, query, mode, direction)
             if not found:
                 continue
             if matches and len(matches) + len(found) > limit:
-                return SearchPage(matches, matches[-1].key)
+                return SearchPage(matches, matches[-1].key, scanned=scanned - 1)
             matches.extend(found)
             if len(matches) >= limit:
-                return SearchPage(matches, doc["_id"])
+                return SearchPage(matches, doc["_id"], scanned=scanned)
     finally:
         await cursor.close()
-    return SearchPage(matches, None)
+    return SearchPage(matches, None, scanned=scanned)
 
 
 def _matches_in(

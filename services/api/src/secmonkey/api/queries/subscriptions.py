@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -18,13 +17,12 @@ from secmonkey.api.settings import Settings
 from secmonkey.common import delivery_schedule, sealed
 from secmonkey.common.delivery_schedule import Delivery, new_delivery
 from secmonkey.common.documents import Channel, Subscription
+from secmonkey.common.email_address import is_email_address
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.messages import Event, new_id
 from secmonkey.common.storage import Database
 from secmonkey.common.subscriptions import type_filter_known
 from secmonkey.common.webhooks import validate_webhook_url
-
-_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 
 async def _channel(body: ChannelIn, settings: Settings, previous: Channel | None) -> Channel:
@@ -32,7 +30,7 @@ async def _channel(body: ChannelIn, settings: Settings, previous: Channel | None
     if body.type == "email":
         if not body.to:
             raise InvalidInput("channel.to: an email channel needs at least one recipient")
-        bad = [a for a in body.to if not _EMAIL.match(a)]
+        bad = [a[:80] for a in body.to if not is_email_address(a)]
         if bad:
             raise InvalidInput(f"channel.to: not email addresses: {', '.join(bad[:5])}")
         return Channel(type="email", to=body.to)

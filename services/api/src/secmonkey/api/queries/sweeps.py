@@ -41,8 +41,7 @@ async def request_sweeps(
     """One sweep of the account (or of every monitored one), a request per account on `queue`
     through the outbox: `pending` when RabbitMQ did not take them now (they are sent once it
     is reachable)."""
-    wanted = None if body.account_id is None else [body.account_id]
-    account_ids = await sweep_requests.sweepable_accounts(db, wanted)
+    account_ids = await sweep_requests.sweepable_accounts(db, body.wanted())
     sweep_id, published = await sweep_requests.request_sweep_through(
         db,
         outbox,

@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from secmonkey.api.deps import Db, SettingsDep, Viewer
+from secmonkey.api.http_headers import REPORT_POLICY
 from secmonkey.api.problems import problem_responses
-from secmonkey.api.queries.report import build_report, csv_lines, render_html
+from secmonkey.api.queries.report import csv_lines
+from secmonkey.api.queries.report_stream import html_chunks, json_chunks, report_head
 from secmonkey.api.routes._params import AccountFilter
 from secmonkey.api.schemas.issues import Report
 from secmonkey.common.severity import Severity
@@ -45,7 +47,7 @@ async def report(
             ge=1, le=100_000, description="issues listed; default: a setting (JSON/HTML), all (CSV)"
         ),
     ] = None,
-) -> Report | StreamingResponse | HTMLResponse | JSONResponse:
+) -> StreamingResponse:
     if format == "csv":
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return StreamingResponse(
@@ -53,7 +55,8 @@ async def report(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="secmonkey-report-{stamp}.csv"'},
         )
-    built = await build_report(db, account_id, min_severity, limit or settings.report_limit)
+    # Streamed: counts first, then the issues a row at a time from the cursor.
+    head = await report_head(db, account_id, min_severity, limit or settings.report_limit)
     if format == "html":
         filters = {
             k: v
@@ -63,5 +66,9 @@ async def report(
             )
             if v
         }
-        return HTMLResponse(render_html(built, filters))
-    return built
+        return StreamingResponse(
+            html_chunks(head, filters),
+            media_type="text/html; charset=utf-8",
+            headers={"Content-Security-Policy": REPORT_POLICY},
+        )
+    return StreamingResponse(json_chunks(head), media_type="application/json")

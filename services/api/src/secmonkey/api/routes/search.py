@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from secmonkey.api.deps import CapabilitiesDep, Db, Viewer
+from secmonkey.api.deps import CapabilitiesDep, Db, SettingsDep, Viewer
 from secmonkey.api.problems import problem_responses
 from secmonkey.api.queries.search import search_result
 from secmonkey.api.routes._params import AccountFilter, Cursor, RegionFilter
@@ -34,6 +34,7 @@ def _answer(result: SearchResult) -> Response:
 async def search_ip(
     db: Db,
     capabilities: CapabilitiesDep,
+    settings: SettingsDep,
     _: Viewer,
     ip: Annotated[str, Query(max_length=64, description="an IPv4 or IPv6 address")],
     direction: DirectionFilter = None,
@@ -54,6 +55,7 @@ async def search_ip(
         region=region,
         cursor=cursor,
         limit=limit,
+        max_scanned=settings.search_scan_limit,
     )
     return _answer(result)
 
@@ -62,6 +64,7 @@ async def search_ip(
 async def search_cidr(
     db: Db,
     capabilities: CapabilitiesDep,
+    settings: SettingsDep,
     _: Viewer,
     cidr: Annotated[str, Query(max_length=64, description="e.g. 10.0.0.0/8 or 2001:db8::/32")],
     match: Annotated[
@@ -89,5 +92,6 @@ async def search_cidr(
         region=region,
         cursor=cursor,
         limit=limit,
+        max_scanned=settings.search_scan_limit,
     )
     return _answer(result)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from secmonkey.api.schemas.regions import KnownRegion, RegionList
 from secmonkey.common.cidr import parse_network
 from secmonkey.common.documents import (
     Account,
@@ -24,9 +25,21 @@ from secmonkey.common.webhooks import redact_url
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:@+-]{0,127}$"
 SUBSCRIPTION_ID_PATTERN = r"^[0-9A-Za-z_-]{1,64}$"
 KEY_ID_PATTERN = r"^[0-9a-f]{1,64}$"
+RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/=+-]{0,63}$"
+EVENT_TYPE_PATTERN = r"^[a-z*][a-z0-9_.*-]{0,63}$"
+MAX_FILTER_VALUES = 100
+MAX_SWEEP_ACCOUNTS = 1000
 
 
-class AccountFields(BaseModel):
+class RequestModel(BaseModel):
+    """A request body: an unknown field is a 422, never silently ignored (a `PATCH` with a
+    misspelt field would otherwise answer 200 and change nothing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccountFields(RequestModel):
     name: str = Field(min_length=1, max_length=128)
     role_arn: str | None = Field(
         default=None,
@@ -34,8 +47,10 @@ class AccountFields(BaseModel):
         pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$",
     )
     external_id: str | None = Field(default=None, min_length=2, max_length=1224)
-    regions: list[Region] | None = Field(default=None, description="null: every enabled region")
-    labels: list[str] = Field(default_factory=list, max_length=50)
+    regions: RegionList | None = Field(default=None, description="null: every enabled region")
+    labels: list[Annotated[str, Field(pattern=LABEL_PATTERN)]] = Field(
+        default_factory=list, max_length=50
+    )
     trusted: bool = Field(default=False, description="a friendly account: references are fine")
     enabled: bool = True
     interval_minutes: int | None = Field(default=None, ge=1, le=10080)
@@ -93,7 +108,7 @@ class AccountView(BaseModel):
         return cls(**fields, external_id_set=bool(account.external_id), flow_logs=places)
 
 
-class AllowlistIn(BaseModel):
+class AllowlistIn(RequestModel):
     cidr: str = Field(max_length=64, description="IPv4 or IPv6 network, e.g. 203.0.113.0/24")
     description: str = Field(default="", max_length=500)
     force: bool = Field(
@@ -122,9 +137,11 @@ class AllowlistView(BaseModel):
         return cls(**entry.model_dump(by_alias=False))
 
 
-class ChannelIn(BaseModel):
+class ChannelIn(RequestModel):
     type: Literal["email", "generic", "slack", "teams"]
-    to: list[str] = Field(default_factory=list, max_length=50, description="email recipients")
+    to: list[Annotated[str, Field(max_length=254)]] = Field(
+        default_factory=list, max_length=50, description="email recipients"
+    )
     url: str | None = Field(default=None, max_length=2048, description="webhook URL")
     secret: str | None = Field(
         default=None,
@@ -141,10 +158,28 @@ class ChannelView(BaseModel):
     has_secret: bool
 
 
-class SubscriptionIn(BaseModel):
+class FiltersIn(SubscriptionFilters):
+    """Subscription filters as sent: each value of the shape it must have, bounded lists."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_types: list[Annotated[str, Field(pattern=EVENT_TYPE_PATTERN)]] = Field(
+        default_factory=list, max_length=MAX_FILTER_VALUES, description="empty: every type"
+    )
+    account_ids: list[AccountId] = Field(default_factory=list, max_length=MAX_FILTER_VALUES)
+    account_labels: list[Annotated[str, Field(pattern=LABEL_PATTERN)]] = Field(
+        default_factory=list, max_length=MAX_FILTER_VALUES
+    )
+    regions: list[KnownRegion] = Field(default_factory=list, max_length=MAX_FILTER_VALUES)
+    rule_ids: list[Annotated[str, Field(pattern=RULE_ID_PATTERN)]] = Field(
+        default_factory=list, max_length=MAX_FILTER_VALUES
+    )
+
+
+class SubscriptionIn(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     enabled: bool = True
-    filters: SubscriptionFilters = Field(default_factory=SubscriptionFilters)
+    filters: FiltersIn = Field(default_factory=FiltersIn)
     channel: ChannelIn
     mode: Literal["immediate", "digest"] = "immediate"
     digest_minutes: int = Field(default=5, ge=1, le=1440)
@@ -185,7 +220,7 @@ class SubscriptionTestQueued(BaseModel):
     detail: str
 
 
-class KeyIn(BaseModel):
+class KeyIn(RequestModel):
     name: str = Field(pattern=NAME_PATTERN)
     role: Role
     expires_at: datetime | None = Field(
@@ -204,7 +239,7 @@ class KeyIn(BaseModel):
         return value
 
 
-class KeyUpdate(BaseModel):
+class KeyUpdate(RequestModel):
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
     role: Role | None = None
     enabled: bool | None = None
@@ -229,13 +264,31 @@ class KeyCreated(KeyView):
     key: str = Field(description="the key itself: shown once, store it now")
 
 
-class SweepIn(BaseModel):
+class SweepIn(RequestModel):
     account_id: AccountId | None = Field(
         default=None, description="the account to sweep; null: every monitored account"
     )
-    regions: list[Region] | None = Field(
+    account_ids: list[AccountId] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_SWEEP_ACCOUNTS,
+        description="several accounts to sweep in one sweep (instead of `account_id`)",
+    )
+    regions: RegionList | None = Field(
         default=None, description="null: the account's configured regions"
     )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SweepIn:
+        if self.account_id is not None and self.account_ids is not None:
+            raise ValueError("give `account_id` or `account_ids`, not both")
+        return self
+
+    def wanted(self) -> list[str] | None:
+        """The accounts asked for; None: every monitored account."""
+        if self.account_ids is not None:
+            return list(dict.fromkeys(self.account_ids))
+        return None if self.account_id is None else [self.account_id]
 
 
 class SweepQueued(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # The path names a consumer queue; only the configured ones are accepted.
 QUEUE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
@@ -48,6 +48,8 @@ class DeadLetterList(BaseModel):
 
 class DeadLetterSelection(BaseModel):
     """Which dead letters of a queue: the given ids, or all of them."""
+
+    model_config = ConfigDict(extra="forbid")
 
     ids: list[str] | None = Field(default=None, max_length=MAX_IDS)
     all: bool = False

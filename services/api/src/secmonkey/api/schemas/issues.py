@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from secmonkey.api.schemas.exposure import ExposedEndpoint
 from secmonkey.common.documents import Issue, IssueStatus, Justification
@@ -46,6 +46,8 @@ class IssuePage(BaseModel):
 
 
 class JustificationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(min_length=3, max_length=2000, description="why the finding is accepted")
     until: datetime | None = Field(
         default=None, description="when the justification expires (ISO 8601); null: never"

@@ -25,3 +25,11 @@ class SearchResult(BaseModel):
     next_cursor: str | None = Field(
         default=None, description="more groups may match: pass as `cursor` for the next page"
     )
+    partial: bool = Field(
+        default=False,
+        description="the page stopped at the search's cost bound (groups examined), not at "
+        "`limit`: fewer results than asked for, and `next_cursor` continues the walk",
+    )
+    scanned: int | None = Field(
+        default=None, description="groups examined for this page (`within`, `overlaps`)"
+    )

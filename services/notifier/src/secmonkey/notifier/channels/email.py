@@ -15,6 +15,7 @@ from secmonkey.common.documents import Subscription
 from secmonkey.common.storage import Database
 from secmonkey.notifier.channels.base import Batch, Outcome, redact
 from secmonkey.notifier.enrichment import Enrichment, enrich
+from secmonkey.notifier.escaping import email as headers
 from secmonkey.notifier.notices import Notice, digest_subject
 from secmonkey.notifier.settings import Settings
 
@@ -75,9 +76,9 @@ def compose(
 ) -> EmailMessage:
     subject, text, html = rendered
     message = EmailMessage()
-    message["Subject"] = subject
+    message["Subject"] = headers.header(subject)
     message["From"] = sender
-    message["To"] = ", ".join(recipients)
+    message["To"] = ", ".join(headers.recipients(recipients))
     message["Date"] = formatdate(localtime=False)
     # One Message-ID for every attempt of one delivery: a mailbox that got an attempt whose
     # outcome was unknown shows the retry as the same message.
@@ -119,9 +120,9 @@ class EmailSender:
         return render_event(subscription, notice, enrichment)
 
     async def send(self, subscription: Subscription, batch: Batch) -> Outcome:
-        recipients = subscription.channel.to
+        recipients = headers.recipients(subscription.channel.to)
         if not recipients:
-            return Outcome.failed("the subscription lists no email recipients")
+            return Outcome.failed("the subscription lists no valid email recipient")
         message = compose(
             self.settings.smtp_from, recipients, await self.render(subscription, batch), batch
         )

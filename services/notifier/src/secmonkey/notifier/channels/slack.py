@@ -11,15 +11,12 @@ from typing import Any
 
 from secmonkey.common.documents import Subscription
 from secmonkey.notifier.channels.base import Batch
+from secmonkey.notifier.escaping import slack as mrkdwn
 from secmonkey.notifier.notices import Notice
 
 MAX_BLOCKS = 50
 _DIGEST_LISTED = 40
 _ICON = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium": ":warning:"}
-
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _cut(text: str, limit: int) -> str:
@@ -51,16 +48,19 @@ def event_blocks(notice: Notice) -> list[dict[str, Any]]:
         {
             "type": "section",
             "fields": [
-                {"type": "mrkdwn", "text": _cut(f"*{f.title}*\n{escape(f.value)}", 2000)}
+                {
+                    "type": "mrkdwn",
+                    "text": _cut(f"*{mrkdwn.text(f.title)}*\n{mrkdwn.text(f.value)}", 2000),
+                }
                 for f in notice.facts[:10]
             ],
         },
     ]
     if event.issue is not None:
-        text = f"{_icon(notice)} *{escape(event.issue.message)}*"
+        text = f"{_icon(notice)} *{mrkdwn.text(event.issue.message)}*"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, 3000)}})
     if event.changes:
-        lines = "\n".join(f"• {escape(c)}" for c in event.changes[:30])
+        lines = "\n".join(f"• {mrkdwn.text(c)}" for c in event.changes[:30])
         more = f"\n…and {len(event.changes) - 30} more" if len(event.changes) > 30 else ""
         text = f"*Changes*\n{lines}{more}"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, 3000)}})
@@ -86,10 +86,10 @@ def digest_blocks(subscription: Subscription, batch: Batch) -> list[dict[str, An
         }
     ]
     for notice in batch.notices[:_DIGEST_LISTED]:
-        text = f"{_icon(notice)} <{notice.link}|{escape(notice.headline)}>"
+        text = f"{_icon(notice)} <{notice.link}|{mrkdwn.text(notice.headline)}>"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, 3000)}})
     if count > _DIGEST_LISTED:
-        rest = "\n".join(escape(n.headline) for n in batch.notices[_DIGEST_LISTED:])
+        rest = "\n".join(mrkdwn.text(n.headline) for n in batch.notices[_DIGEST_LISTED:])
         text = f"…and {count - _DIGEST_LISTED} more:\n{rest}"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, 3000)}})
     blocks.append(
@@ -103,9 +103,10 @@ def digest_blocks(subscription: Subscription, batch: Batch) -> list[dict[str, An
 
 def message(subscription: Subscription, batch: Batch) -> dict[str, Any]:
     if batch.kind == "event":
-        return {"text": batch.single.headline, "blocks": event_blocks(batch.single)}
+        # `text` (the notification's fallback) is mrkdwn too.
+        return {"text": mrkdwn.text(batch.single.headline), "blocks": event_blocks(batch.single)}
     return {
-        "text": f"{subscription.name}: {len(batch.notices)} events",
+        "text": f"{mrkdwn.text(subscription.name)}: {len(batch.notices)} events",
         "blocks": digest_blocks(subscription, batch),
     }
 

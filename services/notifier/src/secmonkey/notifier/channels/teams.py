@@ -8,6 +8,7 @@ from typing import Any
 
 from secmonkey.common.documents import Subscription
 from secmonkey.notifier.channels.base import Batch
+from secmonkey.notifier.escaping import teams as md
 from secmonkey.notifier.notices import Notice
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -34,21 +35,28 @@ def _text(text: str, **style: Any) -> dict[str, Any]:
 def event_card(notice: Notice) -> dict[str, Any]:
     event = notice.event
     body: list[dict[str, Any]] = [
-        _text(notice.headline, weight="Bolder", size="Medium", color=_color(notice)),
-        {"type": "FactSet", "facts": [{"title": f.title, "value": f.value} for f in notice.facts]},
+        _text(md.text(notice.headline), weight="Bolder", size="Medium", color=_color(notice)),
+        {
+            "type": "FactSet",
+            "facts": [{"title": md.text(f.title), "value": md.text(f.value)} for f in notice.facts],
+        },
     ]
     if event.changes:
         body.append(_text("Changes", weight="Bolder"))
-        body.append(_text("\n".join(f"- {c}" for c in event.changes[:50])))
+        body.append(_text("\n".join(f"- {md.text(c)}" for c in event.changes[:50])))
     return _card(body, [_open(notice.link)])
 
 
 def digest_card(subscription: Subscription, batch: Batch) -> dict[str, Any]:
     body: list[dict[str, Any]] = [
-        _text(f"{subscription.name}: {len(batch.notices)} events", weight="Bolder", size="Medium")
+        _text(
+            f"{md.text(subscription.name)}: {len(batch.notices)} events",
+            weight="Bolder",
+            size="Medium",
+        )
     ]
     for notice in batch.notices[:_DIGEST_LISTED]:
-        body.append(_text(f"[{notice.headline}]({notice.link})", color=_color(notice)))
+        body.append(_text(f"[{md.text(notice.headline)}]({notice.link})", color=_color(notice)))
     if len(batch.notices) > _DIGEST_LISTED:
         body.append(_text(f"…and {len(batch.notices) - _DIGEST_LISTED} more", isSubtle=True))
     return _card(body, [])

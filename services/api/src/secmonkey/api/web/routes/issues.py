@@ -6,15 +6,17 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Path, Query, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 from pydantic import ValidationError
 
 from secmonkey.api.audit import actions
 from secmonkey.api.audit.deps import console_trail
 from secmonkey.api.deps import Db, OutboxDep, SettingsDep
+from secmonkey.api.http_headers import REPORT_POLICY
 from secmonkey.api.queries.accounts import list_accounts
 from secmonkey.api.queries.issues import find_issues
-from secmonkey.api.queries.report import build_report, csv_lines, render_html
+from secmonkey.api.queries.report import csv_lines
+from secmonkey.api.queries.report_stream import html_chunks, report_head
 from secmonkey.api.schemas.issues import ISSUE_ID_PATTERN, JustificationIn
 from secmonkey.api.web.deps import (
     AuditorForm,
@@ -43,11 +45,6 @@ _SORTS: dict[str, Any] = {
     "account": lambda i: (i.account_id, i.region, -i.severity.rank),
     "rule": lambda i: (i.rule_id, -i.severity.rank),
 }
-# The audit report is a standalone document with its own inline stylesheet.
-REPORT_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'; "
-    "base-uri 'none'"
-)
 
 
 @router.get("/issues")
@@ -184,8 +181,8 @@ async def report(
     _: Viewer,
     account_id: OptAccount = None,
     min_severity: OptSeverity = None,
-) -> HTMLResponse:
-    built = await build_report(db, account_id, min_severity, settings.report_limit)
+) -> StreamingResponse:
+    head = await report_head(db, account_id, min_severity, settings.report_limit)
     filters = {
         k: v
         for k, v in (
@@ -194,6 +191,8 @@ async def report(
         )
         if v
     }
-    return HTMLResponse(
-        render_html(built, filters), headers={"Content-Security-Policy": REPORT_POLICY}
+    return StreamingResponse(
+        html_chunks(head, filters),
+        media_type="text/html; charset=utf-8",
+        headers={"Content-Security-Policy": REPORT_POLICY},
     )

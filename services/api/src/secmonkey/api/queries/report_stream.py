@@ -1,0 +1,109 @@
+"""The audit report streamed: counts first (small aggregations), then the issues a row at a
+time from the database cursor, so `report?limit=100000` never holds the whole list.
+
+The JSON stream is the `Report` document (same fields, same order of meaning); the HTML
+stream is the same template rendered asynchronously over the cursor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from secmonkey.api.queries.exposure import exposure_query, find_exposure
+from secmonkey.api.queries.report import (
+    EXPOSURE_SHOWN,
+    SEVERITIES,
+    _counts,
+    open_issues,
+    report_filter,
+)
+from secmonkey.api.schemas.issues import CountRow, IssueView
+from secmonkey.common.documents import Issue
+from secmonkey.common.severity import Severity
+from secmonkey.common.storage import Database
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parents[1] / "templates"),
+    autoescape=select_autoescape(["html"]),
+    enable_async=True,
+)
+
+
+@dataclass
+class ReportHead:
+    """What the report says before its list of issues."""
+
+    generated_at: datetime
+    open_issues: int
+    by_severity: dict[str, int]
+    by_account: list[CountRow]
+    by_rule: list[CountRow]
+    truncated: bool
+    listed: int
+    issues: AsyncIterator[IssueView]
+    exposed_endpoints: int
+    exposure: list[Any]
+
+
+async def report_head(
+    db: Database, account_id: str | None, min_severity: Severity | None, limit: int
+) -> ReportHead:
+    query = report_filter(account_id, min_severity)
+    by_account = await _counts(db, query, "account_id")
+    by_rule = await _counts(db, query, "rule_id")
+    total = sum(r.total for r in by_account)
+    exposed = await db.exposures.count_documents(exposure_query(account_id=account_id))
+    shown = await find_exposure(db, account_id=account_id, limit=min(limit, EXPOSURE_SHOWN))
+
+    async def issues() -> AsyncIterator[IssueView]:
+        async for doc in open_issues(db, query, limit):
+            yield IssueView.of(Issue.model_validate(doc))
+
+    return ReportHead(
+        generated_at=datetime.now(UTC),
+        open_issues=total,
+        by_severity={s: sum(getattr(r, s) for r in by_account) for s in SEVERITIES},
+        by_account=by_account,
+        by_rule=by_rule,
+        truncated=total > limit,
+        listed=min(total, limit),
+        issues=issues(),
+        exposed_endpoints=exposed,
+        exposure=list(shown.items),
+    )
+
+
+async def json_chunks(head: ReportHead) -> AsyncIterator[str]:
+    """`Report` as JSON, an issue per chunk."""
+    fields = {
+        "generated_at": head.generated_at.isoformat().replace("+00:00", "Z"),
+        "open_issues": head.open_issues,
+        "by_severity": head.by_severity,
+        "by_account": [r.model_dump(mode="json") for r in head.by_account],
+        "by_rule": [r.model_dump(mode="json") for r in head.by_rule],
+        "truncated": head.truncated,
+        "exposed_endpoints": head.exposed_endpoints,
+        "exposure": [e.model_dump(mode="json") for e in head.exposure],
+    }
+    yield json.dumps(fields)[:-1] + ', "issues": ['
+    separator = ""
+    async for issue in head.issues:
+        yield separator + issue.model_dump_json()
+        separator = ","
+    yield "]}"
+
+
+async def html_chunks(head: ReportHead, filters: dict[str, str]) -> AsyncIterator[str]:
+    """The HTML report, rendered as the issues arrive."""
+    template = _templates.get_template("report.html")
+    async for chunk in template.generate_async(
+        report=head, severities=SEVERITIES, filters=filters, listed=head.listed
+    ):
+        yield chunk
