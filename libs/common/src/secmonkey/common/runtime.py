@@ -127,7 +127,7 @@ class Runtime:
     async def _connect_rabbit(self) -> None:
         connection = await amqp.connect(self.settings.amqp_url)
         try:
-            await amqp.declare_topology(connection)
+            await amqp.declare_topology(connection, self.settings.partitions)
             publisher = await amqp.Publisher.open(
                 connection, deadline=self.settings.publish_timeout_seconds
             )

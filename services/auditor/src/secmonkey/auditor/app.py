@@ -5,37 +5,49 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 from fastapi import FastAPI
 
-from secmonkey.auditor.consumer import queue_spec, start_consumer
+from secmonkey.auditor.consumer import SnapshotHandler, queue_spec, start_consumer
+from secmonkey.auditor.partitions import LEASES, PartitionClaims
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig, load_rules
 from secmonkey.auditor.settings import Settings
+from secmonkey.common import amqp
 from secmonkey.common.health import health_router
+from secmonkey.common.lease import Lease
 from secmonkey.common.runtime import Runtime
 from secmonkey.common.storage import is_transient, with_retry
 
 log = logging.getLogger(__name__)
 
 
-async def maintenance(auditor: Auditor, period: float, expiry_period: float) -> None:
+async def maintenance(
+    auditor: Auditor,
+    period: float,
+    expiry_period: float,
+    lease: Lease | None = None,
+    keep: Callable[[str], bool] | None = None,
+) -> None:
     """Publish events a stopped run left in the outbox; expire justifications.
 
     The expiry scan reads every justified issue (a full scan on FerretDB), so it runs less
     often; a group seen in the meantime has its expired justification noticed at once.
+    With replicas, the outbox is republished by the holder of the maintenance `lease`
+    only, and each replica expires the justifications of the partitions it holds (`keep`).
     """
     loop = asyncio.get_running_loop()
     next_expiry = loop.time() + expiry_period
     while True:
         await asyncio.sleep(period)
         try:
-            await auditor.republish_outbox(timedelta(seconds=max(period, 30.0)))
+            if lease is None or await lease.acquire():
+                await auditor.republish_outbox(timedelta(seconds=max(period, 30.0)))
             if loop.time() >= next_expiry:
                 next_expiry = loop.time() + expiry_period
-                await auditor.expire_justifications()
+                await auditor.expire_justifications(keep=keep)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -43,6 +55,40 @@ async def maintenance(auditor: Auditor, period: float, expiry_period: float) -> 
                 log.exception("maintenance failed")
                 continue
             log.warning("maintenance skipped: the database is unavailable (%s)", exc)
+
+
+async def start_partitions(
+    runtime: Runtime, settings: Settings, auditor: Auditor
+) -> PartitionClaims:
+    """Claim partitions in the background; consume the queues of those held."""
+    assert runtime.rabbit is not None
+    connection = runtime.rabbit
+    base = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
+    legacy = base if await amqp.queue_exists(connection, base.name) else None
+    if legacy is not None:
+        channel = await connection.channel()
+        try:
+            await amqp.retire_unpartitioned(channel, base)
+        finally:
+            await channel.close()
+
+    def consumer(spec: amqp.QueueSpec, gate: Callable[[], bool]) -> amqp.Consumer:
+        return amqp.Consumer(
+            connection, spec, SnapshotHandler(auditor), prefetch=settings.prefetch, gate=gate
+        )
+
+    claims = PartitionClaims(
+        runtime.db,
+        connection,
+        amqp.auditor_queues(settings.partitions, base),
+        consumer,
+        holder=runtime.process,
+        lease_seconds=settings.auditor_lease_seconds,
+        legacy=legacy,
+        consumers=runtime.consumers,
+    )
+    runtime.tasks.append(asyncio.create_task(claims.run(), name="partition claims"))
+    return claims
 
 
 def create_app(settings: Settings | None = None, rules: RulesConfig | None = None) -> FastAPI:
@@ -64,13 +110,30 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
         )
         await with_retry(auditor.ensure_lookups, what="filing search lookups")
         assert runtime.rabbit is not None
-        spec = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
-        consumer = await start_consumer(runtime.rabbit, auditor, spec, prefetch=settings.prefetch)
-        runtime.consumers.append(consumer)
+        lease: Lease | None = None
+        keep: Callable[[str], bool] | None = None
+        consumer: amqp.Consumer | None = None
+        if settings.partitions > 0:
+            claims = await start_partitions(runtime, settings, auditor)
+            app.state.partitions = claims
+            keep = claims.holds_key
+            lease = Lease(
+                runtime.db, "maintenance", runtime.process, settings.auditor_lease_seconds, LEASES
+            )
+        else:
+            spec = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
+            consumer = await start_consumer(
+                runtime.rabbit, auditor, spec, prefetch=settings.prefetch
+            )
+            runtime.consumers.append(consumer)
         runtime.tasks.append(
             asyncio.create_task(
                 maintenance(
-                    auditor, settings.auditor_maintenance_seconds, settings.auditor_expiry_seconds
+                    auditor,
+                    settings.auditor_maintenance_seconds,
+                    settings.auditor_expiry_seconds,
+                    lease,
+                    keep,
                 )
             )
         )
@@ -78,7 +141,11 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
         try:
             yield
         finally:
-            await consumer.stop()
+            if consumer is not None:
+                await consumer.stop()
+            if lease is not None:
+                with contextlib.suppress(Exception):
+                    await lease.release()
             await runtime.close()
             state.pop("runtime", None)
 

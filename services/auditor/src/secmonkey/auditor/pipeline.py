@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -203,9 +203,12 @@ class Auditor:
         """Publish events stored by a run that stopped before publishing them."""
         return await self.outbox.republish(older_than)
 
-    async def expire_justifications(self, now: datetime | None = None) -> list[Event]:
-        """Re-open justified issues whose justification has expired (publishes the events)."""
+    async def expire_justifications(
+        self, now: datetime | None = None, keep: Callable[[str], bool] | None = None
+    ) -> list[Event]:
+        """Re-open justified issues whose justification has expired (publishes the events);
+        with `keep`, of the item keys it accepts only (the partitions this replica holds)."""
         async with self._turn():
-            events = await expire_justifications(self.store, self.contexts, self.outbox, now)
+            events = await expire_justifications(self.store, self.contexts, self.outbox, now, keep)
         await self.outbox.publish(events)
         return events

@@ -42,3 +42,11 @@ class Settings(CommonSettings):
         gt=0,
         description="period of the justification-expiry scan (groups seen meanwhile re-open at once)",
     )
+    auditor_lease_seconds: float = Field(
+        default=9.0,
+        gt=0,
+        description=(
+            "term of a partition lease: a stopped replica's partitions are taken over "
+            "within about this long (renewed every third of it)"
+        ),
+    )

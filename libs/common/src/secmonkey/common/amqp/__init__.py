@@ -28,12 +28,14 @@ from secmonkey.common.amqp.topology import (
     SOURCE_QUEUE_HEADER,
     SWEEPS,
     QueueSpec,
+    auditor_queues,
     connect,
     dead_letter_exchange,
     declare_exchanges,
     declare_queue,
     declare_topology,
     queue_exists,
+    retire_unpartitioned,
 )
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "Publisher",
     "QueueSpec",
     "RetryPolicy",
+    "auditor_queues",
     "broker_user",
     "connect",
     "dead_letter",
@@ -60,4 +63,5 @@ __all__ = [
     "delivery_count",
     "encode",
     "queue_exists",
+    "retire_unpartitioned",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -115,6 +116,7 @@ class Consumer:
         *,
         prefetch: int = 16,
         retry: RetryPolicy | None = None,
+        gate: Callable[[], bool] | None = None,
     ) -> None:
         self.connection = connection
         self.spec = spec
@@ -126,6 +128,12 @@ class Consumer:
         self.trouble_since: datetime | None = None  # when the current trouble began
         self._tag: str | None = None
         self._queue: AbstractQueue | None = None
+        # False: the process may no longer handle this queue (a partition's lease is
+        # lost); a message is left unacknowledged and returns to the queue with `stop`.
+        self.gate = gate
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def start(self) -> None:
         channel = await self.connection.channel(publisher_confirms=True)
@@ -135,11 +143,20 @@ class Consumer:
         self._queue = await declare_queue(channel, self.spec, existing=existing)
         self._tag = await self._queue.consume(self._on_message)
 
-    async def stop(self) -> None:
+    async def stop(self, drain: float = 0.0) -> None:
+        """Stop consuming; with `drain`, first let the messages being handled finish (up to
+        `drain` seconds), so a successor never handles a message beside this process."""
         if self._queue is not None and self._tag is not None:
-            await self._queue.cancel(self._tag)
+            with contextlib.suppress(Exception):  # the channel may be gone with the broker
+                await self._queue.cancel(self._tag)
+            self._tag = None
+        if drain:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(drain):
+                    await self._idle.wait()
         if self.channel is not None and not self.channel.is_closed:
-            await self.channel.close()
+            with contextlib.suppress(Exception):
+                await self.channel.close()
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         assert self.channel is not None
@@ -154,6 +171,19 @@ class Consumer:
         )
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        if self.gate is not None and not self.gate():
+            log.info("not handling a message of %s: no longer ours", self.spec.name)
+            return
+        self._busy += 1
+        self._idle.clear()
+        try:
+            await self._decide(message)
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.set()
+
+    async def _decide(self, message: AbstractIncomingMessage) -> None:
         delay = self.retry.base_delay
         while True:
             try:
@@ -162,6 +192,8 @@ class Consumer:
                 await self._dead_letter(message, str(exc))
             except Exception as exc:
                 if _transient(exc):
+                    if self.gate is not None and not self.gate():
+                        return  # no longer ours: `stop` returns it to the queue
                     self.trouble = f"retrying a message of {self.spec.name}: {exc}"[:300]
                     self.trouble_since = self.trouble_since or datetime.now(UTC)
                     log.warning("transient failure (%s); retry in %.1fs", exc, delay)

@@ -15,12 +15,14 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
+from secmonkey.common.amqp.failover import broker_urls, connect_failover
 from secmonkey.common.messages import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
     SNAPSHOTS_EXCHANGE,
     SWEEPS_QUEUE,
 )
+from secmonkey.common.partitions import partition_bindings, partition_queue
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +65,16 @@ SWEEPS = QueueSpec(SWEEPS_QUEUE)
 
 
 async def connect(url: str) -> AbstractRobustConnection:
-    """A connection that reconnects by itself and restores its channels and consumers."""
-    return await aio_pika.connect_robust(url, client_properties={"connection_name": "secmonkey"})
+    """A connection that reconnects by itself and restores its channels and consumers.
+
+    `url` may list several broker addresses, comma-separated (a cluster's nodes): the
+    first that answers is used, and a lost connection moves on to the next (`failover`).
+    """
+    urls = broker_urls(url)
+    properties: dict[str, Any] = {"connection_name": "secmonkey"}
+    if len(urls) == 1:
+        return await aio_pika.connect_robust(urls[0], client_properties=properties)
+    return await connect_failover(urls, client_properties=properties)
 
 
 async def declare_exchanges(channel: AbstractChannel) -> dict[str, AbstractExchange]:
@@ -134,12 +144,52 @@ async def declare_queue(
     return queue
 
 
-async def declare_topology(connection: AbstractRobustConnection) -> None:
-    """Everything DESIGN §4 names; each service may call it at start."""
+def auditor_queues(
+    partitions: int, base: QueueSpec = AUDITOR_QUEUE
+) -> list[tuple[int | None, QueueSpec]]:
+    """The auditor's queues: one per partition, each with a single active consumer (or,
+    with 0 partitions, `base` alone, numbered None)."""
+    if partitions <= 0:
+        return [(None, base)]
+    return [
+        (
+            p,
+            QueueSpec(
+                partition_queue(base.name, p),
+                base.exchange,
+                tuple(partition_bindings(tuple(base.routing_keys), p)),
+                base.delivery_limit,
+                {**base.extra_arguments, "x-single-active-consumer": True},
+            ),
+        )
+        for p in range(partitions)
+    ]
+
+
+async def retire_unpartitioned(channel: AbstractChannel, base: QueueSpec) -> bool:
+    """Unbind the single queue of a release before partitions, so that it only drains
+    (docs/operations.md); True if it exists."""
+    try:
+        queue = await channel.declare_queue(base.name, passive=True)
+    except aio_pika.exceptions.ChannelNotFoundEntity:
+        return False
+    if base.exchange:
+        for key in base.routing_keys:
+            await queue.unbind(base.exchange, routing_key=key)
+    return True
+
+
+async def declare_topology(connection: AbstractRobustConnection, partitions: int = 0) -> None:
+    """Everything DESIGN §4 names; each service may call it at start. With `partitions`
+    the auditor's queues are the partition queues, and the single queue of an earlier
+    release stops receiving (it is drained by the auditor, then deleted)."""
     channel = await connection.channel()
     try:
-        for spec in (SWEEPS, AUDITOR_QUEUE, NOTIFIER_QUEUE):
+        specs = [SWEEPS, NOTIFIER_QUEUE] + [spec for _, spec in auditor_queues(partitions)]
+        for spec in specs:
             existing = await queue_exists(connection, spec.name)
             await declare_queue(channel, spec, existing=existing)
+        if partitions > 0 and await queue_exists(connection, AUDITOR_QUEUE.name):
+            await retire_unpartitioned(channel, AUDITOR_QUEUE)
     finally:
         await channel.close()

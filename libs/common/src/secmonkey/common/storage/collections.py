@@ -80,6 +80,10 @@ COLLECTIONS: dict[str, Collection] = {
         "watchdog system.* events)",
     ),
     "outbox": Collection("auditor", about="events stored but not yet published"),
+    "auditor_leases": Collection(
+        "auditor", about="which replica holds each snapshot partition, and maintenance"
+    ),
+    "auditor_members": Collection("auditor", about="each auditor replica's heartbeat"),
     # `_id`-keyed lookups of the search index (secmonkey.common.search_index), read by `_id`.
     "rule_ranges": Collection("auditor"),
     "rule_postings": Collection("auditor"),
