@@ -57,9 +57,18 @@ bench-collector bench-auditor bench-notifier bench-api bench-realtime: bootstrap
 	SECMONKEY_AMQP_URL=$$($(UV) run --frozen python deploy/local/vhosts.py create $@) && \
 	  export SECMONKEY_AMQP_URL && $(UV) run --frozen python bench/$(subst bench-,,$@)/run.py
 
+.PHONY: bench-replicas
+bench-replicas: bootstrap up ## Auditor groups/s with 1, 2 and 3 replicas on one backlog (REPLICAS_ARGS="--groups 50")
+	$(UV) run --frozen python bench/replicas/run.py $(REPLICAS_ARGS)
+
 .PHONY: chaos
-chaos: bootstrap up ## Chaos suite: one fault at a time, on a private broker node and database (CHAOS_ARGS="--short")
+chaos: bootstrap up ## Chaos suite: one fault at a time, on a private broker node and database (CHAOS_ARGS="--short"), then the cluster node loss
 	$(UV) run --frozen python bench/chaos/run.py $(CHAOS_ARGS)
+	$(UV) run --frozen python bench/chaos/node_loss.py $(CLUSTER_ARGS)
+
+.PHONY: chaos-cluster
+chaos-cluster: bootstrap up ## A RabbitMQ node lost while changes flow: three private nodes on loopback (CLUSTER_ARGS="--steps 30")
+	$(UV) run --frozen python bench/chaos/node_loss.py $(CLUSTER_ARGS)
 
 .PHONY: soak
 soak: bootstrap up ## Soak: 10x make run's change rate for 30 minutes, RSS and latency each minute (SOAK_ARGS="--minutes 5")
