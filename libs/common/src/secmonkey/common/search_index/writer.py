@@ -11,6 +11,7 @@ from typing import Protocol
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.errors import TransientError
 from secmonkey.common.messages import utcnow
+from secmonkey.common.search_index import directory
 from secmonkey.common.search_index.edits import (
     RESOLUTION_FIELDS,
     LookupWrites,
@@ -136,7 +137,10 @@ class IndexWriter:
     async def _write(self, writes: LookupWrites) -> None:
         for name in writes.collections():
             await self.store.insert(name, [{"_id": i} for i in sorted(writes.creates[name])])
-            await self.store.write(name, writes.updates[name])
+            if name == RANGES:  # shared by every partition: no addition may be lost
+                await directory.add(self.store, name, writes.updates[name])
+            else:
+                await self.store.write(name, writes.updates[name])
         for name in sorted({name for name, _ in writes.edits}):
             await self._edit(name, {d: e for (n, d), e in writes.edits.items() if n == name})
 

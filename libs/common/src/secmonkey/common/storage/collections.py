@@ -88,6 +88,9 @@ COLLECTIONS: dict[str, Collection] = {
     "rule_ranges": Collection("auditor"),
     "rule_postings": Collection("auditor"),
     "group_ids": Collection("auditor"),
+    "rule_range_locks": Collection(
+        "auditor", about="mutexes (unique inserts) of range-directory additions on FerretDB"
+    ),
     "subscriptions": Collection("api", [IndexModel([("enabled", ASCENDING)])]),
     "allowlist": Collection("api"),
     "api_keys": Collection("api", [IndexModel([("hash", ASCENDING)], unique=True)]),
