@@ -94,8 +94,10 @@ async def publish_until_confirmed(
         try:
             await publisher.publish(SNAPSHOTS_EXCHANGE, key, message, message_id=mid)
             return retries
-        except Exception:  # the node went away: the connection moves on; send it again
+        except Exception as exc:  # the node went away: the connection moves on; send it again
             retries += 1
+            if retries % 10 == 1:
+                print(f"  publish retried ({exc.__class__.__name__}: {exc})"[:200], flush=True)
             await asyncio.sleep(0.5)
 
 

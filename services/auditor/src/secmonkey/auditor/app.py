@@ -65,12 +65,17 @@ async def start_partitions(
     connection = runtime.rabbit
     base = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
     legacy = base if await amqp.queue_exists(connection, base.name) else None
-    if legacy is not None:
-        channel = await connection.channel()
-        try:
+    queues = amqp.auditor_queues(settings.partitions, base)
+    channel = await connection.channel()
+    try:  # every partition's queue exists (and receives) before anyone holds it
+        for _, spec in queues:
+            await amqp.declare_queue(
+                channel, spec, existing=await amqp.queue_exists(connection, spec.name)
+            )
+        if legacy is not None:
             await amqp.retire_unpartitioned(channel, base)
-        finally:
-            await channel.close()
+    finally:
+        await channel.close()
 
     def consumer(spec: amqp.QueueSpec, gate: Callable[[], bool]) -> amqp.Consumer:
         return amqp.Consumer(
@@ -80,7 +85,7 @@ async def start_partitions(
     claims = PartitionClaims(
         runtime.db,
         connection,
-        amqp.auditor_queues(settings.partitions, base),
+        queues,
         consumer,
         holder=runtime.process,
         lease_seconds=settings.auditor_lease_seconds,
