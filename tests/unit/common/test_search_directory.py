@@ -3,7 +3,7 @@ that guards additions on FerretDB is seldom taken)."""
 
 from __future__ import annotations
 
-from secmonkey.common.search_index.directory import missing
+from secmonkey.common.search_index.directory import merged, missing
 from secmonkey.common.storage import Update
 
 
@@ -18,3 +18,15 @@ def test_every_field_of_an_addition_counts() -> None:
     update = Update("lengths", {"$addToSet": {"in:4": {"$each": [8, 24]}, "in:6": {"$each": [64]}}})
     assert missing({"in:4": [8, 24]}, update)
     assert not missing({"in:4": [8, 16, 24], "in:6": [64]}, update)
+
+
+def test_additions_to_one_document_are_merged_into_one() -> None:
+    updates = [
+        Update("r1", {"$addToSet": {"places": {"$each": ["b"]}}}),
+        Update("r1", {"$addToSet": {"places": {"$each": ["a", "b"]}}}),
+        Update("lengths", {"$addToSet": {"in:4": {"$each": [8]}}}),
+    ]
+    assert merged(updates) == [
+        Update("lengths", {"$addToSet": {"in:4": {"$each": [8]}}}),
+        Update("r1", {"$addToSet": {"places": {"$each": ["a", "b"]}}}),
+    ]

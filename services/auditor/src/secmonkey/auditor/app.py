@@ -57,6 +57,19 @@ async def maintenance(
             log.warning("maintenance skipped: the database is unavailable (%s)", exc)
 
 
+async def summaries(auditor: Auditor, period: float, holds: Callable[[str, str], bool]) -> None:
+    """Recompute the account-region summaries the API marked (justifications), of the
+    partitions this replica holds."""
+    while True:
+        await asyncio.sleep(period)
+        try:
+            await auditor.settle_summaries(holds)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("summaries not settled: %s", exc)
+
+
 async def start_partitions(
     runtime: Runtime, settings: Settings, auditor: Auditor
 ) -> PartitionClaims:
@@ -118,6 +131,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
         lease: Lease | None = None
         keep: Callable[[str], bool] | None = None
         consumer: amqp.Consumer | None = None
+        claims: PartitionClaims | None = None
         if settings.partitions > 0:
             claims = await start_partitions(runtime, settings, auditor)
             app.state.partitions = claims
@@ -131,6 +145,10 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
                 runtime.rabbit, auditor, spec, prefetch=settings.prefetch
             )
             runtime.consumers.append(consumer)
+        holds = claims.holds_place if claims is not None else (lambda _a, _r: True)
+        runtime.tasks.append(
+            asyncio.create_task(summaries(auditor, settings.auditor_lease_seconds, holds))
+        )
         runtime.tasks.append(
             asyncio.create_task(
                 maintenance(

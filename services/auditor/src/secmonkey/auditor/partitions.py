@@ -83,6 +83,10 @@ class PartitionClaims:
         """Whether this replica may write the item now (its partition is held)."""
         return partition_of_key(item_key, self.partitions) in self.held
 
+    def holds_place(self, account_id: str, region: str) -> bool:
+        """Whether this replica holds the account-region's partition now."""
+        return self.holds_key(f"aws:{account_id}:{region}:-")
+
     async def run(self) -> None:
         """Claim, renew and hand over every third of a lease term, until cancelled."""
         period = self.lease_seconds / 3

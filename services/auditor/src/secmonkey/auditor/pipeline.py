@@ -40,7 +40,7 @@ from secmonkey.auditor.outbox import Outbox
 from secmonkey.auditor.rule_context import ContextSource, Directory
 from secmonkey.auditor.rules.engine import Finding, evaluate
 from secmonkey.auditor.rules.rules_file import RulesConfig
-from secmonkey.common import amqp
+from secmonkey.common import amqp, issue_counters
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.documents import Item
 from secmonkey.common.errors import InvalidInput, TransientError
@@ -118,8 +118,15 @@ class Auditor:
                 events = await self.apply_sweep(message)
             else:  # pragma: no cover - the parser only yields these two
                 raise InvalidInput(f"unexpected message {type(message).__name__}")
+            if events:  # something changed: the account-region's summary follows
+                await issue_counters.summarise(self.db, message.account_id, message.region)
         await self.outbox.publish(events)
         return events
+
+    async def settle_summaries(self, holds: Callable[[str, str], bool]) -> int:
+        """Recompute the summaries others marked, of the account-regions `holds` accepts."""
+        async with self._turn():
+            return await issue_counters.settle_marks(self.db, holds)
 
     async def apply_batch(self, batch: SnapshotBatch) -> list[Event]:
         seen = observations(batch)
@@ -210,5 +217,8 @@ class Auditor:
         with `keep`, of the item keys it accepts only (the partitions this replica holds)."""
         async with self._turn():
             events = await expire_justifications(self.store, self.contexts, self.outbox, now, keep)
+            for account_id, region in sorted({(e.account_id, e.region) for e in events}):
+                if account_id and region:
+                    await issue_counters.summarise(self.db, account_id, region)
         await self.outbox.publish(events)
         return events

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 from secmonkey.common.errors import TransientError
 from secmonkey.common.messages import utcnow
@@ -57,12 +58,27 @@ async def locked(store: Store, doc_id: str) -> AsyncIterator[None]:
         await locks.delete_one({"_id": doc_id})
 
 
+def merged(updates: list[Update]) -> list[Update]:
+    """One `$addToSet` per document: the union of what each update adds to each field."""
+    fields: dict[str, dict[str, set[Any]]] = {}
+    for update in updates:
+        mine = fields.setdefault(update.id, {})
+        for field, values in update.change.get("$addToSet", {}).items():
+            wanted = values["$each"] if isinstance(values, dict) else [values]
+            mine.setdefault(field, set()).update(wanted)
+    return [
+        Update(doc_id, {"$addToSet": {f: {"$each": sorted(v)} for f, v in sorted(adds.items())}})
+        for doc_id, adds in sorted(fields.items())
+    ]
+
+
 async def add(store: Store, collection: str, updates: list[Update]) -> None:
     """Apply directory additions so that none is lost to a concurrent writer."""
     if store.conditional_writes or not updates:
         await store.write(collection, updates)
         return
-    current = await store.read(collection, sorted({u.id for u in updates}))
+    updates = merged(updates)
+    current = await store.read(collection, [u.id for u in updates])
     for update in updates:
         if not missing(current.get(update.id), update):
             continue

@@ -80,6 +80,16 @@ COLLECTIONS: dict[str, Collection] = {
         "watchdog system.* events)",
     ),
     "outbox": Collection("auditor", about="events stored but not yet published"),
+    "issue_summaries": Collection(
+        "auditor",
+        [IndexModel([("account_id", ASCENDING)])],
+        about="open-issue counters per account-region (issue_counters), summed by reports",
+    ),
+    "issue_summary_marks": Collection(
+        "auditor",
+        shared_writes=(("api", "issue_counters.mark_summary"),),
+        about="account-regions whose summary the partition holder must recompute",
+    ),
     "auditor_leases": Collection(
         "auditor", about="which replica holds each snapshot partition, and maintenance"
     ),
