@@ -2,14 +2,16 @@
 
 Starts three RabbitMQ nodes as a cluster on loopback (`deploy/local/cluster.py`, their own
 names, ports, cookie and data: never the shared broker on 5672), a private database, two
-partitioned auditor replicas connected to all three nodes (`SECMONKEY_AMQP_URL` with three
-addresses) and a sink on `secmonkey.events`. A publisher sends a new revision of every
+partitioned auditor replicas and two notifier replicas connected to all three nodes
+(`SECMONKEY_AMQP_URL` with three addresses), a webhook subscription to a receiver on
+loopback, and a raw sink on `secmonkey.events`. A publisher sends a new revision of every
 group each step; a third of the way through, the node every client is connected to is
 killed (SIGKILL), and it is started again two thirds of the way through. Then it counts:
 
 - missing: revisions confirmed by the broker but not recorded;
-- duplicated: revisions or events recorded twice (and event messages delivered twice to
-  the sink, which the notifier drops by event id);
+- duplicated: revisions or events recorded twice, webhook alerts delivered twice (by
+  CloudEvents id), and, for information, event messages the raw sink received twice (the
+  broker's at-least-once redelivery around the lost node, which the notifier absorbs);
 
 exits 1 if anything is missing or recorded twice. `make chaos-cluster` (part of `make chaos`).
 
@@ -43,8 +45,12 @@ from secmonkey.auditor.rules.rules_file import load_rules  # noqa: E402
 from secmonkey.auditor.settings import Settings  # noqa: E402
 from secmonkey.common import amqp, storage  # noqa: E402
 from secmonkey.common.canonical import Attachments, CanonicalGroup, GroupSnapshot, Rule  # noqa: E402
+from secmonkey.common.documents import Channel, Subscription, SubscriptionFilters  # noqa: E402
 from secmonkey.common.messages import EVENTS_EXCHANGE, SNAPSHOTS_EXCHANGE, SnapshotBatch  # noqa: E402
 from secmonkey.common.partitions import snapshot_routing_key  # noqa: E402
+from secmonkey.notifier.app import create_app as create_notifier  # noqa: E402
+from secmonkey.notifier.settings import Settings as NotifierSettings  # noqa: E402
+from tests.support.servers import HttpReceiver  # noqa: E402
 
 MONGO_URL = "mongodb://127.0.0.1:27017/"
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
@@ -132,6 +138,31 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 app = create_app(settings, load_rules(None))
                 await stack.enter_async_context(app.router.lifespan_context(app))
                 apps.append(app)
+            receiver = HttpReceiver().start()
+            stack.callback(receiver.stop)
+            sub = Subscription(
+                id=f"nl{unique}",
+                name="node loss",
+                filters=SubscriptionFilters(event_types=["group.created", "group.changed"]),
+                channel=Channel(type="generic", url=f"{receiver.url}/hook", secret="k"),
+                mode="immediate",
+            )
+            await db.subscriptions.insert_one(sub.to_mongo())
+            notifier_settings = NotifierSettings(
+                environment="test",
+                mongo_url=MONGO_URL,
+                mongo_db=db.name,
+                amqp_url=cluster.url,
+                partitions=PARTITIONS,
+                webhook_allow_http=True,
+                webhook_allow_private=True,
+                subscription_cache_seconds=0,
+                consumer_report_seconds=0,
+            )
+            spec = amqp.QueueSpec(f"nl.{unique}.notify", EVENTS_EXCHANGE, ("group.#",))
+            for _ in range(2):
+                notifier = create_notifier(notifier_settings, queue=spec)
+                await stack.enter_async_context(notifier.router.lifespan_context(notifier))
             sink_conn = await amqp.connect(cluster.url)
             stack.push_async_callback(sink_conn.close)
             channel = await sink_conn.channel()
@@ -169,9 +200,13 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
                 stored = await db.revisions.count_documents({})
-                if stored >= expected and sum(seen.values()) >= expected:
+                alerted = len({r.json()["id"] for r in list(receiver.received)})
+                if stored >= expected and len(seen) >= expected and alerted >= expected:
                     break
-                print(f"  {stored}/{expected} revisions, {len(seen)} events seen", flush=True)
+                print(
+                    f"  {stored}/{expected} revisions, {len(seen)} events seen, {alerted} alerted",
+                    flush=True,
+                )
                 await asyncio.sleep(2)
             await asyncio.sleep(3)  # late duplicates, if any, arrive now
             stored = await db.revisions.count_documents({})
@@ -181,6 +216,13 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             events = await db.events.count_documents(
                 {"type": {"$in": ["group.created", "group.changed"]}}
             )
+            alerts = Counter(r.json()["id"] for r in list(receiver.received))
+            stored_ids = {
+                d["event_id"]
+                for d in await db.events.find(
+                    {"type": {"$in": ["group.created", "group.changed"]}}, {"event_id": 1}
+                ).to_list(None)
+            }
             result = {
                 "steps": args.steps,
                 "expected_revisions": expected,
@@ -192,6 +234,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 "event_messages_received": sum(seen.values()),
                 "event_messages_missing": expected - len(seen),
                 "event_messages_delivered_twice": sum(n - 1 for n in seen.values() if n > 1),
+                "alerts_missing": len(stored_ids - set(alerts)),
+                "alerts_duplicated": sum(n - 1 for n in alerts.values() if n > 1),
                 "publish_retries": retries,
                 "node_down_seconds": round((restarted or 0) - (killed or 0), 1),
             }
@@ -210,7 +254,16 @@ def main() -> None:
     args = parser.parse_args()
     result = asyncio.run(run(args))
     print(json.dumps(result, indent=2))
-    bad = result["missing"] or result["duplicated_revisions"] or result["duplicated_events"]
+    bad = any(
+        result[k]
+        for k in (
+            "missing",
+            "duplicated_revisions",
+            "duplicated_events",
+            "alerts_missing",
+            "alerts_duplicated",
+        )
+    )
     sys.exit(1 if bad else 0)
 
 
