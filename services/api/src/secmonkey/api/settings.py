@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, model_validator
 
 from secmonkey.api.web.settings import ConsoleSettings
-from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE, SWEEPS
+from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE, SWEEPS, with_partition_queues
 from secmonkey.common.messages import SWEEPS_QUEUE
 from secmonkey.common.settings import refuse_placeholder
 
@@ -52,6 +52,14 @@ class Settings(ConsoleSettings):
     report_limit: int = Field(
         default=1000, ge=1, le=100_000, description="issues listed in a JSON/HTML report by default"
     )
+
+    @model_validator(mode="after")
+    def _partition_queues(self) -> Settings:
+        """Dead letters of a partitioned auditor are in each partition's dead-letter queue."""
+        if AUDITOR_QUEUE.name in self.consumer_queues and self.partitions > 0:
+            queues = with_partition_queues(self.consumer_queues, self.partitions)
+            self.consumer_queues = list(dict.fromkeys(queues))
+        return self
 
     @model_validator(mode="after")
     def _real_bootstrap_key(self) -> Settings:

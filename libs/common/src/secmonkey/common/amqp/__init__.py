@@ -36,6 +36,7 @@ from secmonkey.common.amqp.topology import (
     declare_topology,
     queue_exists,
     retire_unpartitioned,
+    with_partition_queues,
 )
 
 __all__ = [
@@ -64,4 +65,5 @@ __all__ = [
     "encode",
     "queue_exists",
     "retire_unpartitioned",
+    "with_partition_queues",
 ]

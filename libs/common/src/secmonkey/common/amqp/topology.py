@@ -166,6 +166,17 @@ def auditor_queues(
     ]
 
 
+def with_partition_queues(queues: Sequence[str], partitions: int) -> list[str]:
+    """`queues` with `auditor.snapshots` followed by its partition queues (where dead
+    letters and backlogs of a partitioned auditor are); unchanged with 0 partitions."""
+    names: list[str] = []
+    for name in queues:
+        names.append(name)
+        if name == AUDITOR_QUEUE.name and partitions > 0:
+            names += [spec.name for _, spec in auditor_queues(partitions)]
+    return names
+
+
 async def retire_unpartitioned(channel: AbstractChannel, base: QueueSpec) -> bool:
     """Unbind the single queue of a release before partitions, so that it only drains
     (docs/operations.md); True if it exists."""
