@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 LEASES = "auditor_leases"
 MEMBERS = "auditor_members"
+HANDOVERS_PER_ROUND = 2
 LEGACY = -1  # the single queue of a release before partitions, drained then deleted
 
 
@@ -109,8 +110,11 @@ class PartitionClaims:
             if not await self.leases[p].acquire():
                 await self._stop(p, release=False)
         numbered = [p for p in self.consuming if p != LEGACY]
-        for p in sorted(numbered, reverse=True)[: max(0, len(numbered) - target)]:
-            await self._stop(p, release=True)  # more than our share: hand it over
+        surplus = max(0, len(numbered) - target)
+        # More than our share: hand some over, a few per round so that draining them
+        # never delays the renewal of the others past their term.
+        for p in sorted(numbered, reverse=True)[: min(surplus, HANDOVERS_PER_ROUND)]:
+            await self._stop(p, release=True)
         for p in self._order:
             if p in self.consuming or p not in self.specs:
                 continue
