@@ -107,7 +107,7 @@ async def one_count(replicas: int, args: argparse.Namespace, logs: Path) -> tupl
             "SECMONKEY_PARTITIONS": str(args.partitions),
             "SECMONKEY_AUDITOR_QUEUE": "bench.snapshots",
             "SECMONKEY_AUDITOR_ROUTING_KEYS": json.dumps([f"{prefix}.#"]),
-            "SECMONKEY_AUDITOR_LEASE_SECONDS": "3",
+            "SECMONKEY_AUDITOR_LEASE_SECONDS": "6",
             "SECMONKEY_AUDITOR_PUBLISH_EVENTS": "true",
             "SECMONKEY_PREFETCH": str(args.prefetch),
             "SECMONKEY_LOG_LEVEL": "WARNING",

@@ -169,7 +169,7 @@ async def test_replicas_record_and_alert_each_change_once_when_an_auditor_is_kil
                 **common,
                 "SECMONKEY_AUDITOR_QUEUE": f"e2e.{unique}.snapshots",
                 "SECMONKEY_AUDITOR_ROUTING_KEYS": json.dumps([f"e2e{unique}.#"]),
-                "SECMONKEY_AUDITOR_LEASE_SECONDS": "3",
+                "SECMONKEY_AUDITOR_LEASE_SECONDS": "4",
             },
         )
     for n in (1, 2):

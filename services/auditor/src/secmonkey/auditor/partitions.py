@@ -106,6 +106,9 @@ class PartitionClaims:
 
     async def tick(self) -> None:
         target = await self._target()
+        for p, consumer in list(self.consuming.items()):
+            if consumer.refused:  # messages left unacknowledged: restart to get them back
+                await self._stop(p, release=False)
         for p in list(self.consuming):  # renew ours; stop what we lost
             if not await self.leases[p].acquire():
                 await self._stop(p, release=False)

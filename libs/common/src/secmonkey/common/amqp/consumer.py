@@ -131,6 +131,7 @@ class Consumer:
         # False: the process may no longer handle this queue (a partition's lease is
         # lost); a message is left unacknowledged and returns to the queue with `stop`.
         self.gate = gate
+        self.refused = 0  # messages the gate left unacknowledged
         self._busy = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -172,7 +173,10 @@ class Consumer:
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         if self.gate is not None and not self.gate():
-            log.info("not handling a message of %s: no longer ours", self.spec.name)
+            # Left unacknowledged: the owner stops this consumer (`refused`), which returns
+            # the message to the queue, and starts it again if the queue is still its own.
+            self.refused += 1
+            log.info("not handling a message of %s: not ours at the moment", self.spec.name)
             return
         self._busy += 1
         self._idle.clear()
@@ -193,7 +197,8 @@ class Consumer:
             except Exception as exc:
                 if _transient(exc):
                     if self.gate is not None and not self.gate():
-                        return  # no longer ours: `stop` returns it to the queue
+                        self.refused += 1
+                        return  # not ours now: `stop` returns it to the queue
                     self.trouble = f"retrying a message of {self.spec.name}: {exc}"[:300]
                     self.trouble_since = self.trouble_since or datetime.now(UTC)
                     log.warning("transient failure (%s); retry in %.1fs", exc, delay)
