@@ -32,6 +32,9 @@ SOURCE_QUEUE_HEADER = "x-secmonkey-queue"
 # message was published); "" when it had none.
 PUBLISHED_BY_HEADER = "x-secmonkey-published-by"
 DEAD_LETTERED_AT_HEADER = "x-secmonkey-dead-lettered-at"
+# Set on a message an outbox publishes again (its first publish may have reached the broker
+# with its confirm lost): a consumer treats it as it treats a redelivery.
+REPUBLISHED_HEADER = "x-secmonkey-republished"
 DEFAULT_DELIVERY_LIMIT = 10
 
 
