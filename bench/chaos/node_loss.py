@@ -129,7 +129,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             partitions=PARTITIONS,
             auditor_queue=f"nl.{unique}.snapshots",
             auditor_routing_keys=[f"{prefix}.#"],
-            auditor_lease_seconds=3.0,
+            auditor_lease_seconds=6.0,
             auditor_context_ttl=0,
             consumer_report_seconds=0,
         )

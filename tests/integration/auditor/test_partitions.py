@@ -23,6 +23,7 @@ LEASE = 1.5
 async def _rounds(replica: PartitionClaims) -> None:
     """What `run` does, without its graceful hand-over: cancelling it is a crash."""
     while True:
+        await replica.renew()
         await replica.tick()
         await asyncio.sleep(LEASE / 3)
 

@@ -89,8 +89,11 @@ class PartitionClaims:
         return self.holds_key(f"aws:{account_id}:{region}:-")
 
     async def run(self) -> None:
-        """Claim, renew and hand over every third of a lease term, until cancelled."""
+        """Renew what we hold, and claim and hand over partitions, every third of a lease
+        term, until cancelled. Renewals have a loop of their own: a broker that is slow
+        to answer (a node lost, the connection moving on) never delays them."""
         period = self.lease_seconds / 3
+        renewals = asyncio.create_task(self._renewals(period), name="partition renewals")
         try:
             while True:
                 try:
@@ -99,18 +102,32 @@ class PartitionClaims:
                     raise
                 except Exception as exc:  # the database or broker away: the next round
                     log.warning("partition claims: %s", exc)
-                    await self._drop_unheld()
                 await asyncio.sleep(period)
         finally:
+            renewals.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewals
             await self.stop()
+
+    async def _renewals(self, period: float) -> None:
+        while True:
+            await self.renew()
+            await asyncio.sleep(period)
+
+    async def renew(self) -> None:
+        """Renew the lease of every partition consumed (a lost one is stopped by `tick`)."""
+        for p in list(self.consuming):
+            try:
+                await self.leases[p].acquire()
+            except Exception as exc:  # the database away: our clock ends the term
+                log.warning("renewing partition %s: %s", p, exc)
 
     async def tick(self) -> None:
         target = await self._target()
         for p, consumer in list(self.consuming.items()):
-            if consumer.refused:  # messages left unacknowledged: restart to get them back
-                await self._stop(p, release=False)
-        for p in list(self.consuming):  # renew ours; stop what we lost
-            if not await self.leases[p].acquire():
+            if not self.leases[p].held:
+                await self._stop(p, release=False)  # lost (or not renewed in time)
+            elif consumer.refused:  # messages left unacknowledged: restart to get them back
                 await self._stop(p, release=False)
         numbered = [p for p in self.consuming if p != LEGACY]
         surplus = max(0, len(numbered) - target)
@@ -142,8 +159,11 @@ class PartitionClaims:
         lease = self.leases[p]
         consumer = self.make_consumer(self.specs[p], lambda: lease.held)
         try:
-            await consumer.start()
+            async with asyncio.timeout(self.lease_seconds / 2):
+                await consumer.start()
         except Exception:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
             await lease.release()
             raise
         self.consuming[p] = consumer
@@ -154,16 +174,12 @@ class PartitionClaims:
         consumer = self.consuming.pop(p)
         with contextlib.suppress(ValueError):
             self.consumers.remove(consumer)
-        await consumer.stop(drain=self.lease_seconds / 2)
+        with contextlib.suppress(TimeoutError):  # a broker not answering: the channel goes
+            async with asyncio.timeout(self.lease_seconds):
+                await consumer.stop(drain=self.lease_seconds / 2)
         if release:
             await self.leases[p].release()
         log.info("stopped consuming partition %s (%s)", p, "handed over" if release else "lost")
-
-    async def _drop_unheld(self) -> None:
-        """A round failed: stop consuming what our own clock says we no longer hold."""
-        for p in [p for p in self.consuming if not self.leases[p].held]:
-            with contextlib.suppress(Exception):
-                await self._stop(p, release=False)
 
     async def _retire_legacy_if_empty(self) -> None:
         channel = await self.connection.channel()
