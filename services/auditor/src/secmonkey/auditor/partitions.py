@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 LEASES = "auditor_leases"
 MEMBERS = "auditor_members"
 HANDOVERS_PER_ROUND = 2
+BROKER_STEP = 30.0  # seconds a consumer's start or stop may take (renewals do not wait)
 LEGACY = -1  # the single queue of a release before partitions, drained then deleted
 
 
@@ -159,7 +160,7 @@ class PartitionClaims:
         lease = self.leases[p]
         consumer = self.make_consumer(self.specs[p], lambda: lease.held)
         try:
-            async with asyncio.timeout(self.lease_seconds / 2):
+            async with asyncio.timeout(BROKER_STEP):
                 await consumer.start()
         except Exception:
             with contextlib.suppress(Exception):
@@ -175,7 +176,7 @@ class PartitionClaims:
         with contextlib.suppress(ValueError):
             self.consumers.remove(consumer)
         with contextlib.suppress(TimeoutError):  # a broker not answering: the channel goes
-            async with asyncio.timeout(self.lease_seconds):
+            async with asyncio.timeout(BROKER_STEP):
                 await consumer.stop(drain=self.lease_seconds / 2)
         if release:
             await self.leases[p].release()
