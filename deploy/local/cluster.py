@@ -88,7 +88,7 @@ class Cluster:
         n = self.nodes[index - 1]
         return f"amqp://{self.user}:{self.password}@127.0.0.1:{n.port}/"
 
-    def start_node(self, index: int, timeout: float = 90) -> None:
+    def start_node(self, index: int, timeout: float = 300) -> None:
         node = self.nodes[index - 1]
         for sub in ("mnesia", "log"):
             (node.home / sub).mkdir(parents=True, exist_ok=True)
@@ -107,8 +107,10 @@ class Cluster:
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if node.ctl("await_startup", timeout=30).returncode == 0:
-                return
+            # rabbitmqctl is an Erlang VM of its own: slow to start on a busy machine.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                if node.ctl("await_startup", timeout=120).returncode == 0:
+                    return
             time.sleep(1)
         raise RuntimeError(f"node {node.name} did not start; see {node.home}/log")
 
@@ -125,7 +127,8 @@ class Cluster:
 
     def down(self) -> None:
         for node in self.nodes:
-            node.ctl("stop", timeout=60)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                node.ctl("stop", timeout=60)
             self.stop_node(node.index)
         shutil.rmtree(self.base, ignore_errors=True)
 
@@ -148,14 +151,18 @@ def up(base: Path, port: int, prefix: str = "smq") -> Cluster:
         cookie.chmod(0o400)
     cluster = plan(base, port, prefix)
     (base / "cluster.json").write_text(json.dumps({"port": port, "prefix": prefix}))
-    for i in (1, 2, 3):
-        cluster.start_node(i)
-    first = cluster.nodes[0].name
-    for node in cluster.nodes[1:]:
-        for args in (("stop_app",), ("join_cluster", first), ("start_app",)):
-            done = node.ctl(*args, timeout=120)
-            if done.returncode != 0:
-                raise RuntimeError(f"{node.name} {args[0]}: {done.stderr or done.stdout}")
+    try:
+        for i in (1, 2, 3):
+            cluster.start_node(i)
+        first = cluster.nodes[0].name
+        for node in cluster.nodes[1:]:
+            for args in (("stop_app",), ("join_cluster", first), ("start_app",)):
+                done = node.ctl(*args, timeout=180)
+                if done.returncode != 0:
+                    raise RuntimeError(f"{node.name} {args[0]}: {done.stderr or done.stdout}")
+    except BaseException:
+        cluster.down()  # no node left behind
+        raise
     return cluster
 
 
