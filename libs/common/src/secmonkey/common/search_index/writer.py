@@ -26,7 +26,7 @@ from secmonkey.common.search_index.format import (
     PostingEdit,
     postings_of,
 )
-from secmonkey.common.storage import Document, Replace, Store, WriteOp
+from secmonkey.common.storage import Document, Replace, Store, WriteOp, insert_unique
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +128,9 @@ class IndexWriter:
             if len(batch) >= BACKFILL_BATCH:
                 await flush()
         await flush()
-        await ranges.update_one(
-            {"_id": BUILT_ID}, {"$set": {"items": count, "at": utcnow()}}, upsert=True
-        )
+        # A unique insert: replicas starting together both get here (an upsert racing on
+        # FerretDB fails with a duplicate key), and either marker will do.
+        await insert_unique(ranges, {"_id": BUILT_ID, "items": count, "at": utcnow()})
         log.info("filed search lookups of %d stored groups", count)
         return count
 
