@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
@@ -71,7 +72,7 @@ async def summaries(auditor: Auditor, period: float, holds: Callable[[str, str],
 
 
 async def start_partitions(
-    runtime: Runtime, settings: Settings, auditor: Auditor
+    runtime: Runtime, settings: Settings, auditor: Auditor, holder: str
 ) -> PartitionClaims:
     """Claim partitions in the background; consume the queues of those held."""
     assert runtime.rabbit is not None
@@ -100,7 +101,7 @@ async def start_partitions(
         connection,
         queues,
         consumer,
-        holder=runtime.process,
+        holder=holder,
         lease_seconds=settings.auditor_lease_seconds,
         legacy=legacy,
         consumers=runtime.consumers,
@@ -133,12 +134,12 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
         consumer: amqp.Consumer | None = None
         claims: PartitionClaims | None = None
         if settings.partitions > 0:
-            claims = await start_partitions(runtime, settings, auditor)
+            # The process name and a token: two auditors in one process are two replicas.
+            holder = f"{runtime.process}-{secrets.token_hex(3)}"
+            claims = await start_partitions(runtime, settings, auditor, holder)
             app.state.partitions = claims
             keep = claims.holds_key
-            lease = Lease(
-                runtime.db, "maintenance", runtime.process, settings.auditor_lease_seconds, LEASES
-            )
+            lease = Lease(runtime.db, "maintenance", holder, settings.auditor_lease_seconds, LEASES)
         else:
             spec = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
             consumer = await start_consumer(
