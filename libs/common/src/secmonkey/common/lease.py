@@ -101,6 +101,28 @@ class Lease:
         )
         return True
 
+    async def renew(self) -> bool:
+        """Extend our term with one write, while it has not ended; False (stepped down) if
+        it had, or if the lease is not ours. No one else writes our term's document, and
+        no one takes the lease over before that term ends, so the write alone decides."""
+        if not self._generation:
+            return False
+        asked = time.monotonic()
+        now = utcnow()
+        done = await self.leases.update_one(
+            {
+                "_id": f"{self.name}:{self._generation:012d}",
+                "holder": self.holder,
+                "expires_at": {"$gt": now},
+            },
+            {"$set": {"expires_at": now + timedelta(seconds=self.seconds), "renewed_at": now}},
+        )
+        if done.matched_count != 1:
+            self._step_down()
+            return False
+        self._valid_until = asked + self.seconds
+        return True
+
     def _step_down(self) -> None:
         if self._valid_until:
             log.info("no longer hold the %s lease", self.name)

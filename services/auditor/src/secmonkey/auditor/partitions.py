@@ -116,12 +116,16 @@ class PartitionClaims:
             await asyncio.sleep(period)
 
     async def renew(self) -> None:
-        """Renew the lease of every partition consumed (a lost one is stopped by `tick`)."""
-        for p in list(self.consuming):
+        """Renew the lease of every partition consumed, together (one write each); a lost
+        one is stopped by `tick`."""
+
+        async def one(p: int) -> None:
             try:
-                await self.leases[p].acquire()
+                await self.leases[p].renew()
             except Exception as exc:  # the database away: our clock ends the term
                 log.warning("renewing partition %s: %s", p, exc)
+
+        await asyncio.gather(*(one(p) for p in list(self.consuming)))
 
     async def tick(self) -> None:
         target = await self._target()
