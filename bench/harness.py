@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,12 +62,20 @@ class Child:
     starts: int = field(default=0)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 class Processes:
     """Named child processes, each logging to `<logs>/<name>.log` (appended on restart)."""
 
     def __init__(self, logs: Path) -> None:
         self.logs = logs
         self.children: dict[str, Child] = {}
+        # A run stopped with SIGTERM (kill, timeout) unwinds like Ctrl-C, so the caller's
+        # `finally: stop_all()` runs instead of leaving every child behind.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _terminated)
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
         child = self.children.get(name) or Child(name, argv, env or {})

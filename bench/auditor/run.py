@@ -215,7 +215,7 @@ def floor_handler(db: Database) -> Handler:
 
 async def run(args: argparse.Namespace) -> None:
     name = f"bench_auditor_{uuid.uuid4().hex[:8]}"
-    client = storage.connect(MONGO_URL, socketTimeoutMS=600_000)
+    client = storage.connect(MONGO_URL, operation_timeout_seconds=None, socketTimeoutMS=600_000)
     await storage.detect(client)
     db = client[name]
     rabbit = await amqp.connect(AMQP_URL)

@@ -21,6 +21,7 @@ from bench.harness import Processes, free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RABBIT_BIN = Path(os.environ.get("SECMONKEY_CHAOS_RABBIT_BIN", "/usr/lib/rabbitmq/bin"))
+RABBIT_CONFIG = ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf"
 
 
 def mongo_compat_binary() -> Path:
@@ -82,6 +83,7 @@ class Rabbit:
             "RABBITMQ_MNESIA_BASE": str(state / "rabbit-mnesia"),
             "RABBITMQ_LOG_BASE": str(state / "rabbit-log"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(plugins),
+            "RABBITMQ_CONFIG_FILE": str(RABBIT_CONFIG),
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
         }
         self.vhost = f"chaos-{suffix}"

@@ -37,7 +37,8 @@ else
   fi
   export PATH="$PATH:/usr/sbin:/usr/lib/rabbitmq/bin"
   say "starting RabbitMQ (detached)"
-  RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$amqp_port" rabbitmq-server -detached \
+  RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$amqp_port" \
+    RABBITMQ_CONFIG_FILE="$root/deploy/rabbitmq/rabbitmq.conf" rabbitmq-server -detached \
     >"$state/logs/rabbitmq-start.log" 2>&1 || true
   touch "$state/run/rabbitmq.started"
 fi

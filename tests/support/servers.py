@@ -6,6 +6,7 @@ these are the ones a test process starts for itself.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -75,6 +76,9 @@ class SmtpSink:
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
     messages: list[Message] = field(default_factory=list)
+    # While set, the sink keeps each message it receives and answers nothing (a relay that
+    # took the message and hung before its reply); cleared, it answers what waited.
+    hung: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> SmtpSink:
         from aiosmtpd.controller import Controller
@@ -84,6 +88,8 @@ class SmtpSink:
         class _Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
                 sink.messages.append(message_from_bytes(envelope.content))
+                while sink.hung.is_set():
+                    await asyncio.sleep(0.05)
                 return "250 OK"
 
         self._controller = Controller(_Handler(), hostname=self.host, port=self.port)

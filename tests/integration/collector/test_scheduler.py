@@ -105,6 +105,36 @@ async def test_due_accounts_are_requested_once_per_interval_and_disabled_ones_ne
     assert rarely_state["next_due"] - rarely_state["last_scheduled_at"] == timedelta(minutes=60)
 
 
+async def test_a_scheduled_sweep_the_broker_did_not_take_waits_in_the_outbox_and_is_sent(
+    settings: Settings, db: Database, rabbit: AbstractRobustConnection
+) -> None:
+    (account,) = random_account_ids(1)
+    await add_accounts(db, [Account(id=account, name="a")])
+    channel = await rabbit.channel()
+    await amqp.declare_queue(channel, amqp.QueueSpec(settings.sweeps_queue))
+    await channel.close()
+    gone = await amqp.Publisher.open(rabbit)
+    await gone.close()  # the broker does not take what this one publishes
+    scheduler = Scheduler(settings, db, gone)
+    assert await scheduler.lease.acquire()
+    sweep_id = await scheduler.schedule_due()
+    assert sweep_id is not None
+    assert await scheduler.outbox.pending() == 1
+    assert await _queued(rabbit, settings.sweeps_queue) == []
+    header = await db.sweeps.find_one({"_id": sweep_id})
+    assert header is not None and header["account_ids"] == [account]
+
+    working = await amqp.Publisher.open(rabbit)
+    scheduler.publisher = working  # the broker is back
+    try:
+        assert await scheduler.outbox.republish(timedelta(0), timedelta(seconds=1)) == 1
+    finally:
+        await working.close()
+    assert await scheduler.outbox.pending() == 0
+    queued = await _queued(rabbit, settings.sweeps_queue)
+    assert [(r.sweep_id, r.account_id) for r in queued] == [(sweep_id, account)]
+
+
 async def test_a_replica_without_the_lease_schedules_nothing(
     settings: Settings, db: Database, rabbit: AbstractRobustConnection
 ) -> None:

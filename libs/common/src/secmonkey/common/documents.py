@@ -146,6 +146,8 @@ class Justification(BaseModel):
     reason: str
     until: datetime | None = None
     at: datetime
+    # The `issue.justified` event announcing it (stored in the outbox before this write).
+    event_id: str | None = None
 
 
 class Issue(Doc):

@@ -10,29 +10,38 @@ a second `SweepRequest` of one sweep re-reads the same account into the same swe
 Republishing is done by one replica per period: each round first claims the period in
 `<collection>_claims` with a unique insert (`storage.insert_unique`, as the collector's
 scheduler claims a due time), so two replicas do not both send what is left.
+
+A message that announces a write (an `issue.justified` event) is stored BEFORE the write,
+with the write's `Requirement`: a process that dies between the two leaves a message
+whose write is missing. The republisher sends a stored message only once its
+requirement holds, and drops it when it still does not after `ABANDON_AFTER` (the write
+never happened). Without transactions (FerretDB has none), this is how neither a write
+without its event nor an event without its write survives a crash.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from aio_pika.exceptions import AMQPError
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from prometheus_client import Gauge
 from pydantic import BaseModel
 
 from secmonkey.common.amqp import REPUBLISHED_HEADER, Publisher, encode
 from secmonkey.common.errors import TransientError
 from secmonkey.common.messages import utcnow
-from secmonkey.common.storage import Database, Store, insert_unique
+from secmonkey.common.storage import Database, Store, insert_unique, is_transient
 
 log = logging.getLogger(__name__)
 
 REPUBLISH_BATCH = 500
 CLAIMS_KEPT = timedelta(days=1)
+ABANDON_AFTER = timedelta(minutes=10)
 
 OUTBOX_PENDING = Gauge(
     "secmonkey_outbox_pending",
@@ -40,36 +49,80 @@ OUTBOX_PENDING = Gauge(
     ["outbox"],
 )
 
-# What a publish raises when the broker does not take a message now.
-_NOT_TAKEN = (TransientError, TimeoutError, AMQPError, ConnectionError, OSError)
+# What a publish raises when the broker does not take a message now (a closed channel
+# too: the robust connection has not restored it yet).
+_NOT_TAKEN = (
+    TransientError,
+    TimeoutError,
+    AMQPError,
+    ChannelInvalidStateError,
+    ConnectionError,
+    OSError,
+)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """The write a message announces: a document of `collection` matching `filter`
+    (equality on fields only)."""
+
+    collection: str
+    filter: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Outgoing:
     """One message to publish: on `exchange` ("" = the default exchange, routing by queue
-    name) with `routing_key`, carrying `body` (JSON) and `message_id`."""
+    name) with `routing_key`, carrying `body` (JSON) and `message_id`; `requires` is the
+    write it announces, when it is stored before that write."""
 
     exchange: str
     routing_key: str
     body: bytes
     message_id: str
+    requires: Requirement | None = None
 
     @classmethod
-    def of(cls, exchange: str, routing_key: str, message: BaseModel, message_id: str) -> Outgoing:
-        return cls(exchange, routing_key, encode(message), message_id)
+    def of(
+        cls,
+        exchange: str,
+        routing_key: str,
+        message: BaseModel,
+        message_id: str,
+        requires: Requirement | None = None,
+    ) -> Outgoing:
+        return cls(exchange, routing_key, encode(message), message_id, requires)
 
     def doc(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "_id": self.message_id,
             "exchange": self.exchange,
             "routing_key": self.routing_key,
             "body": self.body.decode(),
             "at": utcnow(),
         }
+        if self.requires is not None:
+            # As {field, value} pairs: a stored key may not contain a dot (FerretDB).
+            doc["requires"] = {
+                "collection": self.requires.collection,
+                "filter": [{"field": k, "value": v} for k, v in self.requires.filter.items()],
+            }
+        return doc
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Outgoing:
-        return cls(doc["exchange"], doc["routing_key"], doc["body"].encode(), doc["_id"])
+        requires = doc.get("requires")
+        return cls(
+            doc["exchange"],
+            doc["routing_key"],
+            doc["body"].encode(),
+            doc["_id"],
+            Requirement(
+                requires["collection"], {p["field"]: p["value"] for p in requires["filter"]}
+            )
+            if requires
+            else None,
+        )
 
 
 class Outbox:
@@ -78,12 +131,19 @@ class Outbox:
     `publisher` is asked each time (it is None while the broker is not connected)."""
 
     def __init__(
-        self, db: Database, collection: str, publisher: Callable[[], Publisher | None]
+        self,
+        db: Database,
+        collection: str,
+        publisher: Callable[[], Publisher | None],
+        before_republish: Callable[[Outgoing], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.collection = collection
         self.claims = f"{collection}_claims"
         self.publisher = publisher
+        # What the sender did after its write and before publishing (the API appends an
+        # event to the feed): done again, idempotently, for what is republished.
+        self.before_republish = before_republish
         self._store = Store(db)
 
     async def put(self, messages: Sequence[Outgoing]) -> None:
@@ -120,6 +180,28 @@ class Outbox:
         await self.db[self.collection].delete_many({"_id": {"$in": ids}})
         return True
 
+    async def discard(self, messages: Sequence[Outgoing]) -> None:
+        """Remove stored `messages` whose write was refused (they announce nothing)."""
+        ids = [m.message_id for m in messages]
+        await self.db[self.collection].delete_many({"_id": {"$in": ids}})
+
+    async def _ready(self, docs: list[dict[str, Any]], now: Any) -> list[Outgoing]:
+        """The stored messages whose write happened; those whose write never did, dropped."""
+        ready: list[Outgoing] = []
+        for doc in docs:
+            message = Outgoing.from_doc(doc)
+            need = message.requires
+            if need is None or await self.db[need.collection].find_one(need.filter, {"_id": 1}):
+                ready.append(message)
+            elif doc["at"] <= now - ABANDON_AFTER:
+                log.warning(
+                    "dropped message %s from %s: the write it announces never happened",
+                    message.message_id,
+                    self.collection,
+                )
+                await self.discard([message])
+        return ready
+
     async def deliver(self, messages: Sequence[Outgoing]) -> bool:
         """Store, then publish: True if published now, False if left for `republish`."""
         await self.put(messages)
@@ -144,9 +226,13 @@ class Outbox:
             .limit(REPUBLISH_BATCH)
             .to_list()
         )
+        ready = await self._ready(docs, now)
+        if self.before_republish is not None:
+            for message in ready:
+                await self.before_republish(message)
         published = 0
-        if docs and await self.send([Outgoing.from_doc(d) for d in docs], again=True):
-            published = len(docs)
+        if ready and await self.send(ready, again=True):
+            published = len(ready)
         OUTBOX_PENDING.labels(self.collection).set(
             await self.db[self.collection].count_documents({})
         )
@@ -157,3 +243,24 @@ class Outbox:
     async def pending(self) -> int:
         """How many messages wait to be published."""
         return await self.db[self.collection].count_documents({})
+
+
+async def republish_forever(outbox: Outbox, every_seconds: float, publish_deadline: float) -> None:
+    """Send what RabbitMQ did not take when it was asked (down, blocked, or a process that
+    stopped in between), once per period, by one replica at a time (a service's task)."""
+    period = timedelta(seconds=every_seconds)
+    # A request publishes its own messages within one deadline; only older ones are left.
+    grace = timedelta(seconds=2 * publish_deadline)
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await outbox.republish(grace, period)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not is_transient(exc):
+                log.exception("republishing %s failed", outbox.collection)
+                continue
+            log.warning(
+                "republishing %s skipped: the database is unavailable (%s)", outbox.collection, exc
+            )

@@ -41,6 +41,7 @@ RABBITMQ_CONNECTED = Gauge(
 RABBITMQ_CONNECTED.set_function(lambda: float(any(r.rabbit_connected() for r in list(_open))))
 RECONNECT_FIRST_DELAY = 0.5
 RECONNECT_MAX_DELAY = 30.0
+TASK_STOP_SECONDS = 5.0
 
 
 def _freeze_once() -> None:
@@ -81,7 +82,9 @@ class Runtime:
         With `rabbit_in_background` RabbitMQ is connected by a task that retries until it
         answers (`publisher` is None until then), so the service starts without it.
         """
-        client = storage.connect(settings.mongo_url)
+        client = storage.connect(
+            settings.mongo_url, operation_timeout_seconds=settings.mongo_timeout_seconds
+        )
         db = client[settings.mongo_db]
         try:
             # What the database can do, found once; a backend it does not know stops here.
@@ -194,9 +197,16 @@ class Runtime:
         _open.discard(self)
         for task in self.tasks:
             task.cancel()
+        if self.tasks:
+            # A library may swallow the cancellation while the task waits on it (aiormq can,
+            # while a channel opens or closes): such a task is abandoned after a bound
+            # instead of holding the shutdown forever.
+            _, stuck = await asyncio.wait(self.tasks, timeout=TASK_STOP_SECONDS)
+            for task in stuck:
+                log.warning("task %s did not stop when cancelled; abandoned", task.get_name())
         for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: a failed task was already logged where it ran
         if self.consumers and self.settings.consumer_report_seconds > 0:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(3):

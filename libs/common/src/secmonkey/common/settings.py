@@ -29,6 +29,16 @@ class CommonSettings(BaseSettings):
             "element_match, large_bulk_writes, or none); default: detected (MongoDB, FerretDB)"
         ),
     )
+    mongo_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description=(
+            "client-side deadline of each database operation (PyMongo timeoutMS; each batch "
+            "of a cursor gets its own): a frozen or unanswering server raises, and the "
+            "caller waits and retries as for an unreachable one, instead of hanging"
+        ),
+    )
     amqp_url: str = Field(
         default="amqp://guest:guest@127.0.0.1:5672/",
         description="RabbitMQ; several nodes of a cluster comma-separated (tried in turn)",

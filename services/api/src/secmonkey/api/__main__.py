@@ -16,7 +16,9 @@ from secmonkey.common.logs import configure_logging
 
 
 async def _create_key(settings: Settings, name: str, role: str) -> str:
-    client = storage.connect(settings.mongo_url)
+    client = storage.connect(
+        settings.mongo_url, operation_timeout_seconds=settings.mongo_timeout_seconds
+    )
     try:
         db = client[settings.mongo_db]
         await storage.ensure_indexes(db)

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -14,12 +13,12 @@ from secmonkey.api import metrics, problems
 from secmonkey.api.auth import KeyVerifier, ensure_key
 from secmonkey.api.main import api_router
 from secmonkey.api.queries.dead_letters import refresh_depths
+from secmonkey.api.queries.events import feed_before_republish
 from secmonkey.api.settings import Settings
 from secmonkey.api.web.console import mount as mount_console
 from secmonkey.common.health import health_router
-from secmonkey.common.outbox import Outbox
+from secmonkey.common.outbox import Outbox, republish_forever
 from secmonkey.common.runtime import Runtime
-from secmonkey.common.storage import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -36,25 +35,6 @@ allowlist, keys, sweeps and dead letters. Errors are RFC 9457 problem details.
 OUTBOX = "api_outbox"
 
 
-async def republish(outbox: Outbox, settings: Settings) -> None:
-    """Send what RabbitMQ did not take when it was asked (down, blocked, or a process that
-    stopped in between), once per period, by one replica at a time."""
-    period = timedelta(seconds=settings.outbox_republish_seconds)
-    # A request publishes its own messages within one deadline; only older ones are left.
-    grace = timedelta(seconds=2 * settings.publish_timeout_seconds)
-    while True:
-        await asyncio.sleep(settings.outbox_republish_seconds)
-        try:
-            await outbox.republish(grace, period)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if not is_transient(exc):
-                log.exception("republishing the outbox failed")
-                continue
-            log.warning("outbox republishing skipped: the database is unavailable (%s)", exc)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -64,8 +44,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the background, and what the API publishes waits in its outbox meanwhile.
         runtime = await Runtime.open(settings, rabbit_in_background=True)
         try:
-            app.state.outbox = Outbox(runtime.db, OUTBOX, lambda: runtime.publisher)
-            runtime.tasks.append(asyncio.create_task(republish(app.state.outbox, settings)))
+            app.state.outbox = Outbox(
+                runtime.db,
+                OUTBOX,
+                lambda: runtime.publisher,
+                before_republish=feed_before_republish(runtime.db),
+            )
+            resend = republish_forever(
+                app.state.outbox,
+                settings.outbox_republish_seconds,
+                settings.publish_timeout_seconds,
+            )
+            runtime.tasks.append(asyncio.create_task(resend, name="outbox"))
             app.state.verifier = KeyVerifier(runtime.db, settings.key_cache_seconds)
             if settings.bootstrap_admin_key is not None:
                 await ensure_key(

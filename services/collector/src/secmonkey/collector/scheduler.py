@@ -7,6 +7,10 @@ resumes within one lease period. Each account's next due time lives in `schedule
 due time is claimed by inserting a unique `schedule_claims` document named after it, so
 even a holder that lost its lease while paused cannot request the same account twice
 (FerretDB does not isolate conditional updates; unique inserts it does).
+
+The requests go through the collector's outbox (`collector_outbox`): stored before they
+are published, so a broker that is down or a replica that dies between the claim and the
+publish delays a scheduled sweep by one republish period instead of by one interval.
 """
 
 from __future__ import annotations
@@ -25,14 +29,16 @@ from secmonkey.common import accounts, storage
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import utcnow
+from secmonkey.common.outbox import Outbox
 from secmonkey.common.storage import Database, insert_unique
-from secmonkey.common.sweep_requests import request_sweep
+from secmonkey.common.sweep_requests import request_sweep_through
 
 log = logging.getLogger(__name__)
 
 __all__ = ["LEASE_ID", "Lease", "Scheduler"]
 
 LEASE_ID = "collector-scheduler"
+OUTBOX = "collector_outbox"
 PRUNE_EVERY_SECONDS = 3600.0
 
 
@@ -50,6 +56,7 @@ class Scheduler:
         self.settings = settings
         self.db = db
         self.publisher = publisher
+        self.outbox = Outbox(db, OUTBOX, lambda: self.publisher)
         self.lease = Lease(db, LEASE_ID, settings.replica_id, settings.scheduler_lease_seconds)
 
     def interval(self, account: Account) -> timedelta:
@@ -148,9 +155,9 @@ class Scheduler:
         if not due:
             return None
         try:
-            sweep_id = await request_sweep(
+            sweep_id, sent = await request_sweep_through(
                 self.db,
-                self.publisher,
+                self.outbox,
                 self.settings.sweeps_queue,
                 due,
                 regions=None,
@@ -158,11 +165,13 @@ class Scheduler:
                 requested_by=self.settings.replica_id,
             )
         except Exception:
-            # Give the accounts back so the next tick requests them again.
+            # Not even stored: give the accounts back so the next tick requests them again.
             await self.db.schedules.update_many(
                 {"_id": {"$in": due}, "last_scheduled_at": now}, {"$set": {"next_due": now}}
             )
             raise
+        if not sent:
+            log.warning("sweep %s waits in the outbox until RabbitMQ takes it", sweep_id)
         metrics.SWEEPS_REQUESTED.labels("scheduled").inc(len(due))
         log.info("scheduled sweep %s of %d account(s)", sweep_id, len(due))
         return sweep_id

@@ -16,6 +16,7 @@ from secmonkey.collector.settings import Settings
 from secmonkey.collector.sweeper import Sweeper
 from secmonkey.collector.watchdog import Watchdog
 from secmonkey.common.amqp import Consumer, QueueSpec
+from secmonkey.common.outbox import republish_forever
 from secmonkey.common.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,12 @@ class Collector:
         runtime.consumers.append(consumer)
         if settings.scheduler_enabled:
             collector.scheduler_task = asyncio.create_task(scheduler.run(), name="scheduler")
+            resend = republish_forever(
+                scheduler.outbox,
+                settings.outbox_republish_seconds,
+                settings.publish_timeout_seconds,
+            )
+            runtime.tasks.append(asyncio.create_task(resend, name="outbox"))
             if settings.watchdog_seconds > 0:
                 watchdog = Watchdog(
                     settings, runtime.db, runtime.publisher, runtime.rabbit, scheduler.lease

@@ -67,6 +67,12 @@ class Settings(CommonSettings):
     scheduler_tick_seconds: float = Field(
         default=5.0, gt=0, description="how often the lease holder looks for due accounts"
     )
+    outbox_republish_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="period of republishing scheduled sweep requests RabbitMQ did not take "
+        "(they wait in `collector_outbox`)",
+    )
     sweep_retention_days: float = Field(
         default=7.0, gt=0, description="sweep status older than this is deleted by the scheduler"
     )
@@ -121,6 +127,15 @@ class Settings(CommonSettings):
     )
     events_window_seconds: float = Field(
         default=2.0, ge=0, description="events on one group within this window: one describe"
+    )
+    events_leading_per_second: float = Field(
+        default=5.0,
+        ge=0,
+        description="calls on quiet groups described at once, per account-region and second "
+        "(0: every call waits for its window); past it, calls coalesce into windows",
+    )
+    events_leading_burst: float = Field(
+        default=20.0, ge=1, description="leading describes an account-region may make at once"
     )
     events_concurrency: int = Field(default=8, ge=1, le=128, description="describes at once")
     events_sweep_interval_seconds: float = Field(

@@ -83,10 +83,11 @@ class Settings(CommonSettings):
 
     @model_validator(mode="after")
     def _ambiguous_wait_outlasts_an_attempt(self) -> Settings:
-        if self.ambiguous_retry_seconds <= self.webhook_timeout:
+        if self.ambiguous_retry_seconds <= max(self.webhook_timeout, self.smtp_timeout):
             raise ValueError(
-                "SECMONKEY_AMBIGUOUS_RETRY_SECONDS must be longer than SECMONKEY_WEBHOOK_TIMEOUT: "
-                "a receiver that did not answer in time must get longer than that to do so"
+                "SECMONKEY_AMBIGUOUS_RETRY_SECONDS must be longer than SECMONKEY_WEBHOOK_TIMEOUT "
+                "and SECMONKEY_SMTP_TIMEOUT: a receiver or relay that did not answer in time "
+                "must get longer than that to do so"
             )
         return self
 

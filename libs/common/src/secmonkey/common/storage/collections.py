@@ -145,6 +145,16 @@ COLLECTIONS: dict[str, Collection] = {
     "leases": Collection("collector"),
     "schedules": Collection("collector"),
     "schedule_claims": Collection("collector"),
+    "collector_outbox": Collection(
+        "collector",
+        [IndexModel([("at", ASCENDING)])],
+        about="the scheduler's sweep requests stored until RabbitMQ confirmed them",
+    ),
+    "collector_outbox_claims": Collection(
+        "collector",
+        [IndexModel([("at", ASCENDING)])],
+        about="which replica republishes, per period",
+    ),
     "event_marks": Collection("collector", about="the latest CloudTrail call seen per group"),
     "watchdog": Collection(
         "collector", about="each system condition's state and episodes (and its unsent events)"

@@ -11,6 +11,7 @@ from pymongo.errors import (
     ExecutionTimeout,
     NetworkTimeout,
     OperationFailure,
+    PyMongoError,
     ServerSelectionTimeoutError,
 )
 
@@ -36,7 +37,10 @@ def is_busy(exc: BaseException) -> bool:
 
 def is_transient(exc: BaseException) -> bool:
     """A failure that waiting fixes: the database unreachable, timed out, busy or locked."""
-    return isinstance(exc, UNREACHABLE) or is_busy(exc)
+    if isinstance(exc, UNREACHABLE) or is_busy(exc):
+        return True
+    # The client-side deadline (timeoutMS) ran out: the server is frozen or overloaded.
+    return isinstance(exc, PyMongoError) and exc.timeout
 
 
 def is_duplicate_key(exc: BaseException) -> bool:

@@ -167,4 +167,8 @@ async def refresh_depths(
                 DEAD_LETTERS.labels(queue).set(await dead_letters.depth(rabbit, queue) or 0)
             except (AMQPError, ConnectionError, TimeoutError) as exc:
                 log.debug("dead-letter depth of %s unknown: %s", queue, exc)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Cancelled while the channel opened or closed, and the library swallowed it.
+                raise asyncio.CancelledError
         await asyncio.sleep(every)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -14,20 +15,45 @@ from secmonkey.common import event_feed
 from secmonkey.common.dates import aware
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.event_feed import event_of
-from secmonkey.common.messages import EVENTS_EXCHANGE, Event, EventType
-from secmonkey.common.outbox import Outbox, Outgoing
+from secmonkey.common.messages import EVENTS_EXCHANGE, Event, EventType, parse_message
+from secmonkey.common.outbox import Outbox, Outgoing, Requirement
 from secmonkey.common.storage import Database, filters, with_retry
 
 log = logging.getLogger(__name__)
 
 
-async def record_event(db: Database, outbox: Outbox, event: Event) -> bool:
-    """Store `event` in the outbox, append it to the feed, then publish it; True if RabbitMQ
-    took it now (if not, the outbox's republisher sends it once RabbitMQ is reachable)."""
-    message = Outgoing.of(EVENTS_EXCHANGE, event.type, event, event.event_id)
+def event_message(event: Event, requires: Requirement | None = None) -> Outgoing:
+    return Outgoing.of(EVENTS_EXCHANGE, event.type, event, event.event_id, requires)
+
+
+async def store_event(outbox: Outbox, message: Outgoing) -> None:
+    """Store an event in the outbox (before the write it announces, if it names one)."""
     await with_retry(lambda: outbox.put([message]), what="storing an event in the outbox")
+
+
+async def announce(db: Database, outbox: Outbox, event: Event, message: Outgoing) -> bool:
+    """Append a stored event to the feed, then publish it; True if RabbitMQ took it now (if
+    not, the outbox's republisher sends it once RabbitMQ is reachable)."""
     await event_feed.append(db, event)
     return await outbox.send([message])
+
+
+async def record_event(db: Database, outbox: Outbox, event: Event) -> bool:
+    """Store `event` in the outbox, append it to the feed, then publish it."""
+    message = event_message(event)
+    await store_event(outbox, message)
+    return await announce(db, outbox, event, message)
+
+
+def feed_before_republish(db: Database) -> Callable[[Outgoing], Awaitable[None]]:
+    """For the API's outbox: an event sent by the republisher is in the feed too (the
+    request that stored it may have stopped before appending it)."""
+
+    async def append(message: Outgoing) -> None:
+        if message.exchange == EVENTS_EXCHANGE:
+            await event_feed.append(db, parse_message(Event, message.body))
+
+    return append
 
 
 class _EventCursor(BaseModel):

@@ -11,14 +11,14 @@ from pydantic import BaseModel
 from secmonkey.api.auth import Principal
 from secmonkey.api.pagination import decode_cursor, encode_cursor
 from secmonkey.api.problems import Problem
-from secmonkey.api.queries.events import record_event
+from secmonkey.api.queries.events import announce, event_message, store_event
 from secmonkey.api.schemas.issues import IssuePage, IssueView, JustificationIn
 from secmonkey.common import justifications
 from secmonkey.common.dates import aware
 from secmonkey.common.documents import Issue, Justification
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.messages import Event, IssueRef, new_id
-from secmonkey.common.outbox import Outbox
+from secmonkey.common.outbox import Outbox, Requirement
 from secmonkey.common.severity import SEVERITY_RANK, Severity
 from secmonkey.common.storage import Database, Store, filters
 
@@ -104,21 +104,37 @@ async def justify_issue(
     until = aware(body.until) if body.until else None
     if until is not None and until <= now:
         raise InvalidInput(f"until ({until.isoformat()}) must be in the future")
-    justification = Justification(by=who.name, reason=body.reason, until=until, at=now)
+    found = await db.issues.find_one({"_id": issue_id})
+    if found is None:
+        raise NotFound(f"no issue {issue_id}")
+    # The event is stored before the justification it announces, naming it: whichever
+    # step a crash interrupts, the outbox sends it exactly when the justification exists.
+    event = justified_event(Issue.model_validate(found), now)
+    message = event_message(
+        event, Requirement("issues", {"_id": issue_id, "justification.event_id": event.event_id})
+    )
+    await store_event(outbox, message)
+    justification = Justification(
+        by=who.name, reason=body.reason, until=until, at=now, event_id=event.event_id
+    )
     try:
         issue = await justifications.justify(Store(db), issue_id, justification)
+    except NotFound:
+        await outbox.discard([message])
+        raise
     except justifications.NotJustifiable as refused:
+        await outbox.discard([message])
         raise Problem(
             409,
             f"issue {issue_id} is {refused.issue.status}; only open or justified issues "
             "can be justified",
             kind="conflict",
         ) from None
-    await record_event(db, outbox, _justified_event(issue, now))
+    await announce(db, outbox, event, message)
     return IssueView.of(issue)
 
 
-def _justified_event(issue: Issue, at: datetime) -> Event:
+def justified_event(issue: Issue, at: datetime) -> Event:
     return Event(
         event_id=new_id(),
         type="issue.justified",
@@ -136,7 +152,7 @@ def _justified_event(issue: Issue, at: datetime) -> Event:
             message=issue.message,
             rule_text=issue.rule_text,
             compliance=issue.compliance,
-            status=issue.status,
+            status="justified",
         ),
     )
 

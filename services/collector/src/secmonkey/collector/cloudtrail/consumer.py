@@ -5,8 +5,8 @@ Safety rules, in order of a message's life:
   deleted, so the queue's redrive policy moves it to the dead-letter queue after
   `maxReceiveCount` receives (counted as `malformed`); the consumer goes on;
 - a well-formed event that needs no action (a failed call, tags on an instance) is deleted;
-- a security-group call waits in its account-region window; when the window closes the
-  named groups are described once and published (`source: event`, up to `batch_size`
+- a security-group call on a quiet group is described at once (`leading.py`); any other
+  waits in its account-region window; when the window closes the named groups are described once and published (`source: event`, up to `batch_size`
   groups a message) with the callers, each caller listing the groups its call named;
   only after RabbitMQ confirmed every snapshot are the window's messages deleted. If anything fails before that, the messages reappear
   after the visibility timeout and are handled again: duplicates are harmless because
@@ -28,6 +28,7 @@ from secmonkey.collector.cloudtrail import metrics
 from secmonkey.collector.cloudtrail.api_calls import ApiCall, MalformedEvent, parse_body
 from secmonkey.collector.cloudtrail.batches import snapshot_batches
 from secmonkey.collector.cloudtrail.describe import Described, describe_groups
+from secmonkey.collector.cloudtrail.leading import LeadingEdge
 from secmonkey.collector.cloudtrail.marks import record_marks
 from secmonkey.collector.cloudtrail.sqs import EventQueue, receive_count
 from secmonkey.collector.cloudtrail.window import Window, Windows
@@ -68,6 +69,11 @@ class EventConsumer:
         )
         self.queue = EventQueue(settings, clients, self._executor)
         self.windows = Windows()
+        self.leading = LeadingEdge(
+            settings.events_window_seconds,
+            settings.events_leading_per_second,
+            settings.events_leading_burst,
+        )
         self._describes = asyncio.Semaphore(settings.events_concurrency)
         self._poller: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
@@ -123,13 +129,16 @@ class EventConsumer:
                 delay = min(delay * 2, 30.0)
                 continue
             delay = 0.5
+            crowded = _named_more_than_once(messages)
             for message in messages:
-                await self.accept(message)
+                await self.accept(message, crowded)
 
     # -- one message --------------------------------------------------------------------
 
-    async def accept(self, message: dict[str, Any]) -> None:
-        """Sort one SQS message: dead-letter path, delete, or into its window."""
+    async def accept(self, message: dict[str, Any], crowded: frozenset[str] = frozenset()) -> None:
+        """Sort one SQS message: dead-letter path, delete, described at once, or into its
+        window (`crowded`: groups other messages of the same receive name too, which a
+        window describes once for all of them)."""
         receipt = message["ReceiptHandle"]
         try:
             parsed = parse_body(message.get("Body", ""))
@@ -149,6 +158,13 @@ class EventConsumer:
             log.debug("ignored event %s: %s", parsed.event_id, parsed.reason)
             await self.queue.delete([receipt])
             return
+        if crowded.isdisjoint(parsed.group_ids) and self.leading.take(parsed, self.windows):
+            alone = Window(parsed.account_id, parsed.region)
+            alone.add(parsed, receipt)
+            metrics.EVENTS.labels("handled").inc()
+            metrics.LEADING.inc()
+            self._spawn(self._flush(alone))
+            return
         window, opened, new = self.windows.add(parsed, receipt)
         metrics.EVENTS.labels("handled" if new else "duplicate").inc()
         if opened:
@@ -166,6 +182,7 @@ class EventConsumer:
         await asyncio.sleep(self.settings.events_window_seconds)
         self._timers.pop(id(window), None)
         self.windows.close(window)
+        self.leading.described(window)
         if self.windows.pending_receipts < MAX_PENDING_RECEIPTS:
             self._room.set()
         await self._flush(window)
@@ -316,6 +333,21 @@ class EventConsumer:
             else:
                 metrics.EVENT_SNAPSHOTS.inc(len(batches))
                 return
+
+
+def _named_more_than_once(messages: list[dict[str, Any]]) -> frozenset[str]:
+    """The group IDs that several calls of one receive name (a backlog, a burst)."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for message in messages:
+        try:
+            parsed = parse_body(message.get("Body", ""))
+        except MalformedEvent:
+            continue
+        if isinstance(parsed, ApiCall):
+            for group_id in parsed.group_ids:
+                (twice if group_id in seen else seen).add(group_id)
+    return frozenset(twice)
 
 
 def _covers(account: Account, window: Window) -> bool:

@@ -12,8 +12,12 @@ EVENTS = Counter(
 )
 DESCRIBES = Counter(
     "secmonkey_collector_event_describes_total",
-    "Targeted reads of one account-region after a window of events, by outcome",
+    "Targeted reads of one account-region (a window of events, or one leading call), by outcome",
     ["outcome"],
+)
+LEADING = Counter(
+    "secmonkey_collector_event_leading_total",
+    "CloudTrail calls on a quiet group described at once, without waiting for a window",
 )
 EVENT_SNAPSHOTS = Counter(
     "secmonkey_collector_event_snapshots_total",

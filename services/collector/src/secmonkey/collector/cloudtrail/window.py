@@ -73,6 +73,11 @@ class Windows:
         if self._open.get(key) is window:
             del self._open[key]
 
+    def holds(self, account_id: str, region: str, group_id: str) -> bool:
+        """Whether a call naming `group_id` waits in its account-region's open window."""
+        window = self._open.get((account_id, region))
+        return window is not None and group_id in window.ids
+
     def open_windows(self) -> list[Window]:
         return list(self._open.values())
 

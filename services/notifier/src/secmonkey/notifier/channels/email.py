@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from typing import Any
 
 import aiosmtplib
@@ -78,7 +79,9 @@ def compose(
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain="secmonkey")
+    # One Message-ID for every attempt of one delivery: a mailbox that got an attempt whose
+    # outcome was unknown shows the retry as the same message.
+    message["Message-ID"] = f"<{batch.delivery_id.replace(':', '.')}@secmonkey>"
     message[webhooks.DELIVERY_ID_HEADER] = batch.delivery_id
     if batch.kind == "event":
         message[webhooks.EVENT_ID_HEADER] = batch.single.event.event_id
@@ -124,29 +127,63 @@ class EmailSender:
         )
         s = self.settings
         password = s.smtp_password.get_secret_value() if s.smtp_password else None
+        client = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=password,
+            use_tls=s.smtp_security == "tls",
+            start_tls=s.smtp_security == "starttls",
+            timeout=s.smtp_timeout,
+        )
+        stage = Stage()
         try:
-            errors, _ = await aiosmtplib.send(
-                message,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=password,
-                use_tls=s.smtp_security == "tls",
-                start_tls=s.smtp_security == "starttls",
-                timeout=s.smtp_timeout,
-            )
+            outcome = await _transmit(client, message, stage)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             outcome = classify_smtp_error(exc)
-            return Outcome(
+            if stage.data_sent and outcome.result == "retry" and outcome.status_code is None:
+                # The message went out and no reply came: the relay may have taken it.
+                outcome = Outcome.unknown(f"no reply after the message was sent: {outcome.error}")
+            outcome = Outcome(
                 outcome.result,
                 outcome.status_code,
                 redact(outcome.error or "", [password or ""]),
                 outcome.retry_after,
             )
-        if errors:
-            refused = ", ".join(f"{r}: {e.code}" for r, e in errors.items())
-            return Outcome("delivered", 250, f"some recipients refused: {refused}")
-        return Outcome.delivered(250)
+        finally:
+            if client.is_connected:
+                client.close()
+        return outcome
 
     async def close(self) -> None:
         return None
+
+
+class Stage:
+    """How far a transmission got: past DATA, a lost reply leaves the outcome unknown."""
+
+    data_sent = False
+
+
+async def _transmit(client: aiosmtplib.SMTP, message: EmailMessage, stage: Stage) -> Outcome:
+    """Connect (and authenticate), send the envelope, then the message (`stage` says when)."""
+    await client.connect()
+    recipients = [a.strip() for a in str(message["To"]).split(",") if a.strip()]
+    await client.mail(str(message["From"]))
+    refused: dict[str, aiosmtplib.SMTPRecipientRefused] = {}
+    for recipient in recipients:
+        try:
+            await client.rcpt(recipient)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            refused[recipient] = exc
+    if len(refused) == len(recipients):
+        raise aiosmtplib.SMTPRecipientsRefused(list(refused.values()))
+    stage.data_sent = True  # from here on, a lost reply may hide an accepted message
+    await client.data(message.as_bytes())
+    stage.data_sent = False
+    with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+        await client.quit()
+    if refused:
+        text = ", ".join(f"{r}: {e.code}" for r, e in refused.items())
+        return Outcome("delivered", 250, f"some recipients refused: {text}")
+    return Outcome.delivered(250)
