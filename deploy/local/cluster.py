@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BIN = Path("/usr/lib/rabbitmq/bin")
+SHARED_CONFIG = Path(__file__).resolve().parents[1] / "rabbitmq" / "rabbitmq.conf"
 
 
 @dataclass
@@ -93,8 +94,8 @@ class Cluster:
         for sub in ("mnesia", "log"):
             (node.home / sub).mkdir(parents=True, exist_ok=True)
         (node.home / "enabled_plugins").write_text("[].\n")
-        # Loopback only; the guest user may sign in from 127.0.0.1 (the default anyway).
-        (node.home / "rabbitmq.conf").write_text("loopback_users.guest = true\n")
+        # The settings secmonkey relies on (consumer_timeout), as for the local broker.
+        (node.home / "rabbitmq.conf").write_text(SHARED_CONFIG.read_text())
         (node.home / "advanced.config").write_text("[].\n")
         (node.home / "rabbitmq-env.conf").write_text("")
         log = (node.home / "server.out").open("ab")
