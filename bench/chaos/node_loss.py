@@ -197,7 +197,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     mid = f"{step}:{account}:{region}"
                     retries += await publish_until_confirmed(publisher, key, message, mid)
             expected = args.steps * len(PLACES) * args.groups
-            deadline = time.monotonic() + 180
+            deadline = time.monotonic() + args.catchup
             while time.monotonic() < deadline:
                 stored = await db.revisions.count_documents({})
                 alerted = len({r.json()["id"] for r in list(receiver.received)})
@@ -211,6 +211,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             await asyncio.sleep(3)  # late duplicates, if any, arrive now
             stored = await db.revisions.count_documents({})
             distinct = len(await db.revisions.distinct("_id"))
+            queued = 0
+            depth = await sink_conn.channel()
+            for _, spec in amqp.auditor_queues(PARTITIONS, amqp.QueueSpec(settings.auditor_queue)):
+                queue = await depth.declare_queue(spec.name, passive=True)
+                queued += queue.declaration_result.message_count or 0
             rows = await db.revisions.find({}, {"key": 1, "seq": 1}).to_list(None)
             pairs = Counter((d["key"], d["seq"]) for d in rows)
             events = await db.events.count_documents(
@@ -228,6 +233,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 "expected_revisions": expected,
                 "revisions_recorded": stored,
                 "missing": max(0, expected - distinct),
+                "still_queued_messages": queued,
                 "duplicated_revisions": sum(n - 1 for n in pairs.values() if n > 1),
                 "group_events_recorded": events,
                 "duplicated_events": max(0, events - expected),
@@ -251,6 +257,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--groups", type=int, default=10)
     parser.add_argument("--port", type=int, default=5761)
+    parser.add_argument(
+        "--catchup", type=float, default=900, help="seconds to wait for the backlog after"
+    )
     args = parser.parse_args()
     result = asyncio.run(run(args))
     print(json.dumps(result, indent=2))
