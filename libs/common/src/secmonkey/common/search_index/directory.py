@@ -25,8 +25,8 @@ from secmonkey.common.messages import utcnow
 from secmonkey.common.storage import Document, Store, Update, insert_unique
 
 LOCKS = "rule_range_locks"
-STALE = timedelta(seconds=30)
-WAIT = 20.0
+STALE = timedelta(seconds=10)  # a lock is held for one write: older is a dead holder
+WAIT = 40.0  # longer than STALE: a waiter breaks a dead holder's lock itself
 
 
 def missing(doc: Document | None, update: Update) -> bool:
