@@ -54,7 +54,7 @@ class Replicas:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, timeout: float = 120) -> None:
+    def wait_ready(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
         for name, port in self.ports.items():
             while True:
