@@ -169,7 +169,7 @@ async def test_replicas_record_and_alert_each_change_once_when_an_auditor_is_kil
                 **common,
                 "SECMONKEY_AUDITOR_QUEUE": f"e2e.{unique}.snapshots",
                 "SECMONKEY_AUDITOR_ROUTING_KEYS": json.dumps([f"e2e{unique}.#"]),
-                "SECMONKEY_AUDITOR_LEASE_SECONDS": "4",
+                "SECMONKEY_AUDITOR_LEASE_SECONDS": "9",
             },
         )
     for n in (1, 2):
@@ -224,7 +224,7 @@ async def test_replicas_record_and_alert_each_change_once_when_an_auditor_is_kil
             held = await _holders(db)
             return len(held) == 3 and sum(held.values()) == PARTITIONS
 
-        await _until("the partitions to be shared by the three auditors", shared_out)
+        await _until("the partitions to be shared by the three auditors", shared_out, 300)
 
         async def sweep(api: httpx.AsyncClient) -> None:
             response = await api.post("/sweeps", json={"account_ids": accounts})
