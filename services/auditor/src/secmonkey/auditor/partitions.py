@@ -40,6 +40,7 @@ LEASES = "auditor_leases"
 MEMBERS = "auditor_members"
 HANDOVERS_PER_ROUND = 2
 BROKER_STEP = 30.0  # seconds a consumer's start or stop may take (renewals do not wait)
+LEGACY_LEASE = "partition:legacy"
 LEGACY = -1  # the single queue of a release before partitions, drained then deleted
 
 
@@ -70,7 +71,7 @@ class PartitionClaims:
         }
         if legacy is not None:
             self.specs[LEGACY] = legacy
-            self.leases[LEGACY] = Lease(db, "partition:legacy", holder, lease_seconds, LEASES)
+            self.leases[LEGACY] = Lease(db, LEGACY_LEASE, holder, lease_seconds, LEASES)
         self.consuming: dict[int, amqp.Consumer] = {}
         self.consumers = consumers if consumers is not None else []
         # Partitions tried first by this replica: spread so replicas do not all race for 0.
@@ -151,14 +152,26 @@ class PartitionClaims:
             await self._retire_legacy_if_empty()
 
     async def _target(self) -> int:
-        """Our share: ceil(N / live replicas), after saying we are alive."""
+        """Our share, after saying we are alive: with N partitions and m live replicas,
+        `ceil(N / m)`, but only `floor(N / m)` while some live replica holds fewer than
+        that (so a replica that arrives last is not left with none)."""
         now = utcnow()
         members = self.db[MEMBERS]
         await members.update_one({"_id": self.holder}, {"$set": {"seen_at": now}}, upsert=True)
         alive_since = now - timedelta(seconds=self.lease_seconds)
-        live = await members.count_documents({"seen_at": {"$gte": alive_since}})
+        live = [
+            m["_id"] for m in await members.find({"seen_at": {"$gte": alive_since}}).to_list(None)
+        ]
         await members.delete_many({"seen_at": {"$lt": now - timedelta(hours=1)}})
-        return math.ceil(self.partitions / max(1, live))
+        count = max(1, len(live))
+        base, ceiling = self.partitions // count, math.ceil(self.partitions / count)
+        held: dict[str, int] = dict.fromkeys(live, 0)
+        for lease in await self.db[LEASES].find({"expires_at": {"$gt": now}}).to_list(None):
+            numbered = lease["lease"].startswith("partition:") and lease["lease"] != LEGACY_LEASE
+            if numbered and lease["holder"] in held:
+                held[lease["holder"]] += 1
+        starving = any(n < base for n in held.values())
+        return base if starving and base > 0 else ceiling
 
     async def _start(self, p: int) -> None:
         lease = self.leases[p]
