@@ -210,13 +210,13 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 await asyncio.sleep(2)
             await asyncio.sleep(3)  # late duplicates, if any, arrive now
             stored = await db.revisions.count_documents({})
-            distinct = len(await db.revisions.distinct("_id"))
+            rows = await db.revisions.find({}, {"key": 1, "seq": 1}).to_list(None)
+            distinct = len({d["_id"] for d in rows})  # (FerretDB refuses distinct's maxTimeMS)
             queued = 0
             depth = await sink_conn.channel()
             for _, spec in amqp.auditor_queues(PARTITIONS, amqp.QueueSpec(settings.auditor_queue)):
                 queue = await depth.declare_queue(spec.name, passive=True)
                 queued += queue.declaration_result.message_count or 0
-            rows = await db.revisions.find({}, {"key": 1, "seq": 1}).to_list(None)
             pairs = Counter((d["key"], d["seq"]) for d in rows)
             events = await db.events.count_documents(
                 {"type": {"$in": ["group.created", "group.changed"]}}
