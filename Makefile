@@ -61,9 +61,18 @@ bench-collector bench-auditor bench-notifier bench-api bench-realtime: bootstrap
 bench-flowlogs: bootstrap up ## Flow logs: 10 M records over 1,000 interfaces and 5,000 rules from moto S3 (FLOWLOGS_ARGS="--records 1000000")
 	$(UV) run --frozen python bench/flowlogs/run.py $(FLOWLOGS_ARGS)
 
+.PHONY: bench-replicas
+bench-replicas: bootstrap up ## Auditor groups/s with 1, 2 and 3 replicas on one backlog (REPLICAS_ARGS="--groups 50")
+	$(UV) run --frozen python bench/replicas/run.py $(REPLICAS_ARGS)
+
 .PHONY: chaos
-chaos: bootstrap up ## Chaos suite: one fault at a time, on a private broker node and database (CHAOS_ARGS="--short")
+chaos: bootstrap up ## Chaos suite: one fault at a time, on a private broker node and database (CHAOS_ARGS="--short"), then the cluster node loss
 	$(UV) run --frozen python bench/chaos/run.py $(CHAOS_ARGS)
+	$(UV) run --frozen python bench/chaos/node_loss.py $(CLUSTER_ARGS)
+
+.PHONY: chaos-cluster
+chaos-cluster: bootstrap up ## A RabbitMQ node lost while changes flow: three private nodes on loopback (CLUSTER_ARGS="--steps 30")
+	$(UV) run --frozen python bench/chaos/node_loss.py $(CLUSTER_ARGS)
 
 .PHONY: soak
 soak: bootstrap up ## Soak: 10x make run's change rate for 30 minutes, RSS and latency each minute (SOAK_ARGS="--minutes 5")

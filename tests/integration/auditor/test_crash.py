@@ -120,6 +120,7 @@ def start_auditor(
         "SECMONKEY_MONGO_DB": db.name,
         "SECMONKEY_AMQP_URL": amqp_url,
         "SECMONKEY_AUDITOR_QUEUE": queue.name,
+        "SECMONKEY_PARTITIONS": "0",  # the test publishes to this one queue
         "SECMONKEY_AUDITOR_ROUTING_KEYS": "[]",
         "SECMONKEY_AUDITOR_PORT": str(free_port()),
         "SECMONKEY_AUDITOR_PUBLISH_EVENTS": "false",

@@ -27,6 +27,7 @@ def env_for(db: Database, unique: str, mongo_url: str, amqp_url: str, port: int)
         "SECMONKEY_MONGO_DB": db.name,
         "SECMONKEY_AMQP_URL": amqp_url,
         "SECMONKEY_AUDITOR_QUEUE": f"test.auditor.service.{unique}",
+        "SECMONKEY_PARTITIONS": "0",
         "SECMONKEY_AUDITOR_ROUTING_KEYS": "[]",
         "SECMONKEY_AUDITOR_PORT": str(port),
     }

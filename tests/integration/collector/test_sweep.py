@@ -26,6 +26,7 @@ from secmonkey.common.amqp import Publisher
 from secmonkey.common.canonical import canonical_from_aws
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import SweepRequest
+from secmonkey.common.partitions import snapshot_routing_key
 from secmonkey.common.storage import Database
 from tests.integration.collector.conftest import (
     SnapshotSink,
@@ -113,9 +114,11 @@ async def test_two_accounts_two_regions_every_group_arrives_once_and_right(
         done = next(c for c in completed if (c.account_id, c.region) == (account, region))
         assert sorted(done.group_ids) == sorted(truth["groups"])
         # The completion comes after every batch of its region.
-        keys = [
-            k for k in sink.routing_keys if k == f"{settings.routing_prefix}.{account}.{region}"
-        ]
+        # ... and every message of the account-region goes to its one partition.
+        expected = snapshot_routing_key(
+            settings.routing_prefix, account, region, settings.partitions
+        )
+        keys = [k for k in sink.routing_keys if k == expected]
         assert len(keys) == len(mine) + 1
 
         for batch in mine:

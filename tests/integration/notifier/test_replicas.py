@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from secmonkey.common import amqp
 from secmonkey.common.delivery_schedule import entry_doc, new_delivery
 from secmonkey.common.documents import Channel
-from secmonkey.common.messages import utcnow
+from secmonkey.common.messages import EVENTS_EXCHANGE, utcnow
 from secmonkey.common.storage import Database
 from secmonkey.common.storage.group_commit import GroupCommit
 from secmonkey.notifier.deliveries import DeliveryStore
@@ -36,6 +37,29 @@ async def test_an_event_redelivered_after_its_delivery_is_not_sent_again(
         await h.publish(other)
         assert await until(lambda: len(http_receiver.received) >= 2)
         await asyncio.sleep(0.3)
+    assert [r.json()["id"] for r in http_receiver.received] == [event.event_id, other.event_id]
+
+
+async def test_an_event_an_outbox_publishes_again_after_its_delivery_is_not_sent_again(
+    start_notifier: Any, http_receiver: HttpReceiver
+) -> None:
+    """A publisher whose confirm was lost (a RabbitMQ node went away) publishes the event
+    again from its outbox, as a new message marked republished: one alert, not two."""
+    sub = subscription(Channel(type="generic", url=f"{http_receiver.url}/h", secret="k"))
+    event = make_event()
+    async with start_notifier([sub]) as h:
+        await h.publish(event)
+        assert await until(lambda: http_receiver.received)
+        assert await until(lambda: _outbox_empty(h.db))
+        await h.publisher.publish_many(
+            EVENTS_EXCHANGE,
+            [(f"{event.type}.{h.unique}", event, event.event_id)],
+            headers={amqp.REPUBLISHED_HEADER: True},
+        )
+        other = make_event()
+        await h.publish(other)
+        assert await until(lambda: len(http_receiver.received) >= 2)
+        await asyncio.sleep(0.5)
     assert [r.json()["id"] for r in http_receiver.received] == [event.event_id, other.event_id]
 
 

@@ -229,8 +229,10 @@ async def auditor(
     async with app.router.lifespan_context(app):
         yield
     channel = await rabbit.channel()
-    for name in (queue, f"{queue}.dead"):
-        await channel.queue_delete(name)
+    base = amqp.QueueSpec(queue)
+    for _, spec in amqp.auditor_queues(auditor_settings.partitions, base):
+        for name in (spec.name, spec.dead_letter_queue):
+            await channel.queue_delete(name)
     await channel.close()
 
 

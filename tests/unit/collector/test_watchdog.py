@@ -151,8 +151,20 @@ def test_the_first_look_at_a_queue_only_takes_its_depth() -> None:
 
 
 def test_the_default_watched_queues_follow_the_sweeps_queue() -> None:
-    settings = Settings(environment="test", sweeps_queue="my.sweeps")
+    settings = Settings(environment="test", sweeps_queue="my.sweeps", partitions=0)
     assert settings.watched_queues == ["my.sweeps", "auditor.snapshots", "notifier.events"]
+
+
+def test_the_watchdog_watches_every_partition_of_the_auditor() -> None:
+    settings = Settings(environment="test", sweeps_queue="my.sweeps", partitions=3)
+    assert settings.watched_queues == [
+        "my.sweeps",
+        "auditor.snapshots",  # drained and deleted after an upgrade; absent is fine
+        "auditor.snapshots.p00",
+        "auditor.snapshots.p01",
+        "auditor.snapshots.p02",
+        "notifier.events",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ import pydantic
 import pytest
 import yaml
 
+from secmonkey.common import amqp
 from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE
 from secmonkey.common.messages import SWEEPS_QUEUE
 from tests.support import kustomize
@@ -358,6 +359,8 @@ def test_each_consumer_scales_on_its_own_queue(
     spec = scaled[0]["spec"]
     assert spec["scaleTargetRef"].get("kind", "Deployment") == "Deployment"
     deployment(objects, service)
+    if service == "auditor":
+        return  # several queues: test_the_auditor_scales_on_the_sum_of_its_partition_queues
     [trigger] = spec["triggers"]
     assert trigger["metadata"]["queueName"] == QUEUES[service]
     assert trigger["metadata"]["mode"] == "QueueLength"
@@ -371,6 +374,31 @@ def test_each_consumer_scales_on_its_own_queue(
         "name": "secmonkey-collector-secrets",
         "key": "SECMONKEY_AMQP_URL",
     }
+
+
+def test_the_auditor_scales_on_the_sum_of_its_partition_queues(
+    objects: list[Object], overlay: Overlay
+) -> None:
+    """KEDA takes the maximum over triggers: the auditor's backlog is the sum of every
+    partition queue, composed by `scalingModifiers`, and more replicas than partitions
+    would hold nothing."""
+    if not overlay.keda:
+        return
+    [config] = [o for o in find(objects, "ConfigMap") if "SECMONKEY_PARTITIONS" in o["data"]]
+    partitions = int(config["data"]["SECMONKEY_PARTITIONS"])
+    spec = next(
+        o["spec"]
+        for o in find(objects, "ScaledObject")
+        if o["spec"]["scaleTargetRef"]["name"] == "secmonkey-auditor"
+    )
+    queues = {t["name"]: t["metadata"]["queueName"] for t in spec["triggers"]}
+    assert sorted(queues.values()) == [spec_.name for _, spec_ in amqp.auditor_queues(partitions)]
+    assert all(t["metadata"]["mode"] == "QueueLength" for t in spec["triggers"])
+    modifiers = spec["advanced"]["scalingModifiers"]
+    assert sorted(term.strip() for term in modifiers["formula"].split("+")) == sorted(queues)
+    assert float(modifiers["target"]) > 0
+    assert modifiers["metricType"] == "AverageValue"
+    assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"] <= partitions
 
 
 def test_the_api_scales_with_a_cpu_hpa(objects: list[Object]) -> None:

@@ -3,18 +3,20 @@
 What group lists filter and sort on, derived from the group's issues (justified ones are
 not open). The auditor, which owns `items` and `issues`, writes them with every commit;
 the API's justifications change an issue's status outside the auditor and recount through
-`recount`, the one place besides the auditor's commit that writes them.
+`recount`, the one place besides the auditor's commit that writes them. Below: the
+summaries per account-region that reports sum.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from secmonkey.common.documents import Item
 from secmonkey.common.errors import TransientError
+from secmonkey.common.messages import utcnow
 from secmonkey.common.severity import SEVERITY_RANK
-from secmonkey.common.storage import Store, Update
+from secmonkey.common.storage import Database, Document, Store, Update, insert_unique
 
 ROUNDS = 5
 
@@ -49,3 +51,85 @@ async def recount(store: Store, key: str) -> None:
         if await store.write("items", [update]) == 1:
             return
     raise TransientError(f"item {key} kept changing while its issues were counted")
+
+
+# --- summaries: one document per account-region ------------------------------------------
+#
+# `issue_summaries` holds, per account-region (`_id` = `<account>:<region>`), what a report
+# of the whole estate sums: open issues, groups with any, groups per highest open severity.
+# Each document is recomputed from its items (never incremented, so a replay or a race
+# cannot make it drift) and written only by the auditor replica holding the account-
+# region's partition, one message at a time. Others (the API's justifications) leave a
+# mark by unique insert in `issue_summary_marks`; the holder recomputes marked ones.
+# Read with `summary_totals`, which sums the documents.
+
+SUMMARIES = "issue_summaries"
+SUMMARY_MARKS = "issue_summary_marks"
+
+
+def place_of(key: str) -> tuple[str, str]:
+    """The (account, region) of an item key `aws:<account>:<region>:<group>`."""
+    _, account_id, region, _ = key.split(":", 3)
+    return account_id, region
+
+
+def summary_of(items: Iterable[Document]) -> dict[str, Any]:
+    """The counters of one account-region from its active items' own counters."""
+    by_severity: dict[str, int] = {}
+    open_issues = groups = 0
+    for item in items:
+        count = int(item.get("open_issues") or 0)
+        if count:
+            open_issues += count
+            groups += 1
+            top = str(item.get("max_severity"))
+            by_severity[top] = by_severity.get(top, 0) + 1
+    return {
+        "open_issues": open_issues,
+        "groups_with_open": groups,
+        "groups_by_severity": by_severity,
+    }
+
+
+async def summarise(db: Database, account_id: str, region: str) -> dict[str, Any]:
+    """Recompute and store the summary of one account-region (its partition's holder only)."""
+    query = {"account_id": account_id, "region": region, "state": "active"}
+    items = await db.items.find(query, {"open_issues": 1, "max_severity": 1}).to_list(None)
+    summary = summary_of(items)
+    doc = {"account_id": account_id, "region": region, **summary, "at": utcnow()}
+    await db[SUMMARIES].replace_one({"_id": f"{account_id}:{region}"}, doc, upsert=True)
+    return summary
+
+
+async def mark_summary(db: Database, key: str) -> None:
+    """Ask the holder of `key`'s partition to recompute its account-region's summary."""
+    account_id, region = place_of(key)
+    doc = {"_id": f"{account_id}:{region}", "account_id": account_id, "region": region}
+    await insert_unique(db[SUMMARY_MARKS], doc | {"at": utcnow()})
+
+
+async def settle_marks(db: Database, holds: Callable[[str, str], bool]) -> int:
+    """Recompute the marked summaries of the account-regions `holds` accepts (the mark is
+    removed first, so one left meanwhile is seen next time); how many."""
+    marks = await db[SUMMARY_MARKS].find({}).to_list(1000)
+    done = 0
+    for mark in marks:
+        if holds(mark["account_id"], mark["region"]):
+            await db[SUMMARY_MARKS].delete_one({"_id": mark["_id"]})
+            await summarise(db, mark["account_id"], mark["region"])
+            done += 1
+    return done
+
+
+async def summary_totals(db: Database, account_ids: list[str] | None = None) -> dict[str, Any]:
+    """The estate's counters: the account-region summaries, summed."""
+    query: dict[str, Any] = {} if account_ids is None else {"account_id": {"$in": account_ids}}
+    totals: dict[str, Any] = {"open_issues": 0, "groups_with_open": 0, "groups_by_severity": {}}
+    async for doc in db[SUMMARIES].find(query):
+        totals["open_issues"] += int(doc.get("open_issues") or 0)
+        totals["groups_with_open"] += int(doc.get("groups_with_open") or 0)
+        for severity, n in (doc.get("groups_by_severity") or {}).items():
+            totals["groups_by_severity"][severity] = (
+                totals["groups_by_severity"].get(severity, 0) + n
+            )
+    return totals

@@ -1,6 +1,7 @@
 """Justifying a finding, and withdrawing a justification: the API's writes to the
 auditor's `issues` (the auditor owns them; this is the one other way they change), each
-followed by a recount of the group's counters."""
+followed by a recount of the group's counters (and a mark asking the auditor to
+recompute its account-region's summary)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ async def justify(store: Store, issue_id: str, justification: Justification) -> 
     if result.matched_count == 0:
         raise NotJustifiable(issue)
     await issue_counters.recount(store, issue.key)
+    await issue_counters.mark_summary(store.db, issue.key)
     return issue
 
 
@@ -47,4 +49,5 @@ async def withdraw(store: Store, issue_id: str) -> Issue:
             f"issue {issue_id} has no justification" if exists else f"no issue {issue_id}"
         )
     await issue_counters.recount(store, withdrawn["key"])
+    await issue_counters.mark_summary(store.db, withdrawn["key"])
     return Issue.model_validate(withdrawn)

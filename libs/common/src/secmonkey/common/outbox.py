@@ -32,7 +32,7 @@ from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from prometheus_client import Gauge
 from pydantic import BaseModel
 
-from secmonkey.common.amqp import Publisher, encode
+from secmonkey.common.amqp import REPUBLISHED_HEADER, Publisher, encode
 from secmonkey.common.errors import TransientError
 from secmonkey.common.messages import utcnow
 from secmonkey.common.storage import Database, Store, insert_unique, is_transient
@@ -151,7 +151,7 @@ class Outbox:
         if messages:
             await self._store.insert(self.collection, [m.doc() for m in messages])
 
-    async def send(self, messages: Sequence[Outgoing]) -> bool:
+    async def send(self, messages: Sequence[Outgoing], *, again: bool = False) -> bool:
         """Publish stored `messages` and remove them once confirmed: True if they were.
 
         False (and they stay stored, for `republish`) when RabbitMQ is not connected,
@@ -168,7 +168,10 @@ class Outbox:
         try:
             for exchange, batch in by_exchange.items():
                 await publisher.publish_many(
-                    exchange, [(m.routing_key, m.body, m.message_id) for m in batch]
+                    exchange,
+                    [(m.routing_key, m.body, m.message_id) for m in batch],
+                    # Sent again: the first may have reached the broker (confirm lost).
+                    headers={REPUBLISHED_HEADER: True} if again else None,
                 )
         except _NOT_TAKEN as exc:
             log.warning("RabbitMQ did not take %d message(s) (%s); kept", len(messages), exc)
@@ -228,7 +231,7 @@ class Outbox:
             for message in ready:
                 await self.before_republish(message)
         published = 0
-        if ready and await self.send(ready):
+        if ready and await self.send(ready, again=True):
             published = len(ready)
         OUTBOX_PENDING.labels(self.collection).set(
             await self.db[self.collection].count_documents({})

@@ -142,7 +142,10 @@ class Runtime:
         connection = await amqp.connect(self.settings.amqp_url)
         try:
             declare = self.settings.declare_at_start
-            await (amqp.declare_topology if declare else amqp.check_topology)(connection)
+            if declare:
+                await amqp.declare_topology(connection, self.settings.partitions)
+            else:
+                await amqp.check_topology(connection, self.settings.partitions)
             publisher = await amqp.Publisher.open(
                 connection, deadline=self.settings.publish_timeout_seconds, declare=declare
             )

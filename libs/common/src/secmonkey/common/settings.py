@@ -39,7 +39,19 @@ class CommonSettings(BaseSettings):
             "caller waits and retries as for an unreachable one, instead of hanging"
         ),
     )
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    amqp_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/",
+        description="RabbitMQ; several nodes of a cluster comma-separated (tried in turn)",
+    )
+    partitions: int = Field(
+        default=16,
+        ge=0,
+        le=256,
+        description=(
+            "snapshot partitions (queues the auditor replicas share out; 0: one queue); "
+            "collectors and auditors must agree; changing it needs draining"
+        ),
+    )
     publish_timeout_seconds: float = Field(
         default=10.0,
         gt=0,

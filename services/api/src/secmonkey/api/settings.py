@@ -8,7 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from secmonkey.api.security_settings import SecuritySettings
 from secmonkey.api.web.settings import ConsoleSettings
-from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE, SWEEPS
+from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE, SWEEPS, with_partition_queues
 from secmonkey.common.amqp.topology import SECURITYHUB_QUEUE
 from secmonkey.common.messages import SWEEPS_QUEUE
 from secmonkey.common.settings import refuse_placeholder
@@ -85,6 +85,14 @@ class Settings(ConsoleSettings, SecuritySettings):
     max_form_field_bytes: int = Field(
         default=8 * 1024, ge=64, description="largest single form field"
     )
+
+    @model_validator(mode="after")
+    def _partition_queues(self) -> Settings:
+        """Dead letters of a partitioned auditor are in each partition's dead-letter queue."""
+        if AUDITOR_QUEUE.name in self.consumer_queues and self.partitions > 0:
+            queues = with_partition_queues(self.consumer_queues, self.partitions)
+            self.consumer_queues = list(dict.fromkeys(queues))
+        return self
 
     @model_validator(mode="after")
     def _real_bootstrap_key(self) -> Settings:

@@ -5,20 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 
 from secmonkey.auditor.catalog import catalog
-from secmonkey.auditor.consumer import queue_spec, start_consumer
+from secmonkey.auditor.consumer import SnapshotHandler, queue_spec, start_consumer
 from secmonkey.auditor.deletion_hold import HoldPolicy
+from secmonkey.auditor.partitions import LEASES, PartitionClaims
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig, load_rules
 from secmonkey.auditor.settings import Settings
-from secmonkey.common import rule_catalog
+from secmonkey.common import amqp, rule_catalog
 from secmonkey.common.chain_anchor import target_of
 from secmonkey.common.health import health_router
+from secmonkey.common.lease import Lease
 from secmonkey.common.runtime import Runtime
 from secmonkey.common.storage import is_transient, with_retry
 
@@ -47,21 +51,30 @@ async def change_control(auditor: Auditor, settings: Settings) -> None:
         await asyncio.sleep(settings.auditor_review_scan_seconds)
 
 
-async def maintenance(auditor: Auditor, period: float, expiry_period: float) -> None:
+async def maintenance(
+    auditor: Auditor,
+    period: float,
+    expiry_period: float,
+    lease: Lease | None = None,
+    keep: Callable[[str], bool] | None = None,
+) -> None:
     """Publish events a stopped run left in the outbox; expire justifications.
 
     The expiry scan reads every justified issue (a full scan on FerretDB), so it runs less
     often; a group seen in the meantime has its expired justification noticed at once.
+    With replicas, the outbox is republished by the holder of the maintenance `lease`
+    only, and each replica expires the justifications of the partitions it holds (`keep`).
     """
     loop = asyncio.get_running_loop()
     next_expiry = loop.time() + expiry_period
     while True:
         await asyncio.sleep(period)
         try:
-            await auditor.republish_outbox(timedelta(seconds=max(period, 30.0)))
+            if lease is None or await lease.acquire():
+                await auditor.republish_outbox(timedelta(seconds=max(period, 30.0)))
             if loop.time() >= next_expiry:
                 next_expiry = loop.time() + expiry_period
-                await auditor.expire_justifications()
+                await auditor.expire_justifications(keep=keep)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -69,6 +82,76 @@ async def maintenance(auditor: Auditor, period: float, expiry_period: float) -> 
                 log.exception("maintenance failed")
                 continue
             log.warning("maintenance skipped: the database is unavailable (%s)", exc)
+
+
+async def summaries(auditor: Auditor, period: float, holds: Callable[[str, str], bool]) -> None:
+    """Recompute the account-region summaries the API marked (justifications), of the
+    partitions this replica holds."""
+    while True:
+        await asyncio.sleep(period)
+        try:
+            await auditor.settle_summaries(holds)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("summaries not settled: %s", exc)
+
+
+async def _declare_partitions(
+    connection: Any, queues: list[tuple[int | None, amqp.QueueSpec]], legacy: Any
+) -> None:
+    """Every partition's queue exists (and receives) before anyone holds it; the single
+    queue of an earlier release stops receiving."""
+    channel = await connection.channel()
+    try:
+        for _, spec in queues:
+            await amqp.declare_queue(
+                channel, spec, existing=await amqp.queue_exists(connection, spec.name)
+            )
+        if legacy is not None:
+            await amqp.retire_unpartitioned(channel, legacy)
+    finally:
+        await channel.close()
+
+
+async def start_partitions(
+    runtime: Runtime, settings: Settings, auditor: Auditor, holder: str
+) -> PartitionClaims:
+    """Claim partitions in the background; consume the queues of those held."""
+    assert runtime.rabbit is not None
+    connection = runtime.rabbit
+    base = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
+    legacy = base if await amqp.queue_exists(connection, base.name) else None
+    queues = amqp.auditor_queues(settings.partitions, base)
+    if settings.declare_at_start:
+        await _declare_partitions(connection, queues, legacy)
+    else:  # made by `secmonkey admin provision`; this replica may only check
+        missing = await amqp.check_queues(connection, [spec for _, spec in queues])
+        if missing:
+            raise amqp.NotProvisioned(missing)
+
+    def consumer(spec: amqp.QueueSpec, gate: Callable[[], bool]) -> amqp.Consumer:
+        return amqp.Consumer(
+            connection,
+            spec,
+            SnapshotHandler(auditor),
+            prefetch=settings.prefetch,
+            declare=settings.declare_at_start,
+            gate=gate,
+        )
+
+    claims = PartitionClaims(
+        runtime.db,
+        connection,
+        queues,
+        consumer,
+        holder=holder,
+        lease_seconds=settings.auditor_lease_seconds,
+        legacy=legacy,
+        consumers=runtime.consumers,
+    )
+    runtime.tasks.append(asyncio.create_task(claims.run(), name="partition claims"))
+    return claims
 
 
 def create_app(settings: Settings | None = None, rules: RulesConfig | None = None) -> FastAPI:
@@ -94,19 +177,39 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
         await with_retry(auditor.ensure_lookups, what="filing search lookups")
         await rule_catalog.publish(runtime.db, catalog(rules))
         assert runtime.rabbit is not None
-        spec = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
-        consumer = await start_consumer(
-            runtime.rabbit,
-            auditor,
-            spec,
-            prefetch=settings.prefetch,
-            declare=settings.declare_at_start,
+        lease: Lease | None = None
+        keep: Callable[[str], bool] | None = None
+        consumer: amqp.Consumer | None = None
+        claims: PartitionClaims | None = None
+        if settings.partitions > 0:
+            # The process name and a token: two auditors in one process are two replicas.
+            holder = f"{runtime.process}-{secrets.token_hex(3)}"
+            claims = await start_partitions(runtime, settings, auditor, holder)
+            app.state.partitions = claims
+            keep = claims.holds_key
+            lease = Lease(runtime.db, "maintenance", holder, settings.auditor_lease_seconds, LEASES)
+        else:
+            spec = queue_spec(settings.auditor_queue, settings.auditor_routing_keys)
+            consumer = await start_consumer(
+                runtime.rabbit,
+                auditor,
+                spec,
+                prefetch=settings.prefetch,
+                declare=settings.declare_at_start,
+            )
+            runtime.consumers.append(consumer)
+        holds = claims.holds_place if claims is not None else (lambda _a, _r: True)
+        runtime.tasks.append(
+            asyncio.create_task(summaries(auditor, settings.auditor_lease_seconds, holds))
         )
-        runtime.consumers.append(consumer)
         runtime.tasks.append(
             asyncio.create_task(
                 maintenance(
-                    auditor, settings.auditor_maintenance_seconds, settings.auditor_expiry_seconds
+                    auditor,
+                    settings.auditor_maintenance_seconds,
+                    settings.auditor_expiry_seconds,
+                    lease,
+                    keep,
                 )
             )
         )
@@ -115,7 +218,11 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
         try:
             yield
         finally:
-            await consumer.stop()
+            if consumer is not None:
+                await consumer.stop()
+            if lease is not None:
+                with contextlib.suppress(Exception):
+                    await lease.release()
             await runtime.close()
             state.pop("runtime", None)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from secmonkey.auditor.events import make_event
@@ -29,13 +30,21 @@ def finding_of(doc: Document) -> Finding:
 
 
 async def expire_justifications(
-    store: Store, contexts: ContextSource, outbox: Outbox, now: datetime | None = None
+    store: Store,
+    contexts: ContextSource,
+    outbox: Outbox,
+    now: datetime | None = None,
+    keep: Callable[[str], bool] | None = None,
 ) -> list[Event]:
     """Re-open the justified issues whose justification has expired; the events (stored,
-    not yet published)."""
+    not yet published). With `keep`, only the issues of the item keys it accepts: a
+    partitioned auditor expires those of the partitions it holds, so expiry never writes
+    an item beside the replica consuming its partition."""
     now = to_millis(now or utcnow())
     query = {"status": "justified", "justification.until": {"$lte": now}}
     expired = await store.db.issues.find(query).to_list(None)
+    if keep is not None:
+        expired = [doc for doc in expired if keep(doc["key"])]
     if not expired:
         return []
     directory = await contexts.directory()

@@ -44,9 +44,11 @@ class Outbox:
             return 0
         stored = await self.storage.read("events", [e["_id"] for e in entries])
         events = [event_of(stored[e["_id"]]) for e in entries if e["_id"] in stored]
-        if events:
+        if events:  # marked: a consumer checks whether it already handled them
             await self.publisher.publish_many(
-                EVENTS_EXCHANGE, [(e.type, e, e.event_id) for e in events]
+                EVENTS_EXCHANGE,
+                [(e.type, e, e.event_id) for e in events],
+                headers={amqp.REPUBLISHED_HEADER: True},
             )
         await self.storage.write("outbox", [Delete(e["_id"]) for e in entries])
         return len(events)

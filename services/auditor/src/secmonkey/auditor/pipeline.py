@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,7 +43,7 @@ from secmonkey.auditor.outbox import Outbox
 from secmonkey.auditor.rule_context import ContextSource, Directory
 from secmonkey.auditor.rules.engine import Finding, evaluate
 from secmonkey.auditor.rules.rules_file import RulesConfig
-from secmonkey.common import amqp, chain_anchor
+from secmonkey.common import amqp, chain_anchor, issue_counters
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.chain_anchor import AnchorTarget
 from secmonkey.common.documents import Item
@@ -126,8 +126,15 @@ class Auditor:
                 events = await self.apply_sweep(message)
             else:  # pragma: no cover - the parser only yields these two
                 raise InvalidInput(f"unexpected message {type(message).__name__}")
+            if events:  # something changed: the account-region's summary follows
+                await issue_counters.summarise(self.db, message.account_id, message.region)
         await self.outbox.publish(events)
         return events
+
+    async def settle_summaries(self, holds: Callable[[str, str], bool]) -> int:
+        """Recompute the summaries others marked, of the account-regions `holds` accepts."""
+        async with self._turn():
+            return await issue_counters.settle_marks(self.db, holds)
 
     async def apply_batch(self, batch: SnapshotBatch) -> list[Event]:
         await self.exposure.prepare(batch)
@@ -260,9 +267,15 @@ class Auditor:
         """Seal the history of groups from before the chain (once, at start)."""
         return await seal_all(self.store)
 
-    async def expire_justifications(self, now: datetime | None = None) -> list[Event]:
-        """Re-open justified issues whose justification has expired (publishes the events)."""
+    async def expire_justifications(
+        self, now: datetime | None = None, keep: Callable[[str], bool] | None = None
+    ) -> list[Event]:
+        """Re-open justified issues whose justification has expired (publishes the events);
+        with `keep`, of the item keys it accepts only (the partitions this replica holds)."""
         async with self._turn():
-            events = await expire_justifications(self.store, self.contexts, self.outbox, now)
+            events = await expire_justifications(self.store, self.contexts, self.outbox, now, keep)
+            for account_id, region in sorted({(e.account_id, e.region) for e in events}):
+                if account_id and region:
+                    await issue_counters.summarise(self.db, account_id, region)
         await self.outbox.publish(events)
         return events

@@ -67,3 +67,11 @@ class Settings(CommonSettings):
         ge=0,
         description="hold mass deletions only in account-regions with more groups than this",
     )
+    auditor_lease_seconds: float = Field(
+        default=9.0,
+        gt=0,
+        description=(
+            "term of a partition lease: a stopped replica's partitions are taken over "
+            "within about this long (renewed every third of it)"
+        ),
+    )

@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from secmonkey.common import webhooks
-from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE
+from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE, with_partition_queues
 from secmonkey.common.amqp.topology import SECURITYHUB_QUEUE
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import SWEEPS_QUEUE
@@ -197,7 +197,8 @@ class Settings(CommonSettings):
         """The consumer queues the watchdog watches (and, through them, their `.dead`)."""
         if self.watchdog_queues is not None:
             return list(self.watchdog_queues)
-        return [self.sweeps_queue, AUDITOR_QUEUE.name, NOTIFIER_QUEUE.name]
+        default = [self.sweeps_queue, AUDITOR_QUEUE.name, NOTIFIER_QUEUE.name]
+        return with_partition_queues(default, self.partitions)
 
     @field_validator("role_session_name")
     @classmethod

@@ -39,15 +39,17 @@ from secmonkey.common.messages import (
     parse_message,
     utcnow,
 )
+from secmonkey.common.partitions import snapshot_routing_key
 from secmonkey.common.storage import Database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def routing_key(prefix: str, account_id: str, region: str) -> str:
-    """`aws.<account>.<region>` in production: the auditor binds `aws.#`."""
-    return f"{prefix}.{account_id}.{region}"
+def routing_key(prefix: str, account_id: str, region: str, partitions: int = 0) -> str:
+    """`aws.<account>.<region>.<partition>` in production: the auditor's partition queues
+    bind `aws.*.*.<partition>` (`secmonkey.common.partitions`)."""
+    return snapshot_routing_key(prefix, account_id, region, partitions)
 
 
 @dataclass
@@ -296,7 +298,9 @@ class Sweeper:
     async def _publish_batches(
         self, sweep_id: str, account_id: str, region: str, batches: list[SnapshotBatch]
     ) -> None:
-        key = routing_key(self.settings.routing_prefix, account_id, region)
+        key = routing_key(
+            self.settings.routing_prefix, account_id, region, self.settings.partitions
+        )
         try:
             await self.publisher.publish_many(
                 SNAPSHOTS_EXCHANGE,
@@ -311,7 +315,12 @@ class Sweeper:
         try:
             await self.publisher.publish(
                 SNAPSHOTS_EXCHANGE,
-                routing_key(self.settings.routing_prefix, completed.account_id, completed.region),
+                routing_key(
+                    self.settings.routing_prefix,
+                    completed.account_id,
+                    completed.region,
+                    self.settings.partitions,
+                ),
                 completed,
                 message_id=mid,
             )

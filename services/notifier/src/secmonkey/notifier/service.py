@@ -148,7 +148,10 @@ class Notifier:
         """Record what `message` must become; the consumer acks when this returns."""
         event = parse_message(Event, message.body)
         metrics.EVENTS.labels(event.type).inc()
-        await self.process(event, redelivered=bool(message.redelivered))
+        # A republished event (an outbox sending again what may have gone out already) is
+        # treated as a redelivery: the delivery log is checked before sending.
+        republished = bool((message.headers or {}).get(amqp.REPUBLISHED_HEADER))
+        await self.process(event, redelivered=bool(message.redelivered) or republished)
 
     async def process(self, event: Event, *, redelivered: bool = False) -> None:
         now = utcnow()

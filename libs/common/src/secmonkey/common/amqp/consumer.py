@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -122,6 +123,7 @@ class Consumer:
         prefetch: int = 16,
         retry: RetryPolicy | None = None,
         declare: bool = True,
+        gate: Callable[[], bool] | None = None,
     ) -> None:
         self.connection = connection
         # False: the queue must exist (made by `secmonkey admin provision`); only checked
@@ -135,6 +137,13 @@ class Consumer:
         self.trouble_since: datetime | None = None  # when the current trouble began
         self._tag: str | None = None
         self._queue: AbstractQueue | None = None
+        # False: the process may no longer handle this queue (a partition's lease is
+        # lost); a message is left unacknowledged and returns to the queue with `stop`.
+        self.gate = gate
+        self.refused = 0  # messages the gate left unacknowledged
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def start(self) -> None:
         channel = await self.connection.channel(publisher_confirms=True)
@@ -150,11 +159,20 @@ class Consumer:
             self._queue = await declare_queue(channel, self.spec, passive=True)
         self._tag = await self._queue.consume(self._on_message)
 
-    async def stop(self) -> None:
+    async def stop(self, drain: float = 0.0) -> None:
+        """Stop consuming; with `drain`, first let the messages being handled finish (up to
+        `drain` seconds), so a successor never handles a message beside this process."""
         if self._queue is not None and self._tag is not None:
-            await self._queue.cancel(self._tag)
+            with contextlib.suppress(Exception):  # the channel may be gone with the broker
+                await self._queue.cancel(self._tag)
+            self._tag = None
+        if drain:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(drain):
+                    await self._idle.wait()
         if self.channel is not None and not self.channel.is_closed:
-            await self.channel.close()
+            with contextlib.suppress(Exception):
+                await self.channel.close()
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         assert self.channel is not None
@@ -169,6 +187,22 @@ class Consumer:
         )
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        if self.gate is not None and not self.gate():
+            # Left unacknowledged: the owner stops this consumer (`refused`), which returns
+            # the message to the queue, and starts it again if the queue is still its own.
+            self.refused += 1
+            log.info("not handling a message of %s: not ours at the moment", self.spec.name)
+            return
+        self._busy += 1
+        self._idle.clear()
+        try:
+            await self._decide(message)
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.set()
+
+    async def _decide(self, message: AbstractIncomingMessage) -> None:
         delay = self.retry.base_delay
         while True:
             try:
@@ -177,6 +211,9 @@ class Consumer:
                 await self._dead_letter(message, str(exc))
             except Exception as exc:
                 if _transient(exc):
+                    if self.gate is not None and not self.gate():
+                        self.refused += 1
+                        return  # not ours now: `stop` returns it to the queue
                     self.trouble = f"retrying a message of {self.spec.name}: {exc}"[:300]
                     self.trouble_since = self.trouble_since or datetime.now(UTC)
                     log.warning("transient failure (%s); retry in %.1fs", exc, delay)

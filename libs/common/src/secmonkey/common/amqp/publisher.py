@@ -137,12 +137,19 @@ class Publisher:
         await self._confirmed(publishing)
 
     async def publish_many(
-        self, exchange: str, messages: Iterable[tuple[str, BaseModel | bytes, str | None]]
+        self,
+        exchange: str,
+        messages: Iterable[tuple[str, BaseModel | bytes, str | None]],
+        *,
+        headers: dict[str, Any] | None = None,
     ) -> None:
         """Publish (routing key, message, message id) triples; raise if any is not confirmed
         (each within the deadline: they are sent together, so the batch has one deadline)."""
         await asyncio.gather(
-            *(self.publish(exchange, key, msg, message_id=mid) for key, msg, mid in messages)
+            *(
+                self.publish(exchange, key, msg, message_id=mid, headers=headers)
+                for key, msg, mid in messages
+            )
         )
 
     async def close(self) -> None:

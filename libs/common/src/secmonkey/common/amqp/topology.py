@@ -15,12 +15,14 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
+from secmonkey.common.amqp.failover import broker_urls, connect_failover
 from secmonkey.common.messages import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
     SNAPSHOTS_EXCHANGE,
     SWEEPS_QUEUE,
 )
+from secmonkey.common.partitions import partition_bindings, partition_queue
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,9 @@ SOURCE_QUEUE_HEADER = "x-secmonkey-queue"
 # message was published); "" when it had none.
 PUBLISHED_BY_HEADER = "x-secmonkey-published-by"
 DEAD_LETTERED_AT_HEADER = "x-secmonkey-dead-lettered-at"
+# Set on a message an outbox publishes again (its first publish may have reached the broker
+# with its confirm lost): a consumer treats it as it treats a redelivery.
+REPUBLISHED_HEADER = "x-secmonkey-republished"
 DEFAULT_DELIVERY_LIMIT = 10
 
 
@@ -73,8 +78,16 @@ def undelivered_queue(spec: QueueSpec) -> str:
 
 
 async def connect(url: str) -> AbstractRobustConnection:
-    """A connection that reconnects by itself and restores its channels and consumers."""
-    return await aio_pika.connect_robust(url, client_properties={"connection_name": "secmonkey"})
+    """A connection that reconnects by itself and restores its channels and consumers.
+
+    `url` may list several broker addresses, comma-separated (a cluster's nodes): the
+    first that answers is used, and a lost connection moves on to the next (`failover`).
+    """
+    urls = broker_urls(url)
+    properties: dict[str, Any] = {"connection_name": "secmonkey"}
+    if len(urls) == 1:
+        return await aio_pika.connect_robust(urls[0], client_properties=properties)
+    return await connect_failover(urls, client_properties=properties)
 
 
 class NotProvisioned(RuntimeError):
@@ -198,23 +211,81 @@ async def declare_queue(
     return queue
 
 
-async def declare_topology(connection: AbstractRobustConnection) -> None:
-    """Everything DESIGN §4 names; each service may call it at start."""
+def auditor_queues(
+    partitions: int, base: QueueSpec = AUDITOR_QUEUE
+) -> list[tuple[int | None, QueueSpec]]:
+    """The auditor's queues: one per partition, each with a single active consumer (or,
+    with 0 partitions, `base` alone, numbered None)."""
+    if partitions <= 0:
+        return [(None, base)]
+    return [
+        (
+            p,
+            QueueSpec(
+                partition_queue(base.name, p),
+                base.exchange,
+                tuple(partition_bindings(tuple(base.routing_keys), p)),
+                base.delivery_limit,
+                {**base.extra_arguments, "x-single-active-consumer": True},
+            ),
+        )
+        for p in range(partitions)
+    ]
+
+
+def with_partition_queues(queues: Sequence[str], partitions: int) -> list[str]:
+    """`queues` with `auditor.snapshots` followed by its partition queues (where dead
+    letters and backlogs of a partitioned auditor are); unchanged with 0 partitions."""
+    names: list[str] = []
+    for name in queues:
+        names.append(name)
+        if name == AUDITOR_QUEUE.name and partitions > 0:
+            names += [spec.name for _, spec in auditor_queues(partitions)]
+    return names
+
+
+async def retire_unpartitioned(channel: AbstractChannel, base: QueueSpec) -> bool:
+    """Unbind the single queue of a release before partitions, so that it only drains
+    (docs/operations.md); True if it exists."""
+    try:
+        queue = await channel.declare_queue(base.name, passive=True)
+    except aio_pika.exceptions.ChannelNotFoundEntity:
+        return False
+    if base.exchange:
+        for key in base.routing_keys:
+            await queue.unbind(base.exchange, routing_key=key)
+    return True
+
+
+def topology(partitions: int = 0) -> list[QueueSpec]:
+    """Every consumer queue: with `partitions`, the auditor's are its partition queues."""
+    auditor = [spec for _, spec in auditor_queues(partitions)]
+    return [SWEEPS, *auditor, NOTIFIER_QUEUE, SECURITYHUB_QUEUE]
+
+
+async def declare_topology(connection: AbstractRobustConnection, partitions: int = 0) -> None:
+    """Everything DESIGN §4 names; each service may call it at start. With `partitions`
+    the auditor's queues are the partition queues, and the single queue of an earlier
+    release stops receiving (it is drained by the auditor, then deleted)."""
     channel = await connection.channel()
     try:
-        for spec in TOPOLOGY:
+        for spec in topology(partitions):
             existing = await queue_exists(connection, spec.name)
             await declare_queue(channel, spec, existing=existing)
         undelivered = await channel.declare_queue(
             undelivered_queue(NOTIFIER_QUEUE), durable=True, arguments={"x-queue-type": "quorum"}
         )
         await undelivered.bind(DEAD_LETTER_EXCHANGE, routing_key=undelivered.name)
+        if partitions > 0 and await queue_exists(connection, AUDITOR_QUEUE.name):
+            await retire_unpartitioned(channel, AUDITOR_QUEUE)
     finally:
         await channel.close()
 
 
-async def check_topology(connection: AbstractRobustConnection) -> None:
+async def check_topology(connection: AbstractRobustConnection, partitions: int = 0) -> None:
     """Raise `NotProvisioned` naming whatever of DESIGN §4's topology is missing."""
-    missing = await check_queues(connection, TOPOLOGY, [undelivered_queue(NOTIFIER_QUEUE)])
+    missing = await check_queues(
+        connection, topology(partitions), [undelivered_queue(NOTIFIER_QUEUE)]
+    )
     if missing:
         raise NotProvisioned(missing)

@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
         urls = {s: u for s in mongo_roles.SERVICES if (u := settings.service_url(s, "amqp"))}
         users = {s: credentials(u)[0] for s, u in urls.items()}
         passwords = {s: credentials(u)[1] for s, u in urls.items()}
-        defs = rabbit_users.definitions(vhost_of(settings.amqp_url), passwords, users)
+        defs = rabbit_users.definitions(
+            vhost_of(settings.amqp_url), passwords, users, partitions=settings.partitions
+        )
         print(json.dumps(defs, indent=2))
         return 0
     report = asyncio.run(provision(settings))

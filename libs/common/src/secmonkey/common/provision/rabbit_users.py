@@ -34,6 +34,7 @@ from secmonkey.common.amqp.topology import (
     SECURITYHUB_QUEUE,
     SWEEPS,
     QueueSpec,
+    auditor_queues,
 )
 from secmonkey.common.messages import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, SNAPSHOTS_EXCHANGE
 from secmonkey.common.storage.collections import Service
@@ -74,8 +75,14 @@ def permissions(
     auditor: QueueSpec = AUDITOR_QUEUE,
     notifier: QueueSpec = NOTIFIER_QUEUE,
     securityhub: QueueSpec = SECURITYHUB_QUEUE,
+    partitions: int = 0,
 ) -> dict[Service, Permissions]:
-    """Each service's permissions on the topology of `secmonkey.common.amqp.topology`."""
+    """Each service's permissions on the topology of `secmonkey.common.amqp.topology`
+    (with `partitions`, the auditor's are its partition queues, and the single queue of an
+    earlier release that it drains)."""
+    auditors = [auditor] + [
+        spec for n, spec in auditor_queues(partitions, auditor) if n is not None
+    ]
     return {
         # consumes sweep requests; publishes snapshots, its watchdog's system.* events and
         # scheduled sweep requests (default exchange); dead-letters its own queue's messages
@@ -91,7 +98,8 @@ def permissions(
         ),
         # consumes snapshots; publishes events; dead-letters its own queue's messages
         "auditor": Permissions(
-            write=(EVENTS_EXCHANGE, auditor.dead_letter_exchange), read=(auditor.name,)
+            write=(EVENTS_EXCHANGE, *(a.dead_letter_exchange for a in auditors)),
+            read=tuple(a.name for a in auditors),
         ),
         # consumes events; dead-letters its own queue's messages and parks undelivered alerts
         "notifier": Permissions(
@@ -101,7 +109,7 @@ def permissions(
         # issue.justified; lists, replays and purges the dead-letter queues
         "api": Permissions(
             write=(DEFAULT_EXCHANGE, EVENTS_EXCHANGE),
-            read=tuple(s.dead_letter_queue for s in (sweeps, auditor, notifier, securityhub)),
+            read=tuple(s.dead_letter_queue for s in (sweeps, *auditors, notifier, securityhub)),
         ),
     }
 
@@ -117,12 +125,15 @@ def password_hash(password: str, salt: bytes | None = None) -> str:
 
 
 def definitions(
-    vhost: str, passwords: Mapping[Service, str], users: Mapping[Service, str] | None = None
+    vhost: str,
+    passwords: Mapping[Service, str],
+    users: Mapping[Service, str] | None = None,
+    partitions: int = 0,
 ) -> dict[str, Any]:
     """A definitions file (users and permissions) for `rabbitmqadmin import` or
     `load_definitions`; queues and exchanges are declared by `secmonkey admin provision`."""
     names = users or {s: user_name(s) for s in passwords}
-    perms = permissions()
+    perms = permissions(partitions=partitions)
     return {
         "users": [
             {
@@ -164,12 +175,15 @@ def _ctl(*args: str) -> str:
 
 
 def apply_with_rabbitmqctl(
-    vhost: str, passwords: Mapping[Service, str], users: Mapping[Service, str] | None = None
+    vhost: str,
+    passwords: Mapping[Service, str],
+    users: Mapping[Service, str] | None = None,
+    partitions: int = 0,
 ) -> list[str]:
     """Create (or reset) each service's user with its permissions in `vhost`, with the
     local broker's `rabbitmqctl`; the user names."""
     names = users or {s: user_name(s) for s in passwords}
-    perms = permissions()
+    perms = permissions(partitions=partitions)
     existing = set(_ctl("list_users", "--no-table-headers").split())
     for service, password in passwords.items():
         name = names[service]

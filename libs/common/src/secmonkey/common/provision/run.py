@@ -42,6 +42,13 @@ class ProvisionSettings(BaseSettings):
         default="secmonkey",
         validation_alias=AliasChoices("SECMONKEY_PROVISION_MONGO_DB", "SECMONKEY_MONGO_DB"),
     )
+    partitions: int = Field(
+        default=16,
+        ge=0,
+        le=256,
+        validation_alias=AliasChoices("SECMONKEY_PROVISION_PARTITIONS", "SECMONKEY_PARTITIONS"),
+        description="snapshot partitions, as the services have them (their queues and users)",
+    )
     amqp_url: str = Field(
         default="amqp://guest:guest@127.0.0.1:5672/",
         validation_alias=AliasChoices("SECMONKEY_PROVISION_AMQP_URL", "SECMONKEY_AMQP_URL"),
@@ -122,7 +129,7 @@ async def provision(settings: ProvisionSettings) -> Report:
         await client.close()
     connection = await amqp.connect(settings.amqp_url)
     try:
-        await amqp.declare_topology(connection)
+        await amqp.declare_topology(connection, settings.partitions)
     finally:
         await connection.close()
     report.done.append(f"exchanges and queues in virtual host {vhost_of(settings.amqp_url)!r}")
@@ -168,7 +175,7 @@ def _rabbit_users(settings: ProvisionSettings, report: Report) -> None:
     users = {s: user for s, (user, _) in wanted.items()}
     passwords = {s: password for s, (_, password) in wanted.items()}
     if settings.rabbitmq_users == "rabbitmqctl":
-        rabbit_users.apply_with_rabbitmqctl(vhost, passwords, users)
+        rabbit_users.apply_with_rabbitmqctl(vhost, passwords, users, settings.partitions)
     else:
         _apply_with_management(settings, vhost, passwords, users)
     report.done += [f"RabbitMQ user {users[s]} in {vhost!r}" for s in wanted]
@@ -186,7 +193,7 @@ def _apply_with_management(
     base = settings.rabbitmq_management_url.rstrip("/")
     if not base.startswith(("http://", "https://")):
         raise ValueError("SECMONKEY_PROVISION_RABBITMQ_MANAGEMENT_URL must be http(s)")
-    perms = rabbit_users.permissions()
+    perms = rabbit_users.permissions(partitions=settings.partitions)
 
     def put(path: str, body: dict[str, object]) -> None:
         request = urllib.request.Request(  # noqa: S310 - scheme checked above

@@ -11,6 +11,7 @@ from typing import Protocol
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.errors import TransientError
 from secmonkey.common.messages import utcnow
+from secmonkey.common.search_index import directory
 from secmonkey.common.search_index.edits import (
     RESOLUTION_FIELDS,
     LookupWrites,
@@ -25,7 +26,7 @@ from secmonkey.common.search_index.format import (
     PostingEdit,
     postings_of,
 )
-from secmonkey.common.storage import Document, Replace, Store, WriteOp
+from secmonkey.common.storage import Document, Replace, Store, WriteOp, insert_unique
 
 log = logging.getLogger(__name__)
 
@@ -127,16 +128,19 @@ class IndexWriter:
             if len(batch) >= BACKFILL_BATCH:
                 await flush()
         await flush()
-        await ranges.update_one(
-            {"_id": BUILT_ID}, {"$set": {"items": count, "at": utcnow()}}, upsert=True
-        )
+        # A unique insert: replicas starting together both get here (an upsert racing on
+        # FerretDB fails with a duplicate key), and either marker will do.
+        await insert_unique(ranges, {"_id": BUILT_ID, "items": count, "at": utcnow()})
         log.info("filed search lookups of %d stored groups", count)
         return count
 
     async def _write(self, writes: LookupWrites) -> None:
         for name in writes.collections():
             await self.store.insert(name, [{"_id": i} for i in sorted(writes.creates[name])])
-            await self.store.write(name, writes.updates[name])
+            if name == RANGES:  # shared by every partition: no addition may be lost
+                await directory.add(self.store, name, writes.updates[name])
+            else:
+                await self.store.write(name, writes.updates[name])
         for name in sorted({name for name, _ in writes.edits}):
             await self._edit(name, {d: e for (n, d), e in writes.edits.items() if n == name})
 

@@ -162,6 +162,23 @@ COLLECTIONS: dict[str, Collection] = {
         about="every chain head hashed into a root, daily and on demand",
         readers=("api",),
     ),
+    "issue_summaries": Collection(
+        "auditor",
+        [IndexModel([("account_id", ASCENDING)])],
+        about="open-issue counters per account-region (issue_counters), summed by reports",
+    ),
+    "issue_summary_marks": Collection(
+        "auditor",
+        shared_writes=(("api", "issue_counters.mark_summary"),),
+        about="account-regions whose summary the partition holder must recompute",
+    ),
+    "auditor_leases": Collection(
+        "auditor", about="which replica holds each snapshot partition, and maintenance"
+    ),
+    "auditor_members": Collection("auditor", about="each auditor replica's heartbeat"),
+    "rule_range_locks": Collection(
+        "auditor", about="mutexes (unique inserts) of range-directory additions on FerretDB"
+    ),
     "api_keys": Collection("api", [IndexModel([("hash", ASCENDING)], unique=True)]),
     "api_outbox": Collection(
         "api",

@@ -317,7 +317,9 @@ class EventConsumer:
         """Publish, confirmed, retrying in place a few times before giving the window back."""
         if not batches:
             return
-        key = routing_key(self.settings.routing_prefix, window.account_id, window.region)
+        key = routing_key(
+            self.settings.routing_prefix, window.account_id, window.region, self.settings.partitions
+        )
         messages = [(key, b, f"{b.sweep_id}:{n}") for n, b in enumerate(batches)]
         delay = 0.2
         for attempt in range(1, PUBLISH_ATTEMPTS + 1):

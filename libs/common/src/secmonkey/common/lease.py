@@ -1,0 +1,139 @@
+"""A time-limited lease that at most one replica holds (the collector's scheduler in
+`leases`, the auditor's partitions and maintenance in `auditor_leases`).
+
+Each holder's term is its own document, `<name>:<generation>`. Taking the lease over is
+the insert of the next generation: the unique `_id` lets exactly one of two racing
+replicas win. (A conditional `findOneAndUpdate` would do on MongoDB, but FerretDB 1.24
+does not isolate conditional updates: two of them racing on one document can both
+succeed.) Renewing only ever writes the holder's own generation, which no one else
+writes. A holder that finds a newer generation than its own steps down.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from pymongo import DESCENDING
+
+from secmonkey.common.messages import utcnow
+from secmonkey.common.storage import Database, insert_unique
+
+log = logging.getLogger(__name__)
+
+KEEP_GENERATIONS = 10
+
+
+class Lease:
+    """Take, renew and release one named lease; `held` says whether it is ours right now."""
+
+    def __init__(
+        self, db: Database, name: str, holder: str, seconds: float, collection: str = "leases"
+    ) -> None:
+        self.db = db
+        self.leases = db[collection]
+        self.name = name
+        self.holder = holder
+        self.seconds = seconds
+        self._generation = 0
+        self._valid_until = 0.0
+
+    @property
+    def held(self) -> bool:
+        """Whether this process may act as holder now (judged on its own monotonic clock)."""
+        return time.monotonic() < self._valid_until
+
+    async def current(self) -> dict[str, Any] | None:
+        """The latest term: holder, generation, acquired_at, expires_at."""
+        return await self.leases.find_one({"lease": self.name}, sort=[("generation", DESCENDING)])
+
+    async def acquire(self) -> bool:
+        """Renew our term, or start the next one if the latest has expired; True if ours."""
+        asked = time.monotonic()
+        now = utcnow()
+        latest = await self.current()
+        expires_at = now + timedelta(seconds=self.seconds)
+        ours = (
+            latest is not None
+            and latest["holder"] == self.holder
+            and latest["generation"] == self._generation
+        )
+        if latest is not None and latest["expires_at"] > now:
+            if not ours:
+                self._step_down()
+                return False
+            await self.leases.update_one(
+                {"_id": latest["_id"], "holder": self.holder},
+                {"$set": {"expires_at": expires_at, "renewed_at": now}},
+            )
+            # Counted from before the request left, so a slow answer only shortens our term.
+            self._valid_until = asked + self.seconds
+            return True
+        generation = (latest["generation"] if latest else 0) + 1
+        taken = await insert_unique(
+            self.leases,
+            {
+                "_id": f"{self.name}:{generation:012d}",
+                "lease": self.name,
+                "generation": generation,
+                "holder": self.holder,
+                "previous_holder": latest["holder"] if latest else None,
+                "acquired_at": now,
+                "renewed_at": now,
+                "expires_at": expires_at,
+            },
+        )
+        if not taken:
+            self._step_down()  # another replica started this generation first
+            return False
+        self._generation = generation
+        self._valid_until = asked + self.seconds
+        log.info(
+            "took the %s lease, generation %d (previous holder: %s)",
+            self.name,
+            generation,
+            latest["holder"] if latest else None,
+        )
+        await self.leases.delete_many(
+            {"lease": self.name, "generation": {"$lte": generation - KEEP_GENERATIONS}}
+        )
+        return True
+
+    async def renew(self) -> bool:
+        """Extend our term with one write, while it has not ended; False (stepped down) if
+        it had, or if the lease is not ours. No one else writes our term's document, and
+        no one takes the lease over before that term ends, so the write alone decides."""
+        if not self._generation:
+            return False
+        asked = time.monotonic()
+        now = utcnow()
+        done = await self.leases.update_one(
+            {
+                "_id": f"{self.name}:{self._generation:012d}",
+                "holder": self.holder,
+                "expires_at": {"$gt": now},
+            },
+            {"$set": {"expires_at": now + timedelta(seconds=self.seconds), "renewed_at": now}},
+        )
+        if done.matched_count != 1:
+            self._step_down()
+            return False
+        self._valid_until = asked + self.seconds
+        return True
+
+    def _step_down(self) -> None:
+        if self._valid_until:
+            log.info("no longer hold the %s lease", self.name)
+        self._valid_until = 0.0
+        self._generation = 0
+
+    async def release(self) -> None:
+        """Let the lease go at once (a graceful stop hands over without waiting)."""
+        generation, self._generation, self._valid_until = self._generation, 0, 0.0
+        if generation:
+            await self.leases.update_one(
+                {"_id": f"{self.name}:{generation:012d}", "holder": self.holder},
+                {"$set": {"expires_at": utcnow()}},
+            )

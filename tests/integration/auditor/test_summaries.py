@@ -1,0 +1,61 @@
+"""Issue summaries per account-region: what a report of the whole estate sums. Recomputed,
+never incremented, by the auditor that holds the account-region; a justification in the
+API leaves a mark and the summary follows without the API writing it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from secmonkey.auditor.pipeline import Auditor
+from secmonkey.auditor.rules.rules_file import RulesConfig
+from secmonkey.common import issue_counters, justifications
+from secmonkey.common.documents import Justification
+from secmonkey.common.storage import Database, Store
+from tests.integration.auditor.kit import ACCOUNT, REGION, batch, ingress, key, snap
+
+
+async def test_the_summary_counts_open_issues_and_follows_a_justification(db: Database) -> None:
+    auditor = Auditor(db, RulesConfig())
+    events = await auditor.handle(
+        batch(
+            0,
+            snap("sg-open", ingress(22, "0.0.0.0/0")),
+            snap("sg-closed", ingress(443, "10.0.0.0/8")),
+        )
+    )
+    assert events
+    summary = await db[issue_counters.SUMMARIES].find_one({"_id": f"{ACCOUNT}:{REGION}"})
+    assert summary is not None
+    item = await db.items.find_one({"_id": key("sg-open")})
+    assert item is not None and item["open_issues"] >= 1
+    assert summary["open_issues"] == sum([d.get("open_issues", 0) async for d in db.items.find({})])
+    assert summary["groups_with_open"] >= 1
+    assert summary["groups_by_severity"].get(item["max_severity"], 0) >= 1
+    before = summary["open_issues"]
+
+    # The API justifies every open issue of sg-open: it marks, it does not write the summary.
+    justification = Justification(by="alice", reason="bastion", at=datetime.now(UTC))
+    store = Store(db)
+    for issue_id in item["issue_ids"]:
+        issue = await db.issues.find_one({"_id": issue_id})
+        if issue and issue["status"] == "open":
+            await justifications.justify(store, issue_id, justification)
+    unchanged = await db[issue_counters.SUMMARIES].find_one({"_id": f"{ACCOUNT}:{REGION}"})
+    assert unchanged is not None and unchanged["open_issues"] == before
+    assert await db[issue_counters.SUMMARY_MARKS].count_documents({}) == 1
+
+    # A replica that does not hold the account-region leaves the mark; the holder settles it.
+    assert await auditor.settle_summaries(lambda _a, _r: False) == 0
+    assert await auditor.settle_summaries(lambda a, r: (a, r) == (ACCOUNT, REGION)) == 1
+    after = await db[issue_counters.SUMMARIES].find_one({"_id": f"{ACCOUNT}:{REGION}"})
+    assert after is not None
+    assert after["open_issues"] == before - item["open_issues"]
+    assert await db[issue_counters.SUMMARY_MARKS].count_documents({}) == 0
+
+    totals = await issue_counters.summary_totals(db)
+    assert totals["open_issues"] == after["open_issues"]
+    assert await issue_counters.summary_totals(db, ["999999999999"]) == {
+        "open_issues": 0,
+        "groups_with_open": 0,
+        "groups_by_severity": {},
+    }
