@@ -24,6 +24,7 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from secmonkey.collector.simulate import ec2_client, fill_estate
+from secmonkey.common import amqp
 from secmonkey.common.storage import Database
 from tests.support.servers import HttpReceiver, MotoServer, free_port
 
@@ -338,10 +339,13 @@ async def test_replicas_record_and_alert_each_change_once_when_an_auditor_is_kil
             await api.aclose()
     finally:
         replicas.stop()
-        channel = await rabbit.channel()
+        # A connection of its own: the fixture's may have been idle for minutes on a busy
+        # machine and been dropped by the broker meanwhile.
+        cleanup = await amqp.connect(amqp_url)
+        channel = await cleanup.channel()
         names = [f"e2e.{unique}.snapshots.p{p:02d}" for p in range(PARTITIONS)]
         names += [f"e2e.{unique}.sweeps", f"e2e.{unique}.events"]
         for name in names:
             for suffix in ("", ".dead", ".undelivered"):
                 await channel.queue_delete(name + suffix)
-        await channel.close()
+        await cleanup.close()

@@ -48,6 +48,7 @@ async def users(amqp_url: str, mongo_url: str) -> AsyncIterator[dict[Service, st
         mongo_db=f"test_priv_{tag}",
         amqp_url=admin_url,
         rabbitmq_users="rabbitmqctl",
+        partitions=0,  # the single auditor queue (partition permissions: tests/unit/common)
         api_mongo_url=f"mongodb://test-{tag}-api:pw@127.0.0.1:27017/",
         **{f"{s}_amqp_url": u for s, u in urls.items()},
     )
@@ -225,7 +226,7 @@ async def test_a_service_that_may_not_declare_stops_naming_what_is_missing(
     url = await asyncio.to_thread(vhosts.create, vhost, vhosts.with_vhost(amqp_url, "/"))
     name = f"test_unprov_{uuid.uuid4().hex[:8]}"
     settings = CommonSettings(
-        amqp_url=url, mongo_url=mongo_url, mongo_db=name, declare_at_start=False
+        amqp_url=url, mongo_url=mongo_url, mongo_db=name, declare_at_start=False, partitions=0
     )
     client = storage.connect(mongo_url)
     try:

@@ -64,3 +64,16 @@ def test_users_are_made_only_for_service_urls_with_their_own_user() -> None:
     assert own_users(settings, "amqp", report) == {"collector": ("secmonkey-collector", "pw")}
     assert len(report.skipped) == 2
     assert "admin's own user" in report.skipped[0] and "names no user" in report.skipped[1]
+
+
+def test_with_partitions_the_auditor_may_read_each_partition_queue_only() -> None:
+    perms = rabbit_users.permissions(partitions=2)
+    _, write, read = perms["auditor"].regexes()
+    pattern = re.compile(read)
+    for queue in ("auditor.snapshots", "auditor.snapshots.p00", "auditor.snapshots.p01"):
+        assert pattern.match(queue)
+    assert not pattern.match("auditor.snapshots.p02")
+    assert not pattern.match("notifier.events")
+    assert re.compile(write).match("auditor.snapshots.p01.dlx")
+    _, _, api_read = perms["api"].regexes()
+    assert re.compile(api_read).match("auditor.snapshots.p01.dead")
