@@ -41,12 +41,16 @@ class Replicas:
         self.tmp = tmp
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}
+        self.probe_ports: dict[str, int] = {}
 
     def start(self, name: str, service: str, env: dict[str, str]) -> None:
         port = free_port()
         self.ports[name] = port
         full = {**os.environ, **env, "SECMONKEY_PORT": str(port)}
         full["SECMONKEY_AUDITOR_PORT"] = str(port)
+        # The API serves its probes on a port of their own, never on its API port.
+        self.probe_ports[name] = free_port() if service == "api" else port
+        full["SECMONKEY_METRICS_PORT"] = str(self.probe_ports[name])
         log = (self.tmp / f"{name}.log").open("wb")
         self.procs[name] = subprocess.Popen(  # noqa: S603 - our own services
             [sys.executable, "-m", f"secmonkey.{service}"],
@@ -57,7 +61,7 @@ class Replicas:
 
     def wait_ready(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
-        for name, port in self.ports.items():
+        for name, port in self.probe_ports.items():
             while True:
                 assert self.procs[name].poll() is None, f"{name} exited:\n{self.log(name)}"
                 try:
