@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 SECRET = "a-generic-secret-16+"
 # An attempt gives up after 0.5 s; after one that went unanswered, the next waits 3 s.
-HANGING = {"webhook_timeout": 0.5, "ambiguous_retry_seconds": 3.0}
+HANGING = {"webhook_timeout": 0.5, "smtp_timeout": 0.5, "ambiguous_retry_seconds": 3.0}
 
 
 def hanging_until(recovered: threading.Event) -> HttpReceiver:

@@ -89,6 +89,8 @@ def test_a_delivery_is_given_up_at_its_maximum_age_with_its_reason() -> None:
 def test_the_wait_after_an_unanswered_attempt_must_outlast_an_attempt() -> None:
     with pytest.raises(ValidationError, match="SECMONKEY_AMBIGUOUS_RETRY_SECONDS"):
         Settings(webhook_timeout=10, ambiguous_retry_seconds=10)
+    with pytest.raises(ValidationError, match="SECMONKEY_SMTP_TIMEOUT"):
+        Settings(webhook_timeout=5, smtp_timeout=30, ambiguous_retry_seconds=20)
     s = Settings()
     assert s.ambiguous_retry_seconds > s.webhook_timeout
     assert RetryPolicy.of(s).ambiguous == s.ambiguous_retry_seconds
