@@ -12,6 +12,7 @@ from secmonkey.api.queries import subscriptions
 from secmonkey.api.schemas.admin import (
     SUBSCRIPTION_ID_PATTERN,
     ChannelIn,
+    FiltersIn,
     SubscriptionIn,
     SubscriptionView,
 )
@@ -24,7 +25,6 @@ from secmonkey.api.web.routes.admin._page import (
     build,
     split,
 )
-from secmonkey.common.documents import SubscriptionFilters
 from secmonkey.common.messages import (
     GROUP_EVENT_TYPES,
     ISSUE_EVENT_TYPES,
@@ -84,7 +84,7 @@ async def add_subscription(
                 secret=secret or None if channel == "generic" else None,
             ),
             filters=build(
-                SubscriptionFilters,
+                FiltersIn,
                 event_types=event_types or [],
                 account_ids=split(account_ids),
                 min_severity=min_severity or None,
