@@ -44,7 +44,8 @@ def test_exact_privileges_of_a_few_collections() -> None:
     assert mongo_roles.privileges("auditor")["revisions"] == ("find", "insert", "remove", "update")
     assert mongo_roles.privileges("auditor")["accounts"] == ("find",)
     assert mongo_roles.privileges("api")["api_keys"] == ("find", "insert", "remove", "update")
-    assert mongo_roles.privileges("api")["issues"] == ("find", "update")  # justify, withdraw
+    # justify, withdraw; a rejected change review opens an issue
+    assert mongo_roles.privileges("api")["issues"] == ("find", "insert", "update")
     assert mongo_roles.privileges("api")["items"] == ("find", "update")  # recount, reads
     assert mongo_roles.privileges("collector")["accounts"] == ("find", "insert", "update")
     assert mongo_roles.privileges("notifier")["consumer_reports"] == (

@@ -35,6 +35,11 @@ SHARED_WRITE_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "sweep_requests.request_sweep": ("find", "insert", "update"),
     "consumer_reports.report": ("find", "insert", "update"),
     "consumer_reports.withdraw": ("find", "remove"),
+    # a review decision updates the review, appends to its chain and, rejected, opens an
+    # `unauthorized-change` issue
+    "change_reviews.decide": ("find", "insert", "update"),
+    "chain_anchor.anchor": ("find", "insert"),
+    "issue_counters.mark_summary": ("find", "insert"),
 }
 DEFAULT_SHARED_ACTIONS = ("find", "insert", "update")
 DATABASE_ACTIONS = ("listCollections", "listIndexes")
