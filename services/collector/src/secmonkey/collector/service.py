@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from secmonkey.collector.accounts import load_accounts_file
 from secmonkey.collector.credentials import AwsClients
 from secmonkey.collector.heartbeat import Heartbeat
+from secmonkey.collector.organizations import Discovery
 from secmonkey.collector.scheduler import Scheduler
 from secmonkey.collector.settings import Settings
 from secmonkey.collector.sweeper import Sweeper
@@ -34,6 +35,7 @@ class Collector:
     heartbeat: Heartbeat | None = None
     scheduler_task: asyncio.Task[None] | None = None
     watchdog_task: asyncio.Task[None] | None = None
+    discovery_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(cls, settings: Settings, runtime: Runtime) -> Collector:
@@ -71,6 +73,11 @@ class Collector:
                     settings, runtime.db, runtime.publisher, runtime.rabbit, scheduler.lease
                 )
                 collector.watchdog_task = asyncio.create_task(watchdog.run(), name="watchdog")
+            if settings.organization_discovery_seconds > 0:
+                discovery = Discovery(
+                    settings, runtime.db, runtime.publisher, clients, scheduler.lease
+                )
+                collector.discovery_task = asyncio.create_task(discovery.run(), name="discovery")
         log.info(
             "collector %s consuming %s (scheduler %s)",
             settings.replica_id,
@@ -83,10 +90,11 @@ class Collector:
         """Stop taking work, hand the lease over at once, let worker threads finish."""
         with contextlib.suppress(Exception):
             await self.consumer.stop()
-        if self.watchdog_task is not None:
-            self.watchdog_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.watchdog_task
+        for task in (self.watchdog_task, self.discovery_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self.scheduler_task is not None:
             self.scheduler_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
