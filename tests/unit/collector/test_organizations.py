@@ -4,14 +4,22 @@ become labels as documented, and the decision respects what an admin decided."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import yaml
 from botocore.stub import Stubber
 
 from secmonkey.collector.organizations.decide import DISABLED, ENROLLED, OrgState, decide
-from secmonkey.collector.organizations.read import OrgAccount, labels_from_tags, list_accounts
+from secmonkey.collector.organizations.read import (
+    OPERATIONS,
+    OrgAccount,
+    labels_from_tags,
+    list_accounts,
+)
 from secmonkey.collector.settings import Settings
 from secmonkey.common.documents import Account
 
@@ -46,6 +54,7 @@ def entry(account_id: str, status: str = "ACTIVE") -> dict[str, Any]:
 def test_every_page_of_accounts_and_of_tags_is_read() -> None:
     client = organizations()
     stub = Stubber(client)
+    stub.add_response("describe_organization", {"Organization": {"Id": "o-abc"}}, {})
     stub.add_response("list_accounts", {"Accounts": [entry(A)], "NextToken": "p2"}, {})
     stub.add_response(
         "list_tags_for_resource",
@@ -71,6 +80,7 @@ def test_every_page_of_accounts_and_of_tags_is_read() -> None:
 def test_a_failing_page_fails_the_listing_rather_than_returning_part_of_it() -> None:
     client = organizations()
     stub = Stubber(client)
+    stub.add_response("describe_organization", {"Organization": {"Id": "o-abc"}}, {})
     stub.add_response("list_accounts", {"Accounts": [], "NextToken": "p2"}, {})
     stub.add_client_error("list_accounts", "TooManyRequestsException", http_status_code=400)
     with stub, pytest.raises(Exception, match="TooManyRequests"):
@@ -161,3 +171,18 @@ def test_suspended_is_disabled_once_departed_too_and_reactivated_is_enabled_agai
 def test_a_member_role_pattern_that_is_not_a_role_per_account_is_refused(pattern: str) -> None:
     with pytest.raises(ValueError, match="organization_member_role"):
         settings(organization_member_role=pattern)
+
+
+def test_the_organization_role_may_make_exactly_the_calls_discovery_makes() -> None:
+    iam = Path(__file__).resolve().parents[3] / "deploy" / "iam"
+    policy = json.loads((iam / "secmonkey-organization-policy.json").read_text())
+    (statement,) = policy["Statement"]
+    assert set(statement["Action"]) == {f"organizations:{op}" for op in OPERATIONS}
+    role = yaml.safe_load((iam / "organization-role.yaml").read_text())["Resources"]
+    properties = role["OrganizationRole"]["Properties"]
+    assert properties["Policies"][0]["PolicyDocument"] == policy
+    (trust,) = properties["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}}}
+    hub = json.loads((iam / "secmonkey-hub-organization-policy.json").read_text())
+    role_name = yaml.safe_load((iam / "organization-role.yaml").read_text())["Parameters"]
+    assert hub["Statement"][0]["Resource"].endswith(f":role/{role_name['RoleName']['Default']}")

@@ -13,15 +13,20 @@ Tags to labels:
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from secmonkey.collector.settings import Settings
 
+log = logging.getLogger(__name__)
+
 # Organizations' `State` (newer) or `Status` (older): which ones mean "monitor it".
 ACTIVE = "ACTIVE"
 CLOSING = frozenset({"SUSPENDED", "PENDING_CLOSURE", "CLOSED"})
+# Every call discovery makes: deploy/iam/secmonkey-organization-policy.json allows exactly these.
+OPERATIONS = ("DescribeOrganization", "ListAccounts", "ListTagsForResource")
 MAX_LABELS = 50
 MAX_LABEL_LENGTH = 64
 _NOT_LABEL = re.compile(r"[^a-z0-9_.:=-]+")
@@ -73,7 +78,10 @@ def account_tags(client: Any, account_id: str) -> dict[str, str]:
 
 def list_accounts(client: Any) -> list[OrgAccount]:
     """Every account of the organization with its tags; raises if any page fails, so a
-    partial list is never taken for the whole organization."""
+    partial list is never taken for the whole organization (and, first, if the
+    credentials' account is in no organization: AWSOrganizationsNotInUseException)."""
+    organization = client.describe_organization()["Organization"]
+    log.info("reading organization %s", organization.get("Id"))
     found: list[OrgAccount] = []
     for page in client.get_paginator("list_accounts").paginate():
         for entry in page.get("Accounts", []):
