@@ -12,9 +12,14 @@ from aio_pika.abc import AbstractRobustConnection
 from botocore.stub import Stubber
 
 from secmonkey.collector.credentials import AwsClients
-from secmonkey.collector.reader import OPERATIONS
 from secmonkey.collector.settings import Settings
-from secmonkey.collector.simulate import EXTERNAL_ID, ec2_client, fill_estate, role_arn
+from secmonkey.collector.simulate import (
+    EXTERNAL_ID,
+    ec2_client,
+    fill_estate,
+    read_only_policy,
+    role_arn,
+)
 from secmonkey.collector.sweep_status import sweep_status
 from secmonkey.collector.sweeper import Sweeper
 from secmonkey.common.amqp import Publisher
@@ -74,7 +79,8 @@ async def test_two_accounts_two_regions_every_group_arrives_once_and_right(
         calls: list[str] = []
         app_collector = client._transport.app.state.collector  # type: ignore[attr-defined]
         app_collector.clients.events.register(
-            "before-call.ec2", lambda model, **_: calls.append(model.name)
+            "before-call",
+            lambda model, **_: calls.append(f"{model.service_model.endpoint_prefix}:{model.name}"),
         )
         answer = await client.post("/sweeps", json={"account_ids": accounts})
         assert answer.status_code == 202, answer.text
@@ -86,7 +92,16 @@ async def test_two_accounts_two_regions_every_group_arrives_once_and_right(
     assert sorted((c.account_id, c.region) for c in completed) == sorted(truths)
     assert all(c.complete and c.error is None for c in completed)
     assert all(len(b.groups) <= settings.batch_size for b in batches)
-    assert set(calls) <= set(OPERATIONS)
+    granted = {
+        action for statement in read_only_policy()["Statement"] for action in statement["Action"]
+    }
+    assert {c for c in calls if not c.startswith("sts:")} <= granted
+    assert {"ec2:DescribeSecurityGroups", "ec2:DescribeRouteTables"} <= set(calls)
+    # The first batch of each account-region carries its network topology (exposure).
+    firsts = {}
+    for b in batches:
+        firsts.setdefault((b.account_id, b.region), b)
+    assert all(b.topology is not None and b.schema_version == 3 for b in firsts.values())
 
     for (account, region), truth in truths.items():
         mine = [b for b in batches if (b.account_id, b.region) == (account, region)]

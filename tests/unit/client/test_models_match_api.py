@@ -200,6 +200,7 @@ CALLS: dict[str, Call[Any]] = {
     "justify": calls.justify("i-1", "accepted"),
     "unjustify": calls.unjustify("i-1"),
     "report": calls.report(),
+    "exposure": calls.exposure(port=22),
     "report_text": calls.report_text("csv"),
     "events": calls.events(),
     "accounts": calls.accounts(),

@@ -10,6 +10,7 @@ import yaml
 
 from secmonkey.collector.reader import OPERATIONS
 from secmonkey.collector.simulate import ROLE_NAME, read_only_policy
+from secmonkey.collector.topology import OPERATIONS as TOPOLOGY_OPERATIONS
 
 IAM = Path(__file__).resolve().parents[3] / "deploy" / "iam"
 
@@ -21,10 +22,15 @@ def template() -> dict[str, Any]:
 def test_the_read_only_policy_is_exactly_the_describe_calls_the_collector_makes() -> None:
     policy = json.loads((IAM / "secmonkey-readonly-policy.json").read_text())
     assert policy == read_only_policy()
-    (statement,) = policy["Statement"]
-    assert statement["Effect"] == "Allow"
+    statement, exposure = policy["Statement"]
+    assert statement["Effect"] == exposure["Effect"] == "Allow"
     assert set(statement["Action"]) == {f"ec2:{op}" for op in OPERATIONS}
     assert all(action.startswith("ec2:Describe") for action in statement["Action"])
+    assert set(exposure["Action"]) == {
+        f"{service}:{op}" for service, ops in TOPOLOGY_OPERATIONS.items() for op in ops
+    }
+    reads = ("Describe", "List", "Get")
+    assert all(action.split(":")[1].startswith(reads) for action in exposure["Action"])
 
 
 def test_the_template_grants_the_same_policy_and_demands_the_external_id() -> None:

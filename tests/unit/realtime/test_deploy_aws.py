@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from secmonkey.collector.cloudtrail.api_calls import GROUP_EVENTS, TAG_EVENTS
+from secmonkey.collector.cloudtrail.api_calls import GROUP_EVENTS, TAG_EVENTS, TOPOLOGY_EVENTS
 from secmonkey.collector.settings import Settings
 
 AWS = Path(__file__).resolve().parents[3] / "deploy" / "aws"
@@ -42,6 +42,7 @@ def test_the_pattern_names_exactly_the_calls_the_collector_handles() -> None:
     assert set(branches[1]["eventName"]) == TAG_EVENTS
     resource = branches[1]["requestParameters"]["resourcesSet"]["items"]["resourceId"]
     assert resource == [{"prefix": "sg-"}]
+    assert set(branches[2]["eventName"]) == TOPOLOGY_EVENTS  # exposure: routes, ACLs, addresses
     assert pattern()["detail"]["errorCode"] == [{"exists": False}]
 
 

@@ -232,6 +232,20 @@ def report_text(
     return _call("GET", "/report", None, locals())
 
 
+def exposure(
+    *,
+    account_id: str | None = None,
+    region: str | None = None,
+    port: int | None = None,
+    resource_type: str | None = None,
+    group_id: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Call[m.ExposurePage]:
+    """Every endpoint the internet reaches, and through which rule."""
+    return _call("GET", "/exposure", m.ExposurePage, locals())
+
+
 def events(
     *,
     type: Sequence[str] | None = None,

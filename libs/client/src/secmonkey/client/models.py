@@ -201,6 +201,33 @@ class CountRow(Model):
     total: int = 0
 
 
+class ExposedEndpoint(Model):
+    account_id: str
+    region: str
+    group_id: str
+    group_name: str = ""
+    vpc_id: str | None = None
+    resource_type: str
+    resource_id: str
+    interface_id: str | None = None
+    address: str
+    ip_version: int
+    protocol: str
+    from_port: int
+    to_port: int
+    ports: str
+    rule_text: str
+    route: str
+    nacl: str | None = None
+    text: str
+    observed_at: datetime
+
+
+class ExposurePage(Model):
+    items: list[ExposedEndpoint]
+    next_cursor: str | None
+
+
 class Report(Model):
     generated_at: datetime
     open_issues: int
@@ -209,6 +236,8 @@ class Report(Model):
     by_rule: list[CountRow]
     issues: list[IssueView]
     truncated: bool
+    exposed_endpoints: int = 0
+    exposure: list[ExposedEndpoint] = Field(default_factory=list)
 
 
 class EventPage(Model):

@@ -137,6 +137,26 @@ def issues(items: Sequence[m.IssueView], title: str | None = None) -> Table:
     )
 
 
+def exposure(items: Sequence[m.ExposedEndpoint], title: str | None = None) -> Table:
+    return table(
+        title,
+        ["RESOURCE", "ADDRESS", "PORTS", "RULE", "VIA", "GROUP", "ACCOUNT", "REGION"],
+        (
+            [
+                f"{e.resource_id} ({e.resource_type})",
+                e.address,
+                e.ports,
+                e.rule_text,
+                e.route,
+                f"{e.group_name} ({e.group_id})",
+                e.account_id,
+                e.region,
+            ]
+            for e in items
+        ),
+    )
+
+
 def group_detail(console: Console, g: m.GroupDetail) -> None:
     console.print(f"[bold]{g.name}[/] {g.group_id}  ({g.state})")
     console.print(f"account  {account_text(g.account_id, g.account_name)}")
@@ -154,6 +174,11 @@ def group_detail(console: Console, g: m.GroupDetail) -> None:
         exposure = f"{g.attachments.interface_count} interface(s)"
         exposure += ", public IP" if g.attachments.public_ip else ", private only"
     console.print(f"attached {exposure}")
+    if g.attachments.users:
+        console.print("used by  " + ", ".join(g.attachments.users))
+    if g.attachments.endpoints is not None:
+        reachable = [e.text() for e in g.attachments.endpoints]
+        console.print("exposed  " + ("; ".join(reachable) or "nothing reachable from the internet"))
     if g.config.tags:
         console.print("tags     " + ", ".join(f"{k}={v}" for k, v in g.config.tags.items()))
     console.print(rules(g.rules))
@@ -222,6 +247,10 @@ def report(console: Console, answer: m.Report) -> None:
         )
     more = " (most severe first; more exist)" if answer.truncated else ""
     console.print(issues(answer.issues, f"Issues{more}"))
+    if answer.exposed_endpoints:
+        shown = f" ({len(answer.exposure)} shown)" if answer.exposure else ""
+        title = f"Exposure: {answer.exposed_endpoints} reachable endpoint(s){shown}"
+        console.print(exposure(answer.exposure, title))
 
 
 def events(page: m.EventPage) -> Table:

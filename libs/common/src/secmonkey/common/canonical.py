@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from secmonkey.common.cidr import parse_network
 from secmonkey.common.errors import InvalidInput
+from secmonkey.common.topology import Endpoint, endpoints_digest
 
 Direction = Literal["ingress", "egress"]
 SourceKind = Literal["cidr4", "cidr6", "group", "prefix_list"]
@@ -173,13 +174,32 @@ class Attachments(BaseModel):
     interface_types: list[str] = Field(default_factory=list)
     instance_ids: list[str] = Field(default_factory=list)
     public_ip: bool = False
+    # Filled by the auditor from the account-region's topology (absent without one):
+    # what the internet reaches through each rule, what else uses the group, and the
+    # CIDRs of the prefix lists its rules name.
+    endpoints: list[Endpoint] | None = Field(default=None, exclude_if=lambda v: v is None)
+    users: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+    prefix_lists: dict[str, list[str]] = Field(default_factory=dict, exclude_if=lambda v: not v)
 
     @property
     def attached(self) -> bool:
         return self.interface_count > 0
 
+    @property
+    def in_use(self) -> bool:
+        """Attached to an interface, or used by a launch template, load balancer, rule…"""
+        return self.attached or bool(self.users)
+
+    @property
+    def reachability_known(self) -> bool:
+        return self.endpoints is not None
+
     def exposure(self) -> str:
-        """`unattached`, `private` or `public`: what the severity adjustment depends on."""
+        """What the severity adjustment depends on: `unattached`, `private` or `public`
+        without a topology; with one, a digest of the exposed endpoints and users."""
+        if self.endpoints is not None:
+            digest = endpoints_digest(self.endpoints, self.users, self.prefix_lists, self.attached)
+            return f"reach:{digest}"
         if not self.attached:
             return "unattached"
         return "public" if self.public_ip else "private"

@@ -14,6 +14,8 @@ and new replicas read each other and nothing is dead-lettered for its version:
   event type it does not know is accepted (consumers route it by its type). The next
   version may add optional fields and types, never remove or retype a field or add a
   message kind: that takes two steps, readers first.
+- version 3 (written already): a `SnapshotBatch` may carry the account-region's network
+  `topology`; a reader of version 2 ignores the field (and keeps its old severities).
 
 Any other version is refused (the message is dead-lettered with the reason, never
 silently misread).
@@ -31,9 +33,11 @@ from secmonkey.common.canonical import GroupSnapshot
 from secmonkey.common.dates import aware
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.severity import Severity
+from secmonkey.common.topology import Topology
 
 SCHEMA_VERSION = 2
 FIRST_VERSION = 1
+TOPOLOGY_VERSION = 3  # a SnapshotBatch carrying `topology` (readers of 2 ignore the field)
 READABLE_VERSIONS = frozenset({SCHEMA_VERSION - 1, SCHEMA_VERSION, SCHEMA_VERSION + 1})
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -209,8 +213,14 @@ class SnapshotBatch(Message):
     vpcs: list[VpcSummary] = Field(
         default_factory=list, description="the VPCs of this batch's groups (DescribeVpcs)"
     )
+    # Version 3: the account-region's network (first batch of a sweep, or of an event
+    # window that changed routes, ACLs or addresses). Readers of version 2 ignore it.
+    topology: Topology | None = Field(default=None, exclude_if=lambda v: v is None)
 
     _aware_observed = field_validator("observed_at")(aware)
+
+    def needed_version(self) -> int:
+        return TOPOLOGY_VERSION if self.topology is not None else FIRST_VERSION
 
 
 class SweepCompleted(Message):

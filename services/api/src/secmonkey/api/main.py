@@ -9,6 +9,7 @@ from secmonkey.api.routes import (
     allowlist,
     dead_letters,
     events,
+    exposure,
     groups,
     issues,
     keys,
@@ -33,5 +34,6 @@ for module in (
     keys,
     sweeps,
     dead_letters,
+    exposure,
 ):
     api_router.include_router(module.router)

@@ -37,6 +37,7 @@ from secmonkey.auditor.decide import (
 )
 from secmonkey.auditor.deletion_hold import DeletionHolds, HoldPolicy, decide_hold, held_event
 from secmonkey.auditor.expiry import expire_justifications
+from secmonkey.auditor.exposure.batch import BatchExposure
 from secmonkey.auditor.outbox import Outbox
 from secmonkey.auditor.rule_context import ContextSource, Directory
 from secmonkey.auditor.rules.engine import Finding, evaluate
@@ -100,6 +101,7 @@ class Auditor:
         self.outbox = Outbox(self.store, publisher)
         self.index = IndexWriter(self.store)
         self.committer = Committer(self.store, self.outbox, self.index)
+        self.exposure = BatchExposure(db)
         self._one_at_a_time = _turn_of(db)
 
     @contextlib.asynccontextmanager
@@ -126,6 +128,7 @@ class Auditor:
         return events
 
     async def apply_batch(self, batch: SnapshotBatch) -> list[Event]:
+        await self.exposure.prepare(batch)
         seen = observations(batch)
         deletions = event_deletions(batch, {o.key for o in seen})
         if not seen and not deletions:
@@ -136,6 +139,7 @@ class Auditor:
             events += await self._settle(list(seen), directory)
         if deletions:
             events += await self._settle(list(deletions), directory)
+        await self.exposure.forget(events)
         return events
 
     async def apply_sweep(self, message: SweepCompleted) -> list[Event]:
@@ -170,6 +174,7 @@ class Auditor:
             events += await self._settle(list(decision.apply), directory)
         if decision.hold is None and hold is not None:
             await self.holds.clear(message)
+        await self.exposure.forget(events)
         return events
 
     def inputs(self, directory: Directory) -> AuditInputs:

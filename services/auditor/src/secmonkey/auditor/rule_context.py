@@ -90,7 +90,8 @@ class ContextSource:
     def context(
         self, directory: Directory, account_id: str, region: str, attachments: Attachments
     ) -> RuleContext:
-        exposure = attachments.exposure()
+        # With a topology every group has its own exposure: one base context per region.
+        exposure = "reach" if attachments.reachability_known else attachments.exposure()
         cache_key = (account_id, region, exposure)
         base = self._contexts.get(cache_key)
         if base is None:

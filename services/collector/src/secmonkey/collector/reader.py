@@ -15,6 +15,7 @@ from typing import Any
 from secmonkey.common.canonical import Attachments, GroupSnapshot, canonical_from_aws
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import VpcSummary
+from secmonkey.common.topology import Topology
 
 # Exactly the EC2 calls the collector makes; deploy/iam/ grants these and nothing else.
 OPERATIONS = (
@@ -38,6 +39,10 @@ class RegionRead:
     observed_at: datetime
     groups: list[GroupSnapshot] = field(default_factory=list)
     vpcs: dict[str, VpcSummary] = field(default_factory=dict)
+    # Kept for the topology read (secmonkey.collector.topology), which reuses them.
+    raw_groups: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    raw_interfaces: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    topology: Topology | None = None
 
 
 def pages(
@@ -124,6 +129,7 @@ def read_region(ec2: Any) -> RegionRead:
     vpcs = list(pages(ec2.describe_vpcs, "Vpcs"))
     attachments = attachments_by_group(interfaces)
     read.vpcs = {v["VpcId"]: vpc_summary(v) for v in vpcs}
+    read.raw_groups, read.raw_interfaces = raw_groups, interfaces
     seen: set[str] = set()
     for entry in raw_groups:
         try:

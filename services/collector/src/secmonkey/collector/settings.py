@@ -52,6 +52,11 @@ class Settings(CommonSettings):
     )
     batch_size: int = Field(default=200, ge=1, le=200, description="groups per SnapshotBatch")
     sweeps_queue: str = Field(default=SWEEPS_QUEUE, description="work queue of SweepRequests")
+    topology_enabled: bool = Field(
+        default=True,
+        description="also read routes, gateways, ACLs, load balancers and group users "
+        "(exposure); off: the auditor keeps the attached/public-IP severity step",
+    )
     routing_prefix: str = Field(
         default="aws",
         pattern=r"^[\w-]+$",

@@ -25,6 +25,7 @@ from secmonkey.collector.credentials import AwsClients, AwsError, aws_error
 from secmonkey.collector.heartbeat import Heartbeat
 from secmonkey.collector.reader import IncompleteRead, RegionRead, enabled_regions, read_region
 from secmonkey.collector.settings import Settings
+from secmonkey.collector.topology.region import region_topology
 from secmonkey.common import accounts, sweep_requests
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.documents import Account
@@ -75,6 +76,7 @@ def snapshot_batches(
                 observed_at=read.observed_at,
                 groups=chunk,
                 vpcs=[read.vpcs[v] for v in vpc_ids if v in read.vpcs],
+                topology=read.topology if start == 0 else None,
             )
         )
     return batches
@@ -202,7 +204,10 @@ class Sweeper:
         return enabled_regions(self.clients.client(account, "ec2", self.settings.aws_region))
 
     def _read(self, account: Account, region: str) -> RegionRead:
-        return read_region(self.clients.client(account, "ec2", region))
+        read = read_region(self.clients.client(account, "ec2", region))
+        if self.settings.topology_enabled:
+            read.topology = region_topology(self.clients, account, region, read)
+        return read
 
     async def _sweep_region(
         self,

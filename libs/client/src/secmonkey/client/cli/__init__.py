@@ -19,6 +19,7 @@ from secmonkey.client.cli import (
     allowlist,
     dead_letters,
     events,
+    exposure,
     groups,
     issues,
     keys,
@@ -65,6 +66,7 @@ app.command("diff")(groups.diff_command)
 app.command("issues")(issues.issues_command)
 app.command("justify")(issues.justify_command)
 app.command("report")(report.report_command)
+app.command("exposure")(exposure.exposure_command)
 app.command("events")(events.events_command)
 app.command("sweep")(sweeps.sweep_command)
 

@@ -96,6 +96,20 @@ COLLECTIONS: dict[str, Collection] = {
     "rule_ranges": Collection("auditor", readers=("api",)),
     "rule_postings": Collection("auditor", readers=("api",)),
     "group_ids": Collection("auditor", readers=("api",)),
+    "topologies": Collection(
+        "auditor", about="the latest network topology of each account-region (exposure)"
+    ),
+    "exposures": Collection(
+        "auditor",
+        [
+            IndexModel([("key", ASCENDING)]),
+            IndexModel([("account_id", ASCENDING), ("region", ASCENDING)]),
+            IndexModel([("from_port", ASCENDING), ("to_port", ASCENDING)]),
+        ],
+        about="exposed endpoints: one per group, endpoint, rule and port range",
+        readers=("api",),
+    ),
+    "exposure_state": Collection("auditor", about="each group's filed exposure digest"),
     "subscriptions": Collection(
         "api", [IndexModel([("enabled", ASCENDING)])], readers=("notifier",)
     ),

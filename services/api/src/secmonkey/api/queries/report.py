@@ -15,11 +15,13 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from secmonkey.api.queries.exposure import exposure_query, find_exposure
 from secmonkey.api.schemas.issues import CountRow, IssueView, Report
 from secmonkey.common.documents import Issue
 from secmonkey.common.severity import SEVERITY_RANK, Severity
 from secmonkey.common.storage import Database, filters
 
+EXPOSURE_SHOWN = 200
 SEVERITIES = [s.value for s in sorted(Severity, key=lambda s: -s.rank)]
 CSV_COLUMNS = [
     "severity",
@@ -82,7 +84,12 @@ async def build_report(
         IssueView.of(Issue.model_validate(doc))
         for doc in await open_issues(db, query, limit).to_list()
     ]
+    exposure_filter = exposure_query(account_id=account_id)
+    exposed = await db.exposures.count_documents(exposure_filter)
+    shown = await find_exposure(db, account_id=account_id, limit=min(limit, EXPOSURE_SHOWN))
     return Report(
+        exposed_endpoints=exposed,
+        exposure=shown.items,
         generated_at=datetime.now(UTC),
         open_issues=total,
         by_severity=by_severity,

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator
 
+from secmonkey.api.schemas.exposure import ExposedEndpoint
 from secmonkey.common.documents import Issue, IssueStatus, Justification
 from secmonkey.common.messages import Event
 from secmonkey.common.severity import Severity
@@ -76,6 +77,12 @@ class Report(BaseModel):
     by_rule: list[CountRow]
     issues: list[IssueView] = Field(description="most severe first")
     truncated: bool = Field(description="more open issues exist than `issues` lists")
+    exposed_endpoints: int = Field(
+        default=0, description="endpoints reachable from the internet (per rule and port range)"
+    )
+    exposure: list[ExposedEndpoint] = Field(
+        default_factory=list, description="the first of them (GET /api/v1/exposure lists all)"
+    )
 
 
 class EventPage(BaseModel):

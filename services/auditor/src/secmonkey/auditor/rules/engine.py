@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from secmonkey.auditor.exposure.severity import exposure_step, reach_text
 from secmonkey.auditor.rules import RULES
 from secmonkey.auditor.rules.base import RawFinding, RuleContext
 from secmonkey.auditor.rules.ports import DEFAULT_ADMIN_PORTS
@@ -25,15 +26,6 @@ class Finding:
     rule_text: str
     compliance: tuple[str, ...]
     rule_index: int | None = None
-
-
-def adjust(severity: Severity, exposure: str) -> Severity:
-    """Exposure context: unattached lowers one step, a public IP raises one step."""
-    if exposure == "unattached":
-        return severity.lowered()
-    if exposure == "public":
-        return severity.raised()
-    return severity
 
 
 def prepare(config: RulesConfig, ctx: RuleContext) -> RuleContext:
@@ -66,7 +58,8 @@ def evaluate(
     key: str, group: CanonicalGroup, ctx: RuleContext, config: RulesConfig
 ) -> list[Finding]:
     """Every finding on `group`, sorted by issue id. `ctx` should come from `prepare`."""
-    exposure = ctx.attachments.exposure() if config.exposure.enabled else "private"
+    exposure_on = config.exposure.enabled
+    admin_ports = ctx.admin_ports or DEFAULT_ADMIN_PORTS
     findings: dict[str, Finding] = {}
     for rule in RULES:
         settings = config.settings_for(rule.id, ctx.account_id)
@@ -76,14 +69,18 @@ def evaluate(
             if silenced(raw, ctx):
                 continue
             severity = settings.severity or raw.severity or rule.default_severity
-            if rule.exposure_sensitive:
-                severity = adjust(severity, exposure)
+            message = raw.message
+            if rule.exposure_sensitive and exposure_on:
+                severity = exposure_step(
+                    severity, group, raw.rule_index, ctx.attachments, admin_ports
+                )
+                message += reach_text(group, raw.rule_index, ctx.attachments)
             identity = issue_id(key, rule.id, raw.rule_text)
             findings[identity] = Finding(
                 issue_id=identity,
                 rule_id=rule.id,
                 severity=severity,
-                message=raw.message,
+                message=message,
                 rule_text=raw.rule_text,
                 compliance=rule.compliance,
                 rule_index=raw.rule_index,

@@ -23,7 +23,7 @@ from secmonkey.common.severity import Severity
 
 def check(group: CanonicalGroup, ctx: RuleContext, settings: RuleSettings) -> Iterable[RawFinding]:
     specs = settings.ports if settings.ports is not None else DEFAULT_ADMIN_PORTS
-    for index, rule in from_internet(group):
+    for index, rule in from_internet(group, prefix_lists=ctx.attachments.prefix_lists):
         if rule.all_traffic and ctx.all_ports_enabled:
             continue  # internet-all-ports reports it
         exposed = exposed_ports(rule, specs)

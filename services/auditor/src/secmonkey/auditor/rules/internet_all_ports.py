@@ -21,7 +21,7 @@ from secmonkey.common.severity import Severity
 
 
 def check(group: CanonicalGroup, ctx: RuleContext, settings: RuleSettings) -> Iterable[RawFinding]:
-    for index, rule in from_internet(group):
+    for index, rule in from_internet(group, prefix_lists=ctx.attachments.prefix_lists):
         if rule.all_traffic:
             what = (
                 "every protocol and port"

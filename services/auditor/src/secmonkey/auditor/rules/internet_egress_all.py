@@ -12,7 +12,7 @@ from secmonkey.common.severity import Severity
 
 
 def check(group: CanonicalGroup, ctx: RuleContext, settings: RuleSettings) -> Iterable[RawFinding]:
-    for index, rule in from_internet(group, "egress"):
+    for index, rule in from_internet(group, "egress", ctx.attachments.prefix_lists):
         if rule.all_traffic:
             yield RawFinding(
                 message=f"{rule.text()}: every port open towards the internet",

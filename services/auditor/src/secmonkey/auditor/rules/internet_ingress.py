@@ -21,7 +21,7 @@ def _within(rule_ports: tuple[int, int], protocol: str, specs: Iterable[PortSpec
 
 def check(group: CanonicalGroup, ctx: RuleContext, settings: RuleSettings) -> Iterable[RawFinding]:
     low_ports = settings.low_ports if settings.low_ports is not None else DEFAULT_LOW_PORTS
-    for index, rule in from_internet(group):
+    for index, rule in from_internet(group, prefix_lists=ctx.attachments.prefix_lists):
         if (rule.all_traffic and ctx.all_ports_enabled) or exposed_ports(rule, ctx.admin_ports):
             continue  # internet-all-ports / internet-admin-port report it
         ports = rule.port_range

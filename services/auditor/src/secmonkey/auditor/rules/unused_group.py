@@ -11,7 +11,9 @@ from secmonkey.common.severity import Severity
 
 
 def check(group: CanonicalGroup, ctx: RuleContext, settings: RuleSettings) -> Iterable[RawFinding]:
-    if not group.is_default and not ctx.attachments.attached:
+    # `in_use`: an interface, or (with a topology) a launch template, Auto Scaling group,
+    # load balancer, RDS instance, Lambda function or another group's rule naming it.
+    if not group.is_default and not ctx.attachments.in_use:
         yield RawFinding(message=f"group {group.name} ({group.group_id}) is attached to nothing")
 
 

@@ -37,7 +37,23 @@ GROUP_EVENTS = frozenset(
     }
 )
 TAG_EVENTS = frozenset({"CreateTags", "DeleteTags"})
-HANDLED_EVENTS = GROUP_EVENTS | TAG_EVENTS
+# Calls that change what the internet can reach (issue 16): the window re-reads the
+# region with its topology, so every group whose exposure changed is re-audited.
+TOPOLOGY_EVENTS = frozenset(
+    {
+        "AssociateAddress",
+        "DisassociateAddress",
+        "CreateRoute",
+        "ReplaceRoute",
+        "DeleteRoute",
+        "CreateNetworkAclEntry",
+        "ReplaceNetworkAclEntry",
+        "DeleteNetworkAclEntry",
+        "ReplaceNetworkAclAssociation",
+        "ModifyNetworkInterfaceAttribute",
+    }
+)
+HANDLED_EVENTS = GROUP_EVENTS | TAG_EVENTS | TOPOLOGY_EVENTS
 
 _GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 _ACCOUNT = re.compile(ACCOUNT_ID_PATTERN)
@@ -60,6 +76,7 @@ class ApiCall:
     caller: Caller
     group_ids: tuple[str, ...] = ()
     group_names: tuple[str, ...] = field(default=(), repr=False)
+    topology: bool = False  # a route, ACL or address call: the region is re-read
 
     @property
     def is_delete(self) -> bool:
@@ -163,6 +180,16 @@ def parse_detail(detail: dict[str, Any]) -> ApiCall | Ignored:
     if region is None or not _REGION.match(region):
         raise MalformedEvent(f"{event_name} {event_id}: awsRegion {region!r}")
     at = _timestamp(detail.get("eventTime"), f"{event_name} {event_id}: eventTime")
+    if event_name in TOPOLOGY_EVENTS:
+        return ApiCall(
+            event_id=event_id,
+            event_name=event_name,
+            account_id=account_id,
+            region=region,
+            at=at,
+            caller=caller_of(detail, event_id, event_name, at),
+            topology=True,
+        )
     ids = _group_ids(detail)
     names: list[str] = []
     if not ids:

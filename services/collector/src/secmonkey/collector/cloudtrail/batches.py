@@ -56,6 +56,7 @@ def snapshot_batches(window: Window, described: Described, size: int) -> list[Sn
                 callers=sorted(tagged.values(), key=lambda c: (c.at is None, c.at, c.event_id)),
                 missing_group_ids=[g for g, snapshot, _ in chunk if snapshot is None],
                 vpcs=[described.vpcs[v] for v in vpc_ids if v in described.vpcs],
+                topology=described.topology if start == 0 else None,
             )
         )
     return batches

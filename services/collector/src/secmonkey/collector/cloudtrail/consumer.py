@@ -30,6 +30,7 @@ from secmonkey.collector.cloudtrail.batches import snapshot_batches
 from secmonkey.collector.cloudtrail.describe import Described, describe_groups
 from secmonkey.collector.cloudtrail.leading import LeadingEdge
 from secmonkey.collector.cloudtrail.marks import record_marks
+from secmonkey.collector.cloudtrail.region import describe_region
 from secmonkey.collector.cloudtrail.sqs import EventQueue, receive_count
 from secmonkey.collector.cloudtrail.window import Window, Windows
 from secmonkey.collector.credentials import AwsClients, aws_error
@@ -290,6 +291,8 @@ class EventConsumer:
     def _describe(
         self, account: Account, window: Window, group_ids: list[str], names: list[str]
     ) -> Described:
+        if window.topology:
+            return describe_region(self.clients, account, window.region, group_ids)
         ec2 = self.clients.client(account, "ec2", window.region)
         return describe_groups(ec2, group_ids, names)
 

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from secmonkey.collector.reader import attachments_by_group, pages, vpc_summary
 from secmonkey.common.canonical import GroupSnapshot, canonical_from_aws
 from secmonkey.common.messages import VpcSummary
+from secmonkey.common.topology import Topology
 
 NOT_FOUND_CODES = frozenset({"InvalidGroup.NotFound", "InvalidGroupId.NotFound"})
 MAX_IDS = 200  # EC2 takes at most 200 values per filter
@@ -34,6 +35,7 @@ class Described:
     missing: list[str] = field(default_factory=list)
     names: dict[str, list[str]] = field(default_factory=dict)
     vpcs: dict[str, VpcSummary] = field(default_factory=dict)
+    topology: Topology | None = None  # when a route, ACL or address call made it re-read
 
 
 def _error_code(exc: ClientError) -> str:

@@ -27,6 +27,7 @@ class Window:
     deleted_names: dict[str, dict[str, Caller]] = field(default_factory=dict)
     receipts: list[str] = field(default_factory=list)
     calls: dict[str, ApiCall] = field(default_factory=dict)
+    topology: dict[str, Caller] = field(default_factory=dict)  # route/ACL/address calls
     duplicates: int = 0
 
     def add(self, call: ApiCall, receipt: str) -> bool:
@@ -36,6 +37,8 @@ class Window:
             self.duplicates += 1
             return False
         self.calls[call.event_id] = call
+        if call.topology:
+            self.topology[call.event_id] = call.caller
         for group_id in call.group_ids:
             self.ids.setdefault(group_id, {})[call.event_id] = call.caller
         for name in call.group_names:

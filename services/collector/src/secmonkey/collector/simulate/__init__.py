@@ -105,12 +105,33 @@ def _credentials(endpoint_url: str, account_id: str, external_id: str) -> dict[s
 
 
 def ec2_client(
-    endpoint_url: str, account_id: str, region: str, external_id: str = EXTERNAL_ID
+    endpoint_url: str,
+    account_id: str,
+    region: str,
+    external_id: str = EXTERNAL_ID,
+    service: str = "ec2",
 ) -> Any:
-    """An EC2 client acting in a simulated account."""
+    """An EC2 (or `service`) client acting in a simulated account."""
     return _client(
-        "ec2", endpoint_url, region, **_credentials(endpoint_url, account_id, external_id)
+        service, endpoint_url, region, **_credentials(endpoint_url, account_id, external_id)
     )
+
+
+def add_exposure_network(
+    endpoint_url: str, account_ids: list[str], region: str, external_id: str = EXTERNAL_ID
+) -> list[dict[str, str]]:
+    """Public and private subnets, an internet gateway, a NACL and a load balancer in
+    `region` of each account (`_network`), so the demo shows exposure."""
+    from secmonkey.collector.simulate._network import add_network
+
+    return [
+        add_network(
+            ec2_client(endpoint_url, a, region, external_id),
+            ec2_client(endpoint_url, a, region, external_id, "elbv2"),
+            region,
+        )
+        for a in account_ids
+    ]
 
 
 def create_monitor_role(
@@ -141,6 +162,7 @@ def create_monitor_role(
 def read_only_policy() -> dict[str, Any]:
     """The policy of deploy/iam/secmonkey-readonly-policy.json (kept in step by a test)."""
     from secmonkey.collector.reader import OPERATIONS
+    from secmonkey.collector.topology import OPERATIONS as TOPOLOGY_OPERATIONS
 
     return {
         "Version": "2012-10-17",
@@ -150,7 +172,15 @@ def read_only_policy() -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": sorted(f"ec2:{op}" for op in OPERATIONS),
                 "Resource": "*",
-            }
+            },
+            {
+                "Sid": "SecmonkeyReadExposure",
+                "Effect": "Allow",
+                "Action": sorted(
+                    f"{service}:{op}" for service, ops in TOPOLOGY_OPERATIONS.items() for op in ops
+                ),
+                "Resource": "*",
+            },
         ],
     }
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from secmonkey.collector.simulate import (
     DEFAULT_REGIONS,
     EXTERNAL_ID,
+    add_exposure_network,
     apply_changes,
     fill_estate,
     simulated_account_ids,
@@ -60,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     def filling(p: argparse.ArgumentParser) -> None:
         p.add_argument("--groups", type=int, default=20, help="groups per region (default 20)")
         p.add_argument("--accounts-file", type=Path, help="write the collector's accounts YAML")
+        p.add_argument(
+            "--no-exposure",
+            dest="exposure",
+            action="store_false",
+            help="skip the public/private subnets, gateway, NACL and load balancer",
+        )
 
     fill = sub.add_parser("fill", help="create the estate in a running moto server")
     common(fill)
@@ -91,6 +98,8 @@ def _fill(args: argparse.Namespace, endpoint_url: str) -> None:
         seed=args.seed,
         external_id=args.external_id,
     )
+    if args.exposure:
+        add_exposure_network(endpoint_url, estate.account_ids, estate.regions[0], args.external_id)
     log.info(
         "filled %d account(s) x %d region(s): %d groups in %.1fs",
         len(estate.account_ids),
