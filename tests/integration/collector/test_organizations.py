@@ -23,6 +23,7 @@ from secmonkey.common import accounts, amqp
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import EVENTS_EXCHANGE, Event, parse_message
 from secmonkey.common.storage import Database
+from tests.integration.api import harness
 from tests.integration.collector.conftest import running
 from tests.support.servers import MotoServer
 
@@ -242,3 +243,33 @@ async def test_the_scheduler_lease_holder_discovers_periodically(
     enrolled = await account(db, member)
     assert (enrolled.regions, enrolled.enabled) == (["us-east-1"], True)
     assert {e.account_id for e in published} == {MANAGEMENT, member}
+
+
+async def test_secmonkey_accounts_discover_asks_the_collector_through_the_api_and_sees_the_outcome(
+    settings: Settings, db: Database, mongo_url: str, amqp_url: str, moto: MotoServer
+) -> None:
+    client = organizations(moto)
+    client.create_organization(FeatureSet="ALL")
+    member = create_account(client, "member")
+    # Periodic discovery off: only the request makes the lease holder discover.
+    s = org_settings(settings, scheduler_enabled=True, scheduler_lease_seconds=3)
+    api_settings = harness.settings_for(mongo_url, amqp_url, db.name)
+    async with running(s), harness.running(api_settings) as app:
+        async with harness.client_for(app) as admin:
+            asked = await admin.post("/api/v1/accounts/discover")
+            assert asked.status_code == 202, asked.text
+            assert asked.json()["status"] == "pending"
+            url = asked.json()["status_url"]
+            for _ in range(150):
+                answer = (await admin.get(url)).json()
+                if answer["status"] != "pending":
+                    break
+                await asyncio.sleep(0.2)
+            missing = await admin.get("/api/v1/accounts/discover/" + "0" * 32)
+        async with harness.client_for(app, None) as anonymous:
+            refused = await anonymous.post("/api/v1/accounts/discover")
+    assert answer["status"] == "done", answer
+    assert (answer["listed"], sorted(answer["enrolled"])) == (2, sorted([MANAGEMENT, member]))
+    assert (await account(db, member)).enabled is True
+    assert missing.status_code == 404
+    assert refused.status_code == 401

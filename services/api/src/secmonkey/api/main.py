@@ -8,6 +8,7 @@ from secmonkey.api.routes import (
     accounts,
     allowlist,
     dead_letters,
+    discovery,
     events,
     exposure,
     groups,
@@ -28,6 +29,7 @@ for module in (
     issues,
     report,
     events,
+    discovery,  # before accounts: /accounts/discover is not an account ID
     accounts,
     subscriptions,
     allowlist,

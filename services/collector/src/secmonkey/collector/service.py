@@ -73,7 +73,7 @@ class Collector:
                     settings, runtime.db, runtime.publisher, runtime.rabbit, scheduler.lease
                 )
                 collector.watchdog_task = asyncio.create_task(watchdog.run(), name="watchdog")
-            if settings.organization_discovery_seconds > 0:
+            if settings.organization_external_id:  # periodic, or when asked
                 discovery = Discovery(
                     settings, runtime.db, runtime.publisher, clients, scheduler.lease
                 )

@@ -168,6 +168,13 @@ COLLECTIONS: dict[str, Collection] = {
         [IndexModel([("at", ASCENDING)])],
         about="which replica republishes, per period",
     ),
+    "discovery_requests": Collection(
+        "collector",
+        [IndexModel([("status", ASCENDING)])],
+        shared_writes=(("api", "discovery_requests.request_discovery"),),
+        about="`secmonkey accounts discover` requests and their outcome",
+        readers=("api",),
+    ),
     "organization_accounts": Collection(
         "collector", about="what organization discovery did to each account (and its unsent events)"
     ),

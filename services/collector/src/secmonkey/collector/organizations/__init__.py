@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,7 +36,7 @@ from secmonkey.collector.lease import Lease
 from secmonkey.collector.organizations.decide import DISABLED, ENROLLED, OrgState, Step, decide
 from secmonkey.collector.organizations.read import list_accounts
 from secmonkey.collector.settings import Settings
-from secmonkey.common import accounts, event_feed, storage
+from secmonkey.common import accounts, discovery_requests, event_feed, storage
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.documents import Account
 from secmonkey.common.errors import InvalidInput
@@ -114,18 +116,47 @@ class Discovery:
         return self.clients.client(management, "organizations", self.settings.aws_region)
 
     async def run(self) -> None:
-        """Discover every period while this replica holds the lease (always, without one)."""
+        """While this replica holds the lease (always, without one): discover every period
+        (if periodic discovery is on) and whenever someone asked for it."""
+        periodic = self.settings.organization_discovery_seconds
+        next_round = time.monotonic() if periodic > 0 else math.inf
         while True:
-            if self.lease is not None and not self.lease.held:
-                await asyncio.sleep(self.settings.renew_every)
-                continue
-            try:
-                await self.discover()
-            except asyncio.CancelledError:
+            if self.lease is None or self.lease.held:
+                try:
+                    asked = await discovery_requests.pending_ids(self.db)
+                    if asked or time.monotonic() >= next_round:
+                        if periodic > 0:
+                            next_round = time.monotonic() + periodic
+                        await self.answer(asked)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("organization discovery failed; trying again next period")
+            await asyncio.sleep(self.settings.renew_every)
+
+    async def answer(self, request_ids: list[str]) -> DiscoveryResult | None:
+        """Discover once and record the outcome on each request that asked for it."""
+        outcome: dict[str, Any]
+        result = None
+        try:
+            result = await self.discover()
+            outcome = {
+                "status": "done",
+                "listed": result.listed,
+                "enrolled": result.enrolled,
+                "disabled": result.disabled,
+            }
+        except Exception as exc:
+            if not request_ids:
                 raise
-            except Exception:
-                log.exception("organization discovery failed; trying again next period")
-            await asyncio.sleep(self.settings.organization_discovery_seconds)
+            log.exception("organization discovery failed")
+            outcome = {"status": "failed", "error": str(exc)[:500]}
+        if request_ids:
+            outcome["finished_at"] = utcnow()
+            await self.db.discovery_requests.update_many(
+                {"_id": {"$in": request_ids}}, {"$set": outcome}
+            )
+        return result
 
     async def discover(self, now: datetime | None = None) -> DiscoveryResult:
         """One round: list the organization, decide, write, then store and publish."""
