@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
+from secmonkey.client.cli import main as cli_main
 from secmonkey.collector.credentials import AwsClients
 from secmonkey.collector.organizations import Discovery
 from secmonkey.collector.settings import Settings
@@ -273,3 +274,31 @@ async def test_secmonkey_accounts_discover_asks_the_collector_through_the_api_an
     assert (await account(db, member)).enabled is True
     assert missing.status_code == 404
     assert refused.status_code == 401
+
+
+async def test_the_command_line_waits_for_the_collectors_answer(
+    settings: Settings,
+    db: Database,
+    mongo_url: str,
+    amqp_url: str,
+    moto: MotoServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = organizations(moto)
+    client.create_organization(FeatureSet="ALL")
+    member = create_account(client, "member")
+    client.close_account(AccountId=create_account(client, "closed"))
+    server = harness.LiveServer(harness.settings_for(mongo_url, amqp_url, db.name)).start()
+    monkeypatch.setenv("SECMONKEY_URL", server.url)
+    monkeypatch.setenv("SECMONKEY_API_KEY", harness.ADMIN_KEY)
+    monkeypatch.setenv("COLUMNS", "250")
+    try:
+        async with running(org_settings(settings, scheduler_enabled=True)):
+            code = await asyncio.to_thread(cli_main, ["accounts", "discover", "--wait", "60"])
+    finally:
+        server.stop()
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "3 account(s) in the organization" in out
+    assert member in out and "disabled: none" in out  # closed before it was ever enrolled
