@@ -31,6 +31,10 @@ def settings_for(mongo_url: str, amqp_url: str, db_name: str, **extra: Any) -> S
         "bootstrap_admin_key": ADMIN_KEY,
         "sweeps_queue": f"test.sweeps.{uuid.uuid4().hex[:10]}",
         "webhook_resolve": False,
+        # tests that send wrong keys on purpose are not about sign-in limits
+        # (tests/security/test_auth_limits.py is)
+        "auth_failures_per_key": 1_000_000,
+        "auth_failures_per_address": 1_000_000,
     }
     return Settings(**(values | extra))
 

@@ -13,6 +13,7 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI
 
+from secmonkey.common import sealed
 from secmonkey.common.delivery_schedule import Delivery
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import SweepRequest
@@ -136,7 +137,9 @@ async def test_subscription_lifecycle_keeps_the_secret_write_only(
     assert view["channel"]["has_secret"] is True and "secret" not in view["channel"]
     sub_id = view["id"]
     stored = await scratch_app.state.runtime.db.subscriptions.find_one({"_id": sub_id})
-    assert stored["channel"]["secret"] == "s3cret-signing-key-0123"
+    # sealed at rest (secmonkey.common.sealed): the notifier opens it
+    assert stored["channel"]["secret"].startswith("fernet:")
+    assert sealed.keyring().open(stored["channel"]["secret"]) == "s3cret-signing-key-0123"
 
     body["name"] = "soc webhook v2"
     del body["channel"]["secret"]  # type: ignore[attr-defined]

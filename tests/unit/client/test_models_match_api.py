@@ -217,6 +217,7 @@ CALLS: dict[str, Call[Any]] = {
     "allowlist": calls.allowlist(),
     "put_allowlist": calls.put_allowlist("office", "203.0.113.0/24"),
     "delete_allowlist": calls.delete_allowlist("office"),
+    "audit_log": calls.audit_log(),
     "keys": calls.keys(),
     "create_key": calls.create_key("ci", "viewer"),
     "update_key": calls.update_key("k-1", enabled=False),

@@ -23,10 +23,19 @@ INFRA = ("mongodb", "rabbitmq")
 JOBS = ("provision",)
 # What only one service may hold (least privilege): its own credentials.
 OWN_SECRETS = {
-    "collector": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"},
+    "collector": {
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "SECMONKEY_ENCRYPTION_KEYS",
+    },
     "auditor": set(),
-    "notifier": {"SECMONKEY_SMTP_USERNAME", "SECMONKEY_SMTP_PASSWORD"},
-    "api": {"SECMONKEY_BOOTSTRAP_ADMIN_KEY"},
+    "notifier": {"SECMONKEY_SMTP_USERNAME", "SECMONKEY_SMTP_PASSWORD", "SECMONKEY_ENCRYPTION_KEYS"},
+    "api": {
+        "SECMONKEY_BOOTSTRAP_ADMIN_KEY",
+        "SECMONKEY_ENCRYPTION_KEYS",
+        "SECMONKEY_CONSOLE_SECRET",
+    },
 }
 DEMO = ("moto", "simulate", "mailpit")
 IMAGE_UID = 10001

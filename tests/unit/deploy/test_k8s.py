@@ -56,16 +56,23 @@ def _urls(user: str) -> dict[str, str]:
     }
 
 
+ENCRYPTION_KEYS = "fVbnnrqzS2BMyYgI6y-3E0rr0sRoHqgYEzBBgM3bXOg="
 PROD_SECRETS = {
-    "secmonkey-collector-secrets": _urls("secmonkey-collector"),
+    "secmonkey-collector-secrets": _urls("secmonkey-collector")
+    | {"SECMONKEY_ENCRYPTION_KEYS": ENCRYPTION_KEYS},
     "secmonkey-auditor-secrets": _urls("secmonkey-auditor"),
     "secmonkey-notifier-secrets": _urls("secmonkey-notifier")
     | {
         "SECMONKEY_SMTP_USERNAME": "AKIAEXAMPLEUSER",
         "SECMONKEY_SMTP_PASSWORD": "Q2hhbmdlZC1pbi1wcm9kdWN0aW9u",
+        "SECMONKEY_ENCRYPTION_KEYS": ENCRYPTION_KEYS,
     },
     "secmonkey-api-secrets": _urls("secmonkey-api")
-    | {"SECMONKEY_BOOTSTRAP_ADMIN_KEY": "sm_3c1a8f0e5b7d4a2c9e6f1b3d5a7c9e0f"},
+    | {
+        "SECMONKEY_BOOTSTRAP_ADMIN_KEY": "sm_3c1a8f0e5b7d4a2c9e6f1b3d5a7c9e0f",
+        "SECMONKEY_ENCRYPTION_KEYS": ENCRYPTION_KEYS,
+        "SECMONKEY_CONSOLE_SECRET": "b7e4c1d9a2f84e6b9c3d5a7f1e2b4c6d8a9f0e1d",
+    },
     "secmonkey-provision-secrets": _urls("admin"),
 }
 

@@ -13,6 +13,7 @@ def test_placeholder_smtp_password_is_refused_in_production() -> None:
         Settings(
             environment="production",
             amqp_url="amqp://svc:pw@rabbit:5672/",
+            encryption_keys="fVbnnrqzS2BMyYgI6y-3E0rr0sRoHqgYEzBBgM3bXOg=",  # type: ignore[arg-type]
             smtp_password="changeme",  # type: ignore[arg-type]
         )
     Settings(environment="development", smtp_password="changeme")  # type: ignore[arg-type]

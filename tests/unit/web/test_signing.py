@@ -10,7 +10,11 @@ from pydantic import ValidationError
 from secmonkey.api.settings import Settings
 from secmonkey.api.web.session import Signer
 
-PRODUCTION = {"environment": "production", "amqp_url": "amqp://svc:pw@rabbit:5672/"}
+PRODUCTION = {
+    "environment": "production",
+    "amqp_url": "amqp://svc:pw@rabbit:5672/",
+    "encryption_keys": "fVbnnrqzS2BMyYgI6y-3E0rr0sRoHqgYEzBBgM3bXOg=",
+}
 
 
 def test_a_signature_is_bound_to_the_secret_the_purpose_and_the_payload() -> None:

@@ -324,12 +324,27 @@ def delete_allowlist(name: str) -> Call[None]:
     return _call("DELETE", f"/allowlist/{_seg(name)}", None)
 
 
+def audit_log(
+    *,
+    action: str | None = None,
+    actor: str | None = None,
+    target: str | None = None,
+    since: datetime | str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Call[m.AuditPage]:
+    return _call("GET", "/audit-log", m.AuditPage, dict(locals()))
+
+
 def keys() -> Call[list[m.ApiKey]]:
     return _call("GET", "/keys", list[m.ApiKey])
 
 
-def create_key(name: str, role: Role) -> Call[m.CreatedKey]:
-    return _call("POST", "/keys", m.CreatedKey, json={"name": name, "role": role})
+def create_key(name: str, role: Role, expires_at: datetime | None = None) -> Call[m.CreatedKey]:
+    body: dict[str, Any] = {"name": name, "role": role}
+    if expires_at is not None:
+        body["expires_at"] = expires_at.isoformat()
+    return _call("POST", "/keys", m.CreatedKey, json=body)
 
 
 def update_key(

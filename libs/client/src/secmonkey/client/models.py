@@ -249,7 +249,7 @@ class Account(Model):
     id: str
     name: str
     role_arn: str | None = None
-    external_id: str | None = None
+    external_id_set: bool
     regions: list[str] | None = None
     labels: list[str] = Field(default_factory=list)
     trusted: bool = False
@@ -294,10 +294,38 @@ class ApiKey(Model):
     created_at: datetime
     last_used_at: datetime | None = None
     enabled: bool
+    expires_at: datetime | None = None
 
 
 class CreatedKey(ApiKey):
     key: str
+
+
+class Actor(Model):
+    kind: str
+    id: str
+    name: str
+    role: str | None = None
+
+
+class AuditEntry(Model):
+    id: str
+    at: datetime
+    action: str
+    target: str
+    actor: Actor
+    client: str | None = None
+    via: str = "api"
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    severity: Severity = Severity.INFO
+    detail: str = ""
+    event_id: str | None = None
+
+
+class AuditPage(Model):
+    items: list[AuditEntry]
+    next_cursor: str | None = None
 
 
 class SweepQueued(Model):

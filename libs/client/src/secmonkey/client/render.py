@@ -275,12 +275,13 @@ def events(page: m.EventPage) -> Table:
 def accounts(items: Sequence[m.Account]) -> Table:
     return table(
         None,
-        ["ID", "NAME", "ROLE", "REGIONS", "LABELS", "TRUSTED", "ENABLED"],
+        ["ID", "NAME", "ROLE", "EXTERNAL ID", "REGIONS", "LABELS", "TRUSTED", "ENABLED"],
         (
             [
                 a.id,
                 a.name,
                 a.role_arn,
+                "set" if a.external_id_set else "-",
                 ",".join(a.regions) if a.regions else "all",
                 ",".join(a.labels),
                 "yes" if a.trusted else "no",
@@ -323,7 +324,7 @@ def allowlist(items: Sequence[m.AllowlistEntry]) -> Table:
 def keys(items: Sequence[m.ApiKey]) -> Table:
     return table(
         None,
-        ["ID", "NAME", "ROLE", "PREFIX", "CREATED", "LAST USED", "ENABLED"],
+        ["ID", "NAME", "ROLE", "PREFIX", "CREATED", "LAST USED", "EXPIRES", "ENABLED"],
         (
             [
                 k.id,
@@ -332,8 +333,28 @@ def keys(items: Sequence[m.ApiKey]) -> Table:
                 k.prefix + "…",
                 when(k.created_at),
                 when(k.last_used_at),
+                when(k.expires_at) if k.expires_at else "never",
                 k.enabled,
             ]
             for k in items
+        ),
+    )
+
+
+def audit_log(page: m.AuditPage) -> Table:
+    return table(
+        None,
+        ["WHEN", "ACTION", "TARGET", "WHO", "FROM", "SEVERITY", "DETAIL"],
+        (
+            [
+                when(e.at),
+                e.action,
+                e.target,
+                f"{e.actor.name} ({e.actor.kind} {e.actor.id})",
+                f"{e.client or ''} {e.via}".strip(),
+                e.severity.value,
+                e.detail,
+            ]
+            for e in page.items
         ),
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from secmonkey.common import storage
+from secmonkey.common import sealed, storage
 from secmonkey.common.documents import Account
 from secmonkey.common.storage import Database
 
@@ -28,7 +28,7 @@ async def get_account(db: Database, account_id: str) -> Account | None:
     doc = await storage.with_retry(
         lambda: db.accounts.find_one({"_id": account_id}), what="reading an account"
     )
-    return None if doc is None else Account.model_validate(doc)
+    return None if doc is None else Account.model_validate(sealed.open_doc("accounts", doc))
 
 
 async def monitored_accounts(db: Database) -> list[Account]:
@@ -39,9 +39,12 @@ async def monitored_accounts(db: Database) -> list[Account]:
     accounts: list[Account] = []
     for doc in docs:
         try:
-            account = Account.model_validate(doc)
+            account = Account.model_validate(sealed.open_doc("accounts", doc))
         except ValidationError as exc:
             log.error("skipping malformed account document %s: %s", doc.get("_id"), exc)
+            continue
+        except sealed.SealError as exc:
+            log.error("skipping account %s: %s", doc.get("_id"), exc)
             continue
         if is_monitored(account):
             accounts.append(account)
@@ -66,7 +69,7 @@ async def accounts_by_id(db: Database, ids: list[str]) -> list[Account]:
 async def upsert_accounts(db: Database, accounts: list[Account]) -> None:
     """Insert or update each account; fields the file does not name are left as they are."""
     for account in accounts:
-        doc = account.to_mongo()
+        doc = sealed.seal_doc("accounts", account.to_mongo())
         account_id = doc.pop("_id")
         named = {k: v for k, v in doc.items() if k in account.model_fields_set or k == "name"}
         defaults = {k: v for k, v in doc.items() if k not in named}

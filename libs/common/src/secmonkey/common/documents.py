@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.messages import AccountId, Caller, Region
@@ -232,6 +232,14 @@ class ApiKey(Doc):
     created_at: datetime
     last_used_at: datetime | None = None
     enabled: bool = True
+    expires_at: datetime | None = Field(default=None, description="refused from then on")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware_expiry(cls, value: datetime | None) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)  # BSON dates come back naive, in UTC
 
 
 def hash_api_key(key: str) -> str:

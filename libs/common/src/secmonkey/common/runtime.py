@@ -19,7 +19,7 @@ from aio_pika.abc import AbstractRobustConnection
 from prometheus_client import Gauge
 from pymongo import AsyncMongoClient
 
-from secmonkey.common import amqp, consumer_reports, storage
+from secmonkey.common import amqp, consumer_reports, sealed, storage
 from secmonkey.common.broker_state import is_blocked, is_connected
 from secmonkey.common.settings import CommonSettings
 from secmonkey.common.storage import Database, Document
@@ -83,6 +83,10 @@ class Runtime:
         With `rabbit_in_background` RabbitMQ is connected by a task that retries until it
         answers (`publisher` is None until then), so the service starts without it.
         """
+        keys = settings.encryption_keys
+        sealed.install(
+            sealed.keyring_of(keys.get_secret_value() if keys else None, settings.environment)
+        )
         client = storage.connect(
             settings.mongo_url, operation_timeout_seconds=settings.mongo_timeout_seconds
         )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
@@ -72,10 +72,32 @@ class CommonSettings(BaseSettings):
         description="how often each consumer's state goes to `consumer_reports` (0: never)",
     )
 
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys sealing credentials stored in the database, comma-separated: "
+        "the first seals, every one opens (see secmonkey.common.sealed); required in production "
+        "by the services that seal or open them; unset elsewhere: a fixed development key",
+    )
+    # The services that seal or open stored credentials (api, notifier, collector) set this.
+    needs_encryption_keys: ClassVar[bool] = False
+
     @model_validator(mode="after")
     def _no_default_credentials_in_production(self) -> CommonSettings:
         if self.environment == "production" and "guest:guest@" in self.amqp_url:
             raise ValueError("SECMONKEY_AMQP_URL uses RabbitMQ's guest account in production")
+        return self
+
+    @model_validator(mode="after")
+    def _encryption_keys(self) -> CommonSettings:
+        from secmonkey.common.sealed import parse_keys
+
+        if self.encryption_keys is not None:
+            parse_keys(self.encryption_keys.get_secret_value())
+        elif self.needs_encryption_keys and self.environment == "production":
+            raise ValueError(
+                "SECMONKEY_ENCRYPTION_KEYS is required in production: credentials in the "
+                "database are sealed with it"
+            )
         return self
 
 

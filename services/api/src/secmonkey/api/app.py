@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from secmonkey.api import metrics, problems
+from secmonkey.api import metrics, problems, upkeep
 from secmonkey.api.auth import KeyVerifier, ensure_key
 from secmonkey.api.main import api_router
 from secmonkey.api.queries.dead_letters import refresh_depths
@@ -57,6 +57,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             runtime.tasks.append(asyncio.create_task(resend, name="outbox"))
             app.state.verifier = KeyVerifier(runtime.db, settings.key_cache_seconds)
+            app.state.auth_limiter = upkeep.limiter_of(runtime.db, app.state.outbox, settings)
+            runtime.tasks.append(
+                asyncio.create_task(
+                    upkeep.expire_loop(
+                        runtime.db, app.state.auth_limiter, settings.auth_failure_window_seconds
+                    )
+                )
+            )
             if settings.bootstrap_admin_key is not None:
                 await ensure_key(
                     runtime.db,

@@ -33,16 +33,21 @@ class Principal:
     key_id: str
     name: str
     role: Role
+    expires_at: datetime | None = None
+    user: bool = False  # a person signed in by single sign-on, not an API key
 
     def may(self, role: Role) -> bool:
-        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+        return self.role == role or ROLE_RANK.get(self.role, -1) >= ROLE_RANK.get(role, 99)
+
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= datetime.now(UTC)
 
 
 def generate_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def new_key_document(name: str, role: Role, key: str) -> ApiKey:
+def new_key_document(name: str, role: Role, key: str, expires_at: datetime | None = None) -> ApiKey:
     return ApiKey(
         id=uuid.uuid4().hex[:16],
         name=name,
@@ -50,13 +55,16 @@ def new_key_document(name: str, role: Role, key: str) -> ApiKey:
         hash=hash_api_key(key),
         prefix=key[:SHOWN_PREFIX_LENGTH],
         created_at=datetime.now(UTC),
+        expires_at=expires_at,
     )
 
 
-async def create_key(db: Database, name: str, role: Role) -> tuple[ApiKey, str]:
+async def create_key(
+    db: Database, name: str, role: Role, expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
     """Store a new key; return its document and the key itself (shown once, never stored)."""
     key = generate_key()
-    doc = new_key_document(name, role, key)
+    doc = new_key_document(name, role, key, expires_at)
     await db.api_keys.insert_one(doc.to_mongo())
     return doc, key
 
@@ -73,7 +81,7 @@ async def ensure_key(db: Database, key: str, *, name: str, role: Role) -> bool:
         return False
     if not await insert_unique(db.api_keys, doc.to_mongo()):
         return False  # another replica created it at the same moment
-    log.info("created the bootstrap %s key %r (%s…)", role, name, doc.prefix)
+    log.info("created the bootstrap %s key %r (id %s)", role, name, doc.id)
     return True
 
 
@@ -112,6 +120,8 @@ class KeyVerifier:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[digest] = _Cached(principal, now + self._cache_seconds)
+        if principal is not None and principal.expired():
+            return None
         if principal is not None:
             await self._touch(principal.key_id)
         return principal
@@ -121,7 +131,7 @@ class KeyVerifier:
         if doc is None or not doc.get("enabled", True):
             return None
         key = ApiKey.model_validate(doc)
-        return Principal(key_id=key.id, name=key.name, role=key.role)
+        return Principal(key_id=key.id, name=key.name, role=key.role, expires_at=key.expires_at)
 
     async def _touch(self, key_id: str) -> None:
         """Record `last_used_at`, at most once a minute per key and replica."""

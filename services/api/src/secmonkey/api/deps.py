@@ -10,6 +10,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from secmonkey.api.auth import KeyVerifier, Principal
+from secmonkey.api.auth_limits import AuthLimiter, Subject, TooManyFailures
+from secmonkey.api.client_address import address_of
 from secmonkey.api.problems import Problem
 from secmonkey.api.settings import Settings
 from secmonkey.common.documents import Role
@@ -66,10 +68,28 @@ OutboxDep = Annotated[Outbox, Depends(get_outbox)]
 Verifier = Annotated[KeyVerifier, Depends(get_verifier)]
 
 
+async def count_failure(request: Request, subject: Subject) -> None:
+    """Count a failed sign-in of `subject` and of the client's address; 429 past a limit."""
+    limiter: AuthLimiter | None = getattr(request.app.state, "auth_limiter", None)
+    if limiter is None:
+        return
+    address = address_of(request)
+    try:
+        await limiter.failed(subject, Subject("address", address), client=address)
+    except TooManyFailures as refused:
+        raise Problem(
+            429,
+            f"too many failed sign-ins; try again in {refused.retry_after} s",
+            kind="rate-limited",
+            headers={"Retry-After": str(refused.retry_after)},
+        ) from None
+
+
 def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting callers whose key has `role` or a higher one."""
 
     async def dependency(
+        request: Request,
         verifier: Verifier,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
@@ -82,8 +102,12 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
             )
         principal = await verifier.verify(credentials.credentials)
         if principal is None:
+            await count_failure(request, Subject.of_key(credentials.credentials))
             raise Problem(
-                401, "the API key is unknown or disabled", kind="unauthorized", headers=_CHALLENGE
+                401,
+                "the API key is unknown or disabled (or expired)",
+                kind="unauthorized",
+                headers=_CHALLENGE,
             )
         if not principal.may(role):
             raise Problem(

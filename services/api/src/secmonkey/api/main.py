@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from secmonkey.api.routes import (
     accounts,
     allowlist,
+    audit_log,
     dead_letters,
     discovery,
     events,
@@ -36,6 +37,7 @@ for module in (
     keys,
     sweeps,
     dead_letters,
+    audit_log,
     exposure,
 ):
     api_router.include_router(module.router)

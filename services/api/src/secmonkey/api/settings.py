@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr, model_validator
 
+from secmonkey.api.security_settings import SecuritySettings
 from secmonkey.api.web.settings import ConsoleSettings
 from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE, SWEEPS
 from secmonkey.common.messages import SWEEPS_QUEUE
@@ -12,8 +15,10 @@ from secmonkey.common.settings import refuse_placeholder
 MIN_BOOTSTRAP_KEY_LENGTH = 20
 
 
-class Settings(ConsoleSettings):
+class Settings(ConsoleSettings, SecuritySettings):
     """What the API needs beyond the shared connection settings (and the console's)."""
+
+    needs_encryption_keys: ClassVar[bool] = True  # opens/seals stored credentials
 
     bootstrap_admin_key: SecretStr | None = Field(
         default=None,

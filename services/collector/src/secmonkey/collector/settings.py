@@ -6,7 +6,7 @@ import os
 import re
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -23,6 +23,8 @@ def _default_replica_id() -> str:
 
 class Settings(CommonSettings):
     """What the collector needs beyond the shared connection settings."""
+
+    needs_encryption_keys: ClassVar[bool] = True  # opens/seals stored credentials
 
     replica_id: str = Field(
         default_factory=_default_replica_id,

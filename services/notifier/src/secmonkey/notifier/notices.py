@@ -58,7 +58,8 @@ def account_text(event: Event) -> str:
 def system_title(event_type: str) -> str:
     """`sweep overdue`, `consumer not ready`…: what a system event is about, in words."""
     base = event_type.removesuffix(_RESOLVED)
-    return _SYSTEM_TITLES.get(base, base.split(".", 1)[-1].replace("_", " "))
+    # `admin.allowlist.forced` (an audit-log entry) reads "allowlist forced"
+    return _SYSTEM_TITLES.get(base, base.split(".", 1)[-1].replace("_", " ").replace(".", " "))
 
 
 def label(event: Event) -> str:

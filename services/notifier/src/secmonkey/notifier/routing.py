@@ -8,6 +8,7 @@ import time
 
 from pydantic import ValidationError
 
+from secmonkey.common import sealed
 from secmonkey.common.documents import Subscription
 from secmonkey.common.messages import Event
 from secmonkey.common.storage import Database
@@ -46,9 +47,12 @@ class Routes:
         if doc is None:
             return None
         try:
-            return Subscription.model_validate(doc)
+            return Subscription.model_validate(sealed.open_doc("subscriptions", doc))
         except ValidationError as exc:
             log.warning("subscription %s is malformed: %s", subscription_id, exc.errors()[:3])
+            return None
+        except sealed.SealError as exc:
+            log.error("subscription %s: %s", subscription_id, exc)
             return None
 
     def invalidate(self) -> None:
@@ -63,11 +67,15 @@ class Routes:
             subscriptions = []
             async for doc in self.db.subscriptions.find({"enabled": True}):
                 try:
-                    subscriptions.append(Subscription.model_validate(doc))
+                    subscriptions.append(
+                        Subscription.model_validate(sealed.open_doc("subscriptions", doc))
+                    )
                 except ValidationError as exc:
                     log.warning(
                         "ignoring malformed subscription %s: %s", doc.get("_id"), exc.errors()[:3]
                     )
+                except sealed.SealError as exc:
+                    log.error("ignoring subscription %s: %s", doc.get("_id"), exc)
             labels: dict[str, list[str]] = {}
             async for doc in self.db.accounts.find({}, {"labels": 1}):
                 labels[str(doc["_id"])] = [str(label) for label in doc.get("labels") or []]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -12,6 +12,8 @@ from secmonkey.common.settings import CommonSettings, refuse_placeholder
 
 class Settings(CommonSettings):
     """`SECMONKEY_*` environment variables read by the notifier."""
+
+    needs_encryption_keys: ClassVar[bool] = True  # opens/seals stored credentials
 
     host: str = "127.0.0.1"
     port: int = Field(default=8003, ge=1, le=65535)

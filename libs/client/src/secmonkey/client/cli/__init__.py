@@ -16,7 +16,9 @@ import typer
 from secmonkey.client.cli import (
     accounts,
     admin_provision,
+    admin_secrets,
     allowlist,
+    audit_log,
     dead_letters,
     events,
     exposure,
@@ -69,6 +71,7 @@ app.command("report")(report.report_command)
 app.command("exposure")(exposure.exposure_command)
 app.command("events")(events.events_command)
 app.command("sweep")(sweeps.sweep_command)
+app.command("audit-log")(audit_log.audit_log_command)
 
 app.add_typer(search.app, name="search")
 app.add_typer(accounts.app, name="accounts")
@@ -76,6 +79,7 @@ app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(allowlist.app, name="allowlist")
 app.add_typer(keys.app, name="keys")
 app.add_typer(dead_letters.app, name="dead-letters")
+admin_provision.admin_app.command("rotate-secrets")(admin_secrets.rotate_secrets_command)
 app.add_typer(admin_provision.admin_app, name="admin")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -26,15 +27,32 @@ def keys_create(
     ctx: typer.Context,
     name: str,
     role: Annotated[str, typer.Option("--role", help="viewer, auditor or admin")] = "viewer",
+    expires: Annotated[
+        str | None,
+        typer.Option("--expires", help="when it stops working: 2030-01-31T00:00:00Z, or 90d"),
+    ] = None,
 ) -> None:
     """Create an API key (admin); the key is printed once."""
     with State.of(ctx).client() as api:
-        answer = api.create_key(name, role)  # type: ignore[arg-type]
+        answer = api.create_key(name, role, _expiry(expires))  # type: ignore[arg-type]
     if State.of(ctx).json:
         render.print_json(console, answer)
         return
     console.print(render.keys([answer]))
     console.print(f"key: [bold]{answer.key}[/]  (shown once: store it now)")
+
+
+def _expiry(text: str | None) -> datetime | None:
+    """`90d` (days from now) or an ISO 8601 time (UTC when it names no zone)."""
+    if not text:
+        return None
+    if text.endswith("d") and text[:-1].isdigit():
+        return datetime.now(UTC) + timedelta(days=int(text[:-1]))
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"--expires: {text!r} is neither 90d nor an ISO time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @app.command("update")

@@ -123,6 +123,26 @@ COLLECTIONS: dict[str, Collection] = {
     "api_outbox_claims": Collection(
         "api", [IndexModel([("at", ASCENDING)])], about="which replica republishes, per period"
     ),
+    "audit_log": Collection(
+        "api",
+        [
+            IndexModel([("at", DESCENDING)]),
+            IndexModel([("action", ASCENDING), ("at", DESCENDING)]),
+            IndexModel([("actor.id", ASCENDING), ("at", DESCENDING)]),
+        ],
+        about="every change made through the API or console, append-only (who, what, "
+        "before/after, when, from where)",
+    ),
+    "auth_failures": Collection(
+        "api",
+        [IndexModel([("window_end", ASCENDING)])],
+        about="failed sign-ins per key, user and client address, one document per window",
+    ),
+    "console_sessions": Collection(
+        "api",
+        [IndexModel([("key_id", ASCENDING)]), IndexModel([("expires_at", ASCENDING)])],
+        about="console sign-ins, checked on every page and ended server-side",
+    ),
     "deliveries": Collection(
         "notifier",
         [

@@ -29,7 +29,7 @@ async def list_keys(db: Database) -> list[KeyView]:
 
 async def new_key(db: Database, body: KeyIn) -> KeyCreated:
     """A new key, returned with the key itself: the only time it is shown."""
-    doc, key = await create_key(db, body.name, body.role)
+    doc, key = await create_key(db, body.name, body.role, body.expires_at)
     return KeyCreated(**KeyView.of(doc).model_dump(), key=key)
 
 

@@ -6,6 +6,7 @@ import asyncio
 import re
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from secmonkey.api.schemas.admin import (
     ChannelIn,
@@ -14,7 +15,7 @@ from secmonkey.api.schemas.admin import (
     SubscriptionView,
 )
 from secmonkey.api.settings import Settings
-from secmonkey.common import delivery_schedule
+from secmonkey.common import delivery_schedule, sealed
 from secmonkey.common.delivery_schedule import Delivery, new_delivery
 from secmonkey.common.documents import Channel, Subscription
 from secmonkey.common.errors import InvalidInput, NotFound
@@ -65,12 +66,21 @@ async def _load(db: Database, subscription_id: str) -> Subscription:
     doc = await db.subscriptions.find_one({"_id": subscription_id})
     if doc is None:
         raise NotFound(f"no subscription {subscription_id}")
-    return Subscription.model_validate(doc)
+    return _opened(doc)
+
+
+def _opened(doc: dict[str, Any]) -> Subscription:
+    return Subscription.model_validate(sealed.open_doc("subscriptions", doc))
+
+
+def _stored(subscription: Subscription) -> dict[str, Any]:
+    """The document as written: webhook URL and HMAC secret sealed."""
+    return sealed.seal_doc("subscriptions", subscription.to_mongo())
 
 
 async def list_subscriptions(db: Database) -> list[SubscriptionView]:
     docs = await db.subscriptions.find({}).sort("_id", 1).to_list()
-    return [SubscriptionView.of(Subscription.model_validate(d)) for d in docs]
+    return [SubscriptionView.of(_opened(d)) for d in docs]
 
 
 async def get_subscription(db: Database, subscription_id: str) -> SubscriptionView:
@@ -86,7 +96,7 @@ async def create_subscription(
     subscription = Subscription(
         id=uuid.uuid4().hex[:16], **body.model_dump(exclude={"channel"}), channel=channel
     )
-    await db.subscriptions.insert_one(subscription.to_mongo())
+    await db.subscriptions.insert_one(_stored(subscription))
     return SubscriptionView.of(subscription)
 
 
@@ -100,7 +110,7 @@ async def update_subscription(
     subscription = Subscription(
         id=subscription_id, **body.model_dump(exclude={"channel"}), channel=channel
     )
-    fields = {k: v for k, v in subscription.to_mongo().items() if k != "_id"}
+    fields = {k: v for k, v in _stored(subscription).items() if k != "_id"}
     result = await db.subscriptions.update_one({"_id": subscription_id}, {"$set": fields})
     if result.matched_count == 0:
         raise NotFound(f"no subscription {subscription_id}")

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from secmonkey.api.deps import Admin, Db, Viewer
+from secmonkey.api.audit import actions
+from secmonkey.api.audit.deps import AdminTrail
+from secmonkey.api.deps import Db, Viewer
 from secmonkey.api.problems import problem_responses
 from secmonkey.api.queries import accounts
 from secmonkey.api.schemas.admin import AccountFields, AccountIn, AccountView
@@ -30,8 +32,8 @@ async def list_accounts(db: Db, _: Viewer) -> list[AccountView]:
     summary="Add an account",
     responses=problem_responses(409),
 )
-async def create_account(db: Db, _: Admin, body: AccountIn) -> AccountView:
-    return await accounts.create_account(db, body)
+async def create_account(trail: AdminTrail, body: AccountIn) -> AccountView:
+    return await actions.create_account(trail, body)
 
 
 @router.get(
@@ -51,9 +53,9 @@ async def get_account(db: Db, _: Viewer, account_id: AccountPath) -> AccountView
     responses=problem_responses(404),
 )
 async def update_account(
-    db: Db, _: Admin, account_id: AccountPath, body: AccountFields
+    trail: AdminTrail, account_id: AccountPath, body: AccountFields
 ) -> AccountView:
-    return await accounts.update_account(db, account_id, body)
+    return await actions.update_account(trail, account_id, body)
 
 
 @router.delete(
@@ -62,6 +64,6 @@ async def update_account(
     summary="Remove an account (its history stays)",
     responses=problem_responses(404),
 )
-async def delete_account(db: Db, _: Admin, account_id: AccountPath) -> Response:
-    await accounts.delete_account(db, account_id)
+async def delete_account(trail: AdminTrail, account_id: AccountPath) -> Response:
+    await actions.delete_account(trail, account_id)
     return Response(status_code=204)

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from secmonkey.api.deps import Admin, Db, Viewer
+from secmonkey.api.audit import actions
+from secmonkey.api.audit.deps import AdminTrail
+from secmonkey.api.deps import Db, Viewer
 from secmonkey.api.problems import problem_responses
 from secmonkey.api.queries import allowlist
 from secmonkey.api.schemas.admin import NAME_PATTERN, AllowlistIn, AllowlistNew, AllowlistView
@@ -29,8 +31,8 @@ async def list_entries(db: Db, _: Viewer) -> list[AllowlistView]:
     summary="Add a named network",
     responses=problem_responses(409),
 )
-async def create_entry(db: Db, _: Admin, body: AllowlistNew) -> AllowlistView:
-    return await allowlist.create_entry(db, body)
+async def create_entry(trail: AdminTrail, body: AllowlistNew) -> AllowlistView:
+    return await actions.create_allowlist_entry(trail, body)
 
 
 @router.get(
@@ -41,13 +43,13 @@ async def get_entry(db: Db, _: Viewer, name: EntryName) -> AllowlistView:
 
 
 @router.put("/{name}", response_model=AllowlistView, summary="Add or replace a named network")
-async def put_entry(db: Db, _: Admin, name: EntryName, body: AllowlistIn) -> AllowlistView:
-    return await allowlist.put_entry(db, name, body)
+async def put_entry(trail: AdminTrail, name: EntryName, body: AllowlistIn) -> AllowlistView:
+    return await actions.put_allowlist_entry(trail, name, body)
 
 
 @router.delete(
     "/{name}", status_code=204, summary="Remove a named network", responses=problem_responses(404)
 )
-async def delete_entry(db: Db, _: Admin, name: EntryName) -> Response:
-    await allowlist.delete_entry(db, name)
+async def delete_entry(trail: AdminTrail, name: EntryName) -> Response:
+    await actions.delete_allowlist_entry(trail, name)
     return Response(status_code=204)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import ValidationError
 
+from secmonkey.api.audit.deps import AdminTrail
 from secmonkey.api.deps import Admin, Rabbit, SettingsDep
 from secmonkey.api.problems import Problem, problem_responses
 from secmonkey.api.queries import dead_letters
@@ -55,10 +56,17 @@ async def list_dead_letters(
     responses=problem_responses(404),
 )
 async def replay_dead_letters(
-    rabbit: Rabbit, settings: SettingsDep, who: Admin, queue: QueueName, body: DeadLetterSelection
+    rabbit: Rabbit,
+    settings: SettingsDep,
+    trail: AdminTrail,
+    queue: QueueName,
+    body: DeadLetterSelection,
 ) -> DeadLetterOutcome:
     queue = dead_letters.known(settings.consumer_queues, queue)
-    return await dead_letters.replay_dead_letters(rabbit, queue, body, who)
+    assert trail.principal is not None
+    outcome = await dead_letters.replay_dead_letters(rabbit, queue, body, trail.principal)
+    await trail.record("dead_letters.replayed", queue, before=body, after=outcome)
+    return outcome
 
 
 @router.get(
@@ -87,7 +95,7 @@ async def show_dead_letter(
 async def purge_dead_letters(
     rabbit: Rabbit,
     settings: SettingsDep,
-    who: Admin,
+    trail: AdminTrail,
     queue: QueueName,
     ids: Annotated[list[str] | None, Query(alias="id", max_length=MAX_IDS)] = None,
     all: Annotated[bool, Query(description="every dead letter of the queue")] = False,
@@ -99,4 +107,7 @@ async def purge_dead_letters(
         raise Problem(
             422, "give either `id` (repeatable) or `all=true`", kind="invalid-input"
         ) from None
-    return await dead_letters.purge_dead_letters(rabbit, queue, selection, who)
+    assert trail.principal is not None
+    outcome = await dead_letters.purge_dead_letters(rabbit, queue, selection, trail.principal)
+    await trail.record("dead_letters.purged", queue, before=selection, after=outcome)
+    return outcome

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from secmonkey.api.deps import Auditor, Db, OutboxDep, Viewer
+from secmonkey.api.audit import actions
+from secmonkey.api.audit.deps import AuditorTrail
+from secmonkey.api.deps import Db, Viewer
 from secmonkey.api.problems import problem_responses
 from secmonkey.api.queries import issues
 from secmonkey.api.queries.issues import IssueStatusFilter
@@ -70,10 +72,9 @@ async def get_issue(db: Db, _: Viewer, issue_id: IssueId) -> IssueView:
     summary="Accept a finding (auditor)",
     responses=problem_responses(404, 409),
 )
-async def justify(
-    db: Db, outbox: OutboxDep, who: Auditor, issue_id: IssueId, body: JustificationIn
-) -> IssueView:
-    return await issues.justify_issue(db, outbox, who, issue_id, body)
+async def justify(trail: AuditorTrail, issue_id: IssueId, body: JustificationIn) -> IssueView:
+    assert trail.principal is not None
+    return await actions.justify(trail, trail.principal, issue_id, body)
 
 
 @router.delete(
@@ -82,6 +83,6 @@ async def justify(
     summary="Withdraw a justification (auditor): the issue is open again",
     responses=problem_responses(404),
 )
-async def unjustify(db: Db, _: Auditor, issue_id: IssueId) -> Response:
-    await issues.withdraw_justification(db, issue_id)
+async def unjustify(trail: AuditorTrail, issue_id: IssueId) -> Response:
+    await actions.withdraw(trail, issue_id)
     return Response(status_code=204)

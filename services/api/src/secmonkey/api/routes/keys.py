@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from secmonkey.api.audit import actions
+from secmonkey.api.audit.deps import AdminTrail
 from secmonkey.api.deps import Admin, Db, Verifier
 from secmonkey.api.problems import problem_responses
 from secmonkey.api.queries import keys
@@ -21,8 +23,8 @@ async def list_keys(db: Db, _: Admin) -> list[KeyView]:
 
 
 @router.post("", response_model=KeyCreated, status_code=201, summary="Create an API key")
-async def new_key(db: Db, _: Admin, body: KeyIn) -> KeyCreated:
-    return await keys.new_key(db, body)
+async def new_key(trail: AdminTrail, body: KeyIn) -> KeyCreated:
+    return await actions.create_key(trail, body)
 
 
 @router.get(
@@ -39,9 +41,10 @@ async def get_key(db: Db, _: Admin, key_id: KeyId) -> KeyView:
     responses=problem_responses(404, 409),
 )
 async def update_key(
-    db: Db, verifier: Verifier, caller: Admin, key_id: KeyId, body: KeyUpdate
+    trail: AdminTrail, verifier: Verifier, key_id: KeyId, body: KeyUpdate
 ) -> KeyView:
-    return await keys.update_key(db, verifier, caller, key_id, body)
+    assert trail.principal is not None
+    return await actions.update_key(trail, verifier, trail.principal, key_id, body)
 
 
 @router.delete(
@@ -50,6 +53,7 @@ async def update_key(
     summary="Revoke (delete) an API key",
     responses=problem_responses(404, 409),
 )
-async def delete_key(db: Db, verifier: Verifier, caller: Admin, key_id: KeyId) -> Response:
-    await keys.delete_key(db, verifier, caller, key_id)
+async def delete_key(trail: AdminTrail, verifier: Verifier, key_id: KeyId) -> Response:
+    assert trail.principal is not None
+    await actions.delete_key(trail, verifier, trail.principal, key_id)
     return Response(status_code=204)

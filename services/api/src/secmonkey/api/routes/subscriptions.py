@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from secmonkey.api.audit import actions
+from secmonkey.api.audit.deps import AdminTrail
 from secmonkey.api.deps import Admin, Db, SettingsDep
 from secmonkey.api.problems import problem_responses
 from secmonkey.api.queries import subscriptions
@@ -29,9 +31,9 @@ async def list_subscriptions(db: Db, _: Admin) -> list[SubscriptionView]:
 
 @router.post("", response_model=SubscriptionView, status_code=201, summary="Add a subscription")
 async def create_subscription(
-    db: Db, settings: SettingsDep, _: Admin, body: SubscriptionIn
+    trail: AdminTrail, settings: SettingsDep, body: SubscriptionIn
 ) -> SubscriptionView:
-    return await subscriptions.create_subscription(db, settings, body)
+    return await actions.create_subscription(trail, settings, body)
 
 
 @router.get(
@@ -51,9 +53,9 @@ async def get_subscription(db: Db, _: Admin, subscription_id: SubscriptionId) ->
     responses=problem_responses(404),
 )
 async def update_subscription(
-    db: Db, settings: SettingsDep, _: Admin, subscription_id: SubscriptionId, body: SubscriptionIn
+    trail: AdminTrail, settings: SettingsDep, subscription_id: SubscriptionId, body: SubscriptionIn
 ) -> SubscriptionView:
-    return await subscriptions.update_subscription(db, settings, subscription_id, body)
+    return await actions.update_subscription(trail, settings, subscription_id, body)
 
 
 @router.delete(
@@ -62,8 +64,8 @@ async def update_subscription(
     summary="Remove a subscription",
     responses=problem_responses(404),
 )
-async def delete_subscription(db: Db, _: Admin, subscription_id: SubscriptionId) -> Response:
-    await subscriptions.delete_subscription(db, subscription_id)
+async def delete_subscription(trail: AdminTrail, subscription_id: SubscriptionId) -> Response:
+    await actions.delete_subscription(trail, subscription_id)
     return Response(status_code=204)
 
 
@@ -75,6 +77,6 @@ async def delete_subscription(db: Db, _: Admin, subscription_id: SubscriptionId)
     responses=problem_responses(404),
 )
 async def test_subscription(
-    db: Db, _: Admin, subscription_id: SubscriptionId
+    trail: AdminTrail, subscription_id: SubscriptionId
 ) -> SubscriptionTestQueued:
-    return await subscriptions.send_test(db, subscription_id)
+    return await actions.test_subscription(trail, subscription_id)

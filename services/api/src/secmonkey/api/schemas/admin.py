@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -43,15 +43,34 @@ class AccountIn(AccountFields):
     id: AccountId
 
 
-class AccountView(AccountIn):
+class AccountView(BaseModel):
+    """An account as answered: its external ID is write-only (the secret of the role's trust
+    policy), so answers only say whether one is set."""
+
+    id: AccountId
+    name: str
+    role_arn: str | None = None
+    external_id_set: bool = Field(description="whether an external ID is set (never shown)")
+    regions: list[Region] | None = None
+    labels: list[str] = Field(default_factory=list)
+    trusted: bool = False
+    enabled: bool = True
+    interval_minutes: int | None = None
+
     @classmethod
     def of(cls, account: Account) -> AccountView:
-        return cls(**account.model_dump(by_alias=False))
+        fields = account.model_dump(by_alias=False, exclude={"external_id"})
+        return cls(**fields, external_id_set=bool(account.external_id))
 
 
 class AllowlistIn(BaseModel):
     cidr: str = Field(max_length=64, description="IPv4 or IPv6 network, e.g. 203.0.113.0/24")
     description: str = Field(default="", max_length=500)
+    force: bool = Field(
+        default=False,
+        description="accept a network wider than /8 (IPv4) or /32 (IPv6); raises a high "
+        "admin.allowlist.forced event",
+    )
 
     @field_validator("cidr")
     @classmethod
@@ -139,6 +158,20 @@ class SubscriptionTestQueued(BaseModel):
 class KeyIn(BaseModel):
     name: str = Field(pattern=NAME_PATTERN)
     role: Role
+    expires_at: datetime | None = Field(
+        default=None, description="when the key stops working (future, with a time zone)"
+    )
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("expires_at needs a time zone (e.g. 2030-01-01T00:00:00Z)")
+        if value <= datetime.now(UTC):
+            raise ValueError("expires_at must be in the future")
+        return value
 
 
 class KeyUpdate(BaseModel):
@@ -155,6 +188,7 @@ class KeyView(BaseModel):
     created_at: datetime
     last_used_at: datetime | None = None
     enabled: bool
+    expires_at: datetime | None = None
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyView:

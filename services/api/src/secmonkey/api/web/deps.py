@@ -11,18 +11,18 @@ from fastapi import Depends, Query, Request
 from pydantic import AfterValidator, BeforeValidator
 
 from secmonkey.api.auth import KeyVerifier, Principal
-from secmonkey.api.deps import get_verifier
+from secmonkey.api.deps import Db, get_verifier
 from secmonkey.api.schemas.groups import GROUP_ID_PATTERN, VPC_ID_PATTERN
 from secmonkey.api.schemas.issues import RULE_ID_PATTERN
 from secmonkey.api.web.rendering import here_of
 from secmonkey.api.web.session import (
     CSRF_FIELD,
     CSRF_HEADER,
-    Session,
     Signer,
     csrf_ok,
     read_session,
 )
+from secmonkey.api.web.sessions_store import Session
 from secmonkey.api.web.settings import ConsoleSettings
 from secmonkey.common.documents import Role
 from secmonkey.common.messages import ACCOUNT_ID_PATTERN, REGION_PATTERN
@@ -80,11 +80,15 @@ async def _caller(
     verifier: Annotated[KeyVerifier, Depends(get_verifier)],
     signer: Annotated[Signer, Depends(get_signer)],
     settings: Annotated[ConsoleSettings, Depends(get_console_settings)],
+    db: Db,
 ) -> Caller:
-    session = read_session(request, signer, settings)
+    session = await read_session(request, signer, settings, db)
     if session is None:
         raise SignInRequired(here_of(request) if request.method == "GET" else "/")
-    principal = await verifier.verify_digest(session.key_hash)
+    if session.key_hash is not None:
+        principal = await verifier.verify_digest(session.key_hash)
+    else:
+        principal = session.user
     if principal is None:
         raise SignInRequired(here_of(request) if request.method == "GET" else "/")
     return Caller(principal=principal, session=session)

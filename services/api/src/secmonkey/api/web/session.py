@@ -1,11 +1,12 @@
-"""Console sessions: a signed, HttpOnly cookie naming the API key (by its hash) and a CSRF token.
+"""Console sessions: a signed, HttpOnly cookie naming a server-side session record.
 
-Signing in exchanges an API key for a cookie; the cookie keeps the key's SHA-256 (what
-`api_keys` stores), never the key, so every request is checked against the key's current
-role and state: revoking or disabling a key ends its console sessions within the
-verifier's cache delay. The cookie is `<payload>.<signature>`, both URL-safe base64,
-the signature an HMAC-SHA256 with the console secret; it carries its issue time and is
-refused after `console_session_hours`.
+Signing in (with an API key, or by single sign-on) creates a record in `console_sessions`
+(`sessions_store`); the cookie carries only its id, signed, so a stolen or logged-out
+cookie is worthless once the record is gone: signing out, revoking or disabling the key
+end the session on every replica at once. A key session is also checked against the
+key's current role and state on every page. The cookie is `<payload>.<signature>`, both
+URL-safe base64, the signature an HMAC-SHA256 with the console secret; it carries its
+issue time and is refused after `console_session_hours`.
 
 Every form carries the session's CSRF token (and the sign-in form one from a short-lived
 signed cookie of its own); SameSite=Lax keeps the session cookie off cross-site posts too.
@@ -20,12 +21,14 @@ import json
 import logging
 import secrets
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
 
+from secmonkey.api.web import sessions_store
+from secmonkey.api.web.sessions_store import Session
 from secmonkey.api.web.settings import ConsoleSettings
+from secmonkey.common.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +90,6 @@ def make_signer(settings: ConsoleSettings) -> Signer:
     return Signer(settings.console_secret.get_secret_value().encode())
 
 
-@dataclass(frozen=True)
-class Session:
-    """A signed-in browser: the key's hash and the CSRF token of its forms."""
-
-    key_hash: str
-    csrf: str
-
-
 def _secure(request: Request, settings: ConsoleSettings) -> bool:
     if settings.console_secure_cookie is not None:
         return settings.console_secure_cookie
@@ -105,17 +100,34 @@ def _cookie_path(request: Request) -> str:
     return str(request.scope.get("root_path") or "") or "/"
 
 
-def read_session(request: Request, signer: Signer, settings: ConsoleSettings) -> Session | None:
+def cookie_options(request: Request, settings: ConsoleSettings) -> dict[str, Any]:
+    """How every console cookie is sent: HttpOnly, SameSite=Lax, on the console's path."""
+    return {
+        "path": _cookie_path(request),
+        "secure": _secure(request, settings),
+        "httponly": True,
+        "samesite": "lax",
+    }
+
+
+def session_id_of(request: Request, signer: Signer, settings: ConsoleSettings) -> str | None:
+    """The session id the cookie names, if the cookie is ours and not too old."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     data = signer.unsign("session", token, settings.console_session_hours * 3600)
     if data is None:
         return None
-    key_hash, csrf = data.get("k"), data.get("c")
-    if not isinstance(key_hash, str) or not isinstance(csrf, str):
-        return None
-    return Session(key_hash=key_hash, csrf=csrf)
+    session_id = data.get("s")
+    return session_id if isinstance(session_id, str) and len(session_id) <= 128 else None
+
+
+async def read_session(
+    request: Request, signer: Signer, settings: ConsoleSettings, db: Database
+) -> Session | None:
+    """The live server-side session the cookie names, or None."""
+    session_id = session_id_of(request, signer, settings)
+    return None if session_id is None else await sessions_store.load(db, session_id)
 
 
 def start_session(
@@ -123,13 +135,12 @@ def start_session(
     request: Request,
     signer: Signer,
     settings: ConsoleSettings,
-    key_hash: str,
+    session: Session,
 ) -> Session:
-    """Set a fresh session cookie (a new CSRF token every sign-in)."""
-    session = Session(key_hash=key_hash, csrf=secrets.token_urlsafe(24))
+    """Set the cookie of a fresh session (created in `sessions_store`)."""
     response.set_cookie(
         SESSION_COOKIE,
-        signer.sign("session", {"k": session.key_hash, "c": session.csrf}),
+        signer.sign("session", {"s": session.id}),
         max_age=int(settings.console_session_hours * 3600),
         path=_cookie_path(request),
         secure=_secure(request, settings),

@@ -28,6 +28,10 @@ class ConsoleSettings(CommonSettings):
 
     @model_validator(mode="after")
     def _real_console_secret(self) -> ConsoleSettings:
+        if self.console_secret is None and self.environment == "production":
+            raise ValueError(
+                "SECMONKEY_CONSOLE_SECRET is required in production (it signs console sessions)"
+            )
         if self.console_secret is not None:
             value = self.console_secret.get_secret_value()
             refuse_placeholder(value, "SECMONKEY_CONSOLE_SECRET", self.environment)

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import ValidationError
 
+from secmonkey.api.audit import actions
+from secmonkey.api.audit.deps import console_trail
 from secmonkey.api.deps import Db, OutboxDep, SettingsDep
 from secmonkey.api.queries.accounts import list_accounts
-from secmonkey.api.queries.issues import find_issues, justify_issue, withdraw_justification
+from secmonkey.api.queries.issues import find_issues
 from secmonkey.api.queries.report import build_report, csv_lines, render_html
 from secmonkey.api.schemas.issues import ISSUE_ID_PATTERN, JustificationIn
 from secmonkey.api.web.deps import (
@@ -136,7 +138,8 @@ async def justify(
     except ValidationError as exc:
         message = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         raise InvalidInput(f"reason: {message}") from None
-    issue = await justify_issue(db, outbox, caller.principal, issue_id, body)
+    trail = console_trail(request, db, caller.principal)
+    issue = await actions.justify(trail, caller.principal, issue_id, body)
     return _after_change(request, caller.page(issue=issue), back)
 
 
@@ -148,7 +151,7 @@ async def reopen(
     issue_id: IssueId,
     back: Annotated[str, Form(max_length=2000)] = "/issues",
 ) -> Response:
-    await withdraw_justification(db, issue_id)
+    await actions.withdraw(console_trail(request, db, caller.principal), issue_id)
     return _after_change(request, caller.page(issue=None, reopened=issue_id), back)
 
 

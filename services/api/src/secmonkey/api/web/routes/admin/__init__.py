@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 
 from secmonkey.api.web.deps import Admin
 from secmonkey.api.web.rendering import root_of
-from secmonkey.api.web.routes.admin import accounts, allowlist, keys, subscriptions
+from secmonkey.api.web.routes.admin import accounts, allowlist, audit_log, keys, subscriptions
 
 router = APIRouter(prefix="/admin")
 
@@ -24,3 +24,4 @@ async def admin_home(request: Request, _: Admin) -> Response:
 
 for module in (accounts, allowlist, subscriptions, keys):
     router.include_router(module.PAGE.router)
+router.include_router(audit_log.router)

@@ -16,6 +16,8 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
+from secmonkey.api.audit.deps import console_trail
+from secmonkey.api.audit.trail import Trail
 from secmonkey.api.deps import Db
 from secmonkey.api.problems import Problem
 from secmonkey.api.web.deps import Admin, AdminForm, Caller
@@ -78,6 +80,11 @@ class Visit:
     request: Request
     db: Database
     caller: Caller
+
+    @property
+    def trail(self) -> Trail:
+        """Where this admin's changes are recorded (the audit log)."""
+        return console_trail(self.request, self.db, self.caller.principal)
 
 
 async def _viewing(request: Request, db: Db, caller: Admin) -> Visit:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Form, Path, Response
 
+from secmonkey.api.audit import actions
 from secmonkey.api.queries import accounts
 from secmonkey.api.schemas.admin import AccountFields, AccountIn, AccountView
 from secmonkey.api.web.routes.admin._page import AdminPage, AdminPost, build, split
@@ -38,7 +39,7 @@ async def add_account(
             labels=split(labels),
             trusted=trusted,
         )
-        return await accounts.create_account(visit.db, body)
+        return await actions.create_account(visit.trail, body)
 
     return await PAGE.act(visit, add, lambda a: f"Added account {a.id}.")
 
@@ -47,9 +48,9 @@ async def add_account(
 async def toggle_account(visit: AdminPost, account_id: AccountPath) -> Response:
     async def toggle() -> AccountView:
         current = await accounts.get_account(visit.db, account_id)
-        fields = current.model_dump(exclude={"id"})
+        fields = current.model_dump(exclude={"id", "external_id_set"})
         fields["enabled"] = not current.enabled
-        return await accounts.update_account(visit.db, account_id, AccountFields(**fields))
+        return await actions.update_account(visit.trail, account_id, AccountFields(**fields))
 
     def notice(updated: AccountView) -> str:
         return f"Account {account_id} {'enabled' if updated.enabled else 'disabled'}."
@@ -61,6 +62,6 @@ async def toggle_account(visit: AdminPost, account_id: AccountPath) -> Response:
 async def delete_account(visit: AdminPost, account_id: AccountPath) -> Response:
     return await PAGE.act(
         visit,
-        lambda: accounts.delete_account(visit.db, account_id),
+        lambda: actions.delete_account(visit.trail, account_id),
         lambda _: f"Removed account {account_id}; its history stays.",
     )

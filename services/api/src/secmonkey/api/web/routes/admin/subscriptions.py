@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Form, Path, Response
 
+from secmonkey.api.audit import actions
 from secmonkey.api.deps import SettingsDep
 from secmonkey.api.queries import subscriptions
 from secmonkey.api.schemas.admin import (
@@ -90,7 +91,7 @@ async def add_subscription(
             ),
             mode=mode,
         )
-        return await subscriptions.create_subscription(visit.db, settings, body)
+        return await actions.create_subscription(visit.trail, settings, body)
 
     return await PAGE.act(visit, add, lambda s: f"Added {s.name}.")
 
@@ -100,7 +101,7 @@ async def test_subscription(visit: AdminPost, subscription_id: SubscriptionPath)
     """htmx shows the outcome beside the button; a plain form post, on the page."""
     htmx = visit.request.headers.get("HX-Request") == "true"
     try:
-        queued = await attempt(subscriptions.send_test(visit.db, subscription_id))
+        queued = await attempt(actions.test_subscription(visit.trail, subscription_id))
     except Refused as refusal:
         if not htmx:
             return await PAGE.refused(visit, refusal)
@@ -116,6 +117,6 @@ async def test_subscription(visit: AdminPost, subscription_id: SubscriptionPath)
 async def delete_subscription(visit: AdminPost, subscription_id: SubscriptionPath) -> Response:
     return await PAGE.act(
         visit,
-        lambda: subscriptions.delete_subscription(visit.db, subscription_id),
+        lambda: actions.delete_subscription(visit.trail, subscription_id),
         lambda _: "Subscription removed.",
     )
