@@ -267,12 +267,15 @@ async def test_secmonkey_accounts_discover_asks_the_collector_through_the_api_an
                     break
                 await asyncio.sleep(0.2)
             missing = await admin.get("/api/v1/accounts/discover/" + "0" * 32)
+            audit = (await admin.get("/api/v1/audit-log", params={"limit": 100})).json()
         async with harness.client_for(app, None) as anonymous:
             refused = await anonymous.post("/api/v1/accounts/discover")
     assert answer["status"] == "done", answer
     assert (answer["listed"], sorted(answer["enrolled"])) == (2, sorted([MANAGEMENT, member]))
     assert (await account(db, member)).enabled is True
     assert missing.status_code == 404
+    (entry,) = [e for e in audit["items"] if e["action"] == "account.discovery_requested"]
+    assert entry["actor"]["name"] == "bootstrap" and entry["after"]["status"] == "pending"
     assert refused.status_code == 401
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from secmonkey.api.audit.deps import AdminTrail
 from secmonkey.api.deps import Admin, Db
 from secmonkey.api.problems import problem_responses
 from secmonkey.api.schemas.discovery import DiscoveryView
@@ -23,9 +24,11 @@ RequestPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="the re
 @router.post(
     "", response_model=DiscoveryView, status_code=202, summary="Enrol the organization's accounts"
 )
-async def request_discovery(db: Db, who: Admin) -> DiscoveryView:
-    request = await discovery_requests.request_discovery(db, f"api:{who.name}")
-    return DiscoveryView.of(request, PREFIX)
+async def request_discovery(trail: AdminTrail) -> DiscoveryView:
+    request = await discovery_requests.request_discovery(trail.db, f"api:{trail.actor.name}")
+    view = DiscoveryView.of(request, PREFIX)
+    await trail.record("account.discovery_requested", "the organization", after=view)
+    return view
 
 
 @router.get(
