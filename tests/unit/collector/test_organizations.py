@@ -186,3 +186,8 @@ def test_the_organization_role_may_make_exactly_the_calls_discovery_makes() -> N
     hub = json.loads((iam / "secmonkey-hub-organization-policy.json").read_text())
     role_name = yaml.safe_load((iam / "organization-role.yaml").read_text())["Parameters"]
     assert hub["Statement"][0]["Resource"].endswith(f":role/{role_name['RoleName']['Default']}")
+
+
+def test_an_organization_role_that_is_not_a_role_arn_is_refused() -> None:
+    with pytest.raises(ValueError, match="organization_role_arn"):
+        settings(organization_role_arn="arn:aws:iam::123456789012:user/someone")

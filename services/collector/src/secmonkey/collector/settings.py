@@ -200,6 +200,15 @@ class Settings(CommonSettings):
                 raise ValueError(f"SECMONKEY_HEARTBEAT_URL: {exc}") from None
         return self
 
+    @field_validator("organization_role_arn")
+    @classmethod
+    def _organization_role(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(
+            r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$", value
+        ):
+            raise ValueError(f"organization_role_arn {value!r} is not an IAM role ARN")
+        return value
+
     @field_validator("organization_member_role")
     @classmethod
     def _member_role_pattern(cls, value: str) -> str:
