@@ -57,6 +57,10 @@ bench-collector bench-auditor bench-notifier bench-api bench-realtime: bootstrap
 	SECMONKEY_AMQP_URL=$$($(UV) run --frozen python deploy/local/vhosts.py create $@) && \
 	  export SECMONKEY_AMQP_URL && $(UV) run --frozen python bench/$(subst bench-,,$@)/run.py
 
+.PHONY: bench-flowlogs
+bench-flowlogs: bootstrap up ## Flow logs: 10 M records over 1,000 interfaces and 5,000 rules from moto S3 (FLOWLOGS_ARGS="--records 1000000")
+	$(UV) run --frozen python bench/flowlogs/run.py $(FLOWLOGS_ARGS)
+
 .PHONY: chaos
 chaos: bootstrap up ## Chaos suite: one fault at a time, on a private broker node and database (CHAOS_ARGS="--short")
 	$(UV) run --frozen python bench/chaos/run.py $(CHAOS_ARGS)

@@ -319,7 +319,7 @@ def test_disable_and_per_account_overrides() -> None:
 
 
 def test_every_rule_has_an_id_severity_and_compliance_tags() -> None:
-    assert len(RULES) == 11 and len(RULES_BY_ID) == 11
+    assert len(RULES) == 13 and len(RULES_BY_ID) == 13
     tagged = {r.id: r.compliance for r in RULES}
     assert any("CIS AWS Foundations" in t for t in tagged["internet-admin-port"])
     assert any("PCI DSS 4.0" in t for t in tagged["internet-all-ports"])

@@ -189,6 +189,7 @@ CALLS: dict[str, Call[Any]] = {
     "groups": calls.groups(),
     "resolve": calls.resolve(["sg-1"]),
     "group": calls.group("sg-1"),
+    "usage": calls.usage("sg-0abc1234"),
     "revisions": calls.revisions("sg-1"),
     "revision": calls.revision("sg-1", 1),
     "at": calls.at("sg-1", "2026-01-01T00:00:00Z"),
@@ -229,6 +230,17 @@ CALLS: dict[str, Call[Any]] = {
     "dead_letter": calls.dead_letter("auditor.snapshots", "m-1"),
     "replay_dead_letters": calls.replay_dead_letters("auditor.snapshots"),
     "purge_dead_letters": calls.purge_dead_letters("auditor.snapshots", ["m-1"]),
+    "scopes": calls.scopes(),
+    "put_scope": calls.put_scope("pci", {}),
+    "delete_scope": calls.delete_scope("pci"),
+    "change_reviews": calls.change_reviews(),
+    "change_review": calls.change_review("aws:111111111111:eu-west-1:sg-1:1"),
+    "review_change": calls.review_change("aws:111111111111:eu-west-1:sg-1:1", "approve"),
+    "review_changes": calls.review_changes(["x"], "approve", "CHG-1"),
+    "verify_chain": calls.verify_chain(),
+    "export_chain": calls.export_chain(),
+    "anchor_chain": calls.anchor_chain(),
+    "latest_anchor": calls.latest_anchor(),
 }
 
 

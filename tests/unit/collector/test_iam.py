@@ -51,7 +51,10 @@ def test_the_hub_may_assume_only_the_monitor_roles() -> None:
     hub = json.loads((IAM / "secmonkey-hub-policy.json").read_text())
     (statement,) = hub["Statement"]
     assert statement["Action"] == "sts:AssumeRole"
-    assert statement["Resource"] == f"arn:aws:iam::*:role/{ROLE_NAME}"
+    assert statement["Resource"] == [
+        f"arn:aws:iam::*:role/{ROLE_NAME}",
+        "arn:aws:iam::*:role/secmonkey-flowlogs",  # deploy/iam/flowlogs-reader-role.yaml
+    ]
 
 
 def test_cfn_lint_finds_no_error_or_warning_in_the_template() -> None:

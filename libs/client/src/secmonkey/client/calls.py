@@ -20,7 +20,7 @@ T = TypeVar("T")
 State = Literal["active", "deleted", "all"]
 Match = Literal["exact", "contains", "within", "overlaps"]
 Direction = Literal["ingress", "egress"]
-Role = Literal["viewer", "auditor", "admin"]
+Role = Literal["viewer", "auditor", "admin", "reviewer"]
 ReportFormat = Literal["json", "csv", "html"]
 
 
@@ -99,6 +99,17 @@ def group(
         "GET",
         f"/groups/{_seg(group_id)}",
         m.GroupDetail,
+        {"account_id": account_id, "region": region},
+    )
+
+
+def usage(
+    group_id: str, *, account_id: str | None = None, region: str | None = None
+) -> Call[m.GroupUsage]:
+    return _call(
+        "GET",
+        f"/groups/{_seg(group_id)}/usage",
+        m.GroupUsage,
         {"account_id": account_id, "region": region},
     )
 
@@ -400,3 +411,80 @@ def purge_dead_letters(queue: str, ids: Sequence[str] | None = None) -> Call[m.D
     """Remove dead letters (None: all) for good."""
     params = {"all": True} if ids is None else {"id": list(ids)}
     return _call("DELETE", f"/dead-letters/{_seg(queue)}", m.DeadLetterOutcome, params)
+
+
+# change control -----------------------------------------------------------------------
+
+
+def scopes() -> Call[list[m.ScopeView]]:
+    return _call("GET", "/scopes", list[m.ScopeView])
+
+
+def put_scope(name: str, body: dict[str, Any]) -> Call[m.ScopeView]:
+    return _call("PUT", f"/scopes/{_seg(name)}", m.ScopeView, json=body)
+
+
+def delete_scope(name: str) -> Call[None]:
+    return _call("DELETE", f"/scopes/{_seg(name)}", None)
+
+
+def change_reviews(
+    *,
+    status: Literal["pending", "approved", "rejected"] | None = "pending",
+    scope: str | None = None,
+    account_id: str | None = None,
+    overdue: bool | None = None,
+    limit: int | None = None,
+) -> Call[m.ReviewPage]:
+    params = {
+        "status": status,
+        "scope": scope,
+        "account_id": account_id,
+        "overdue": overdue,
+        "limit": limit,
+    }
+    return _call("GET", "/change-reviews", m.ReviewPage, params)
+
+
+def change_review(review_id: str) -> Call[m.ReviewDetail]:
+    return _call("GET", f"/change-reviews/{_seg(review_id)}", m.ReviewDetail)
+
+
+def review_change(
+    review_id: str,
+    decision: Literal["approve", "reject"],
+    ticket: str | None = None,
+    comment: str | None = None,
+) -> Call[m.ReviewView]:
+    body = {"decision": decision, "ticket": ticket, "comment": comment}
+    path = f"/change-reviews/{_seg(review_id)}/review"
+    return _call("POST", path, m.ReviewView, json={k: v for k, v in body.items() if v})
+
+
+def review_changes(
+    ids: Sequence[str],
+    decision: Literal["approve", "reject"],
+    ticket: str | None = None,
+    comment: str | None = None,
+) -> Call[list[m.BulkResult]]:
+    body = {"ids": list(ids), "decision": decision, "ticket": ticket, "comment": comment}
+    clean = {k: v for k, v in body.items() if v}
+    return _call("POST", "/change-reviews/review", list[m.BulkResult], json=clean)
+
+
+def verify_chain(
+    start: datetime | None = None, end: datetime | None = None
+) -> Call[m.VerificationView]:
+    return _call("GET", "/chain/verify", m.VerificationView, {"from": start, "to": end})
+
+
+def export_chain() -> Call[dict[str, Any]]:
+    return _call("GET", "/chain/export", dict[str, Any])
+
+
+def anchor_chain() -> Call[m.AnchorView]:
+    return _call("POST", "/chain/anchors", m.AnchorView)
+
+
+def latest_anchor() -> Call[m.AnchorView]:
+    return _call("GET", "/chain/anchors/latest", m.AnchorView)

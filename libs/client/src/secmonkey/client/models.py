@@ -13,8 +13,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from secmonkey.common.canonical import Attachments, CanonicalGroup
+from secmonkey.common.compliance_scopes import AutoApproval
 from secmonkey.common.documents import Justification, SubscriptionFilters
 from secmonkey.common.messages import Caller, Event
+from secmonkey.common.rule_usage import RuleUsageDetail
 from secmonkey.common.severity import Severity
 
 
@@ -88,6 +90,19 @@ class GroupDetail(GroupSummary):
     rules: list[RuleView]
     attachments: Attachments
     issues: list[IssueView]
+
+
+class GroupUsage(Model):
+    key: str
+    group_id: str
+    account_id: str
+    region: str
+    read: bool
+    as_of: datetime | None = None
+    interfaces: int = 0
+    uncovered: list[str] = Field(default_factory=list)
+    covered_since: datetime | None = None
+    rules: list[RuleUsageDetail] = Field(default_factory=list)
 
 
 class ResolvedGroup(Model):
@@ -245,6 +260,28 @@ class EventPage(Model):
     next_cursor: str | None = None
 
 
+class FlowLogPlace(Model):
+    kind: Literal["s3", "cloudwatch"]
+    bucket: str | None = None
+    prefix: str = ""
+    log_group: str | None = None
+    region: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    format: str | None = None
+
+
+class FlowLogPlaceView(Model):
+    kind: Literal["s3", "cloudwatch"]
+    bucket: str | None = None
+    prefix: str = ""
+    log_group: str | None = None
+    region: str | None = None
+    role_arn: str | None = None
+    external_id_set: bool
+    format: str | None = None
+
+
 class Account(Model):
     id: str
     name: str
@@ -255,6 +292,7 @@ class Account(Model):
     trusted: bool = False
     enabled: bool = True
     interval_minutes: int | None = None
+    flow_logs: list[FlowLogPlaceView] = Field(default_factory=list)
 
 
 class AllowlistEntry(Model):
@@ -289,7 +327,7 @@ class SubscriptionTestQueued(Model):
 class ApiKey(Model):
     id: str
     name: str
-    role: Literal["viewer", "auditor", "admin"]
+    role: Literal["viewer", "auditor", "admin", "reviewer"]
     prefix: str
     created_at: datetime
     last_used_at: datetime | None = None
@@ -391,3 +429,86 @@ class DeadLetterOutcome(Model):
     not_found: list[str]
     removed: int
     depth: int
+
+
+# change control -------------------------------------------------------------------------
+
+
+class ScopeView(Model):
+    name: str
+    description: str = ""
+    account_labels: list[str] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+    vpc_ids: list[str] = Field(default_factory=list)
+    group_ids: list[str] = Field(default_factory=list)
+    review_hours: float = 24.0
+    auto_approvals: list[AutoApproval] = Field(default_factory=list)
+    updated_at: datetime | None = None
+
+
+class ReviewView(Model):
+    id: str
+    key: str
+    seq: int
+    account_id: str
+    account_name: str | None = None
+    region: str
+    vpc_id: str | None = None
+    group_id: str
+    name: str
+    change_type: str
+    changes: list[str]
+    scopes: list[str]
+    left_scopes: list[str]
+    observed_at: datetime
+    deadline: datetime
+    overdue: bool
+    callers: list[Caller]
+    changed_by: str | None = None
+    status: str
+    ticket: str | None = None
+    reviewer: str | None = None
+    comment: str | None = None
+    decided_at: datetime | None = None
+    auto: bool = False
+
+
+class ReviewDetail(ReviewView):
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    diff: str | None = None
+
+
+class ReviewPage(Model):
+    items: list[ReviewView]
+
+
+class BulkResult(Model):
+    id: str
+    ok: bool
+    status: str | None = None
+    error: str | None = None
+
+
+class ChainBreak(Model):
+    chain: str
+    key: str
+    record: str
+    reason: str
+
+
+class VerificationView(Model):
+    ok: bool
+    groups: int
+    revisions: int
+    reviews: int
+    anchors: int
+    breaks: list[ChainBreak]
+
+
+class AnchorView(Model):
+    id: str
+    at: datetime
+    root: str
+    count: int
+    s3: dict[str, Any] | None = None

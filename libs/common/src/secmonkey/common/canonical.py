@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from secmonkey.common.cidr import parse_network
 from secmonkey.common.errors import InvalidInput
+from secmonkey.common.rule_usage import RuleUsage, usage_digest
 from secmonkey.common.topology import Endpoint, endpoints_digest
 
 Direction = Literal["ingress", "egress"]
@@ -180,6 +181,10 @@ class Attachments(BaseModel):
     endpoints: list[Endpoint] | None = Field(default=None, exclude_if=lambda v: v is None)
     users: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
     prefix_lists: dict[str, list[str]] = Field(default_factory=dict, exclude_if=lambda v: not v)
+    usage: list[RuleUsage] = Field(default_factory=list, description="from VPC flow logs")
+
+    def usage_key(self) -> str:
+        return usage_digest(self.usage)
 
     @property
     def attached(self) -> bool:

@@ -18,13 +18,28 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.messages import AccountId, Caller, Region
+from secmonkey.common.rule_usage import FlowLogPlace
 from secmonkey.common.severity import Severity
 
 ItemState = Literal["active", "deleted"]
 ChangeType = Literal["created", "changed", "deleted", "restored"]
 IssueStatus = Literal["open", "fixed", "justified", "deleted"]
-Role = Literal["viewer", "auditor", "admin"]
+Role = Literal["viewer", "auditor", "admin", "reviewer"]
 ROLE_RANK: dict[str, int] = {"viewer": 0, "auditor": 1, "admin": 2}
+# `reviewer` stands outside the ranking: a key of a ticketing system that may review
+# changes (`POST /change-reviews/{id}/review`) and do nothing else, not even read.
+REVIEWER = "reviewer"
+
+
+def role_allows(have: str, need: str) -> bool:
+    """Whether a key of role `have` may do what needs `need`: the ranked roles include the
+    ones below them; reviewing is open to `reviewer`, `auditor` and `admin`; a
+    `reviewer` key may only review."""
+    if need == REVIEWER:
+        return have == REVIEWER or ROLE_RANK.get(have, -1) >= ROLE_RANK["auditor"]
+    if have == REVIEWER:
+        return False
+    return ROLE_RANK[have] >= ROLE_RANK[need]
 
 
 class Doc(BaseModel):
@@ -67,6 +82,7 @@ class Account(Doc):
     trusted: bool = False
     enabled: bool = True
     interval_minutes: int | None = Field(default=None, ge=1)
+    flow_logs: list[FlowLogPlace] = Field(default_factory=list)
 
 
 class RangeEntry(BaseModel):
@@ -135,6 +151,14 @@ class Revision(Doc):
     observed_at: datetime
     sweep_id: str | None = None
     callers: list[Caller] = Field(default_factory=list)
+    prev_hash: str | None = Field(
+        default=None, description="SHA-256 of the previous revision (secmonkey.common.chain)"
+    )
+    attached_callers: list[Caller] = Field(
+        default_factory=list,
+        description="CloudTrail callers whose event arrived after a sweep recorded this "
+        "revision (outside the hash: the review record that chains them carries them)",
+    )
 
     @field_serializer("config")
     def _config(self, config: CanonicalGroup) -> dict[str, Any]:

@@ -9,7 +9,9 @@ and new replicas read each other and nothing is dead-lettered for its version:
   byte for byte, so consumers of the previous build keep reading it;
 - version 2 adds the `system.*` events (secmonkey's own health: a `system` payload, no
   group) and reserves the `admin.*` and `change.*` families: any type in them is valid
-  from version 2 on, before its own payload is defined;
+  from version 2 on, before its own payload is defined; the `change.*` types and their
+  `change` payload (issue 17) go out as version 3 (`VERSION_3_TYPES`), which a version-2
+  build reads as the next version (the payload ignored, routed by type);
 - in a message of the next version, fields this build does not know are ignored and an
   event type it does not know is accepted (consumers route it by its type). The next
   version may add optional fields and types, never remove or retype a field or add a
@@ -80,7 +82,16 @@ SYSTEM_EVENT_TYPES = (
 # Types a version-2 reader would refuse (an unknown `system.*`): stamped version 3, which
 # a version-2 build reads as "the next version" and routes by type, so a rolling upgrade
 # dead-letters nothing. This wave's schema step adds its other new types here.
-VERSION_3_TYPES = frozenset(SYSTEM_NOTICES)
+# Change control (issue 17): a review pending, decided or overdue; the chain anchored.
+# Their `change` payload is a field a version-2 reader does not know: version 3 as well.
+CHANGE_EVENT_TYPES = (
+    "change.pending",
+    "change.approved",
+    "change.rejected",
+    "change.overdue",
+    "change.anchored",
+)
+VERSION_3_TYPES = frozenset(SYSTEM_NOTICES + CHANGE_EVENT_TYPES)
 # Version 2 reserves these families for this wave's admin audit log and change control.
 RESERVED_FAMILIES = ("admin", "change")
 EVENT_FAMILIES = ("group", "issue", "system", *RESERVED_FAMILIES)
@@ -107,8 +118,15 @@ EventType = Literal[
     "system.deletion_held",
     "system.account_enrolled",
     "system.account_disabled",
+    "change.pending",
+    "change.approved",
+    "change.rejected",
+    "change.overdue",
+    "change.anchored",
 ]
-KNOWN_EVENT_TYPES = frozenset(GROUP_EVENT_TYPES + ISSUE_EVENT_TYPES + SYSTEM_EVENT_TYPES)
+KNOWN_EVENT_TYPES = frozenset(
+    GROUP_EVENT_TYPES + ISSUE_EVENT_TYPES + SYSTEM_EVENT_TYPES + CHANGE_EVENT_TYPES
+)
 
 
 def event_family(event_type: str) -> str:
@@ -272,6 +290,23 @@ class SystemRef(BaseModel):
         return None if value is None else aware(value)
 
 
+class ChangeRef(BaseModel):
+    """What a `change.*` event is about: a change review (or, `change.anchored`, the chain
+    heads hashed into an anchor)."""
+
+    review_id: str | None = None
+    status: str | None = Field(default=None, description="pending, approved, rejected")
+    scopes: list[str] = Field(default_factory=list)
+    ticket: str | None = None
+    reviewer: str | None = None
+    comment: str | None = None
+    changed_by: str | None = Field(default=None, description="the caller's ARN, if known")
+    deadline: datetime | None = None
+    auto: bool = False
+    anchor_root: str | None = None
+    anchor_heads: int | None = None
+
+
 class Event(Message):
     """One entry of the change and issue feed, published on `secmonkey.events`.
 
@@ -299,6 +334,7 @@ class Event(Message):
     callers: list[Caller] = Field(default_factory=list)
     # Left out of the JSON when absent, so every group and issue event reads as in version 1.
     system: SystemRef | None = Field(default=None, exclude_if=lambda value: value is None)
+    change: ChangeRef | None = Field(default=None, exclude_if=lambda value: value is None)
 
     _aware_at = field_validator("at")(aware)
 
@@ -318,6 +354,8 @@ class Event(Message):
                 raise ValueError(f"a {self.type} event needs {', '.join(missing)}")
         elif family == "system" and self.system is None:
             raise ValueError(f"a {self.type} event needs its `system` payload")
+        elif family == "change" and self.change is None:
+            raise ValueError(f"a {self.type} event needs its `change` payload")
         return self
 
     def needed_version(self) -> int:
@@ -331,6 +369,8 @@ class Event(Message):
     def severity(self) -> Severity | None:
         if self.issue is not None:
             return self.issue.severity
+        if self.type == "change.rejected":
+            return Severity.HIGH
         return self.system.severity if self.system is not None else None
 
 

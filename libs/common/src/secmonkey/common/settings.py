@@ -49,6 +49,14 @@ class CommonSettings(BaseSettings):
             "or blocked by a memory or disk alarm is an error, not a hang"
         ),
     )
+    anchor_bucket: str | None = Field(
+        default=None,
+        description="S3 bucket (Object Lock enabled) that chain anchors are written to",
+    )
+    anchor_prefix: str = "secmonkey/anchors/"
+    anchor_retention_days: int = Field(default=2555, ge=1, le=36500)
+    anchor_region: str | None = None
+    anchor_endpoint_url: str | None = Field(default=None, description="S3 endpoint (tests: moto)")
     log_level: str = "INFO"
     log_json: bool | None = Field(
         default=None, description="JSON log lines; default: when stderr is not a terminal"

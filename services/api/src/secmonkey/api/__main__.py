@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("serve", help="serve the API (the default)")
     create = commands.add_parser("create-key", help="create an API key and print it once")
     create.add_argument("--name", required=True)
-    create.add_argument("--role", choices=("viewer", "auditor", "admin"), default="admin")
+    create.add_argument(
+        "--role", choices=("viewer", "auditor", "admin", "reviewer"), default="admin"
+    )
     args = parser.parse_args(argv)
 
     settings = Settings()

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from secmonkey.common.documents import ROLE_RANK, ApiKey, Role, hash_api_key
+from secmonkey.common.documents import ApiKey, Role, hash_api_key, role_allows
 from secmonkey.common.storage import Database, insert_unique
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class Principal:
     user: bool = False  # a person signed in by single sign-on, not an API key
 
     def may(self, role: Role) -> bool:
-        return self.role == role or ROLE_RANK.get(self.role, -1) >= ROLE_RANK.get(role, 99)
+        return role_allows(self.role, role)
 
     def expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= datetime.now(UTC)

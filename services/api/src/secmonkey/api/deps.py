@@ -123,3 +123,4 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Auditor = Annotated[Principal, Depends(require("auditor"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
+Reviewer = Annotated[Principal, Depends(require("reviewer"))]

@@ -8,6 +8,8 @@ from secmonkey.api.routes import (
     accounts,
     allowlist,
     audit_log,
+    chain,
+    change_reviews,
     dead_letters,
     discovery,
     events,
@@ -16,9 +18,11 @@ from secmonkey.api.routes import (
     issues,
     keys,
     report,
+    scopes,
     search,
     subscriptions,
     sweeps,
+    usage,
 )
 
 API_PREFIX = "/api/v1"
@@ -26,6 +30,7 @@ API_PREFIX = "/api/v1"
 api_router = APIRouter(prefix=API_PREFIX)
 for module in (
     groups,
+    usage,
     search,
     issues,
     report,
@@ -39,5 +44,8 @@ for module in (
     dead_letters,
     audit_log,
     exposure,
+    scopes,
+    change_reviews,
+    chain,
 ):
     api_router.include_router(module.router)

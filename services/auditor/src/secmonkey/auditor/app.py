@@ -15,11 +15,34 @@ from secmonkey.auditor.deletion_hold import HoldPolicy
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig, load_rules
 from secmonkey.auditor.settings import Settings
+from secmonkey.common.chain_anchor import target_of
 from secmonkey.common.health import health_router
 from secmonkey.common.runtime import Runtime
 from secmonkey.common.storage import is_transient, with_retry
 
 log = logging.getLogger(__name__)
+
+
+async def change_control(auditor: Auditor, settings: Settings) -> None:
+    """Seal history from before the chain (once), then each period: overdue reviews and,
+    once the process has run `auditor_anchor_after_seconds`, the daily anchor (a replica
+    restarting in a loop does not anchor; the day's anchor comes from a settled one)."""
+    await with_retry(auditor.seal_history, what="sealing history from before the chain")
+    loop = asyncio.get_running_loop()
+    anchor_from = loop.time() + settings.auditor_anchor_after_seconds
+    while True:
+        try:
+            await auditor.raise_overdue_reviews()
+            if loop.time() >= anchor_from:
+                await auditor.anchor_daily(target_of(settings))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not is_transient(exc):
+                log.exception("change control maintenance failed")
+            else:
+                log.warning("change control skipped: the database is unavailable (%s)", exc)
+        await asyncio.sleep(settings.auditor_review_scan_seconds)
 
 
 async def maintenance(auditor: Auditor, period: float, expiry_period: float) -> None:
@@ -84,6 +107,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
                 )
             )
         )
+        runtime.tasks.append(asyncio.create_task(change_control(auditor, settings)))
         app.state.auditor = auditor
         try:
             yield

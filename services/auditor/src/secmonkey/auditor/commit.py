@@ -13,6 +13,7 @@ from secmonkey.auditor.decide import AuditInputs, Source, Work, audit_key
 from secmonkey.auditor.events import group_event_id, make_event
 from secmonkey.auditor.issues import Reconciled, reconcile
 from secmonkey.auditor.outbox import Outbox
+from secmonkey.auditor.reviews import Reviews
 from secmonkey.auditor.revisions import append_revisions, changes_of
 from secmonkey.auditor.rule_context import Directory
 from secmonkey.auditor.rules.engine import findings_digest
@@ -140,6 +141,7 @@ class Committer:
         self.store = store
         self.outbox = outbox
         self.index = index
+        self.reviews = Reviews(store)
 
     async def apply(
         self, work: list[Work], directory: Directory, inputs: AuditInputs
@@ -205,6 +207,7 @@ class Committer:
                 item_inserts.append(commit)
         await self.store.insert("issues", issue_inserts)
         await self.store.write("issues", issue_writes)
+        events.extend(await self.reviews.on_commit(work, directory))
         await self.outbox.store(events)
         await self.index.file([w for w in work if w.is_revision], directory.account_name)
         # The items are the commit point. A new one is inserted (one transaction for the

@@ -180,7 +180,8 @@ def decide(source: Source, state: Document | None, inputs: AuditInputs) -> Decis
         return None  # a duplicate, or older than what is stored: history stays
     if snapshot.fingerprint != state["fingerprint"]:
         return _observed("changed", source, seq + 1, state)
-    key = audit_key(snapshot.fingerprint, snapshot.attachments.exposure(), inputs.digest)
+    exposure = snapshot.attachments.exposure() + snapshot.attachments.usage_key()
+    key = audit_key(snapshot.fingerprint, exposure, inputs.digest)
     if key == state.get("audit_key"):
         return _touch(source, state, None)
     findings = inputs.evaluate(

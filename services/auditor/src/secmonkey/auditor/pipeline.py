@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from secmonkey.auditor.chain_links import seal_all
 from secmonkey.auditor.commit import Committer
 from secmonkey.auditor.decide import (
     AuditInputs,
@@ -42,11 +43,12 @@ from secmonkey.auditor.outbox import Outbox
 from secmonkey.auditor.rule_context import ContextSource, Directory
 from secmonkey.auditor.rules.engine import Finding, evaluate
 from secmonkey.auditor.rules.rules_file import RulesConfig
-from secmonkey.common import amqp
+from secmonkey.common import amqp, chain_anchor
 from secmonkey.common.canonical import Attachments, CanonicalGroup
+from secmonkey.common.chain_anchor import AnchorTarget
 from secmonkey.common.documents import Item
 from secmonkey.common.errors import InvalidInput, TransientError
-from secmonkey.common.messages import Event, SnapshotBatch, SweepCompleted
+from secmonkey.common.messages import Caller, Event, SnapshotBatch, SweepCompleted, utcnow
 from secmonkey.common.search_index.writer import IndexWriter
 from secmonkey.common.storage import Capabilities, Database, Store, Update
 
@@ -198,13 +200,20 @@ class Auditor:
             touched: list[Update] = []
             touched_sources: list[Source] = []
             work: list[Work] = []
+            late: list[tuple[str, int, datetime, list[Caller]]] = []
             for source in pending:
-                decision = decide(source, states.get(source.key), inputs)
+                state = states.get(source.key)
+                decision = decide(source, state, inputs)
+                if state is not None and source.callers and not isinstance(decision, Work):
+                    # The CloudTrail event came after a sweep recorded the change.
+                    late.append((source.key, int(state["seq"]), source.observed_at, source.callers))
                 if isinstance(decision, Touch):
                     touched.append(touch_write(decision))
                     touched_sources.append(source)
                 elif decision is not None:
                     work.append(decision)
+            if late:
+                await self.committer.reviews.attach_callers(late)
             done, pending = await self.committer.apply(work, directory, inputs)
             events.extend(done)
             if touched:
@@ -225,6 +234,31 @@ class Auditor:
     async def republish_outbox(self, older_than: timedelta = timedelta(seconds=30)) -> int:
         """Publish events stored by a run that stopped before publishing them."""
         return await self.outbox.republish(older_than)
+
+    async def raise_overdue_reviews(self, now: datetime | None = None) -> list[Event]:
+        """`change.overdue` for pending reviews past their deadline (publishes the events)."""
+        events = await self.committer.reviews.raise_overdue(self.outbox, now)
+        await self.outbox.publish(events)
+        return events
+
+    async def anchor_daily(
+        self, target: AnchorTarget | None, now: datetime | None = None
+    ) -> Event | None:
+        """Today's anchor of every chain head, if no replica wrote it yet and there is any
+        history to anchor (published)."""
+        now = now or utcnow()
+        if await self.db.revisions.find_one({}, {"_id": 1}) is None:
+            return None
+        made = await chain_anchor.anchor(self.db, target, now, chain_anchor.daily_name(now))
+        if made is None:
+            return None
+        await self.outbox.store([made[1]])
+        await self.outbox.publish([made[1]])
+        return made[1]
+
+    async def seal_history(self) -> int:
+        """Seal the history of groups from before the chain (once, at start)."""
+        return await seal_all(self.store)
 
     async def expire_justifications(self, now: datetime | None = None) -> list[Event]:
         """Re-open justified issues whose justification has expired (publishes the events)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from secmonkey.auditor.chain_links import prev_hashes
 from secmonkey.auditor.decide import Source, Work
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.changes import change_list, diff_text
@@ -35,7 +36,8 @@ def changes_of(item: Work) -> list[str]:
     return ["restored", *lines] if item.kind == "restored" else lines
 
 
-def revision_doc(item: Work) -> Document:
+def revision_doc(item: Work, prev_hash: str | None = None) -> Document:
+    """The revision `item` appends; `prev_hash` links it into its group's chain."""
     previous = previous_config(item)
     changed = previous is not None and item.kind in ("changed", "restored")
     return Revision(
@@ -54,6 +56,7 @@ def revision_doc(item: Work) -> Document:
         observed_at=item.observed_at,
         sweep_id=item.sweep_id,
         callers=item.callers,
+        prev_hash=prev_hash,
     ).to_mongo()
 
 
@@ -82,7 +85,8 @@ async def append_revisions(store: Store, work: list[Work], retry: list[Source]) 
     Returns the work to complete; the sources whose revision lost go to `retry`.
     """
     fresh = [w for w in work if w.is_revision and not w.resumed]
-    docs = [revision_doc(w) for w in fresh]
+    links = await prev_hashes(store, fresh)
+    docs = [revision_doc(w, links[w.revision_id]) for w in fresh]
     refused = await store.insert("revisions", docs)
     if not refused:
         return work

@@ -42,6 +42,16 @@ class Settings(CommonSettings):
         gt=0,
         description="period of the justification-expiry scan (groups seen meanwhile re-open at once)",
     )
+    auditor_review_scan_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="period of the overdue-review scan and of the check for the daily anchor",
+    )
+    auditor_anchor_after_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="how long a process runs before it writes the day's chain anchor",
+    )
     auditor_deletion_hold_share: float = Field(
         default=0.5,
         gt=0,

@@ -23,6 +23,7 @@ OPERATIONS = (
     "DescribeNetworkInterfaces",
     "DescribeVpcs",
     "DescribeRegions",
+    "DescribeFlowLogs",  # flowlogs.inventory: which interfaces have flow logs
 )
 PAGE_SIZE = 1000
 MAX_PAGES = 10_000

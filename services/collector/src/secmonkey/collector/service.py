@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from secmonkey.collector.accounts import load_accounts_file
 from secmonkey.collector.credentials import AwsClients
+from secmonkey.collector.flowlogs.loop import FlowLogLoop
 from secmonkey.collector.heartbeat import Heartbeat
 from secmonkey.collector.organizations import Discovery
 from secmonkey.collector.scheduler import Scheduler
@@ -36,6 +37,7 @@ class Collector:
     scheduler_task: asyncio.Task[None] | None = None
     watchdog_task: asyncio.Task[None] | None = None
     discovery_task: asyncio.Task[None] | None = None
+    flowlog_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(cls, settings: Settings, runtime: Runtime) -> Collector:
@@ -73,6 +75,9 @@ class Collector:
                     settings, runtime.db, runtime.publisher, runtime.rabbit, scheduler.lease
                 )
                 collector.watchdog_task = asyncio.create_task(watchdog.run(), name="watchdog")
+            if settings.flowlog_seconds > 0:
+                flowlogs = FlowLogLoop(settings, runtime.db, clients, executor, scheduler.lease)
+                collector.flowlog_task = asyncio.create_task(flowlogs.run(), name="flowlogs")
             if settings.organization_external_id:  # periodic, or when asked
                 discovery = Discovery(
                     settings, runtime.db, runtime.publisher, clients, scheduler.lease
@@ -90,11 +95,18 @@ class Collector:
         """Stop taking work, hand the lease over at once, let worker threads finish."""
         with contextlib.suppress(Exception):
             await self.consumer.stop()
-        for task in (self.watchdog_task, self.discovery_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        if self.flowlog_task is not None:
+            self.flowlog_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.flowlog_task
+        if self.watchdog_task is not None:
+            self.watchdog_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.watchdog_task
+        if self.discovery_task is not None:
+            self.discovery_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.discovery_task
         if self.scheduler_task is not None:
             self.scheduler_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -106,6 +106,14 @@ class Settings(CommonSettings):
         description="queues of alerts that finally failed, watched for growth",
     )
 
+    # Rule usage from VPC flow logs (secmonkey.collector.flowlogs), read by the lease holder
+    flowlog_seconds: float = Field(
+        default=600.0, ge=0, description="how often accounts' flow-log places are read (0: never)"
+    )
+    flowlog_backfill_days: int = Field(
+        default=1, ge=0, le=90, description="how far back a place is read the first time"
+    )
+
     # The heartbeat: a dead-man's switch called after each complete sweep of an account
     heartbeat_url: str | None = Field(
         default=None, description="called after each complete account sweep (a check-in URL)"

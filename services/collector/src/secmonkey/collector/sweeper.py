@@ -22,6 +22,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from secmonkey.collector import metrics, sweep_status
 from secmonkey.collector.credentials import AwsClients, AwsError, aws_error
+from secmonkey.collector.flowlogs.attach import attach_usage
 from secmonkey.collector.heartbeat import Heartbeat
 from secmonkey.collector.reader import IncompleteRead, RegionRead, enabled_regions, read_region
 from secmonkey.collector.settings import Settings
@@ -247,6 +248,8 @@ class Sweeper:
                 )
                 observed_at = started_at
             else:
+                if account.flow_logs:
+                    await attach_usage(self.db, account.id, region, read)
                 batches = snapshot_batches(
                     request.sweep_id, account.id, region, read, self.settings.batch_size
                 )

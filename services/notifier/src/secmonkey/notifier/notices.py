@@ -21,6 +21,11 @@ _LABELS = {
     "group.restored": "RESTORED",
     "issue.fixed": "FIXED",
     "issue.justified": "JUSTIFIED",
+    "change.pending": "REVIEW NEEDED",
+    "change.approved": "APPROVED",
+    "change.rejected": "UNAUTHORIZED CHANGE",
+    "change.overdue": "REVIEW OVERDUE",
+    "change.anchored": "CHAIN ANCHORED",
 }
 _SYSTEM_TITLES = {
     "system.sweep_overdue": "sweep overdue",
@@ -83,10 +88,16 @@ def headline(event: Event) -> str:
     if event.system is not None:
         return f"{label(event)}: {system_title(event.type)}: {event.system.subject}"
     if event.group_id is None:
+        if event.change is not None and event.change.anchor_root:
+            return f"{label(event)}: {event.change.anchor_heads} heads, root {event.change.anchor_root[:16]}…"
         return f"{label(event)}: {event.key}"
     where = f"({account_text(event)}, {event.region})"
     if event.issue is not None:
         return f"{label(event)}: {event.issue.message} on {event.name} {where}"
+    if event.change is not None:
+        scopes = ", ".join(event.change.scopes)
+        first = f": {event.changes[0]}" if event.changes else ""
+        return f"{label(event)} [{scopes}]: {event.name} {where}{first}"
     if event.type == "group.changed" and event.changes:
         more = f" and {len(event.changes) - 1} more" if len(event.changes) > 1 else ""
         return f"{label(event)}: {event.name} {where}: {event.changes[0]}{more}"
@@ -162,6 +173,26 @@ def facts(event: Event) -> list[Fact]:
     if event.callers:
         who = event.callers[0]
         rows.append(Fact("Changed by", f"{who.arn or 'unknown'} ({who.event_name})"))
+    if event.change is not None:
+        rows.extend(_change_facts(event))
+    return rows
+
+
+def _change_facts(event: Event) -> list[Fact]:
+    """A change review's scopes, state, ticket, reviewer and deadline."""
+    change = event.change
+    assert change is not None
+    rows = [Fact("Scopes", ", ".join(change.scopes)), Fact("Review", change.status or "")]
+    if change.ticket:
+        rows.append(Fact("Ticket", change.ticket))
+    if change.reviewer:
+        rows.append(Fact("Reviewer", change.reviewer + (" (automatic)" if change.auto else "")))
+    if change.comment:
+        rows.append(Fact("Comment", change.comment))
+    if change.deadline is not None and change.status == "pending":
+        rows.append(Fact("Review due", change.deadline.strftime(_TIME)))
+    if event.changes:
+        rows.append(Fact("Change", "; ".join(event.changes[:5])))
     return rows
 
 

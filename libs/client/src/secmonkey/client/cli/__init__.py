@@ -19,6 +19,7 @@ from secmonkey.client.cli import (
     admin_secrets,
     allowlist,
     audit_log,
+    change_control,
     dead_letters,
     events,
     exposure,
@@ -29,6 +30,7 @@ from secmonkey.client.cli import (
     search,
     subscriptions,
     sweeps,
+    usage,
 )
 from secmonkey.client.cli._output import errors
 from secmonkey.client.cli._params import State
@@ -65,6 +67,7 @@ app.command("show")(groups.show_command)
 app.command("history")(groups.history_command)
 app.command("at")(groups.at_command)
 app.command("diff")(groups.diff_command)
+app.command("usage")(usage.usage_command)
 app.command("issues")(issues.issues_command)
 app.command("justify")(issues.justify_command)
 app.command("report")(report.report_command)
@@ -81,6 +84,10 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(dead_letters.app, name="dead-letters")
 admin_provision.admin_app.command("rotate-secrets")(admin_secrets.rotate_secrets_command)
 app.add_typer(admin_provision.admin_app, name="admin")
+app.add_typer(change_control.scopes_app, name="scopes")
+app.add_typer(change_control.reviews_app, name="reviews")
+app.add_typer(change_control.chain_app, name="chain")
+app.command("verify")(change_control.verify_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,10 @@ def keys_list(ctx: typer.Context) -> None:
 def keys_create(
     ctx: typer.Context,
     name: str,
-    role: Annotated[str, typer.Option("--role", help="viewer, auditor or admin")] = "viewer",
+    role: Annotated[
+        str,
+        typer.Option("--role", help="viewer, auditor, admin or reviewer (may only review changes)"),
+    ] = "viewer",
     expires: Annotated[
         str | None,
         typer.Option("--expires", help="when it stops working: 2030-01-31T00:00:00Z, or 90d"),

@@ -71,7 +71,11 @@ COLLECTIONS: dict[str, Collection] = {
             IndexModel([("account_id", ASCENDING), ("status", ASCENDING)]),
             IndexModel([("rule_id", ASCENDING), ("status", ASCENDING)]),
         ],
-        shared_writes=(("api", "justifications.justify"), ("api", "justifications.withdraw")),
+        shared_writes=(
+            ("api", "justifications.justify"),
+            ("api", "justifications.withdraw"),
+            ("api", "change_reviews.decide"),
+        ),
         readers=("api", "notifier"),
     ),
     "events": Collection(
@@ -114,6 +118,45 @@ COLLECTIONS: dict[str, Collection] = {
         "api", [IndexModel([("enabled", ASCENDING)])], readers=("notifier",)
     ),
     "allowlist": Collection("api", readers=("auditor",)),
+    # Change control (issue 17): scopes, reviews, the hash chains and their anchors.
+    "scopes": Collection(
+        "api",
+        about="compliance scopes (secmonkey.common.compliance_scopes)",
+        readers=("auditor",),
+    ),
+    "change_reviews": Collection(
+        "auditor",
+        [
+            IndexModel([("status", ASCENDING), ("deadline", ASCENDING)]),
+            IndexModel([("status", ASCENDING), ("observed_at", DESCENDING)]),
+            IndexModel([("key", ASCENDING), ("seq", ASCENDING)]),
+        ],
+        shared_writes=(("api", "change_reviews.decide"),),
+        about="one review per revision of an in-scope group; the API records decisions",
+        readers=("api",),
+    ),
+    "review_chain": Collection(
+        "auditor",
+        [
+            IndexModel([("key", ASCENDING), ("n", ASCENDING)], unique=True),
+            IndexModel([("review_id", ASCENDING)], unique=True),
+        ],
+        shared_writes=(("api", "change_reviews.decide"),),
+        about="immutable, hash-chained review decisions (`_id` `<key>:<n>`)",
+        readers=("api",),
+    ),
+    "chain_genesis": Collection(
+        "auditor",
+        about="per group, the record sealing its history from before the chain",
+        readers=("api",),
+    ),
+    "chain_anchors": Collection(
+        "auditor",
+        [IndexModel([("at", DESCENDING)])],
+        shared_writes=(("api", "chain_anchor.anchor"),),
+        about="every chain head hashed into a root, daily and on demand",
+        readers=("api",),
+    ),
     "api_keys": Collection("api", [IndexModel([("hash", ASCENDING)], unique=True)]),
     "api_outbox": Collection(
         "api",
@@ -201,6 +244,17 @@ COLLECTIONS: dict[str, Collection] = {
     "event_marks": Collection("collector", about="the latest CloudTrail call seen per group"),
     "watchdog": Collection(
         "collector", about="each system condition's state and episodes (and its unsent events)"
+    ),
+    "flowlog_checkpoints": Collection(
+        "collector",
+        [IndexModel([("scope", ASCENDING), ("state", ASCENDING)])],
+        about="flow-log reading: each scope's start, the units read per day, journalled batches",
+    ),
+    "rule_usage_summary": Collection(
+        "collector",
+        [IndexModel([("account_id", ASCENDING), ("region", ASCENDING)])],
+        readers=("api",),
+        about="per group, each ingress rule's use from VPC flow logs (secmonkey.common.rule_usage)",
     ),
     "consumer_reports": Collection(
         "collector",

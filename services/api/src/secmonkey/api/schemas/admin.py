@@ -17,6 +17,7 @@ from secmonkey.common.documents import (
     SubscriptionFilters,
 )
 from secmonkey.common.messages import AccountId, Region
+from secmonkey.common.rule_usage import FlowLogPlace
 from secmonkey.common.webhooks import redact_url
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:@+-]{0,127}$"
@@ -37,10 +38,32 @@ class AccountFields(BaseModel):
     trusted: bool = Field(default=False, description="a friendly account: references are fine")
     enabled: bool = True
     interval_minutes: int | None = Field(default=None, ge=1, le=10080)
+    flow_logs: list[FlowLogPlace] = Field(
+        default_factory=list, max_length=20, description="where the VPC flow logs are"
+    )
 
 
 class AccountIn(AccountFields):
     id: AccountId
+
+
+class FlowLogPlaceView(BaseModel):
+    """Where an account's flow logs are, as answered: the log account's external ID is
+    write-only too."""
+
+    kind: Literal["s3", "cloudwatch"]
+    bucket: str | None = None
+    prefix: str = ""
+    log_group: str | None = None
+    region: str | None = None
+    role_arn: str | None = None
+    external_id_set: bool = Field(description="whether an external ID is set (never shown)")
+    format: str | None = None
+
+    @classmethod
+    def of(cls, place: FlowLogPlace) -> FlowLogPlaceView:
+        fields = place.model_dump(exclude={"external_id"})
+        return cls(**fields, external_id_set=bool(place.external_id))
 
 
 class AccountView(BaseModel):
@@ -56,11 +79,13 @@ class AccountView(BaseModel):
     trusted: bool = False
     enabled: bool = True
     interval_minutes: int | None = None
+    flow_logs: list[FlowLogPlaceView] = Field(default_factory=list)
 
     @classmethod
     def of(cls, account: Account) -> AccountView:
-        fields = account.model_dump(by_alias=False, exclude={"external_id"})
-        return cls(**fields, external_id_set=bool(account.external_id))
+        fields = account.model_dump(by_alias=False, exclude={"external_id", "flow_logs"})
+        places = [FlowLogPlaceView.of(p) for p in account.flow_logs]
+        return cls(**fields, external_id_set=bool(account.external_id), flow_logs=places)
 
 
 class AllowlistIn(BaseModel):

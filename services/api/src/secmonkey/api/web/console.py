@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from secmonkey.api.problems import Problem
 from secmonkey.api.web.deps import ConsoleForbidden, SignInRequired
 from secmonkey.api.web.rendering import HERE, query, render
-from secmonkey.api.web.routes import admin, dashboard, groups, issues, search, signin, sso
+from secmonkey.api.web.routes import admin, dashboard, groups, issues, reviews, search, signin, sso
 from secmonkey.api.web.session import make_signer
 from secmonkey.api.web.settings import ConsoleSettings
 from secmonkey.common.errors import Conflict, InvalidInput, NotFound
@@ -49,7 +49,7 @@ def mount(app: FastAPI, settings: ConsoleSettings) -> None:
 
 def create_console(settings: ConsoleSettings) -> FastAPI:
     console = FastAPI(title="secmonkey console", openapi_url=None, docs_url=None, redoc_url=None)
-    for module in (signin, sso, dashboard, groups, search, issues, admin):
+    for module in (signin, sso, dashboard, groups, search, issues, reviews, admin):
         console.include_router(module.router)
     console.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     console.middleware("http")(_security_headers)

@@ -11,9 +11,11 @@ from secmonkey.auditor.rules import (
     internet_ingress,
     large_port_range,
     many_rules,
+    narrowable_rule,
     public_source,
     unknown_account,
     unused_group,
+    unused_rule,
 )
 from secmonkey.auditor.rules.base import AuditRule
 
@@ -29,5 +31,7 @@ RULES: tuple[AuditRule, ...] = (
     unused_group.RULE,
     many_rules.RULE,
     internet_egress_all.RULE,
+    unused_rule.RULE,
+    narrowable_rule.RULE,
 )
 RULES_BY_ID: dict[str, AuditRule] = {rule.id: rule for rule in RULES}

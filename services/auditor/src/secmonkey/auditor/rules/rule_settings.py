@@ -56,6 +56,11 @@ class RuleSettings(BaseModel):
     ipv4_prefix: int | None = Field(default=None, ge=0, le=32, description="broad-cidr: IPv4")
     ipv6_prefix: int | None = Field(default=None, ge=0, le=128, description="broad-cidr: IPv6")
     max_rules: int | None = Field(default=None, ge=1, description="many-rules threshold")
+    days: int | None = Field(default=None, ge=1, le=90, description="unused-rule: idle days")
+    max_networks: int | None = Field(
+        default=None, ge=1, le=50, description="narrowable-rule: at most this many networks"
+    )
+    min_hits: int | None = Field(default=None, ge=1, description="narrowable-rule: flows")
 
     @field_validator("ports", "low_ports", mode="before")
     @classmethod

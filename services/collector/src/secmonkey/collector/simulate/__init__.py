@@ -50,6 +50,7 @@ class Estate:
     regions: list[str]
     external_id: str = EXTERNAL_ID
     groups: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    flow_log_buckets: dict[str, str] = field(default_factory=dict)
 
     @property
     def group_count(self) -> int:
@@ -65,6 +66,11 @@ class Estate:
                 "external_id": self.external_id,
                 "regions": list(self.regions),
                 "labels": ["simulated"] + (["pci"] if n == 0 else []),
+                **(
+                    {"flow_logs": [{"kind": "s3", "bucket": self.flow_log_buckets[a]}]}
+                    if a in self.flow_log_buckets
+                    else {}
+                ),
             }
             for n, a in enumerate(self.account_ids)
         ]
@@ -291,6 +297,18 @@ def fill_estate(
         for job, created in zip(jobs, pool.map(one, jobs), strict=True):
             estate.groups[job] = created
     return estate
+
+
+def add_flow_logs(estate: Estate, seed: int = 0) -> int:
+    """Flow logs and a few hours of records in every simulated account (see _flowlogs)."""
+    from secmonkey.collector.simulate._flowlogs import fill_flow_logs
+
+    for account_id in estate.account_ids:
+        creds = _credentials(estate.endpoint_url, account_id, estate.external_id)
+        s3 = _client("s3", estate.endpoint_url, "us-east-1", **creds)
+        ec2s = {r: _client("ec2", estate.endpoint_url, r, **creds) for r in estate.regions}
+        estate.flow_log_buckets[account_id] = fill_flow_logs(s3, ec2s, account_id, seed)
+    return len(estate.flow_log_buckets)
 
 
 def apply_changes(

@@ -26,6 +26,7 @@ from secmonkey.collector.simulate import (
     DEFAULT_REGIONS,
     EXTERNAL_ID,
     add_exposure_network,
+    add_flow_logs,
     apply_changes,
     fill_estate,
     simulated_account_ids,
@@ -107,6 +108,7 @@ def _fill(args: argparse.Namespace, endpoint_url: str) -> None:
         estate.group_count,
         time.monotonic() - started,
     )
+    add_flow_logs(estate, seed=args.seed)
     if args.accounts_file:
         estate.write_accounts_file(args.accounts_file)
         log.info("accounts file: %s (SECMONKEY_ACCOUNTS_FILE)", args.accounts_file)

@@ -26,6 +26,7 @@ from secmonkey.api.web.deps import (
     at_most,
 )
 from secmonkey.api.web.rendering import render
+from secmonkey.api.web.usage import usage_section
 from secmonkey.api.web.views import property_changes, rule_rows
 from secmonkey.common.storage import Database
 
@@ -144,6 +145,7 @@ async def group(
             place=_place(detail.account_id, detail.region),
             names=await referenced_names(db, detail.rules),
             history=history.items,
+            usage=await usage_section(db, detail.account_id, detail.region, group_id),
             tab="now",
         ),
     )

@@ -12,7 +12,14 @@ from fastapi.responses import RedirectResponse
 
 from secmonkey.api.web.deps import Admin
 from secmonkey.api.web.rendering import root_of
-from secmonkey.api.web.routes.admin import accounts, allowlist, audit_log, keys, subscriptions
+from secmonkey.api.web.routes.admin import (
+    accounts,
+    allowlist,
+    audit_log,
+    keys,
+    scopes,
+    subscriptions,
+)
 
 router = APIRouter(prefix="/admin")
 
@@ -22,6 +29,6 @@ async def admin_home(request: Request, _: Admin) -> Response:
     return RedirectResponse(root_of(request) + "/admin/accounts", status_code=303)
 
 
-for module in (accounts, allowlist, subscriptions, keys):
+for module in (accounts, allowlist, scopes, subscriptions, keys):
     router.include_router(module.PAGE.router)
 router.include_router(audit_log.router)
