@@ -227,6 +227,8 @@ CALLS: dict[str, Call[Any]] = {
     "update_key": calls.update_key("k-1", enabled=False),
     "delete_key": calls.delete_key("k-1"),
     "sweep": calls.sweep(),
+    "discover": calls.discover(),
+    "discovery": calls.discovery("0" * 32),
     "dead_letters": calls.dead_letters(),
     "dead_letter": calls.dead_letter("auditor.snapshots", "m-1"),
     "replay_dead_letters": calls.replay_dead_letters("auditor.snapshots"),

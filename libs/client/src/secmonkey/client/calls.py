@@ -410,6 +410,16 @@ def sweep(
     return _call("POST", "/sweeps", m.SweepsQueued, json=body)
 
 
+def discover() -> Call[m.DiscoveryView]:
+    """Ask the collector to enrol the AWS organization's accounts now (admin)."""
+    return _call("POST", "/accounts/discover", m.DiscoveryView)
+
+
+def discovery(request_id: str) -> Call[m.DiscoveryView]:
+    """A discovery request and, once the collector answered, what it did."""
+    return _call("GET", f"/accounts/discover/{_seg(request_id)}", m.DiscoveryView)
+
+
 # dead letters (admin) -------------------------------------------------------------------
 
 

@@ -425,6 +425,19 @@ class SweepsQueued(Model):
     pending: bool = False
 
 
+class DiscoveryView(Model):
+    request_id: str
+    status: Literal["pending", "done", "failed"]
+    requested_at: datetime
+    requested_by: str
+    finished_at: datetime | None = None
+    listed: int | None = None
+    enrolled: list[str] = Field(default_factory=list)
+    disabled: list[str] = Field(default_factory=list)
+    error: str | None = None
+    status_url: str
+
+
 class DeadLetterView(Model):
     id: str
     queue: str

@@ -51,6 +51,21 @@ async def monitored_accounts(db: Database) -> list[Account]:
     return accounts
 
 
+async def accounts_by_id(db: Database, ids: list[str]) -> list[Account]:
+    """The accounts among `ids` that `accounts` holds, enabled or not (malformed ones are
+    logged and skipped)."""
+    docs = await storage.with_retry(
+        lambda: db.accounts.find({"_id": {"$in": ids}}).to_list(None), what="reading accounts"
+    )
+    found: list[Account] = []
+    for doc in docs:
+        try:
+            found.append(Account.model_validate(doc))
+        except ValidationError as exc:
+            log.error("skipping malformed account document %s: %s", doc.get("_id"), exc)
+    return found
+
+
 async def upsert_accounts(db: Database, accounts: list[Account]) -> None:
     """Insert or update each account; fields the file does not name are left as they are."""
     for account in accounts:

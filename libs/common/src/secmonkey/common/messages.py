@@ -73,6 +73,8 @@ SYSTEM_CONDITIONS = (
 # One-off notices (no episode, no `_resolved`).
 SYSTEM_NOTICES = (
     "system.deletion_held",  # a complete sweep would delete too many groups: held (auditor)
+    "system.account_enrolled",  # an organization's active account is monitored (collector)
+    "system.account_disabled",  # a suspended, closed or departed account is no longer swept
 )
 SYSTEM_EVENT_TYPES = (
     SYSTEM_CONDITIONS + tuple(f"{t}_resolved" for t in SYSTEM_CONDITIONS) + SYSTEM_NOTICES
@@ -114,6 +116,8 @@ EventType = Literal[
     "system.undelivered_growing_resolved",
     "system.consumer_not_ready_resolved",
     "system.deletion_held",
+    "system.account_enrolled",
+    "system.account_disabled",
     "change.pending",
     "change.approved",
     "change.rejected",

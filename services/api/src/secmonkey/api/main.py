@@ -12,6 +12,7 @@ from secmonkey.api.routes import (
     change_reviews,
     compliance,
     dead_letters,
+    discovery,
     events,
     export,
     exposure,
@@ -38,6 +39,7 @@ for module in (
     compliance,
     export,
     events,
+    discovery,  # before accounts: /accounts/discover is not an account ID
     accounts,
     subscriptions,
     allowlist,

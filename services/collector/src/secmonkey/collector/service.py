@@ -12,6 +12,7 @@ from secmonkey.collector.accounts import load_accounts_file
 from secmonkey.collector.credentials import AwsClients
 from secmonkey.collector.flowlogs.loop import FlowLogLoop
 from secmonkey.collector.heartbeat import Heartbeat
+from secmonkey.collector.organizations import Discovery
 from secmonkey.collector.scheduler import Scheduler
 from secmonkey.collector.settings import Settings
 from secmonkey.collector.sweeper import Sweeper
@@ -35,6 +36,7 @@ class Collector:
     heartbeat: Heartbeat | None = None
     scheduler_task: asyncio.Task[None] | None = None
     watchdog_task: asyncio.Task[None] | None = None
+    discovery_task: asyncio.Task[None] | None = None
     flowlog_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -76,6 +78,11 @@ class Collector:
             if settings.flowlog_seconds > 0:
                 flowlogs = FlowLogLoop(settings, runtime.db, clients, executor, scheduler.lease)
                 collector.flowlog_task = asyncio.create_task(flowlogs.run(), name="flowlogs")
+            if settings.organization_external_id:  # periodic, or when asked
+                discovery = Discovery(
+                    settings, runtime.db, runtime.publisher, clients, scheduler.lease
+                )
+                collector.discovery_task = asyncio.create_task(discovery.run(), name="discovery")
         log.info(
             "collector %s consuming %s (scheduler %s)",
             settings.replica_id,
@@ -96,6 +103,10 @@ class Collector:
             self.watchdog_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.watchdog_task
+        if self.discovery_task is not None:
+            self.discovery_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.discovery_task
         if self.scheduler_task is not None:
             self.scheduler_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -14,7 +14,7 @@ from secmonkey.common import webhooks
 from secmonkey.common.amqp import AUDITOR_QUEUE, NOTIFIER_QUEUE, with_partition_queues
 from secmonkey.common.amqp.topology import SECURITYHUB_QUEUE
 from secmonkey.common.errors import InvalidInput
-from secmonkey.common.messages import SWEEPS_QUEUE
+from secmonkey.common.messages import SWEEPS_QUEUE, Region
 from secmonkey.common.settings import CommonSettings
 
 
@@ -173,6 +173,35 @@ class Settings(CommonSettings):
     securityhub_session_name: str = Field(
         default="secmonkey-securityhub", description="AssumeRole session name of the writer"
     )
+    # Accounts from AWS Organizations (secmonkey.collector.organizations)
+    organization_discovery_seconds: float = Field(
+        default=0.0, ge=0, description="how often the organization's accounts are enrolled (0: off)"
+    )
+    organization_role_arn: str | None = Field(
+        default=None,
+        description="role in the management (or delegated administrator) account that lists "
+        "the organization (default: the collector's own credentials)",
+    )
+    organization_role_external_id: str | None = Field(
+        default=None, description="ExternalId of that role's trust policy"
+    )
+    organization_member_role: str = Field(
+        default="arn:aws:iam::{account_id}:role/secmonkey-monitor",
+        description="role ARN of each enrolled account; {account_id} is replaced",
+    )
+    organization_external_id: str | None = Field(
+        default=None,
+        description="the ExternalId of every member role: one secret of the organization",
+    )
+    organization_regions: list[Region] | None = Field(
+        default=None, description="regions of enrolled accounts (default: every enabled one)"
+    )
+    organization_labels_tag: str = Field(
+        default="secmonkey:labels", description="account tag whose value lists labels"
+    )
+    organization_label_tag_keys: list[str] = Field(
+        default_factory=list, description="account tags copied as `<key>:<value>` labels"
+    )
 
     @model_validator(mode="after")
     def _sweep_less_often_with_events(self) -> Settings:
@@ -191,6 +220,30 @@ class Settings(CommonSettings):
             except InvalidInput as exc:
                 raise ValueError(f"SECMONKEY_HEARTBEAT_URL: {exc}") from None
         return self
+
+    @field_validator("organization_role_arn")
+    @classmethod
+    def _organization_role(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(
+            r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$", value
+        ):
+            raise ValueError(f"organization_role_arn {value!r} is not an IAM role ARN")
+        return value
+
+    @field_validator("organization_member_role")
+    @classmethod
+    def _member_role_pattern(cls, value: str) -> str:
+        sample = "123456789012"
+        if "{account_id}" not in value:
+            raise ValueError("organization_member_role needs {account_id}")
+        try:
+            arn = value.format(account_id=sample)
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("organization_member_role may name only {account_id}") from None
+        match = re.match(r"^arn:aws(-[a-z]+)*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$", arn)
+        if match is None or match.group(2) != sample:
+            raise ValueError(f"organization_member_role {value!r} is not an IAM role ARN pattern")
+        return value
 
     @property
     def watched_queues(self) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 import typer
@@ -117,3 +118,30 @@ def accounts_remove(ctx: typer.Context, account_id: str) -> None:
     with State.of(ctx).client() as api:
         api.delete_account(account_id)
     done(ctx, f"removed account {account_id}")
+
+
+@app.command("discover")
+def accounts_discover(
+    ctx: typer.Context,
+    wait: Annotated[
+        float, typer.Option("--wait", help="seconds to wait for the collector's answer (0: none)")
+    ] = 60.0,
+) -> None:
+    """Enrol the AWS organization's accounts now (admin): active ones enrolled, closed ones
+    disabled, labels from tags (the collector's organization settings)."""
+    with State.of(ctx).client() as api:
+        answer = api.discover()
+        deadline = time.monotonic() + wait
+        while answer.status == "pending" and time.monotonic() < deadline:
+            time.sleep(1.0)
+            answer = api.discovery(answer.request_id)
+    summary = {
+        "pending": f"request {answer.request_id} is pending: no collector with organization "
+        "discovery configured has answered yet",
+        "done": f"{answer.listed} account(s) in the organization; enrolled: "
+        f"{', '.join(answer.enrolled) or 'none'}; disabled: {', '.join(answer.disabled) or 'none'}",
+        "failed": f"discovery failed: {answer.error}",
+    }[answer.status]
+    show(ctx, answer, summary)
+    if answer.status == "failed":
+        raise typer.Exit(1)

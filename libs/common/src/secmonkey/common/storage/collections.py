@@ -253,6 +253,16 @@ COLLECTIONS: dict[str, Collection] = {
         [IndexModel([("at", ASCENDING)])],
         about="which replica republishes, per period",
     ),
+    "discovery_requests": Collection(
+        "collector",
+        [IndexModel([("status", ASCENDING)])],
+        shared_writes=(("api", "discovery_requests.request_discovery"),),
+        about="`secmonkey accounts discover` requests and their outcome",
+        readers=("api",),
+    ),
+    "organization_accounts": Collection(
+        "collector", about="what organization discovery did to each account (and its unsent events)"
+    ),
     "event_marks": Collection("collector", about="the latest CloudTrail call seen per group"),
     "watchdog": Collection(
         "collector", about="each system condition's state and episodes (and its unsent events)"
