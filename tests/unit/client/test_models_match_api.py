@@ -38,13 +38,13 @@ SCHEMA_NAMES = {
 
 
 def client_models_by_name() -> dict[str, type[BaseModel]]:
-    """Every model `secmonkey.client.models` defines (its private base class aside)."""
+    """Every model the `secmonkey.client.models` package defines (its base class aside)."""
     return {
         name: model
         for name, model in vars(client_models).items()
         if inspect.isclass(model)
         and issubclass(model, BaseModel)
-        and model.__module__ == client_models.__name__
+        and model.__module__.startswith(client_models.__name__)
         and model is not client_models.Model
     }
 
@@ -252,7 +252,7 @@ def call_builders() -> set[str]:
         name
         for name, function in vars(calls).items()
         if inspect.isfunction(function)
-        and function.__module__ == calls.__name__
+        and function.__module__.startswith(calls.__name__)
         and not name.startswith("_")
     }
 
