@@ -12,6 +12,7 @@ from secmonkey.common.dates import to_millis
 from secmonkey.common.documents import Account
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import SweepRequest, parse_message
+from secmonkey.common.outbox import Outbox
 from secmonkey.common.storage import Database
 from secmonkey.common.sweep_requests import request_sweep, sweepable_accounts
 
@@ -58,15 +59,17 @@ async def test_one_sweep_id_for_every_account_and_its_header_on_record(
     publisher = await amqp.Publisher.open(rabbit)
     first, second = _ids(2)
     try:
-        sweep_id = await request_sweep(
+        outbox = Outbox(db, "api_outbox", lambda: publisher)
+        sweep_id, sent = await request_sweep(
             db,
-            publisher,
+            outbox,
             queue_name,
             [first, second],
             regions=["eu-west-1"],
             reason="api:jane",
             requested_by="jane",
         )
+        assert sent and await outbox.pending() == 0
         messages = [await queue.get(timeout=10) for _ in range(2)]
         for message in messages:
             await message.ack()

@@ -1,7 +1,7 @@
 """Asking for a sweep: which accounts may be swept, the request on record, the work queued.
 
-The collector's HTTP route and scheduler and the API's `POST /api/v1/sweeps` all go
-through `request_sweep`, so every sweep has one ID, one header document in `sweeps` and
+The collector's scheduler and the API's `POST /api/v1/sweeps` both go through
+`request_sweep`, so every sweep has one ID, one header document in `sweeps` and
 one `SweepRequest` per account, whoever asked. The `sweeps` collection is owned by the
 collector (it records each account's and region's progress there); the header writers
 live here because the API records the sweeps it requests too.
@@ -14,7 +14,6 @@ from typing import Any
 
 from secmonkey.common import storage
 from secmonkey.common.accounts import get_account, is_monitored, monitored_accounts
-from secmonkey.common.amqp import Publisher
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import SweepRequest, new_id, utcnow
 from secmonkey.common.outbox import Outbox, Outgoing
@@ -49,29 +48,6 @@ async def sweepable_accounts(db: Database, account_ids: list[str] | None) -> lis
 
 async def request_sweep(
     db: Database,
-    publisher: Publisher,
-    queue: str,
-    account_ids: list[str],
-    *,
-    regions: list[str] | None,
-    reason: str,
-    requested_by: str,
-) -> str:
-    """Record a sweep and queue one SweepRequest per account, all with one sweep ID (returned).
-
-    Any collector replica consuming `queue` may take any account, so more replicas sweep
-    faster. Raises what the publisher raises when a request is not confirmed.
-    """
-    sweep_id = new_id()
-    now = utcnow()
-    await record_requested(db, sweep_id, account_ids, regions, reason, requested_by, now)
-    messages = _messages(sweep_id, queue, account_ids, regions, reason, now)
-    await publisher.publish_many("", ((m.routing_key, m.body, m.message_id) for m in messages))
-    return sweep_id
-
-
-async def request_sweep_through(
-    db: Database,
     outbox: Outbox,
     queue: str,
     account_ids: list[str],
@@ -80,8 +56,8 @@ async def request_sweep_through(
     reason: str,
     requested_by: str,
 ) -> tuple[str, bool]:
-    """`request_sweep` through an outbox: the requests are stored before the header and
-    published after it. Returns the sweep ID and whether RabbitMQ took them now (if not,
+    """Record a sweep and queue one SweepRequest per account, all with one sweep ID, through
+    an outbox: the requests are stored before the header and published after it. Returns the sweep ID and whether RabbitMQ took them now (if not,
     they wait in the outbox; a collector records a header it never saw on receipt)."""
     sweep_id = new_id()
     now = utcnow()

@@ -31,7 +31,7 @@ from secmonkey.common.documents import Account
 from secmonkey.common.messages import utcnow
 from secmonkey.common.outbox import Outbox
 from secmonkey.common.storage import Database, insert_unique
-from secmonkey.common.sweep_requests import request_sweep_through
+from secmonkey.common.sweep_requests import request_sweep
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class Scheduler:
         if not due:
             return None
         try:
-            sweep_id, sent = await request_sweep_through(
+            sweep_id, sent = await request_sweep(
                 self.db,
                 self.outbox,
                 self.settings.sweeps_queue,

@@ -42,7 +42,7 @@ async def request_sweeps(
     through the outbox: `pending` when RabbitMQ did not take them now (they are sent once it
     is reachable)."""
     account_ids = await sweep_requests.sweepable_accounts(db, body.wanted())
-    sweep_id, published = await sweep_requests.request_sweep_through(
+    sweep_id, published = await sweep_requests.request_sweep(
         db,
         outbox,
         queue,
