@@ -29,18 +29,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from aio_pika.exceptions import PublishError
-
+from secmonkey.collector import state_outbox
 from secmonkey.collector.credentials import AwsClients
 from secmonkey.collector.lease import Lease
 from secmonkey.collector.organizations.decide import DISABLED, ENROLLED, OrgState, Step, decide
 from secmonkey.collector.organizations.read import list_accounts
 from secmonkey.collector.settings import Settings
-from secmonkey.common import accounts, discovery_requests, event_feed, storage
+from secmonkey.common import accounts, discovery_requests, storage
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.documents import Account
 from secmonkey.common.errors import InvalidInput
-from secmonkey.common.messages import EVENTS_EXCHANGE, Event, SystemRef, utcnow
+from secmonkey.common.messages import Event, SystemRef, utcnow
 from secmonkey.common.severity import Severity
 from secmonkey.common.storage import Database
 
@@ -208,23 +207,4 @@ class Discovery:
 
     async def _send(self, states: dict[str, OrgState]) -> list[Event]:
         """Store and publish every event still in an outbox, then empty it."""
-        sent: list[Event] = []
-        for state in states.values():
-            remaining = list(state.outbox)
-            try:
-                while remaining:
-                    event = Event.model_validate(remaining[0])
-                    await event_feed.append(self.db, event)
-                    try:
-                        await self.publisher.publish(
-                            EVENTS_EXCHANGE, event.type, event, message_id=event.event_id
-                        )
-                    except PublishError:  # returned unroutable: no queue is bound for it
-                        log.warning("no queue takes %s events; it is in the feed only", event.type)
-                    sent.append(event)
-                    remaining.pop(0)
-            finally:  # what was sent leaves the outbox; the rest waits for the next round
-                if len(remaining) < len(state.outbox):
-                    state.outbox = remaining
-                    await self._save(state)
-        return sent
+        return await state_outbox.drain(self.db, self.publisher, states.values(), self._save)

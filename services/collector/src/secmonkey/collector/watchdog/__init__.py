@@ -20,16 +20,14 @@ import logging
 from datetime import datetime, timedelta
 
 from aio_pika.abc import AbstractRobustConnection
-from aio_pika.exceptions import PublishError
 
-from secmonkey.collector import metrics
+from secmonkey.collector import metrics, state_outbox
 from secmonkey.collector.lease import Lease
 from secmonkey.collector.settings import Settings
 from secmonkey.collector.watchdog import observe
 from secmonkey.collector.watchdog.episodes import Observation, State, decide, episode_event
-from secmonkey.common import event_feed
 from secmonkey.common.amqp import Publisher
-from secmonkey.common.messages import EVENTS_EXCHANGE, SYSTEM_CONDITIONS, Event, utcnow
+from secmonkey.common.messages import SYSTEM_CONDITIONS, Event, utcnow
 from secmonkey.common.severity import Severity
 from secmonkey.common.storage import Database
 
@@ -122,26 +120,7 @@ class Watchdog:
 
     async def _send(self, states: dict[str, State]) -> list[Event]:
         """Store and publish every event still in an outbox, then empty it."""
-        sent: list[Event] = []
-        for state in states.values():
-            remaining = list(state.outbox)
-            try:
-                while remaining:
-                    event = Event.model_validate(remaining[0])
-                    await event_feed.append(self.db, event)
-                    try:
-                        await self.publisher.publish(
-                            EVENTS_EXCHANGE, event.type, event, message_id=event.event_id
-                        )
-                    except PublishError:  # returned unroutable: no queue is bound for it
-                        log.warning("no queue takes %s events; it is in the feed only", event.type)
-                    sent.append(event)
-                    remaining.pop(0)
-            finally:  # what was sent leaves the outbox; the rest waits for the next round
-                if len(remaining) < len(state.outbox):
-                    state.outbox = remaining
-                    await self._save(state)
-        return sent
+        return await state_outbox.drain(self.db, self.publisher, states.values(), self._save)
 
     def _count(self, states: dict[str, State]) -> None:
         for condition in SYSTEM_CONDITIONS:
