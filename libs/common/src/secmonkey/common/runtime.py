@@ -24,6 +24,7 @@ from secmonkey.common import amqp, consumer_reports, sealed, storage
 from secmonkey.common.broker_state import is_blocked, is_connected
 from secmonkey.common.settings import CommonSettings
 from secmonkey.common.storage import Database, Document
+from secmonkey.common.tasks import TASK_STOP_SECONDS, stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ RABBITMQ_CONNECTED = Gauge(
 RABBITMQ_CONNECTED.set_function(lambda: float(any(r.rabbit_connected() for r in list(_open))))
 RECONNECT_FIRST_DELAY = 0.5
 RECONNECT_MAX_DELAY = 30.0
-TASK_STOP_SECONDS = 5.0
 # A connection attempt opens a connection, declares (or checks) the whole topology and a
 # confirming channel: more work than one publish, so its deadline is at least this.
 CONNECT_ATTEMPT_MIN_SECONDS = 20.0
@@ -242,18 +242,7 @@ class Runtime:
 
     async def close(self) -> None:
         _open.discard(self)
-        for task in self.tasks:
-            task.cancel()
-        if self.tasks:
-            # A library may swallow the cancellation while the task waits on it (aiormq can,
-            # while a channel opens or closes): such a task is abandoned after a bound
-            # instead of holding the shutdown forever.
-            _, stuck = await asyncio.wait(self.tasks, timeout=TASK_STOP_SECONDS)
-            for task in stuck:
-                log.warning("task %s did not stop when cancelled; abandoned", task.get_name())
-        for task in self.tasks:
-            if task.done() and not task.cancelled():
-                task.exception()  # retrieved: a failed task was already logged where it ran
+        await stop_tasks(self.tasks)
         if self.consumers and self.settings.consumer_report_seconds > 0:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(3):
