@@ -115,6 +115,8 @@ class System:
         self.accounts_file = self.state / "accounts.yaml"
         self.sink_files = {c: self.state / f"{c}.alerts" for c in CHANNELS}
         self.client: MongoClient[dict[str, object]] | None = None
+        self.subscription_ids: dict[str, str] = {}
+        self._starts: dict[str, float] = {}
 
     # --- starting -------------------------------------------------------------
     def start(self) -> None:
@@ -253,16 +255,20 @@ class System:
 
     def subscribe(self) -> None:
         headers = {"Authorization": f"Bearer {self.admin_key}"}
-        for body in (
-            {
-                "name": "chaos webhook",
-                "channel": {
-                    "type": "generic",
-                    "url": f"http://127.0.0.1:{self.ports['webhook']}/hook",
-                    "secret": "chaos-webhook-secret-0123456789",
+        for channel, body in zip(
+            CHANNELS,
+            (
+                {
+                    "name": "chaos webhook",
+                    "channel": {
+                        "type": "generic",
+                        "url": f"http://127.0.0.1:{self.ports['webhook']}/hook",
+                        "secret": "chaos-webhook-secret-0123456789",
+                    },
                 },
-            },
-            {"name": "chaos email", "channel": {"type": "email", "to": ["chaos@example.com"]}},
+                {"name": "chaos email", "channel": {"type": "email", "to": ["chaos@example.com"]}},
+            ),
+            strict=True,
         ):
             answer = httpx.post(
                 f"{self.url('api')}/api/v1/subscriptions",
@@ -271,6 +277,21 @@ class System:
                 timeout=30,
             )
             answer.raise_for_status()
+            self.subscription_ids[channel] = str(answer.json()["id"])
+
+    def channel_starts(self) -> dict[str, float]:
+        """channel -> `at` of its subscription's own `admin.subscription.created` event: the
+        events before it (the first subscription's creation, for the second) match no
+        subscription of that channel yet, so no alert is expected for them."""
+        assert self.client is not None
+        for channel, sub_id in self.subscription_ids.items():
+            if channel not in self._starts:
+                doc = self.client[self.db_name]["events"].find_one(
+                    {"key": f"admin:{sub_id}", "type": "admin.subscription.created"}, {"at": 1}
+                )
+                if doc is not None:
+                    self._starts[channel] = doc["at"].timestamp()
+        return {c: self._starts.get(c, float("-inf")) for c in CHANNELS}
 
     def restart(self, name: str) -> None:
         self.processes.start(name)
@@ -351,11 +372,14 @@ class System:
         """Alerts not yet received, over both channels, for events at or before `until`."""
         events = self.events()
         seen = self.arrivals()
+        starts = self.channel_starts()
         return sum(
             1
             for event_id, at in events.items()
             for channel in CHANNELS
-            if (until is None or at <= until) and event_id not in seen[channel]
+            if (until is None or at <= until)
+            and at >= starts[channel]
+            and event_id not in seen[channel]
         )
 
     def stop(self) -> None:
