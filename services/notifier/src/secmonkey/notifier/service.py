@@ -161,7 +161,9 @@ class Notifier:
         # the broker delivers it again, perhaps to another replica at once, so this copy
         # must not race that one with an early send: it is queued first, then sent.
         orphaned = channel_gone(message)
-        await self.process(event, redelivered=bool(message.redelivered) or republished or orphaned)
+        # A quorum queue also counts deliveries (`x-delivery-count`): either sign will do.
+        again = bool(message.redelivered) or amqp.delivery_count(message) > 0
+        await self.process(event, redelivered=again or republished or orphaned)
 
     async def process(self, event: Event, *, redelivered: bool = False) -> None:
         now = utcnow()
