@@ -389,9 +389,13 @@ def main() -> None:
     if not args.keep_rig:
         rig.down()
     incomplete = full["incomplete"] + again["incomplete"]
-    good = [r for r in runs if r["returncode"] == 0 and r["regions"] == len(accounts) * args.regions]
+    good = [
+        r for r in runs if r["returncode"] == 0 and r["regions"] == len(accounts) * args.regions
+    ]
     if not good:
-        print(f"RESULT scale_vs_c7n_time_ratio=nan collector_cpu_vs_c7n=nan incomplete_sweeps={incomplete}")
+        print(
+            f"RESULT scale_vs_c7n_time_ratio=nan collector_cpu_vs_c7n=nan incomplete_sweeps={incomplete}"
+        )
         return
     best = min(good, key=lambda r: r["seconds"])
     print(
