@@ -4,6 +4,10 @@ waits its turn under the ceiling; clients and credentials are reused."""
 
 from __future__ import annotations
 
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
@@ -80,3 +84,77 @@ def test_pacing_can_be_switched_off(moto: MotoServer, aws_env: None) -> None:
         assert ec2.describe_vpcs()["Vpcs"]
     assert slept == []
     assert clients.pacer.pace(ACCOUNT.id, "us-east-1", "ec2").calls == 0
+
+
+THROTTLED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+    b"<Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message>"
+    b"</Error></Errors><RequestID>1</RequestID></Response>"
+)
+
+
+class ThrottlingProxy:
+    """A loopback HTTP proxy in front of moto that answers EC2's 503 RequestLimitExceeded
+    to the first `throttle` requests, then forwards the rest."""
+
+    def __init__(self, upstream: str, throttle: int) -> None:
+        self.upstream, self.throttle, self.requests = upstream, throttle, 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                proxy.requests += 1
+                if proxy.requests <= proxy.throttle:
+                    status, answer = 503, THROTTLED
+                else:
+                    request = urllib.request.Request(  # noqa: S310 - loopback moto
+                        proxy.upstream + self.path,
+                        data=body,
+                        headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+                        method="POST",
+                    )
+                    with urllib.request.urlopen(request, timeout=30) as got:  # noqa: S310
+                        status, answer = got.status, got.read()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_throttled_attempt_is_retried_at_the_slower_pace(moto: MotoServer, aws_env: None) -> None:
+    proxy = ThrottlingProxy(moto.url, throttle=2)
+    try:
+        clients = AwsClients(Settings(aws_endpoint_url=proxy.url))
+        slept: list[float] = []
+        now = [0.0]
+
+        def sleep(seconds: float) -> None:  # the pace's time moves only when it waits
+            slept.append(seconds)
+            now[0] += seconds
+
+        clients.pacer = Pacer(PaceConfig(rate=10, burst=1), clock=lambda: now[0], sleep=sleep)
+        ec2 = clients.hub_client("ec2", "us-east-1")
+        assert ec2.describe_vpcs()["Vpcs"]  # two throttled attempts, then moto's answer
+        pace = clients.pacer.pace("hub", "us-east-1", "ec2")
+        assert proxy.requests == 3
+        assert pace.throttled_answers == 2
+        assert pace.calls == 3  # the call, and each retried attempt, took a token
+        # 10/s halved twice (2.5/s), then the answer added 0.5/s back
+        assert pace.rate == 3.0
+        # the retries waited for their tokens at the lowered rates (1/5 s, then 1/2.5 s)
+        assert slept == pytest.approx([0.2, 0.4])
+    finally:
+        proxy.close()
