@@ -7,7 +7,8 @@ Default 100 accounts x 17 regions x 20 groups (`--groups 100` for 170,000 groups
 1. the rig is started (or a running one of the same shape reused);
 2. secmonkey: the collector and the auditor as services (their own processes, database,
    queues, routing prefix); a sweep of every account is asked through the API and timed
-   from the request to the last SweepCompleted (what c7n-org's wall time measures). The
+   from the request to the last SweepCompleted (what c7n-org's wall time measures: the
+   API's sweep status, each region's end recorded just after its SweepCompleted). The
    time until the auditor has stored every group (first sight) is printed separately,
    then a second, unchanged sweep (collector time, and until the auditor has moved
    `last_seen` of every group);
@@ -104,10 +105,16 @@ class Secmonkey:
     """The collector and the auditor as processes, on a database and queues of their own."""
 
     def __init__(
-        self, router: str, accounts_file: Path, log_dir: Path, store_timeout: float
+        self,
+        router: str,
+        accounts_file: Path,
+        log_dir: Path,
+        regions: int,
+        store_timeout: float,
     ) -> None:
         tag = uuid.uuid4().hex[:8]
         self.store_timeout = store_timeout
+        self.regions = regions
         self.db_name = f"bench_scale_{tag}"
         self.prefix = f"bench-{tag}"
         self.sweeps_queue = f"bench.sweeps.{tag}"
@@ -154,41 +161,31 @@ class Secmonkey:
         return self.processes.pid(name)
 
     async def sweep(
-        self, api: httpx.AsyncClient, accounts: list[str], regions: int, stored: str
+        self, api: httpx.AsyncClient, accounts: list[str], stored: str
     ) -> dict[str, Any]:
-        """Ask one sweep of every account: seconds to the last SweepCompleted, then seconds
-        until the auditor holds every group (`stored`: "first" any item, "unchanged" items
-        whose last_seen moved past the request)."""
-        from secmonkey.common import amqp, storage
-        from secmonkey.common.messages import SNAPSHOTS_EXCHANGE, SweepCompleted, parse_message
+        """Ask one sweep of every account; its time from the request to the last region's
+        end (the API's sweep status: each region's end is recorded just after its
+        SweepCompleted was published), then the seconds until the auditor holds every
+        group (`stored`: "first" any item, "unchanged" items whose last_seen moved past
+        the request)."""
+        from secmonkey.common import storage
 
-        connection = await amqp.connect(AMQP_URL)
-        channel = await connection.channel()
-        exchanges = await amqp.declare_exchanges(channel)
-        tap = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await tap.bind(exchanges[SNAPSHOTS_EXCHANGE], routing_key=f"{self.prefix}.#")
-        expected = len(accounts) * regions
-        completed: list[SweepCompleted] = []
-        last = asyncio.Event()
-
-        async def on_message(message: Any) -> None:
-            await message.ack()
-            if (message.message_id or "").endswith(":completed"):
-                completed.append(parse_message(SweepCompleted, message.body))
-                if len(completed) >= expected:
-                    last.set()
-
-        await tap.consume(on_message, no_ack=False)
         client = storage.connect(MONGO_URL)
         items = client[self.db_name]["items"]
         cpu = {n: cpu_seconds(self.pid(n)) for n in ("collector", "auditor")}
         asked_at = datetime.now(UTC)
         started = time.perf_counter()
-        await ask_sweep(api, accounts)
-        await asyncio.wait_for(last.wait(), 3600)
-        sweep_seconds = time.perf_counter() - started
+        sweep_id = await ask_sweep(api, accounts)
+        while True:
+            status = (await api.get(f"/sweeps/{sweep_id}")).json()
+            if status["status"] not in ("pending", "running"):
+                break
+            if self.processes.crashed() or time.perf_counter() - started > 3600:
+                raise SystemExit(f"sweep unfinished; crashed: {self.processes.crashed()}")
+            await asyncio.sleep(0.5)
         collector_cpu = cpu_seconds(self.pid("collector")) - cpu["collector"]
-        groups = sum(len(c.group_ids) for c in completed)
+        regions = [r for a in status["accounts"] for r in a["regions"]]
+        groups = int(status["groups"])
         query = {} if stored == "first" else {"last_seen": {"$gte": asked_at}}
         stored_seconds: float | None = None
         while (count := await items.count_documents(query)) < groups:
@@ -201,15 +198,14 @@ class Secmonkey:
             stored_seconds = time.perf_counter() - started
         auditor_cpu = cpu_seconds(self.pid("auditor")) - cpu["auditor"]
         await client.close()
-        await connection.close()
         return {
-            "seconds": sweep_seconds,
+            "seconds": float(status["duration_seconds"]),
             "stored_seconds": stored_seconds,
             "stored": count,
-            "regions": len(completed),
+            "regions": len(regions),
             "groups": groups,
-            "incomplete": sum(not c.complete for c in completed),
-            "errors": sorted({c.error or "" for c in completed if not c.complete})[:3],
+            "incomplete": len(accounts) * self.regions - int(status["regions_complete"]),
+            "errors": sorted({r["error"] for r in regions if r.get("error")})[:3],
             "collector_cpu": collector_cpu,
             "auditor_cpu": auditor_cpu,
         }
@@ -222,7 +218,7 @@ class Secmonkey:
             results = []
             for stored in ("first", "unchanged"):
                 throttled = rig_stats(router)["throttled"]
-                result = await self.sweep(api, accounts, regions, stored)
+                result = await self.sweep(api, accounts, stored)
                 result["throttled"] = rig_stats(router)["throttled"] - throttled
                 results.append(result)
         return results[0], results[1]
@@ -370,7 +366,9 @@ def main() -> None:
     accounts: list[str] = state["accounts"]
     secmonkey: Secmonkey | None = None
     try:
-        secmonkey = Secmonkey(router, accounts_file, WORK / "logs", args.store_timeout)
+        secmonkey = Secmonkey(
+            router, accounts_file, WORK / "logs", args.regions, args.store_timeout
+        )
         full, again = asyncio.run(secmonkey.two_sweeps(router, accounts, args.regions))
         print(
             f"secmonkey full sweep: {full['seconds']:.1f}s to the last SweepCompleted "
