@@ -337,6 +337,12 @@ def main() -> None:
     )
     parser.add_argument("--keep-rig", action="store_true", help="leave the rig running")
     parser.add_argument(
+        "--private",
+        action="store_true",
+        help="a RabbitMQ node and a mongo-compat server of this run's own (as make chaos "
+        "does), not the machine's shared ones",
+    )
+    parser.add_argument(
         "--store-timeout",
         type=float,
         default=3600,
@@ -346,6 +352,33 @@ def main() -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     WORK.mkdir(parents=True, exist_ok=True)
     os.environ.update(AWS_ENV)
+    infra = Processes(WORK / "infra-logs")
+    try:
+        if args.private:
+            private_servers(infra)
+        measure(args)
+    finally:
+        infra.stop_all()
+
+
+def private_servers(infra: Processes) -> None:
+    """A RabbitMQ node and a mongo-compat server of this run (bench/chaos/infra.py)."""
+    global AMQP_URL, MONGO_URL
+    import tempfile
+
+    from bench.chaos.infra import Mongo, Rabbit
+
+    state = Path(tempfile.mkdtemp(prefix="secmonkey-bench-scale-"))
+    rabbit = Rabbit(infra, state, uuid.uuid4().hex[:6])
+    rabbit.start()
+    rabbit.ensure_vhost()
+    mongo = Mongo(infra, state)
+    mongo.start()
+    AMQP_URL, MONGO_URL = rabbit.url, mongo.url
+    print(f"private RabbitMQ node {rabbit.node} and mongo-compat on port {mongo.port}")
+
+
+def measure(args: argparse.Namespace) -> None:
 
     config = rig.RigConfig(
         shards=args.shards,
