@@ -108,7 +108,9 @@ class AwsClients:
             config=self.config,
             **keys,
         )
-        if self.settings.aws_pace_rate > 0:
+        if self.settings.aws_pace_rate > 0 and creds is not None:
+            # The monitored accounts' quotas are the customer's; the hub's own calls
+            # (AssumeRole for every account) are not held to their ceiling.
             self.pacer.attach(client, owner, region, service)
         return client
 
