@@ -4,7 +4,8 @@ The hub's own credentials come from boto3's normal chain (environment, profile, 
 or pod role). Each monitored account's temporary credentials are cached and assumed again
 `credentials_refresh_margin_seconds` before they expire, so a long sweep never runs on
 credentials about to lapse. Everything here is called from worker threads: boto3 clients
-are thread-safe, sessions are not, so clients are created under a lock and reused.
+are thread-safe, sessions are not, so clients are created one at a time (`_create`) and
+reused; a thread that finds its client made never waits behind another's creation.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class AwsClients:
         share_client_classes()  # a client per account-region-service, one class per service
         self._session = session or boto3.session.Session()
         self._lock = threading.Lock()
+        self._create = threading.Lock()  # the session makes one client at a time
         self._assume_locks: dict[str, threading.Lock] = {}
         self._credentials: dict[str, TemporaryCredentials] = {}
         # (account or "hub", service, region) -> (access key ID it was made with, client):
@@ -117,11 +119,24 @@ class AwsClients:
     def hub_client(self, service: str, region: str | None = None) -> Any:
         """A client with the hub's own credentials."""
         region = region or self.settings.aws_region
-        key = ("hub", service, region)
-        with self._lock:
+        return self._cached(("hub", service, region), "", None)
+
+    def _cached(
+        self, key: tuple[str, str, str], access_key: str, creds: TemporaryCredentials | None
+    ) -> Any:
+        """The client of `key` (owner, service, region) made with `access_key`, made once.
+        The lookup takes no lock (a dict read is atomic in CPython) and is never a scan, so
+        its cost does not grow with the estate; a creation replaces the
+        account-region-service's client of older credentials."""
+        cached = self._clients.get(key)
+        if cached is not None and cached[0] == access_key:
+            return cached[1]
+        with self._create:
             cached = self._clients.get(key)
-            if cached is None:
-                cached = self._clients[key] = ("", self._new_client("hub", service, region, None))
+            if cached is None or cached[0] != access_key:
+                cached = (access_key, self._new_client(key[0], key[1], key[2], creds))
+                with self._lock:
+                    self._clients[key] = cached
             return cached[1]
 
     def hub_account_id(self) -> str:
@@ -184,14 +199,7 @@ class AwsClients:
         creds = self.credentials(account)
         if creds is None:
             return self.hub_client(service, region)
-        key = (account.id, service, region)
-        with self._lock:
-            cached = self._clients.get(key)
-            if cached is None or cached[0] != creds.access_key_id:
-                # A lookup, not a scan: the cost of a client never grows with the estate.
-                client = self._new_client(account.id, service, region, creds)
-                cached = self._clients[key] = (creds.access_key_id, client)
-            return cached[1]
+        return self._cached((account.id, service, region), creds.access_key_id, creds)
 
     def forget(self, account_id: str) -> None:
         """Drop cached credentials and clients of an account (after it was refused, say)."""
