@@ -11,7 +11,7 @@ from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common import issue_counters, justifications
 from secmonkey.common.documents import Justification
 from secmonkey.common.storage import Database, Store
-from tests.integration.auditor.kit import ACCOUNT, REGION, batch, ingress, key, snap
+from tests.integration.auditor.kit import ACCOUNT, REGION, batch, completed, ingress, key, snap
 
 
 async def test_the_summary_counts_open_issues_and_follows_a_justification(db: Database) -> None:
@@ -32,6 +32,15 @@ async def test_the_summary_counts_open_issues_and_follows_a_justification(db: Da
     assert summary["groups_with_open"] >= 1
     assert summary["groups_by_severity"].get(item["max_severity"], 0) >= 1
     before = summary["open_issues"]
+    # What reports count by rule and severity: every open issue, once.
+    open_issues = [d async for d in db.issues.find({"status": "open"})]
+    counted: dict[tuple[str, str], int] = {}
+    for issue in open_issues:
+        place = (issue["rule_id"], issue["severity"])
+        counted[place] = counted.get(place, 0) + 1
+    assert {(r["rule_id"], r["severity"]): r["n"] for r in summary["rules"]} == counted
+    assert sum(n for *_, n in await issue_counters.summary_rows(db)) == before
+    assert await issue_counters.summary_rows(db, "999999999999") == []
 
     # The API justifies every open issue of sg-open: it marks, it does not write the summary.
     justification = Justification(by="alice", reason="bastion", at=datetime.now(UTC))
@@ -59,3 +68,24 @@ async def test_the_summary_counts_open_issues_and_follows_a_justification(db: Da
         "groups_with_open": 0,
         "groups_by_severity": {},
     }
+
+
+async def test_a_sweep_makes_the_summary_of_a_quiet_place_or_of_an_older_shape(
+    db: Database,
+) -> None:
+    """An account-region summarised before the per-rule counts (or never) gets its summary
+    at its next sweep, even when nothing changed."""
+    auditor = Auditor(db, RulesConfig())
+    await auditor.handle(batch(0, snap("sg-open", ingress(22, "0.0.0.0/0"))))
+    await auditor.handle(completed(1, ["sg-open"]))
+    place = {"_id": f"{ACCOUNT}:{REGION}"}
+    await db[issue_counters.SUMMARIES].update_one(place, {"$unset": {"rules": ""}})
+    assert not await issue_counters.summary_is_current(db, ACCOUNT, REGION)
+
+    assert await auditor.handle(batch(2, snap("sg-open", ingress(22, "0.0.0.0/0")))) == []
+    assert not await issue_counters.summary_is_current(db, ACCOUNT, REGION)  # unchanged batch
+    assert await auditor.handle(completed(3, ["sg-open"], sweep="sweep-2")) == []
+    assert await issue_counters.summary_is_current(db, ACCOUNT, REGION)
+    rows = await issue_counters.summary_rows(db)
+    expected = {(ACCOUNT, d["rule_id"]) async for d in db.issues.find({"status": "open"})}
+    assert expected and {(a, rule) for a, rule, _, _ in rows} == expected

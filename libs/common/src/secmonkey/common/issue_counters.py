@@ -91,14 +91,35 @@ def summary_of(items: Iterable[Document]) -> dict[str, Any]:
     }
 
 
+async def rule_rows(db: Database, account_id: str, region: str) -> list[dict[str, Any]]:
+    """The account-region's open issues counted per (rule, severity): what reports count by
+    rule, account and severity, and filter by minimum severity."""
+    pipeline = [
+        {"$match": {"account_id": account_id, "region": region, "status": "open"}},
+        {"$group": {"_id": {"r": "$rule_id", "s": "$severity"}, "n": {"$sum": 1}}},
+    ]
+    rows = [
+        {"rule_id": str(doc["_id"]["r"]), "severity": str(doc["_id"]["s"]), "n": int(doc["n"])}
+        async for doc in await db.issues.aggregate(pipeline)
+    ]
+    return sorted(rows, key=lambda r: (r["rule_id"], r["severity"]))
+
+
 async def summarise(db: Database, account_id: str, region: str) -> dict[str, Any]:
     """Recompute and store the summary of one account-region (its partition's holder only)."""
     query = {"account_id": account_id, "region": region, "state": "active"}
     items = await db.items.find(query, {"open_issues": 1, "max_severity": 1}).to_list(None)
-    summary = summary_of(items)
+    summary = summary_of(items) | {"rules": await rule_rows(db, account_id, region)}
     doc = {"account_id": account_id, "region": region, **summary, "at": utcnow()}
     await db[SUMMARIES].replace_one({"_id": f"{account_id}:{region}"}, doc, upsert=True)
     return summary
+
+
+async def summary_is_current(db: Database, account_id: str, region: str) -> bool:
+    """Whether the account-region has a summary of the current shape (one made before the
+    per-rule counts, or none at all, is recomputed at the account-region's next sweep)."""
+    doc = await db[SUMMARIES].find_one({"_id": f"{account_id}:{region}"}, {"rules": 1})
+    return doc is not None and "rules" in doc
 
 
 async def mark_summary(db: Database, key: str) -> None:
@@ -133,3 +154,16 @@ async def summary_totals(db: Database, account_ids: list[str] | None = None) -> 
                 totals["groups_by_severity"].get(severity, 0) + n
             )
     return totals
+
+
+async def summary_rows(
+    db: Database, account_id: str | None = None
+) -> list[tuple[str, str, str, int]]:
+    """Every (account, rule, severity, open issues) of the summaries, of one account or all:
+    what a report's counts sum, read from one document per account-region."""
+    query: dict[str, Any] = {} if account_id is None else {"account_id": account_id}
+    rows: list[tuple[str, str, str, int]] = []
+    async for doc in db[SUMMARIES].find(query, {"account_id": 1, "rules": 1}):
+        for row in doc.get("rules") or []:
+            rows.append((str(doc["account_id"]), row["rule_id"], row["severity"], int(row["n"])))
+    return rows

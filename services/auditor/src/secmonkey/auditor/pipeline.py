@@ -126,7 +126,12 @@ class Auditor:
                 events = await self.apply_sweep(message)
             else:  # pragma: no cover - the parser only yields these two
                 raise InvalidInput(f"unexpected message {type(message).__name__}")
-            if events:  # something changed: the account-region's summary follows
+            if events or (
+                isinstance(message, SweepCompleted)
+                and not await issue_counters.summary_is_current(
+                    self.db, message.account_id, message.region
+                )
+            ):  # something changed (or no summary of today's shape yet): it follows
                 await issue_counters.summarise(self.db, message.account_id, message.region)
         await self.outbox.publish(events)
         return events

@@ -1,7 +1,7 @@
 """The audit report: open issues, most severe first, with counts per account and per rule.
 
-Counts come from `$group`/`$sum` aggregations (inside the MongoDB subset FerretDB
-serves); the listed issues from one find on the `(status, severity_rank)` index.
+Counts come from the auditor's per-account-region summaries (`issue_counters`), summed
+when read; the listed issues from one find on the `(status, severity_rank)` index.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from secmonkey.api.queries.exposure import exposure_query, find_exposure
 from secmonkey.api.schemas.issues import CountRow, IssueView, Report
+from secmonkey.common import issue_counters
 from secmonkey.common.documents import Issue
 from secmonkey.common.severity import SEVERITY_RANK, Severity
 from secmonkey.common.storage import Database, filters
@@ -44,24 +45,31 @@ def report_filter(account_id: str | None, min_severity: Severity | None) -> dict
     return query | filters.equals(account_id=account_id or None)
 
 
-async def _counts(db: Database, query: dict[str, Any], field: str) -> list[CountRow]:
-    pipeline = [
-        {"$match": query},
-        {"$group": {"_id": {"k": f"${field}", "s": "$severity"}, "n": {"$sum": 1}}},
-    ]
-    rows: dict[str, CountRow] = {}
-    async for doc in await db.issues.aggregate(pipeline):
-        name = str(doc["_id"]["k"])
-        row = rows.setdefault(name, CountRow(name=name))
-        severity = str(doc["_id"]["s"])
-        if severity in SEVERITIES:
-            setattr(row, severity, getattr(row, severity) + int(doc["n"]))
-        row.total += int(doc["n"])
-    return sorted(rows.values(), key=lambda r: (-r.critical, -r.high, -r.total, r.name))
+async def report_counts(
+    db: Database, account_id: str | None, min_severity: Severity | None
+) -> tuple[list[CountRow], list[CountRow]]:
+    """Open issues per account and per rule, by severity: the auditor's summaries (one
+    document per account-region, `issue_counters`) summed, never a scan of the issues."""
+    floor = SEVERITY_RANK[min_severity.value] if min_severity is not None else None
+    tables: tuple[dict[str, CountRow], dict[str, CountRow]] = ({}, {})
+    for account, rule_id, severity, n in await issue_counters.summary_rows(db, account_id):
+        if floor is not None and SEVERITY_RANK.get(severity, -1) < floor:
+            continue
+        for table, name in zip(tables, (account, rule_id), strict=True):
+            row = table.setdefault(name, CountRow(name=name))
+            if severity in SEVERITIES:
+                setattr(row, severity, getattr(row, severity) + n)
+            row.total += n
+    by_account, by_rule = (
+        sorted(t.values(), key=lambda r: (-r.critical, -r.high, -r.total, r.name)) for t in tables
+    )
+    return by_account, by_rule
 
 
-def open_issues(db: Database, query: dict[str, Any], limit: int | None) -> Any:
-    cursor = db.issues.find(query).sort([("severity_rank", -1), ("_id", 1)])
+def open_issues(
+    db: Database, query: dict[str, Any], limit: int | None, fields: dict[str, int] | None = None
+) -> Any:
+    cursor = db.issues.find(query, fields).sort([("severity_rank", -1), ("_id", 1)])
     return cursor.limit(limit) if limit else cursor
 
 
@@ -69,8 +77,7 @@ async def build_report(
     db: Database, account_id: str | None, min_severity: Severity | None, limit: int
 ) -> Report:
     query = report_filter(account_id, min_severity)
-    by_account = await _counts(db, query, "account_id")
-    by_rule = await _counts(db, query, "rule_id")
+    by_account, by_rule = await report_counts(db, account_id, min_severity)
     by_severity = {s: sum(getattr(r, s) for r in by_account) for s in SEVERITIES}
     total = sum(r.total for r in by_account)
     issues = [
