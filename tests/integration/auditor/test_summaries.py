@@ -39,8 +39,17 @@ async def test_the_summary_counts_open_issues_and_follows_a_justification(db: Da
         place = (issue["rule_id"], issue["severity"])
         counted[place] = counted.get(place, 0) + 1
     assert {(r["rule_id"], r["severity"]): r["n"] for r in summary["rules"]} == counted
-    assert sum(n for *_, n in await issue_counters.summary_rows(db)) == before
-    assert await issue_counters.summary_rows(db, "999999999999") == []
+    summaries = await issue_counters.read_summaries(db)
+    assert sum(n for *_, n in issue_counters.summary_rows(summaries)) == before
+    assert await issue_counters.read_summaries(db, "999999999999") == []
+    # ... and the most severe open issues, in a report's order (what a dashboard lists).
+    ranked = sorted(open_issues, key=lambda d: (-d["severity_rank"], d["_id"]))
+    top = issue_counters.summary_top(summaries, -1, issue_counters.TOP)
+    assert [d["_id"] for d in top] == [d["_id"] for d in ranked[: issue_counters.TOP]]
+    highest = ranked[0]["severity_rank"]
+    assert all(
+        d["severity_rank"] == highest for d in issue_counters.summary_top(summaries, highest, 3)
+    )
 
     # The API justifies every open issue of sg-open: it marks, it does not write the summary.
     justification = Justification(by="alice", reason="bastion", at=datetime.now(UTC))
@@ -79,13 +88,13 @@ async def test_a_sweep_makes_the_summary_of_a_quiet_place_or_of_an_older_shape(
     await auditor.handle(batch(0, snap("sg-open", ingress(22, "0.0.0.0/0"))))
     await auditor.handle(completed(1, ["sg-open"]))
     place = {"_id": f"{ACCOUNT}:{REGION}"}
-    await db[issue_counters.SUMMARIES].update_one(place, {"$unset": {"rules": ""}})
+    await db[issue_counters.SUMMARIES].update_one(place, {"$unset": {"rules": "", "shape": ""}})
     assert not await issue_counters.summary_is_current(db, ACCOUNT, REGION)
 
     assert await auditor.handle(batch(2, snap("sg-open", ingress(22, "0.0.0.0/0")))) == []
     assert not await issue_counters.summary_is_current(db, ACCOUNT, REGION)  # unchanged batch
     assert await auditor.handle(completed(3, ["sg-open"], sweep="sweep-2")) == []
     assert await issue_counters.summary_is_current(db, ACCOUNT, REGION)
-    rows = await issue_counters.summary_rows(db)
+    rows = issue_counters.summary_rows(await issue_counters.read_summaries(db))
     expected = {(ACCOUNT, d["rule_id"]) async for d in db.issues.find({"status": "open"})}
     assert expected and {(a, rule) for a, rule, _, _ in rows} == expected

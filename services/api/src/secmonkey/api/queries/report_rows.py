@@ -18,29 +18,31 @@ FIELDS = {name: 1 for name in IssueView.model_fields if name != "id"}
 _views = TypeAdapter(list[IssueView])
 
 
-async def _docs(db: Database, query: dict[str, Any], limit: int | None) -> AsyncIterator[list[Any]]:
-    batch: list[Any] = []
-    async for doc in open_issues(db, query, limit, FIELDS).batch_size(BATCH):
-        doc["id"] = doc.pop("_id")
-        batch.append(doc)
-        if len(batch) >= BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def as_views(docs: list[dict[str, Any]]) -> list[IssueView]:
+    """Stored issues (`_id`, the fields an `IssueView` has and maybe more) as views."""
+    return _views.validate_python([{**doc, "id": doc["_id"]} for doc in docs])
+
+
+def views_json(views: list[IssueView]) -> bytes:
+    """Views as JSON objects separated by commas (the list without its brackets)."""
+    return _views.dump_json(views)[1:-1]
+
+
+async def few_issues(docs: list[dict[str, Any]]) -> AsyncIterator[list[IssueView]]:
+    """Issues already read (a dashboard's few, from the summaries), as one batch."""
+    if docs:
+        yield as_views(docs)
 
 
 async def issue_batches(
     db: Database, query: dict[str, Any], limit: int | None
 ) -> AsyncIterator[list[IssueView]]:
     """The listed issues, most severe first, a batch at a time."""
-    async for docs in _docs(db, query, limit):
-        yield _views.validate_python(docs)
-
-
-async def issues_json(
-    db: Database, query: dict[str, Any], limit: int | None
-) -> AsyncIterator[bytes]:
-    """The listed issues as JSON, a batch per chunk: `{…},{…}` (without the brackets)."""
-    async for docs in _docs(db, query, limit):
-        yield _views.dump_json(_views.validate_python(docs))[1:-1]
+    batch: list[dict[str, Any]] = []
+    async for doc in open_issues(db, query, limit, FIELDS).batch_size(BATCH):
+        batch.append(doc)
+        if len(batch) >= BATCH:
+            yield as_views(batch)
+            batch = []
+    if batch:
+        yield as_views(batch)

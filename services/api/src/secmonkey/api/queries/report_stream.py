@@ -23,7 +23,7 @@ from secmonkey.api.queries.report import (
     report_counts,
     report_filter,
 )
-from secmonkey.api.queries.report_rows import issue_batches, issues_json
+from secmonkey.api.queries.report_rows import few_issues, issue_batches, views_json
 from secmonkey.api.schemas.issues import CountRow, IssueView
 from secmonkey.common.severity import Severity
 from secmonkey.common.storage import Database
@@ -56,26 +56,30 @@ async def report_head(
     db: Database, account_id: str | None, min_severity: Severity | None, limit: int
 ) -> ReportHead:
     query = report_filter(account_id, min_severity)
-    by_account, by_rule = await report_counts(db, account_id, min_severity)
-    total = sum(r.total for r in by_account)
+    counts = await report_counts(db, account_id, min_severity, limit)
     exposed = await db.exposures.count_documents(exposure_query(account_id=account_id))
     shown = await find_exposure(db, account_id=account_id, limit=min(limit, EXPOSURE_SHOWN))
+    batches = few_issues(counts.top) if counts.top is not None else issue_batches(db, query, limit)
 
     async def issues() -> AsyncIterator[IssueView]:
-        async for batch in issue_batches(db, query, limit):
+        async for batch in batches:
             for issue in batch:
                 yield issue
 
+    async def issues_json() -> AsyncIterator[bytes]:
+        async for batch in batches:
+            yield views_json(batch)
+
     return ReportHead(
         generated_at=datetime.now(UTC),
-        open_issues=total,
-        by_severity={s: sum(getattr(r, s) for r in by_account) for s in SEVERITIES},
-        by_account=by_account,
-        by_rule=by_rule,
-        truncated=total > limit,
-        listed=min(total, limit),
+        open_issues=counts.total,
+        by_severity=counts.by_severity,
+        by_account=counts.by_account,
+        by_rule=counts.by_rule,
+        truncated=counts.total > limit,
+        listed=min(counts.total, limit),
         issues=issues(),
-        issues_json=issues_json(db, query, limit),
+        issues_json=issues_json(),
         exposed_endpoints=exposed,
         exposure=list(shown.items),
     )
