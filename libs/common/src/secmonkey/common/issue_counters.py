@@ -93,7 +93,7 @@ def summary_of(items: Iterable[Document]) -> dict[str, Any]:
     }
 
 
-SHAPE = 2  # summaries of another shape (or none) are recomputed at the place's next sweep
+SHAPE = 2  # the documents' shape (every sweep's end recomputes its account-region's)
 TOP = 8  # the most severe open issues each summary keeps: what a dashboard lists
 _NOT_KEPT = ("transition", "lapsed_justification")
 
@@ -126,13 +126,6 @@ async def summarise(db: Database, account_id: str, region: str) -> dict[str, Any
         {"_id": f"{account_id}:{region}"}, doc | {"at": utcnow()}, upsert=True
     )
     return summary
-
-
-async def summary_is_current(db: Database, account_id: str, region: str) -> bool:
-    """Whether the account-region has a summary of the current shape (one made before the
-    per-rule counts, or none at all, is recomputed at the account-region's next sweep)."""
-    doc = await db[SUMMARIES].find_one({"_id": f"{account_id}:{region}"}, {"shape": 1})
-    return doc is not None and doc.get("shape") == SHAPE
 
 
 async def mark_summary(db: Database, key: str) -> None:
