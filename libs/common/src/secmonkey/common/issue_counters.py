@@ -120,12 +120,25 @@ async def summarise(db: Database, account_id: str, region: str) -> dict[str, Any
     items = await db.items.find(query, {"open_issues": 1, "max_severity": 1}).to_list(None)
     place = {"account_id": account_id, "region": region, "status": "open"}
     issues = await db.issues.find(place).to_list(None)
-    summary = summary_of(items) | {"rules": rules_of(issues), "top": most_severe(issues)}
-    doc = {"account_id": account_id, "region": region, **summary, "shape": SHAPE}
-    await db[SUMMARIES].replace_one(
-        {"_id": f"{account_id}:{region}"}, doc | {"at": utcnow()}, upsert=True
-    )
-    return summary
+    doc = summary_doc(account_id, region, items, issues)
+    await db[SUMMARIES].replace_one({"_id": doc["_id"]}, doc, upsert=True)
+    return doc
+
+
+def summary_doc(
+    account_id: str, region: str, items: list[Document], issues: list[Document]
+) -> dict[str, Any]:
+    """The summary document of an account-region from its active items and open issues."""
+    return {
+        "_id": f"{account_id}:{region}",
+        "account_id": account_id,
+        "region": region,
+        **summary_of(items),
+        "rules": rules_of(issues),
+        "top": most_severe(issues),
+        "shape": SHAPE,
+        "at": utcnow(),
+    }
 
 
 async def mark_summary(db: Database, key: str) -> None:
