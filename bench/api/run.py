@@ -673,10 +673,13 @@ def at_scale(http: httpx.Client, url: str, args: argparse.Namespace) -> dict[str
     summary = scale.Simple("report summary (limit=1)", scale.SUMMARY_GOAL_MS).run(
         http, "/api/v1/report", {"format": "json", "limit": "1"}, samples, budget
     )
-    with scale.console_client(url, ADMIN_KEY, args.timeout) as console:
+    console = scale.console_client(url, ADMIN_KEY, args.timeout)
+    try:
         dashboard = scale.Simple("console dashboard", scale.DASHBOARD_GOAL_MS).run(
             console, "/console/", {}, samples, budget
         )
+    finally:
+        console.close()
     full = scale.Stream().run(http, max(3, args.full_samples), budget)
     print()
     print(f"{'figure (issue #18)':34s} {'measured':>14s}  goal")
