@@ -96,3 +96,56 @@ async def test_three_replicas_share_the_partitions_and_two_take_over_a_dead_ones
                 await task
         for replica in replicas[1:]:
             await replica.stop()
+
+
+class _SlowWrites:
+    """The real `auditor_leases` collection, each renewal write answered `delay` late (as
+    FerretDB's are under load): the write itself goes to the database unchanged."""
+
+    def __init__(self, collection: object, delay: float) -> None:
+        self._collection = collection
+        self.delay = delay
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._collection, name)
+
+    async def update_one(self, *args: object, **kwargs: object) -> object:
+        await asyncio.sleep(self.delay)
+        return await self._collection.update_one(*args, **kwargs)  # type: ignore[attr-defined]
+
+
+async def test_a_slow_renewal_keeps_the_partitions(
+    db: Database, rabbit: AbstractRobustConnection, unique: str
+) -> None:
+    """Renewal writes that take 35% of the term (longer than the renewal period): the
+    replica renews on its fixed cadence and never lets a partition go."""
+    term = 4.0
+    replica = _claims(db, rabbit, "slow", unique)
+    replica.lease_seconds = term
+    for lease in replica.leases.values():
+        lease.seconds = term
+    run = asyncio.create_task(replica.run())
+    try:
+        for _ in range(300):
+            if len(replica.held) == PARTITIONS:
+                break
+            await asyncio.sleep(0.1)
+        assert replica.held == set(range(PARTITIONS))
+        for lease in replica.leases.values():
+            lease.leases = _SlowWrites(lease.leases, 0.35 * term)  # type: ignore[assignment]
+        consumers = dict(replica.consuming)
+        lapses = 0
+        for _ in range(int(4 * term / 0.1)):  # four terms
+            lapses += len(set(range(PARTITIONS)) - replica.held)
+            await asyncio.sleep(0.1)
+        assert replica.consuming == consumers  # no partition stopped and started again
+        assert lapses == 0
+        generations = {
+            d["lease"]: d["generation"]
+            for d in await db["auditor_leases"].find({"holder": "slow"}).to_list(None)
+        }
+        assert set(generations.values()) == {1}, generations  # never taken again
+    finally:
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run

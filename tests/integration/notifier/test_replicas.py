@@ -195,3 +195,39 @@ async def test_a_message_whose_channel_closed_counts_as_redelivered(rabbit: Any)
     assert not channel_gone(message)
     await channel.close()
     assert channel_gone(message)
+
+
+async def test_a_handler_cancelled_during_its_outbox_insert_records_its_send(
+    start_notifier: Any, http_receiver: HttpReceiver
+) -> None:
+    """A broker node lost: aiormq cancels the handlers of the closed channel, one of them
+    with its alert sent and its outbox insert (slow, as FerretDB's under load) under way.
+    The insert still goes in and the send is recorded, so the redelivered event, and the
+    outbox entry when it comes due, send nothing again."""
+    sub = subscription(Channel(type="generic", url=f"{http_receiver.url}/h", secret="k"))
+    event = make_event()
+    async with start_notifier([sub]) as h:
+        store = h.notifier.store
+        insert_new = store.insert_new
+
+        async def slow_insert(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(1.0)
+            return await insert_new(*args, **kwargs)
+
+        store.insert_new = slow_insert
+        handler = asyncio.create_task(h.notifier.process(event))
+        assert await until(lambda: http_receiver.received)  # sent beside the insert
+        handler.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await handler
+        store.insert_new = insert_new
+        assert await until(h.deliveries)  # the send's outcome is recorded
+        assert await until(lambda: _outbox_empty(h.db))
+        [record] = await h.deliveries()
+        assert record["status"] == "delivered" and record["attempt_count"] == 1
+        await h.notifier.process(event, redelivered=True)  # the broker's redelivery
+        other = make_event()
+        await h.publish(other)
+        assert await until(lambda: len(http_receiver.received) >= 2)
+        await asyncio.sleep(0.5)
+    assert [r.json()["id"] for r in http_receiver.received] == [event.event_id, other.event_id]

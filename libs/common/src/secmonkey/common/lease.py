@@ -120,6 +120,13 @@ class Lease:
         if done.matched_count != 1:
             self._step_down()
             return False
+        if time.monotonic() >= self._valid_until:
+            # The answer came after our previous term ended on our clock: another replica
+            # may have started the next generation meanwhile. Ours only if it has not.
+            latest = await self.current()
+            if latest is None or latest["generation"] != self._generation:
+                self._step_down()
+                return False
         self._valid_until = asked + self.seconds
         return True
 

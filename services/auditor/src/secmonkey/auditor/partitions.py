@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import zlib
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 LEASES = "auditor_leases"
 MEMBERS = "auditor_members"
 HANDOVERS_PER_ROUND = 2
+RENEWALS_PER_TERM = 5
 BROKER_STEP = 30.0  # seconds a consumer's start or stop may take (renewals do not wait)
 LEGACY_LEASE = "partition:legacy"
 LEGACY = -1  # the single queue of a release before partitions, drained then deleted
@@ -55,7 +57,7 @@ class PartitionClaims:
         start_consumer: Callable[[amqp.QueueSpec, Callable[[], bool]], amqp.Consumer],
         *,
         holder: str,
-        lease_seconds: float = 9.0,
+        lease_seconds: float = 20.0,
         legacy: amqp.QueueSpec | None = None,
         consumers: list[amqp.Consumer] | None = None,
     ) -> None:
@@ -73,6 +75,7 @@ class PartitionClaims:
             self.specs[LEGACY] = legacy
             self.leases[LEGACY] = Lease(db, LEGACY_LEASE, holder, lease_seconds, LEASES)
         self.consuming: dict[int, amqp.Consumer] = {}
+        self._renewing: dict[int, asyncio.Task[None]] = {}
         self.consumers = consumers if consumers is not None else []
         # Partitions tried first by this replica: spread so replicas do not all race for 0.
         self._order = sorted(self.specs, key=lambda p: zlib.crc32(f"{holder}:{p}".encode()))
@@ -91,11 +94,13 @@ class PartitionClaims:
         return self.holds_key(f"aws:{account_id}:{region}:-")
 
     async def run(self) -> None:
-        """Renew what we hold, and claim and hand over partitions, every third of a lease
-        term, until cancelled. Renewals have a loop of their own: a broker that is slow
-        to answer (a node lost, the connection moving on) never delays them."""
+        """Claim and hand over partitions every third of a lease term, until cancelled.
+        Renewals have a loop of their own, on a fixed cadence (`RENEWALS_PER_TERM` a term),
+        so neither a broker that is slow to answer nor a slow renewal delays the next."""
         period = self.lease_seconds / 3
-        renewals = asyncio.create_task(self._renewals(period), name="partition renewals")
+        renewals = asyncio.create_task(
+            self._renewals(self.lease_seconds / RENEWALS_PER_TERM), name="partition renewals"
+        )
         try:
             while True:
                 try:
@@ -109,30 +114,49 @@ class PartitionClaims:
             renewals.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewals
+            for task in list(self._renewing.values()):
+                task.cancel()
             await self.stop()
 
     async def _renewals(self, period: float) -> None:
+        """Start a renewal of each consumed partition every `period`, without waiting for
+        the last one to answer (one in flight per partition at most): a write that takes
+        longer than `period` delays the next by its own excess only, so a lease survives
+        writes of up to half a term (the sequential renew-then-sleep lost it past a third)."""
         while True:
-            await self.renew()
+            self.renew_in_background()
             await asyncio.sleep(period)
 
+    def renew_in_background(self) -> None:
+        """Start a renewal of every consumed partition that has none in flight."""
+        for p in list(self.consuming):
+            if p not in self._renewing:
+                task = asyncio.create_task(self._renew_one(p), name=f"renew partition {p}")
+                self._renewing[p] = task
+                task.add_done_callback(functools.partial(self._renewed, p))
+
+    def _renewed(self, p: int, _: asyncio.Task[None]) -> None:
+        self._renewing.pop(p, None)
+
+    async def _renew_one(self, p: int) -> None:
+        try:
+            await self.leases[p].renew()
+        except Exception as exc:  # the database away: our clock ends the term
+            log.warning("renewing partition %s: %s", p, exc)
+
     async def renew(self) -> None:
-        """Renew the lease of every partition consumed, together (one write each); a lost
-        one is stopped by `tick`."""
-
-        async def one(p: int) -> None:
-            try:
-                await self.leases[p].renew()
-            except Exception as exc:  # the database away: our clock ends the term
-                log.warning("renewing partition %s: %s", p, exc)
-
-        await asyncio.gather(*(one(p) for p in list(self.consuming)))
+        """Renew the lease of every partition consumed, together (one write each), and wait
+        for the answers; a lost one is stopped by `tick`."""
+        await asyncio.gather(*(self._renew_one(p) for p in list(self.consuming)))
 
     async def tick(self) -> None:
         target = await self._target()
         for p, consumer in list(self.consuming.items()):
-            if not self.leases[p].held:
-                await self._stop(p, release=False)  # lost (or not renewed in time)
+            if not self.leases[p].held and p not in self._renewing:
+                # Lost, or not renewed in time. While a renewal is still in flight the
+                # consumer stays (its gate refuses messages meanwhile): it stops only if
+                # the renewal fails.
+                await self._stop(p, release=False)
             elif consumer.refused:  # messages left unacknowledged: restart to get them back
                 await self._stop(p, release=False)
         numbered = [p for p in self.consuming if p != LEGACY]

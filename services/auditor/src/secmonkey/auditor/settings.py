@@ -76,10 +76,11 @@ class Settings(CommonSettings):
         ),
     )
     auditor_lease_seconds: float = Field(
-        default=9.0,
+        default=20.0,
         gt=0,
         description=(
             "term of a partition lease: a stopped replica's partitions are taken over "
-            "within about this long (renewed every third of it)"
+            "within about this long (renewed every fifth of it; a renewal write may take "
+            "up to half of it before the replica lets its partitions go)"
         ),
     )

@@ -19,7 +19,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import ChannelInvalidStateError
 
 from secmonkey.common import amqp
-from secmonkey.common.delivery_schedule import new_delivery
+from secmonkey.common.delivery_schedule import Delivery, new_delivery
 from secmonkey.common.messages import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
@@ -202,16 +202,26 @@ class Notifier:
         queued = {d.id: loop.create_future() for d in deliveries}
         for delivery in deliveries:
             await self.attempts.submit(delivery, queued=queued[delivery.id])
+        # The insert runs to its end even if this handler is cancelled (the broker node
+        # lost: aiormq cancels the handlers of a closed channel), and the sends beside it
+        # learn its real outcome: an insert that landed with its answer unread left an
+        # entry whose send, unrecorded, went out again when the entry came due.
+        insert = asyncio.ensure_future(self.store.insert_new(deliveries))
+        insert.add_done_callback(lambda done: _settle_queued(done, queued))
         try:
-            fresh = {d.id for d in await self.store.insert_new(deliveries)}
+            await asyncio.shield(insert)
         except BaseException:
             if len(self._unqueued) > 10_000:
                 self._unqueued.clear()
             self._unqueued.add(event.event_id)  # its retry queues before it sends
-            for future in queued.values():
-                if not future.done():
-                    future.set_result(False)
             raise
-        for delivery_id, future in queued.items():
-            if not future.done():
-                future.set_result(delivery_id in fresh)
+
+
+def _settle_queued(
+    insert: asyncio.Future[list[Delivery]], queued: dict[str, asyncio.Future[bool]]
+) -> None:
+    """Tell each send started beside the outbox insert whether its entry went in."""
+    fresh = set() if insert.cancelled() or insert.exception() else {d.id for d in insert.result()}
+    for delivery_id, future in queued.items():
+        if not future.done():
+            future.set_result(delivery_id in fresh)
