@@ -98,8 +98,9 @@ class PdfReport:
         pdf.multi_cell(0, 6, latin1(self.title + part), new_x="LMARGIN", new_y="NEXT")
         return pdf
 
-    def _current(self) -> FPDF:
-        if self._pdf is not None and self._rows >= self.rows_per_part:
+    def _current(self, row: bool = False) -> FPDF:
+        """The part being written; a row past its limit starts the next part."""
+        if row and self._pdf is not None and self._rows >= self.rows_per_part:
             self._close()
         if self._pdf is None:
             self._pdf = self._open()
@@ -128,7 +129,7 @@ class PdfReport:
             pdf.multi_cell(0, 3.2, latin1(line[:2000]), new_x="LMARGIN", new_y="NEXT")
 
     def row(self, kind: str, row: Any) -> None:
-        pdf = self._current()
+        pdf = self._current(row=True)
         pdf.set_font("Helvetica", "", 7)
         pdf.ln(1)
         for line in LINES[kind](row):
