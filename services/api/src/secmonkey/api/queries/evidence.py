@@ -21,8 +21,15 @@ async def period_of(
     doc = await db.scopes.find_one({"_id": scope})
     if doc is None:
         raise NotFound(f"no compliance scope {scope}")
-    until = aware(end) if end is not None else datetime.now(UTC)
-    since = aware(start) if start is not None else until - timedelta(days=DEFAULT_DAYS)
+    try:
+        until = aware(end).astimezone(UTC) if end is not None else datetime.now(UTC)
+        since = (
+            aware(start).astimezone(UTC)
+            if start is not None
+            else until - timedelta(days=DEFAULT_DAYS)
+        )
+    except OverflowError:
+        raise InvalidInput("from or to is out of range (give both, in UTC)") from None
     if since > until:
         raise InvalidInput("from is after to")
     return rows.Period(Scope.model_validate(doc), since, until)
