@@ -54,6 +54,7 @@ class System:
         self.accounts_file = self.state / "accounts.yaml"
         self.sink_files = {c: self.state / f"{c}.alerts" for c in CHANNELS}
         self.client: MongoClient[dict[str, object]] | None = None
+        self.counted_from = 0.0  # set once the subscriptions exist
 
     # --- starting -------------------------------------------------------------
     def start(self) -> None:
@@ -199,6 +200,9 @@ class System:
                 timeout=30,
             )
             answer.raise_for_status()
+        # Events from before both subscriptions existed (their own `admin.subscription.created`
+        # among them) match at most one of them: counting starts after.
+        self.counted_from = time.time()
 
     def restart(self, name: str) -> None:
         self.processes.start(name)
@@ -214,10 +218,12 @@ class System:
 
     # --- counting -------------------------------------------------------------
     def events(self) -> dict[str, float]:
-        """event id -> `at` (unix seconds) of every event the subscriptions match (all)."""
+        """event id -> `at` (unix seconds) of every event the subscriptions match (all events
+        since both subscriptions exist)."""
         assert self.client is not None
         docs = self.client[self.db_name]["events"].find({}, {"_id": 1, "at": 1})
-        return {str(d["_id"]): d["at"].timestamp() for d in docs}
+        at = {str(d["_id"]): d["at"].timestamp() for d in docs}
+        return {event_id: t for event_id, t in at.items() if t >= self.counted_from}
 
     def arrivals(self) -> dict[str, dict[str, list[Arrival]]]:
         """channel -> event id -> every arrival of that alert."""

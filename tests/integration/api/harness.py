@@ -20,6 +20,7 @@ from tests.support.estate import HISTORY
 from tests.support.servers import free_port, wait_for_port
 
 ADMIN_KEY = "smk_test-admin-key-for-the-api-tests-0001"
+STOP_SECONDS = 10.0
 
 
 def settings_for(mongo_url: str, amqp_url: str, db_name: str, **extra: Any) -> Settings:
@@ -122,7 +123,19 @@ class LiveServer:
         async def both() -> None:
             await asyncio.gather(self._server.serve(), self._ops.serve())
 
-        asyncio.run(both())
+        # Not `asyncio.run`: at its end it waits without a bound for every task left, and a
+        # task that swallows its cancellation (aiormq can) would keep this thread, and the
+        # server's reconnecting client, alive after the test.
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(both())
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                task.cancel()
+            if left:
+                loop.run_until_complete(asyncio.wait(left, timeout=STOP_SECONDS))
+        finally:
+            loop.close()
 
     def start(self) -> LiveServer:
         self._thread.start()
@@ -135,3 +148,7 @@ class LiveServer:
         self._server.should_exit = True
         self._ops.should_exit = True
         self._thread.join(timeout=30)
+        if self._thread.is_alive():  # a shutdown that hangs: stop harder, then say so
+            self._server.force_exit = self._ops.force_exit = True
+            self._thread.join(timeout=STOP_SECONDS * 2)
+        assert not self._thread.is_alive(), f"the API on port {self.port} did not stop"

@@ -14,6 +14,7 @@ import gc
 import logging
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 from aio_pika.abc import AbstractRobustConnection
 from prometheus_client import Gauge
@@ -23,6 +24,7 @@ from secmonkey.common import amqp, consumer_reports, sealed, storage
 from secmonkey.common.broker_state import is_blocked, is_connected
 from secmonkey.common.settings import CommonSettings
 from secmonkey.common.storage import Database, Document
+from secmonkey.common.tasks import TASK_STOP_SECONDS, stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,18 @@ RABBITMQ_CONNECTED = Gauge(
 RABBITMQ_CONNECTED.set_function(lambda: float(any(r.rabbit_connected() for r in list(_open))))
 RECONNECT_FIRST_DELAY = 0.5
 RECONNECT_MAX_DELAY = 30.0
-TASK_STOP_SECONDS = 5.0
+# A connection attempt opens a connection, declares (or checks) the whole topology and a
+# confirming channel: more work than one publish, so its deadline is at least this.
+CONNECT_ATTEMPT_MIN_SECONDS = 20.0
+
+
+def _close_late_connection(attempt: asyncio.Task[tuple[AbstractRobustConnection, Any]]) -> None:
+    """An abandoned connection attempt that finished after all: its connection is closed."""
+    if attempt.cancelled() or attempt.exception() is not None:
+        return
+    connection, _ = attempt.result()
+    close = asyncio.ensure_future(connection.close())
+    close.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def _freeze_once() -> None:
@@ -139,6 +152,9 @@ class Runtime:
         return runtime
 
     async def _connect_rabbit(self) -> None:
+        self.rabbit, self.publisher = await self._open_rabbit()
+
+    async def _open_rabbit(self) -> tuple[AbstractRobustConnection, amqp.Publisher]:
         connection = await amqp.connect(self.settings.amqp_url)
         try:
             declare = self.settings.declare_at_start
@@ -152,16 +168,32 @@ class Runtime:
         except BaseException:
             await connection.close()
             raise
-        self.rabbit, self.publisher = connection, publisher
+        return connection, publisher
+
+    async def _attempt(self) -> tuple[AbstractRobustConnection, amqp.Publisher]:
+        """One connection attempt with its deadline, run as its own task: aiormq may swallow
+        the cancellation of an RPC while a channel opens, so `asyncio.timeout` around the
+        attempt could wait forever. Past the deadline the attempt is cancelled and, if it
+        does not stop, abandoned (a connection it still opens is closed when it does)."""
+        attempt = asyncio.create_task(self._open_rabbit(), name="rabbitmq connect attempt")
+        deadline = max(self.settings.publish_timeout_seconds, CONNECT_ATTEMPT_MIN_SECONDS)
+        done, _ = await asyncio.wait({attempt}, timeout=deadline)
+        if attempt in done:
+            return attempt.result()
+        attempt.cancel()
+        await asyncio.wait({attempt}, timeout=TASK_STOP_SECONDS)
+        if not attempt.done():
+            log.warning("a RabbitMQ connection attempt ignored its cancellation; abandoned")
+        attempt.add_done_callback(_close_late_connection)
+        raise TimeoutError(f"no connection to RabbitMQ within {deadline:.0f}s")
 
     async def _connect_until_done(self, tried: asyncio.Event) -> None:
-        """Connect to RabbitMQ, retrying with capped backoff; each attempt has the publish
-        deadline (a port that accepts and never speaks AMQP does not stall it)."""
+        """Connect to RabbitMQ, retrying with capped backoff; each attempt has a deadline
+        (a port that accepts and never speaks AMQP does not stall it)."""
         delay = RECONNECT_FIRST_DELAY
         while True:
             try:
-                async with asyncio.timeout(self.settings.publish_timeout_seconds):
-                    await self._connect_rabbit()
+                self.rabbit, self.publisher = await self._attempt()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -210,18 +242,7 @@ class Runtime:
 
     async def close(self) -> None:
         _open.discard(self)
-        for task in self.tasks:
-            task.cancel()
-        if self.tasks:
-            # A library may swallow the cancellation while the task waits on it (aiormq can,
-            # while a channel opens or closes): such a task is abandoned after a bound
-            # instead of holding the shutdown forever.
-            _, stuck = await asyncio.wait(self.tasks, timeout=TASK_STOP_SECONDS)
-            for task in stuck:
-                log.warning("task %s did not stop when cancelled; abandoned", task.get_name())
-        for task in self.tasks:
-            if task.done() and not task.cancelled():
-                task.exception()  # retrieved: a failed task was already logged where it ran
+        await stop_tasks(self.tasks)
         if self.consumers and self.settings.consumer_report_seconds > 0:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(3):

@@ -20,6 +20,7 @@ from secmonkey.collector.watchdog import Watchdog
 from secmonkey.common.amqp import Consumer, QueueSpec
 from secmonkey.common.outbox import republish_forever
 from secmonkey.common.runtime import Runtime
+from secmonkey.common.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -95,22 +96,10 @@ class Collector:
         """Stop taking work, hand the lease over at once, let worker threads finish."""
         with contextlib.suppress(Exception):
             await self.consumer.stop()
-        if self.flowlog_task is not None:
-            self.flowlog_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.flowlog_task
-        if self.watchdog_task is not None:
-            self.watchdog_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.watchdog_task
-        if self.discovery_task is not None:
-            self.discovery_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.discovery_task
+        await stop_tasks(
+            (self.flowlog_task, self.watchdog_task, self.discovery_task, self.scheduler_task)
+        )
         if self.scheduler_task is not None:
-            self.scheduler_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.scheduler_task
             await self.scheduler.stop()
         if self.heartbeat is not None:
             await self.heartbeat.stop()

@@ -29,6 +29,7 @@ from secmonkey.common.messages import (
 from secmonkey.common.severity import Severity
 from secmonkey.common.storage import Database
 from secmonkey.common.storage.group_commit import GroupCommit
+from secmonkey.common.tasks import stop_tasks
 from secmonkey.notifier import metrics
 from secmonkey.notifier.attempts import Attempts
 from secmonkey.notifier.channels.base import Sender
@@ -117,11 +118,7 @@ class Notifier:
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
             await self.consumer.stop()
-        for task in self._loops:
-            task.cancel()
-        for task in self._loops:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(self._loops)
         await self.attempts.drain(grace=5)
         await self.writes.stop()
         for sender in {id(s): s for s in self.senders.values()}.values():
