@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import time
 import tracemalloc
@@ -53,12 +54,14 @@ async def seed(db: storage.Database, groups: int, revisions: int) -> int:
     )
     auditor = Auditor(db, RulesConfig())
     for revision in range(revisions):
+        print(f"seeding revision {revision + 1} of {groups} groups", flush=True)
         for start in range(0, groups, BATCH):
             snaps = [group(i, revision) for i in range(start, min(groups, start + BATCH))]
             await auditor.handle(
                 SnapshotBatch(sweep_id=f"s{revision}-{start}", account_id=ACCOUNT, region=REGION,
                               observed_at=T0 + timedelta(hours=revision), groups=snaps)
             )  # fmt: skip
+    print("approving", flush=True)
     ids = [d["_id"] async for d in db.change_reviews.find({"status": "pending"}, {"_id": 1})]
     for review_id in ids:
         await change_reviews.decide(
@@ -100,6 +103,7 @@ async def measure(url: str, groups: int, revisions: int) -> None:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     parser = argparse.ArgumentParser()
     parser.add_argument("--groups", type=int, nargs="+", default=[200, 400])
     parser.add_argument("--revisions", type=int, default=3)

@@ -10,6 +10,7 @@ is named as a break.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import shutil
@@ -29,6 +30,7 @@ from secmonkey.common.evidence_manifest import MANIFEST, MANIFEST_FORMAT
 from secmonkey.common.storage import Database
 
 CHUNK = 64 * 1024
+WRITE_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,25 @@ def _digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-async def _fill(files: ReportFiles, section: str, found: AsyncIterator[Any]) -> list[Any]:
-    files.begin(section)
-    kept = []
-    async for row in found:
+def _write(files: ReportFiles, batch: list[Any]) -> None:
+    for row in batch:
         files.row(row)
+
+
+async def _fill(files: ReportFiles, section: str, found: AsyncIterator[Any]) -> list[Any]:
+    """Write a section; rows are rendered (the PDF is CPU work) in a worker thread, a batch
+    at a time, so the API keeps answering while a large package is built."""
+    files.begin(section)
+    kept: list[Any] = []
+    batch: list[Any] = []
+    async for row in found:
+        batch.append(row)
         if section == "groups":
             kept.append(row.key)
+        if len(batch) >= WRITE_BATCH:
+            await asyncio.to_thread(_write, files, batch)
+            batch = []
+    await asyncio.to_thread(_write, files, batch)
     files.end()
     return kept
 
@@ -113,22 +127,37 @@ async def _build(
     await _fill(files, "justifications", rows.justifications(db, period, keys))
     chain_path = parts / "chain.json"
     verification = (await write_chain(db, keys, chain_path)).as_dict()
-    written = [*files.close(verification), chain_path]
+    written = await asyncio.to_thread(files.close, verification)
+    written.append(chain_path)
+    about_json = {k.replace(" ", "_"): plain(v) for k, v in about.items()}
+    name = f"secmonkey-evidence-{scope.name}-{now.strftime('%Y%m%dT%H%M%SZ')}"
+    return await asyncio.to_thread(
+        _zip, folder, name, written, about_json, files.counts, verification
+    )
+
+
+def _zip(
+    folder: Path,
+    name: str,
+    written: list[Path],
+    about: dict[str, Any],
+    counts: dict[str, int],
+    verification: dict[str, Any],
+) -> Package:
+    """The manifest (every file's SHA-256) and the zip, from the files on disk."""
     manifest = {
         "format": MANIFEST_FORMAT,
-        **{k.replace(" ", "_"): plain(v) for k, v in about.items()},
-        "counts": files.counts,
+        **about,
+        "counts": counts,
         "files": [
             {"name": p.name, "sha256": _digest(p), "bytes": p.stat().st_size} for p in written
         ],
         "chain_verification": verification,
     }
-    stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    name = f"secmonkey-evidence-{scope.name}-{stamp}"
     path = folder / f"{name}.zip"
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for part in written:
             archive.write(part, f"{name}/{part.name}")  # read from disk in blocks
         archive.writestr(f"{name}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True))
-    shutil.rmtree(parts)
+    shutil.rmtree(written[0].parent)
     return Package(path, f"{name}.zip", path.stat().st_size, _digest(path), manifest)

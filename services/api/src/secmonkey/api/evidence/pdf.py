@@ -9,6 +9,7 @@ shown as `?` here (the HTML, CSV and JSON hold the exact text).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from secmonkey.api.evidence.rows import ChangeRow, FindingRow, StateRow
 from secmonkey.common.chain import plain
 
 DIFF_LINES = 40
+WRAP = 140  # characters of 7 pt Helvetica on a line of A4
 
 
 def latin1(text: str) -> str:
@@ -122,18 +124,27 @@ class PdfReport:
         pdf.set_font("Helvetica", "", 8)
         pdf.multi_cell(0, 4, latin1(intro), new_x="LMARGIN", new_y="NEXT")
 
-    def text(self, lines: list[str]) -> None:
-        pdf = self._current()
+    @staticmethod
+    def _lines(pdf: FPDF, lines: list[str]) -> None:
+        """Small text, wrapped here: fpdf2's `multi_cell` breaks lines a character at a
+        time (about 20 ms a row), so it is kept for the rare piece still too wide."""
         pdf.set_font("Helvetica", "", 7)
         for line in lines:
-            pdf.multi_cell(0, 3.2, latin1(line[:2000]), new_x="LMARGIN", new_y="NEXT")
+            text = latin1(line[:2000])
+            pieces = textwrap.wrap(text, WRAP, subsequent_indent="      ", drop_whitespace=False)
+            for piece in pieces or [""]:
+                if pdf.get_string_width(piece) <= pdf.epw:
+                    pdf.cell(0, 3.2, piece, new_x="LMARGIN", new_y="NEXT")
+                else:
+                    pdf.multi_cell(0, 3.2, piece, new_x="LMARGIN", new_y="NEXT")
+
+    def text(self, lines: list[str]) -> None:
+        self._lines(self._current(), lines)
 
     def row(self, kind: str, row: Any) -> None:
         pdf = self._current(row=True)
-        pdf.set_font("Helvetica", "", 7)
         pdf.ln(1)
-        for line in LINES[kind](row):
-            pdf.multi_cell(0, 3.2, latin1(line[:2000]), new_x="LMARGIN", new_y="NEXT")
+        self._lines(pdf, LINES[kind](row))
         self._rows += 1
 
     def _close(self) -> None:

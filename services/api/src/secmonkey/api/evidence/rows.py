@@ -12,6 +12,7 @@ from secmonkey.common.compliance_scopes import Scope, scopes_of_config
 from secmonkey.common.storage import Database
 
 PAGE = 500
+STATE_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -165,32 +166,48 @@ def _rule_texts(config: dict[str, Any]) -> list[str]:
     return [rule.text() for rule in group.rules]
 
 
+async def _newest_revisions(
+    db: Database, keys: Sequence[str], end: datetime
+) -> dict[str, dict[str, Any]]:
+    """Each group's last revision observed by `end`: their positions first (small), then
+    those revisions by id (a revision's `_id` is `<key>:<seq>`)."""
+    newest: dict[str, int] = {}
+    query = {"key": {"$in": list(keys)}, "observed_at": {"$lte": end}}
+    async for rev in db.revisions.find(query, {"key": 1, "seq": 1}):
+        key = str(rev["key"])
+        newest[key] = max(newest.get(key, 0), int(rev["seq"]))
+    ids = [f"{key}:{seq}" for key, seq in newest.items()]
+    return {str(r["key"]): r async for r in db.revisions.find({"_id": {"$in": ids}})}
+
+
 async def states(db: Database, period: Period, keys: Sequence[str]) -> AsyncIterator[StateRow]:
     """Each group's last revision at the end of the period, when it was in the scope then
-    (a group deleted by then is listed as deleted). One indexed read per group."""
+    (a group deleted by then is listed as deleted). Read `STATE_BATCH` groups at a time."""
     labels = await _labels(db)
-    for key in keys:
-        query = {"key": key, "observed_at": {"$lte": period.end}}
-        found = await db.revisions.find(query).sort("seq", -1).limit(1).to_list(1)
-        if not found:
-            continue
-        rev = found[0]
-        config = rev.get("config") or {}
-        deleted = rev.get("change_type") == "deleted"
-        account = str(rev["account_id"])
-        if not deleted and not scopes_of_config([period.scope], labels.get(account, []), config):
-            continue
-        yield StateRow(
-            key=key,
-            account_id=account,
-            region=str(rev["region"]),
-            group_id=str(rev["group_id"]),
-            name=str(config.get("name") or ""),
-            seq=int(rev["seq"]),
-            state="deleted" if deleted else "active",
-            as_of=rev["observed_at"],
-            rules=[] if deleted else _rule_texts(config),
-        )
+    for start in range(0, len(keys), STATE_BATCH):
+        batch = keys[start : start + STATE_BATCH]
+        found = await _newest_revisions(db, batch, period.end)
+        for key in batch:
+            rev = found.get(key)
+            if rev is None:
+                continue
+            config = rev.get("config") or {}
+            deleted = rev.get("change_type") == "deleted"
+            account = str(rev["account_id"])
+            scoped = scopes_of_config([period.scope], labels.get(account, []), config)
+            if not deleted and not scoped:
+                continue
+            yield StateRow(
+                key=key,
+                account_id=account,
+                region=str(rev["region"]),
+                group_id=str(rev["group_id"]),
+                name=str(config.get("name") or ""),
+                seq=int(rev["seq"]),
+                state="deleted" if deleted else "active",
+                as_of=rev["observed_at"],
+                rules=[] if deleted else _rule_texts(config),
+            )
 
 
 def _finding(doc: dict[str, Any]) -> FindingRow:
