@@ -11,6 +11,10 @@ from typing import Any
 
 import httpx
 
+# One key per bench process: the API makes its bootstrap key only while no admin key exists,
+# so a second `sweeps_api` on the same database with a new key would get 401.
+_KEY = f"smk_bench-{secrets.token_hex(16)}"
+
 
 @asynccontextmanager
 async def sweeps_api(
@@ -20,7 +24,7 @@ async def sweeps_api(
     from secmonkey.api.app import create_app
     from secmonkey.api.settings import Settings
 
-    key = f"smk_bench-{secrets.token_hex(16)}"
+    key = _KEY
     settings = Settings(
         environment="development",
         mongo_url=mongo_url,

@@ -78,7 +78,7 @@ class MailSink:
 
 
 async def serve_smtp(port: int, out: TextIO) -> None:
-    controller = Controller(MailSink(out), hostname="127.0.0.1", port=port)
+    controller = Controller(MailSink(out), hostname="127.0.0.1", port=port, server_hostname="sink")
     controller.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -66,14 +66,30 @@ def create(vhost: str, url: str = DEFAULT_URL) -> str:
 def delete(vhost: str) -> None:
     """Remove `vhost` with its queues and exchanges (never the default one)."""
     if vhost != "/" and vhost in names():
-        _ctl("delete_vhost", vhost)
+        _remove(vhost)
+
+
+def _remove(vhost: str) -> None:
+    """Lock the virtual host, close its connections, then delete it. Deleting a virtual host
+    that a leftover process keeps reconnecting to wedged RabbitMQ 3.10 (its vhost supervisor
+    restarted in a loop; every later `add_vhost` hung until the broker was wiped): with the
+    permissions gone first, a reconnection is refused instead."""
+    for user in _users_of(vhost):
+        _ctl("clear_permissions", "-p", vhost, user)
+    _ctl("close_all_connections", "-p", vhost, "virtual host deleted")
+    _ctl("delete_vhost", vhost)
+
+
+def _users_of(vhost: str) -> list[str]:
+    rows = _ctl("list_permissions", "-p", vhost, "--no-table-headers").splitlines()
+    return [row.split("\t")[0] for row in rows if row.strip()]
 
 
 def prune(prefix: str) -> list[str]:
     """Remove every virtual host whose name starts with `prefix` (killed runs' leftovers)."""
     gone = [v for v in names() if v.startswith(prefix)]
     for vhost in gone:
-        _ctl("delete_vhost", vhost)
+        _remove(vhost)
     return gone
 
 

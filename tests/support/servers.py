@@ -76,6 +76,7 @@ class SmtpSink:
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
     messages: list[Message] = field(default_factory=list)
+    ehlo_names: list[str] = field(default_factory=list)  # what each client said in EHLO
     # While set, the sink keeps each message it receives and answers nothing (a relay that
     # took the message and hung before its reply); cleared, it answers what waited.
     hung: threading.Event = field(default_factory=threading.Event)
@@ -86,13 +87,22 @@ class SmtpSink:
         sink = self
 
         class _Handler:
+            async def handle_EHLO(  # noqa: N802
+                self, server: Any, session: Any, envelope: Any, hostname: str, responses: Any
+            ) -> Any:
+                sink.ehlo_names.append(hostname)
+                session.host_name = hostname
+                return responses
+
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
                 sink.messages.append(message_from_bytes(envelope.content))
                 while sink.hung.is_set():
                     await asyncio.sleep(0.05)
                 return "250 OK"
 
-        self._controller = Controller(_Handler(), hostname=self.host, port=self.port)
+        self._controller = Controller(
+            _Handler(), hostname=self.host, port=self.port, server_hostname="relay"
+        )
         self._controller.start()
         return self
 

@@ -27,7 +27,7 @@ from secmonkey.collector.simulate.flowlog_records import (
 )
 from secmonkey.common.documents import Account
 from secmonkey.common.messages import item_key
-from secmonkey.common.rule_usage import UsageSummary, read_summary
+from secmonkey.common.rule_usage import UsageSummary, read_region_summaries, read_summary
 from secmonkey.common.storage import Database
 
 ACCOUNT = "123456789012"  # moto's default account: the hub's own credentials read it
@@ -339,7 +339,7 @@ async def test_the_simulated_estate_has_flow_logs_that_show_usage(
     assert [p.bucket for p in account.flow_logs] == [estate.flow_log_buckets[account.id]]
     stats = await FlowLogReader(db, clients.client).read_account(account, ["us-east-1"])
     assert stats.units == 1 and stats.accepted_inbound > 0
-    summaries = await db.rule_usage_summary.find({"account_id": account.id}).to_list(None)
-    statuses = {r["status"] for s in summaries for r in s["rules"]}
+    summaries = await read_region_summaries(db, account.id, "us-east-1")
+    statuses = {r.status for s in summaries.values() for r in s.rules}
     assert "used" in statuses  # flow logs younger than 30 days: the rest is unknown
     assert "unused" not in statuses

@@ -10,9 +10,8 @@ from typing import Any
 
 import boto3
 
-from secmonkey.collector.reader import read_region
 from secmonkey.collector.sweeper import snapshot_batches
-from secmonkey.collector.topology import read_topology
+from secmonkey.collector.topology.region import read_with_topology
 from secmonkey.common.messages import SnapshotBatch
 from tests.support.servers import MotoServer
 
@@ -20,11 +19,17 @@ ACCOUNT = "123456789012"  # moto's account for the hub's own credentials
 REGION = "eu-west-1"
 
 
+SERVICES = ("ec2", "autoscaling", "rds", "lambda", "elbv2", "elb", "ecs")
+
+
 def clients(moto: MotoServer) -> Any:
+    """One client per service, made up front (a session may not make clients on several
+    threads; the sweep path reads the topology beside the groups)."""
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
     )
-    return lambda service: session.client(service, region_name=REGION, endpoint_url=moto.url)
+    made = {s: session.client(s, region_name=REGION, endpoint_url=moto.url) for s in SERVICES}
+    return made.__getitem__
 
 
 @dataclass
@@ -71,8 +76,5 @@ def build(client: Any) -> Estate:
 
 def sweep(client: Any, sweep_id: str) -> list[SnapshotBatch]:
     """What the collector's sweep of the region publishes (topology on the first batch)."""
-    read = read_region(client("ec2"))
-    read.topology = read_topology(
-        client, ACCOUNT, REGION, read.observed_at, read.raw_groups, read.raw_interfaces
-    )
+    read = read_with_topology(client, ACCOUNT, REGION)
     return snapshot_batches(sweep_id, ACCOUNT, REGION, read, 200)

@@ -233,3 +233,48 @@ async def test_prefix_list_holding_the_internet_and_a_launch_template_user(
     }
     assert lonely in unused
     assert templated not in unused
+
+
+async def test_a_group_named_only_by_an_ecs_service_at_zero_tasks_is_not_unused(
+    db: Database, moto: MotoServer, aws_env: None
+) -> None:
+    """An awsvpc ECS service scaled to zero has no interface; its group is still in use."""
+    client = clients(moto)
+    estate = build(client)
+    ec2, ecs = client("ec2"), client("ecs")
+    served = ec2.create_security_group(GroupName="svc", Description="svc", VpcId=estate.vpc)[
+        "GroupId"
+    ]
+    lonely = ec2.create_security_group(GroupName="alone", Description="x", VpcId=estate.vpc)[
+        "GroupId"
+    ]
+    ecs.create_cluster(clusterName="apps")
+    ecs.register_task_definition(
+        family="api",
+        networkMode="awsvpc",
+        containerDefinitions=[{"name": "api", "image": "nginx", "memory": 128}],
+    )
+    ecs.create_service(
+        cluster="apps",
+        serviceName="api",
+        taskDefinition="api",
+        desiredCount=0,
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": [estate.private_subnet],
+                "securityGroups": [served],
+            }
+        },
+    )
+    batches = sweep(client, "s1")
+    assert batches[0].topology is not None
+    assert batches[0].topology.group_users[served] == ["ECS service api"]
+    await audit(Auditor(db, RulesConfig()), client, "s2")
+    unused = {
+        d["group_id"]
+        async for d in db.issues.find(
+            {"rule_id": "unused-group", "status": "open"}, {"group_id": 1}
+        )
+    }
+    assert lonely in unused
+    assert served not in unused

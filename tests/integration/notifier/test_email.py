@@ -153,3 +153,18 @@ async def test_names_are_escaped_in_the_html_body(start_notifier: Any, smtp_sink
     assert "<script>alert(1)</script>" in text
     subject = " ".join(smtp_sink.messages[0]["Subject"].split())
     assert subject.startswith("[secmonkey] NEW GROUP: <script>")
+
+
+async def test_the_ehlo_name_is_the_setting_and_never_looked_up_per_message(
+    start_notifier: Any, smtp_sink: SmtpSink
+) -> None:
+    """The EHLO name comes from `SECMONKEY_SMTP_LOCAL_HOSTNAME` (or one lookup at the first
+    message), not from a DNS query per message (seconds each where reverse lookups time out)."""
+    sub = subscription(Channel(type="email", to=["oncall@example.com"]))
+    relay = {"smtp_host": smtp_sink.host, "smtp_port": smtp_sink.port}
+    async with start_notifier([sub], smtp_local_hostname="notifier.example.org", **relay) as h:
+        for _ in range(2):
+            await h.publish(make_event("issue.opened"))
+        assert await until(lambda: len(smtp_sink.messages) >= 2)
+    assert len(smtp_sink.messages) == 2
+    assert smtp_sink.ehlo_names == ["notifier.example.org", "notifier.example.org"]

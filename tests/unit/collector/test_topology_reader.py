@@ -163,8 +163,62 @@ def test_rds_marker_and_lambda_next_marker_chains_mark_their_groups_used() -> No
     }
 
 
+def ecs_service(n: int) -> dict[str, Any]:
+    return {
+        "serviceName": f"svc{n}",
+        "networkConfiguration": {
+            "awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": [f"sg-e{n}"]}
+        },
+    }
+
+
+def test_ecs_clusters_and_services_follow_next_token_and_describe_ten_at_a_time() -> None:
+    ecs = client("ecs")
+    stub = Stubber(ecs)
+    arn = "arn:aws:ecs:us-east-1:111111111111:"
+    stub.add_response(
+        "list_clusters",
+        {"clusterArns": [f"{arn}cluster/a"], "nextToken": "c2"},
+        {"maxResults": 100},
+    )
+    services = [f"{arn}service/a/svc{n}" for n in range(12)]
+    stub.add_response(
+        "list_services",
+        {"serviceArns": services[:7], "nextToken": "s2"},
+        {"maxResults": 100, "cluster": f"{arn}cluster/a"},
+    )
+    stub.add_response(
+        "list_services",
+        {"serviceArns": services[7:]},
+        {"maxResults": 100, "cluster": f"{arn}cluster/a", "nextToken": "s2"},
+    )
+    stub.add_response(
+        "describe_services",
+        {"services": [ecs_service(n) for n in range(10)]},
+        {"cluster": f"{arn}cluster/a", "services": services[:10]},
+    )
+    stub.add_response(
+        "describe_services",
+        {"services": [ecs_service(n) for n in range(10, 12)]},
+        {"cluster": f"{arn}cluster/a", "services": services[10:]},
+    )
+    stub.add_response(
+        "list_clusters",
+        {"clusterArns": [f"{arn}cluster/b"]},
+        {"maxResults": 100, "nextToken": "c2"},
+    )
+    stub.add_response(
+        "list_services", {"serviceArns": []}, {"maxResults": 100, "cluster": f"{arn}cluster/b"}
+    )
+    used: users.Users = {}
+    with stub:
+        users.ecs(ecs, used)
+    stub.assert_no_pending_responses()
+    assert used == {f"sg-e{n}": {f"ECS service svc{n}"} for n in range(12)}
+
+
 def test_a_whole_read_asks_each_service_and_joins_interfaces_gateways_and_users() -> None:
-    clients = {s: client(s) for s in ("ec2", "autoscaling", "rds", "lambda", "elbv2", "elb")}
+    clients = {s: client(s) for s in ("ec2", "autoscaling", "rds", "lambda", "elbv2", "elb", "ecs")}
     stubs = {s: Stubber(c) for s, c in clients.items()}
     ec2 = stubs["ec2"]
     ec2.add_response(
@@ -188,6 +242,7 @@ def test_a_whole_read_asks_each_service_and_joins_interfaces_gateways_and_users(
     stubs["elb"].add_response(
         "describe_load_balancers", {"LoadBalancerDescriptions": []}, {"PageSize": 400}
     )
+    stubs["ecs"].add_response("list_clusters", {"clusterArns": []}, {"maxResults": 100})
     ec2.add_response(
         "describe_subnets",
         {"Subnets": [{"SubnetId": "subnet-1", "VpcId": "vpc-1", "CidrBlock": "10.0.1.0/24"}]},

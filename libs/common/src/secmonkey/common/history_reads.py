@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from secmonkey.common.storage import Database, Document
+from secmonkey.common.storage import Database, Document, Store
 
 
 async def active_group_ids_named(
@@ -28,8 +28,9 @@ async def revision(db: Database, key: str, seq: int) -> Document | None:
 
 
 async def revisions_by_id(db: Database, ids: list[str]) -> dict[str, Document]:
-    """Revisions by `_id` (`<key>:<seq>`); missing ones are absent."""
-    return {d["_id"]: d async for d in db.revisions.find({"_id": {"$in": ids}})}
+    """Revisions by `_id` (`<key>:<seq>`); missing ones are absent. Through `Store.read`:
+    an `$in` on `_id` parses every revision on FerretDB (seconds per email under load)."""
+    return await Store(db).read("revisions", ids)
 
 
 async def issues_changed_since(

@@ -193,6 +193,10 @@ class RuleUsageDetail(RuleUsage):
     top_sources: list[Count] = Field(default_factory=list)
 
 
+# The field of `rule_usage_summary` that holds its rules, packed (`storage.pack`).
+PACKED_RULES = "rules_packed"
+
+
 class UsageSummary(BaseModel):
     """`rule_usage_summary`: one group's rules as of the collector's last flow-log read."""
 
@@ -206,6 +210,14 @@ class UsageSummary(BaseModel):
     uncovered: list[str] = Field(default_factory=list, description="interfaces without logs")
     covered_since: datetime | None = None
     rules: list[RuleUsageDetail] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unpacked(cls, data: Any) -> Any:
+        # The collector stores the rules as one packed value (`storage.packed`).
+        if isinstance(data, dict) and data.get(PACKED_RULES) is not None:
+            return {**data, "rules": storage.unpack(data[PACKED_RULES])}
+        return data
 
     def facts(self) -> list[RuleUsage]:
         fields = set(RuleUsage.model_fields)

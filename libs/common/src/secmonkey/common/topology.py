@@ -121,7 +121,7 @@ class Topology(BaseModel):
     group_users: dict[str, list[str]] = Field(
         default_factory=dict,
         description="group id → what else uses it (launch template, Auto Scaling group, "
-        "load balancer, RDS instance, Lambda function, another group's rule)",
+        "load balancer, RDS instance, Lambda function, ECS service, another group's rule)",
     )
 
     _aware_observed = field_validator("observed_at")(aware)

@@ -4,7 +4,8 @@ The hub's own credentials come from boto3's normal chain (environment, profile, 
 or pod role). Each monitored account's temporary credentials are cached and assumed again
 `credentials_refresh_margin_seconds` before they expire, so a long sweep never runs on
 credentials about to lapse. Everything here is called from worker threads: boto3 clients
-are thread-safe, sessions are not, so clients are created under a lock and reused.
+are thread-safe, sessions are not, so clients are created one at a time (`_create`) and
+reused; a thread that finds its client made never waits behind another's creation.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class AwsClients:
         self.settings = settings
         self._session = session or boto3.session.Session()
         self._lock = threading.Lock()
+        self._create = threading.Lock()  # the session makes one client at a time
         self._assume_locks: dict[str, threading.Lock] = {}
         self._credentials: dict[str, TemporaryCredentials] = {}
         self._clients: dict[tuple[str, str, str, str], Any] = {}
@@ -102,11 +104,23 @@ class AwsClients:
     def hub_client(self, service: str, region: str | None = None) -> Any:
         """A client with the hub's own credentials."""
         region = region or self.settings.aws_region
-        key = ("hub", service, region, "")
-        with self._lock:
+        return self._cached(("hub", service, region, ""), None)
+
+    def _cached(self, key: tuple[str, str, str, str], creds: TemporaryCredentials | None) -> Any:
+        """The client for `key`, made once. The lookup takes no lock (a dict read is atomic
+        in CPython); a creation drops the account-service-region's clients of older
+        credentials."""
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        with self._create:
             client = self._clients.get(key)
             if client is None:
-                client = self._clients[key] = self._new_client(service, region, None)
+                client = self._new_client(key[1], key[2], creds)
+                with self._lock:
+                    for stale in [k for k in self._clients if k[:3] == key[:3]]:
+                        del self._clients[stale]
+                    self._clients[key] = client
             return client
 
     def hub_account_id(self) -> str:
@@ -169,15 +183,7 @@ class AwsClients:
         creds = self.credentials(account)
         if creds is None:
             return self.hub_client(service, region)
-        key = (account.id, service, region, creds.access_key_id)
-        with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                stale = [k for k in self._clients if k[:3] == key[:3]]
-                for k in stale:
-                    del self._clients[k]
-                client = self._clients[key] = self._new_client(service, region, creds)
-            return client
+        return self._cached((account.id, service, region, creds.access_key_id), creds)
 
     def forget(self, account_id: str) -> None:
         """Drop cached credentials and clients of an account (after it was refused, say)."""

@@ -26,7 +26,7 @@ from secmonkey.collector.flowlogs.attach import attach_usage
 from secmonkey.collector.heartbeat import Heartbeat
 from secmonkey.collector.reader import IncompleteRead, RegionRead, enabled_regions, read_region
 from secmonkey.collector.settings import Settings
-from secmonkey.collector.topology.region import region_topology
+from secmonkey.collector.topology.region import read_region_with_topology
 from secmonkey.common import accounts, sweep_requests
 from secmonkey.common.amqp import Publisher
 from secmonkey.common.documents import Account
@@ -207,10 +207,9 @@ class Sweeper:
         return enabled_regions(self.clients.client(account, "ec2", self.settings.aws_region))
 
     def _read(self, account: Account, region: str) -> RegionRead:
-        read = read_region(self.clients.client(account, "ec2", region))
         if self.settings.topology_enabled:
-            read.topology = region_topology(self.clients, account, region, read)
-        return read
+            return read_region_with_topology(self.clients, account, region)
+        return read_region(self.clients.client(account, "ec2", region))
 
     async def _sweep_region(
         self,

@@ -37,6 +37,10 @@ class Settings(CommonSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "secmonkey <secmonkey@localhost>"
     smtp_timeout: float = Field(default=15.0, gt=0)
+    smtp_local_hostname: str | None = Field(
+        default=None,
+        description="name sent in EHLO (default: this host's fully qualified name, looked up once)",
+    )
 
     webhook_allow_http: bool = Field(
         default=False, description="allow plain-http webhook URLs (development only)"

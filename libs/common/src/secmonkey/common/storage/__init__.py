@@ -5,7 +5,8 @@
 - `store`: batched reads by `_id`, bulk writes with optional guards (`ops`), unique inserts (`insert_unique`);
 - `errors`: the one classification of transient errors and the duplicate-key code;
 - `retry`: the one retry helper; `filters`: typed filters;
-- `group_commit`: one writer task that batches many callers' small writes.
+- `group_commit`: one writer task that batches many callers' small writes;
+- `packed`: a list of subdocuments stored as one value (rewritten whole, never filtered).
 """
 
 from secmonkey.common.storage.backend import (
@@ -25,6 +26,7 @@ from secmonkey.common.storage.client import (
 from secmonkey.common.storage.collections import COLLECTIONS, INDEXES
 from secmonkey.common.storage.errors import is_duplicate_key, is_transient
 from secmonkey.common.storage.ops import Delete, Replace, Update, WriteOp
+from secmonkey.common.storage.packed import pack, unpack
 from secmonkey.common.storage.retry import with_retry
 from secmonkey.common.storage.store import Store, insert_unique
 
@@ -46,6 +48,8 @@ __all__ = [
     "ensure_indexes",
     "missing_indexes",
     "insert_unique",
+    "pack",
+    "unpack",
     "is_duplicate_key",
     "is_transient",
     "ping",

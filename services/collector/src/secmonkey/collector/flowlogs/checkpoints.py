@@ -12,12 +12,12 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ReplaceOne
-
 from secmonkey.common import storage
+from secmonkey.common.rule_usage import PACKED_RULES
 from secmonkey.common.storage import Database
 
-CHUNK = 50
+CHUNK = 500
+COLLECTION = "rule_usage_summary"
 
 
 def scope_id(account_id: str, region: str, place_id: str) -> str:
@@ -96,15 +96,40 @@ async def load_summaries(db: Database, account_id: str, region: str) -> dict[str
         ),
         what="reading rule usage",
     )
-    return {d["_id"]: d for d in docs}
+    out = {}
+    for doc in docs:
+        packed = doc.pop(PACKED_RULES, None)
+        doc["rules"] = storage.unpack(packed) if packed is not None else doc.get("rules", [])
+        out[doc["_id"]] = doc
+    return out
 
 
-async def save_summaries(db: Database, docs: list[dict[str, Any]]) -> None:
-    """Replace each summary (one writer: the scheduler lease holder)."""
-    ops = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs]
-    for start in range(0, len(ops), CHUNK):
-        chunk = ops[start : start + CHUNK]
+async def save_summaries(db: Database, docs: list[dict[str, Any]], stored: set[str]) -> None:
+    """Write each summary whole, its rules packed (one writer: the scheduler lease
+    holder). Summaries not in `stored` (the keys known to exist, kept up to date here) are
+    inserted in one unordered bulk insert, the others replaced in bulk writes."""
+    store = storage.Store(db)
+    fresh: list[dict[str, Any]] = []
+    replaced: list[storage.WriteOp] = []
+    for doc in docs:
+        body = {k: v for k, v in doc.items() if k not in ("_id", "rules")}
+        body[PACKED_RULES] = storage.pack(doc["rules"])
+        if doc["_id"] not in stored:
+            fresh.append({"_id": doc["_id"], **body})
+        else:
+            replaced.append(storage.Replace(doc["_id"], body))
+    if fresh:
+        refused = await storage.with_retry(
+            lambda: store.insert(COLLECTION, fresh), what="writing rule usage"
+        )
+        replaced += [
+            storage.Replace(fresh[i]["_id"], {k: v for k, v in fresh[i].items() if k != "_id"})
+            for i in sorted(refused)
+        ]
+        stored.update(d["_id"] for d in fresh)
+    for start in range(0, len(replaced), CHUNK):
+        chunk = replaced[start : start + CHUNK]
         await storage.with_retry(
-            lambda c=chunk: db.rule_usage_summary.bulk_write(c, ordered=False),  # type: ignore[misc]
+            lambda c=chunk: store.write(COLLECTION, c),  # type: ignore[misc]
             what="writing rule usage",
         )

@@ -84,12 +84,19 @@ class Inventory:
     unresolved: set[tuple[str, str]] = field(default_factory=set)
     _ips: dict[str, tuple[int, int] | None] = field(default_factory=dict)
     _candidates: dict[tuple[str, str, int], tuple[RuleMatcher, ...]] = field(default_factory=dict)
+    _by_group: dict[str, list[str]] | None = None  # built on first use, after reading
 
     def key(self, group_id: str) -> str:
         return item_key(self.account_id, self.region, group_id)
 
     def interfaces_of(self, group_id: str) -> list[str]:
-        return sorted(e for e, groups in self.interface_groups.items() if group_id in groups)
+        if self._by_group is None:
+            by_group: dict[str, list[str]] = {}
+            for eni, groups in sorted(self.interface_groups.items()):
+                for group in groups:
+                    by_group.setdefault(group, []).append(eni)
+            self._by_group = by_group
+        return list(self._by_group.get(group_id, ()))
 
     def candidates(self, eni: str, protocol: str, port: int) -> tuple[RuleMatcher, ...]:
         """The interface's ingress rules open to this protocol and port (cached)."""
@@ -107,12 +114,15 @@ class Inventory:
         return found
 
     def match(self, eni: str, src: str, protocol: str, port: int) -> tuple[RuleMatcher, ...]:
-        """The ingress rules of the interface's groups that allow this flow."""
-        rules = self.candidates(eni, protocol, port)
+        """The ingress rules of the interface's groups that allow this flow (called once
+        per distinct flow key: the checks of `RuleMatcher.contains` are inlined)."""
+        rules = self._candidates.get((eni, protocol, port))
+        if rules is None:
+            rules = self.candidates(eni, protocol, port)
         if not rules:
             return rules
-        address = self._ips.get(src)
-        if address is None:
+        address = self._ips.get(src, _UNSEEN)
+        if address is _UNSEEN:
             address = _address(src)
             if len(self._ips) > 1_000_000:
                 self._ips.clear()
@@ -120,7 +130,17 @@ class Inventory:
         if address is None:
             return ()
         version, value = address
-        return tuple(r for r in rules if r.contains(version, value, src, self.group_addresses))
+        found: list[RuleMatcher] = []
+        for rule in rules:
+            if rule.network is not None:
+                if version == rule.version and value & rule.mask == rule.net:
+                    found.append(rule)
+            elif rule.contains(version, value, src, self.group_addresses):
+                found.append(rule)
+        return tuple(found)
+
+
+_UNSEEN: Any = object()
 
 
 def _address(text: str) -> tuple[int, int] | None:

@@ -102,6 +102,7 @@ class FlowLogReader:
                 read_inventory, ec2, account.id, region, account.flow_logs
             )
             docs = await checkpoints.load_summaries(self.db, account.id, region)
+            stored = set(docs)
             start = (now - timedelta(days=self.backfill_days)).replace(
                 hour=0, minute=0, second=0, microsecond=0
             )
@@ -134,6 +135,7 @@ class FlowLogReader:
                     place,
                     inventory,
                     docs,
+                    stored,
                     stats,
                     now,
                     final=n == len(work) - 1,
@@ -142,7 +144,7 @@ class FlowLogReader:
             if not work:
                 began = time.perf_counter()
                 await checkpoints.save_summaries(
-                    self.db, refresh(inventory, docs, now, covered_from)
+                    self.db, refresh(inventory, docs, now, covered_from), stored
                 )
                 stats.write_seconds += time.perf_counter() - began
         return stats
@@ -189,6 +191,7 @@ class FlowLogReader:
         place: FlowLogPlace,
         inventory: Inventory,
         docs: dict[str, dict[str, Any]],
+        stored: set[str],
         stats: ReadStats,
         now: datetime,
         *,
@@ -215,7 +218,7 @@ class FlowLogReader:
             changed = refresh(inventory, docs, now, covered_from)
         else:
             changed = [docs[k] for k in sorted(touched)]
-        await checkpoints.save_summaries(self.db, changed)
+        await checkpoints.save_summaries(self.db, changed, stored)
         await checkpoints.end_batch(self.db, batch_id, units)
         stats.write_seconds += time.perf_counter() - began
 

@@ -8,6 +8,7 @@ between writing and checkpointing) changes nothing.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,6 @@ from secmonkey.collector.flowlogs.tally import (
     hll_estimate,
     hll_merge,
 )
-from secmonkey.common.rule_usage import Count, DailyHits, RuleUsageDetail
 
 HISTORY_DAYS = 90
 WINDOW_DAYS = 30
@@ -39,7 +39,14 @@ def day_text(day: int) -> str:
     return datetime.fromtimestamp(day * DAY, UTC).strftime("%Y-%m-%d")
 
 
+@functools.lru_cache(maxsize=65536)
 def network_of(src: str) -> str:
+    """The /24 (IPv4) or /48 (IPv6) of a source address."""
+    head, dot, last = src.rpartition(".")
+    if dot and last.isdigit() and head.count(".") == 2 and ":" not in head:
+        parts = head.split(".")
+        if all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
+            return f"{'.'.join(str(int(p)) for p in parts)}.0/24"
     address = ipaddress.ip_address(src)
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{src}/{prefix}", strict=False))
@@ -167,20 +174,22 @@ def present(
         status = "unused"
     else:
         status = "unknown"
-    detail = RuleUsageDetail(
-        rule=state["rule"],
-        as_of=as_of,
-        covered_since=covered_since,
-        last_used=last_used,
-        window_days=WINDOW_DAYS,
-        hits=hits,
-        ambiguous=ambiguous,
-        distinct_sources=distinct,
-        approximate=approximate,
-        networks=[Count(source=n, hits=h) for n, h in ranked[:TOP_SOURCES]],
-        network_count=len(ranked),
-        status=status,
-        days=[DailyHits(day=day_text(d), hits=h) for d, h, _ in history if h],
-        top_sources=[Count(source=s, hits=h) for s, h in top[:TOP_SOURCES]],
-    )
-    return {**state, **detail.model_dump(mode="python")}
+    # The fields of RuleUsageDetail, built as plain values (readers validate them; building
+    # the models here cost a third of a 1,000-group refresh).
+    detail = {
+        "rule": state["rule"],
+        "as_of": as_of,
+        "covered_since": covered_since,
+        "last_used": last_used,
+        "window_days": WINDOW_DAYS,
+        "hits": hits,
+        "ambiguous": ambiguous,
+        "distinct_sources": distinct,
+        "approximate": approximate,
+        "networks": [{"source": n, "hits": h} for n, h in ranked[:TOP_SOURCES]],
+        "network_count": len(ranked),
+        "status": status,
+        "days": [{"day": day_text(d), "hits": h} for d, h, _ in history if h],
+        "top_sources": [{"source": s, "hits": h} for s, h in top[:TOP_SOURCES]],
+    }
+    return {**state, **detail}

@@ -45,7 +45,7 @@ def hll_estimate(registers: bytes | bytearray) -> int:
     return round(estimate)
 
 
-@dataclass
+@dataclass(slots=True)
 class RuleDay:
     """What one day of flows says of one rule of one group. The sketch exists only once
     the exact sources overflow (it then holds them all, and every later one)."""
@@ -89,12 +89,15 @@ class Tally:
     unattributed: int = 0
 
     def drain(self, counts: Counts, inventory: Inventory) -> None:
-        """Attribute `counts` to rules and empty it."""
+        """Attribute `counts` to rules and empty it (once per distinct flow key: the
+        common case of `RuleDay.add_source` is inlined)."""
         days = self.days
+        match = inventory.match
+        unattributed = 0
         for (eni, src, proto, port, day, kind), (count, last) in counts.keys.items():
-            rules = inventory.match(eni, src, proto, port)
+            rules = match(eni, src, proto, port)
             if not rules:
-                self.unattributed += count
+                unattributed += count
                 continue
             for rule in rules:
                 key = (rule.group_id, rule.text, day)
@@ -107,7 +110,13 @@ class Tally:
                 entry.hits += count
                 if last > entry.last:
                     entry.last = last
-                entry.add_source(src, count)
+                sources = entry.sources
+                known = sources.get(src)
+                if known is not None:
+                    sources[src] = known + count
+                else:
+                    entry.add_source(src, count)
+        self.unattributed += unattributed
         counts.keys.clear()
 
     def size(self) -> int:

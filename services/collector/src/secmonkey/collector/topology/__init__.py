@@ -1,18 +1,23 @@
 """Reading the network around the groups of one account-region (issue 16, reachability).
 
 `read_topology` makes the calls listed in `OPERATIONS` (deploy/iam grants them), every
-list followed through all its pages. The interfaces and groups come from the region read
-that precedes it, so `DescribeNetworkInterfaces` is made once per sweep.
+list followed through all its pages. It has two halves: `read_surroundings` needs nothing
+from the group read, so it runs beside it (each service's calls on a thread of their own,
+in the order listed, one client per thread); `assemble` then adds what depends on the
+groups and interfaces of the region read, so `DescribeNetworkInterfaces` is made once per
+sweep.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from secmonkey.collector.topology import balancers, network, users
-from secmonkey.common.topology import Topology
+from secmonkey.common.topology import LoadBalancer, NetworkAcl, RouteTable, Subnet, Topology
 
 OPERATIONS = {
     "ec2": (
@@ -28,9 +33,100 @@ OPERATIONS = {
     "autoscaling": ("DescribeAutoScalingGroups", "DescribeLaunchConfigurations"),
     "rds": ("DescribeDBInstances",),
     "lambda": ("ListFunctions",),
+    "ecs": ("ListClusters", "ListServices", "DescribeServices"),
 }
 
 ClientFor = Callable[[str], Any]
+
+
+@dataclass
+class Surroundings:
+    """What the topology holds that does not depend on the region's groups."""
+
+    subnets: list[Subnet] = field(default_factory=list)
+    route_tables: list[RouteTable] = field(default_factory=list)
+    internet_gateways: dict[str, list[str]] = field(default_factory=dict)
+    egress_only_gateways: list[str] = field(default_factory=list)
+    network_acls: list[NetworkAcl] = field(default_factory=list)
+    load_balancers: list[LoadBalancer] = field(default_factory=list)
+    users: users.Users = field(default_factory=dict)
+
+
+def _ec2(ec2: Any, out: Surroundings, used: users.Users) -> None:
+    users.launch_templates(ec2, used)
+    out.subnets = network.subnets(ec2)
+    out.route_tables = network.route_tables(ec2)
+    out.internet_gateways = network.internet_gateways(ec2)
+    out.egress_only_gateways = network.egress_only_gateways(ec2)
+    out.network_acls = network.network_acls(ec2)
+
+
+def _balancers(client_for: ClientFor, out: Surroundings, used: users.Users) -> None:
+    out.load_balancers = balancers.elbv2(client_for("elbv2")) + balancers.classic(client_for("elb"))
+    for lb in out.load_balancers:
+        users.add(used, lb.group_ids, f"load balancer {lb.id}")
+
+
+class PendingSurroundings:
+    """The reads of `Surroundings` under way: one per service, each with its own client,
+    so each client's calls keep their order whatever the threads do."""
+
+    def __init__(self, client_for: ClientFor, pool: Executor | None) -> None:
+        self.out = Surroundings()
+        self._parts: list[users.Users] = [{} for _ in range(6)]
+        parts, out = self._parts, self.out
+        reads: list[Callable[[], None]] = [
+            lambda: _ec2(client_for("ec2"), out, parts[0]),
+            lambda: users.autoscaling(client_for("autoscaling"), parts[1]),
+            lambda: users.rds(client_for("rds"), parts[2]),
+            lambda: users.lambdas(client_for("lambda"), parts[3]),
+            lambda: _balancers(client_for, out, parts[4]),
+            lambda: users.ecs(client_for("ecs"), parts[5]),
+        ]
+        self._futures: list[Future[None]] = []
+        if pool is None:
+            for read in reads:
+                read()
+        else:
+            self._futures = [pool.submit(read) for read in reads]
+
+    def result(self) -> Surroundings:
+        """Wait for every read; raises the first failure (the topology is then unread)."""
+        for future in self._futures:
+            future.result()
+        for part in self._parts:
+            for group_id, names in part.items():
+                self.out.users.setdefault(group_id, set()).update(names)
+        return self.out
+
+
+def assemble(
+    found: Surroundings,
+    ec2: Any,
+    account_id: str,
+    region: str,
+    observed_at: datetime,
+    raw_groups: list[dict[str, Any]],
+    raw_interfaces: list[dict[str, Any]],
+) -> Topology:
+    """The topology from the surroundings and the region read's groups and interfaces."""
+    used: users.Users = {g: set(names) for g, names in found.users.items()}
+    for group_id, names in network.group_references(raw_groups).items():
+        used.setdefault(group_id, set()).update(names)
+    return Topology(
+        account_id=account_id,
+        region=region,
+        observed_at=observed_at,
+        subnets=found.subnets,
+        route_tables=found.route_tables,
+        internet_gateways=found.internet_gateways,
+        egress_only_gateways=found.egress_only_gateways,
+        network_acls=found.network_acls,
+        interfaces=network.interfaces(raw_interfaces),
+        load_balancers=[lb for lb in found.load_balancers if lb.scheme == "internet-facing"],
+        prefix_lists=network.prefix_lists(ec2, network.referenced_prefix_lists(raw_groups)),
+        group_users={g: sorted(names) for g, names in sorted(used.items())},
+    )
 
 
 def read_topology(
@@ -41,30 +137,9 @@ def read_topology(
     raw_groups: list[dict[str, Any]],
     raw_interfaces: list[dict[str, Any]],
 ) -> Topology:
-    """The account-region's topology; raises (`IncompleteRead`, botocore errors) unless
-    every call was read in full."""
-    ec2 = client_for("ec2")
-    used: users.Users = {}
-    for group_id, names in network.group_references(raw_groups).items():
-        used.setdefault(group_id, set()).update(names)
-    users.launch_templates(ec2, used)
-    users.autoscaling(client_for("autoscaling"), used)
-    users.rds(client_for("rds"), used)
-    users.lambdas(client_for("lambda"), used)
-    load_balancers = balancers.elbv2(client_for("elbv2")) + balancers.classic(client_for("elb"))
-    for lb in load_balancers:
-        users.add(used, lb.group_ids, f"load balancer {lb.id}")
-    return Topology(
-        account_id=account_id,
-        region=region,
-        observed_at=observed_at,
-        subnets=network.subnets(ec2),
-        route_tables=network.route_tables(ec2),
-        internet_gateways=network.internet_gateways(ec2),
-        egress_only_gateways=network.egress_only_gateways(ec2),
-        network_acls=network.network_acls(ec2),
-        interfaces=network.interfaces(raw_interfaces),
-        load_balancers=[lb for lb in load_balancers if lb.scheme == "internet-facing"],
-        prefix_lists=network.prefix_lists(ec2, network.referenced_prefix_lists(raw_groups)),
-        group_users={g: sorted(names) for g, names in sorted(used.items())},
+    """The account-region's topology, read in this thread; raises (`IncompleteRead`,
+    botocore errors) unless every call was read in full."""
+    found = PendingSurroundings(client_for, None).result()
+    return assemble(
+        found, client_for("ec2"), account_id, region, observed_at, raw_groups, raw_interfaces
     )

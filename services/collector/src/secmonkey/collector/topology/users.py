@@ -1,6 +1,7 @@
 """What else uses a group besides a network interface: launch templates and configurations,
-Auto Scaling groups (even at zero instances), RDS instances and Lambda functions (whose
-interfaces AWS reclaims when idle). A group any of them names is not unused."""
+Auto Scaling groups (even at zero instances), RDS instances, Lambda functions (whose
+interfaces AWS reclaims when idle) and ECS services (whose task interfaces come and go).
+A group any of them names is not unused."""
 
 from __future__ import annotations
 
@@ -83,3 +84,39 @@ def lambdas(client: Any, users: Users) -> None:
             (fn.get("VpcConfig") or {}).get("SecurityGroupIds"),
             f"Lambda function {fn.get('FunctionName', '?')}",
         )
+
+
+DESCRIBE_SERVICES_MAX = 10  # DescribeServices takes at most 10 services per call
+
+
+def ecs(client: Any, users: Users) -> None:
+    """ECS services with an awsvpc network configuration: their tasks' interfaces come and
+    go (a service scaled to zero has none), the service names the groups all along."""
+    for cluster in token_pages(
+        client.list_clusters,
+        "clusterArns",
+        size_param="maxResults",
+        cursor_param="nextToken",
+        cursor_key="nextToken",
+    ):
+        arns = list(
+            token_pages(
+                client.list_services,
+                "serviceArns",
+                size_param="maxResults",
+                cursor_param="nextToken",
+                cursor_key="nextToken",
+                cluster=cluster,
+            )
+        )
+        for first in range(0, len(arns), DESCRIBE_SERVICES_MAX):
+            answer = client.describe_services(
+                cluster=cluster, services=arns[first : first + DESCRIBE_SERVICES_MAX]
+            )
+            for service in answer.get("services", []):
+                vpc = (service.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+                add(
+                    users,
+                    vpc.get("securityGroups"),
+                    f"ECS service {service.get('serviceName', '?')}",
+                )

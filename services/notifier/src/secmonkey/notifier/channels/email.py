@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import socket
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
@@ -111,6 +113,14 @@ class EmailSender:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
+        self._local_hostname = settings.smtp_local_hostname
+
+    async def local_hostname(self) -> str:
+        """The name sent in EHLO, looked up once: aiosmtplib would ask `socket.getfqdn` for
+        every message, a DNS query that takes seconds where reverse lookups time out."""
+        if self._local_hostname is None:
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        return self._local_hostname
 
     async def render(self, subscription: Subscription, batch: Batch) -> tuple[str, str, str]:
         if batch.kind == "digest":
@@ -136,6 +146,7 @@ class EmailSender:
             use_tls=s.smtp_security == "tls",
             start_tls=s.smtp_security == "starttls",
             timeout=s.smtp_timeout,
+            local_hostname=await self.local_hostname(),
         )
         stage = Stage()
         try:
