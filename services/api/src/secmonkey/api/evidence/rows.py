@@ -12,6 +12,7 @@ from secmonkey.common.compliance_scopes import Scope, scopes_of_config
 from secmonkey.common.storage import Database, Store
 
 PAGE = 500
+STATE_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ async def changes(db: Database, period: Period, page: int = PAGE) -> AsyncIterat
         if not docs:
             return
         ids = [str(d["_id"]) for d in docs]
-        # By id through `Store.read`: an `$in` on `_id` is a full scan on FerretDB.
+        # By id through `Store.read`: an `$in` on `_id` parses every revision on FerretDB.
         revisions = await Store(db).read("revisions", ids, {"diff": 1})
         for doc in docs:
             yield _change(doc, revisions.get(str(doc["_id"])))
@@ -164,32 +165,49 @@ def _rule_texts(config: dict[str, Any]) -> list[str]:
     return [rule.text() for rule in group.rules]
 
 
+async def _newest_revisions(
+    db: Database, keys: Sequence[str], end: datetime
+) -> dict[str, dict[str, Any]]:
+    """Each group's last revision observed by `end`: their positions first (small), then
+    those revisions by id (a revision's `_id` is `<key>:<seq>`)."""
+    newest: dict[str, int] = {}
+    query = {"key": {"$in": list(keys)}, "observed_at": {"$lte": end}}
+    async for rev in db.revisions.find(query, {"key": 1, "seq": 1}):
+        key = str(rev["key"])
+        newest[key] = max(newest.get(key, 0), int(rev["seq"]))
+    ids = [f"{key}:{seq}" for key, seq in newest.items()]
+    found = await Store(db).read("revisions", ids)
+    return {str(r["key"]): r for r in found.values()}
+
+
 async def states(db: Database, period: Period, keys: Sequence[str]) -> AsyncIterator[StateRow]:
     """Each group's last revision at the end of the period, when it was in the scope then
-    (a group deleted by then is listed as deleted). One indexed read per group."""
+    (a group deleted by then is listed as deleted). Read `STATE_BATCH` groups at a time."""
     labels = await _labels(db)
-    for key in keys:
-        query = {"key": key, "observed_at": {"$lte": period.end}}
-        found = await db.revisions.find(query).sort("seq", -1).limit(1).to_list(1)
-        if not found:
-            continue
-        rev = found[0]
-        config = rev.get("config") or {}
-        deleted = rev.get("change_type") == "deleted"
-        account = str(rev["account_id"])
-        if not deleted and not scopes_of_config([period.scope], labels.get(account, []), config):
-            continue
-        yield StateRow(
-            key=key,
-            account_id=account,
-            region=str(rev["region"]),
-            group_id=str(rev["group_id"]),
-            name=str(config.get("name") or ""),
-            seq=int(rev["seq"]),
-            state="deleted" if deleted else "active",
-            as_of=rev["observed_at"],
-            rules=[] if deleted else _rule_texts(config),
-        )
+    for start in range(0, len(keys), STATE_BATCH):
+        batch = keys[start : start + STATE_BATCH]
+        found = await _newest_revisions(db, batch, period.end)
+        for key in batch:
+            rev = found.get(key)
+            if rev is None:
+                continue
+            config = rev.get("config") or {}
+            deleted = rev.get("change_type") == "deleted"
+            account = str(rev["account_id"])
+            scoped = scopes_of_config([period.scope], labels.get(account, []), config)
+            if not deleted and not scoped:
+                continue
+            yield StateRow(
+                key=key,
+                account_id=account,
+                region=str(rev["region"]),
+                group_id=str(rev["group_id"]),
+                name=str(config.get("name") or ""),
+                seq=int(rev["seq"]),
+                state="deleted" if deleted else "active",
+                as_of=rev["observed_at"],
+                rules=[] if deleted else _rule_texts(config),
+            )
 
 
 def _finding(doc: dict[str, Any]) -> FindingRow:
@@ -213,8 +231,10 @@ def _finding(doc: dict[str, Any]) -> FindingRow:
 async def _issues(
     db: Database, keys: Sequence[str], query: dict[str, Any]
 ) -> AsyncIterator[FindingRow]:
-    for key in keys:  # an equality on `key` each: indexed on every backend
-        async for doc in db.issues.find({**query, "key": key}).sort("_id", 1):
+    for start in range(0, len(keys), PAGE):
+        batch = list(keys[start : start + PAGE])
+        found = db.issues.find({**query, "key": {"$in": batch}}).sort("_id", 1)
+        async for doc in found:
             yield _finding(doc)
 
 
