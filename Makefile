@@ -61,6 +61,12 @@ bench-collector bench-auditor bench-notifier bench-api bench-realtime: bootstrap
 	SECMONKEY_AMQP_URL=$$($(UV) run --frozen python deploy/local/vhosts.py create $@) && \
 	  export SECMONKEY_AMQP_URL && $(UV) run --frozen python bench/$(subst bench-,,$@)/run.py
 
+.PHONY: bench-scale
+bench-scale: bootstrap up ## secmonkey vs c7n-org on the AWS stand-in, 100 accounts x 17 regions (SCALE_ARGS="--accounts 20 --regions 4")
+	SECMONKEY_AMQP_URL=$$($(UV) run --frozen python deploy/local/vhosts.py create $@) && \
+	  export SECMONKEY_AMQP_URL && $(UV) run --frozen python bench/scale/run.py $(SCALE_ARGS); \
+	  status=$$?; $(UV) run --frozen python deploy/local/vhosts.py delete $@; exit $$status
+
 .PHONY: bench-flowlogs
 bench-flowlogs: bootstrap up ## Flow logs: 10 M records over 1,000 interfaces and 5,000 rules from moto S3 (FLOWLOGS_ARGS="--records 1000000")
 	$(UV) run --frozen python bench/flowlogs/run.py $(FLOWLOGS_ARGS)

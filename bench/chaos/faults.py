@@ -27,7 +27,11 @@ class Fault:
 
 
 def _busy_then_kill(service: str) -> Callable[[System], str | None]:
-    """Ask for a sweep, wait (≤ 10 s) until the service holds unacknowledged work, SIGKILL it."""
+    """Ask for a sweep, wait (≤ 10 s) until the service holds unacknowledged work, SIGKILL it.
+
+    With several replicas, the one killed is the replica holding the most unacknowledged
+    messages (else the first); `_restart` starts that one again.
+    """
 
     def inject(system: System) -> str | None:
         with contextlib.suppress(httpx.HTTPError):
@@ -43,10 +47,20 @@ def _busy_then_kill(service: str) -> Callable[[System], str | None]:
         while prefix and not busy and time.monotonic() < deadline:
             busy = any(u for n, (_, u) in system.depths().items() if prefix in n)
             time.sleep(0 if busy else 0.2)
-        system.processes.kill(service)
-        return None if not prefix else ("killed-busy" if busy else "killed-idle")
+        victim = service
+        if len(system.replicas[service]) > 1:
+            victim = (system.busy_replica(service) if busy else None) or service
+        system.killed[service] = victim
+        system.processes.kill(victim)
+        which = f"{victim}-" if victim != service else ""
+        return None if not prefix else (f"{which}killed-busy" if busy else f"{which}killed-idle")
 
     return inject
+
+
+def _restart(service: str) -> Callable[[System], Any]:
+    """Start again the replica of `service` that `_busy_then_kill` killed."""
+    return lambda system: system.restart(system.killed.pop(service, service))
 
 
 def _signal(name: str, sig: signal.Signals) -> Callable[[System], Any]:
@@ -92,7 +106,7 @@ def catalogue() -> dict[str, Fault]:
             0,
             f"{svc} SIGKILLed mid-work, restarted",
             _busy_then_kill(svc),
-            _start(svc),
+            _restart(svc),
         )
         for svc in SERVICES
     ]

@@ -119,6 +119,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     client = storage.connect(MONGO_URL)
     db = client[f"nodeloss_{unique}"]
     seen: Counter[str] = Counter()
+    flags: dict[str, list[str]] = {}  # message id -> how each copy came (for the diagnosis)
     apps = []
     try:
         settings = Settings(
@@ -173,7 +174,13 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             await sink.bind(EVENTS_EXCHANGE, routing_key="group.#")
 
             async def on_event(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-                seen[message.message_id or ""] += 1
+                mid = message.message_id or ""
+                seen[mid] += 1
+                headers = message.headers or {}
+                how = "redelivered" if message.redelivered else "first"
+                if headers.get(amqp.REPUBLISHED_HEADER):
+                    how += "+republished"
+                flags.setdefault(mid, []).append(f"{how}@{time.monotonic() - started:.1f}s")
                 await message.ack()
 
             await sink.consume(on_event)
@@ -228,6 +235,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     {"type": {"$in": ["group.created", "group.changed"]}}, {"event_id": 1}
                 ).to_list(None)
             }
+            await explain(db, receiver, alerts, stored_ids, flags, started, sub.id)
             result = {
                 "steps": args.steps,
                 "expected_revisions": expected,
@@ -250,6 +258,34 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         await client.drop_database(db.name)
         await client.close()
         await asyncio.to_thread(cluster.down)
+
+
+async def explain(
+    db: storage.Database,
+    receiver: HttpReceiver,
+    alerts: Counter[str],
+    stored_ids: set[str],
+    flags: dict[str, list[str]],
+    started: float,
+    subscription: str,
+) -> None:
+    """For every alert delivered twice or never: its arrivals, how the raw sink got the
+    event, and the notifier's delivery record (what the counts alone do not say)."""
+    odd = sorted({e for e, n in alerts.items() if n > 1} | (stored_ids - set(alerts)))
+    offset = time.time() - (time.monotonic() - started)  # wall clock of `started`
+    for event_id in odd[:20]:
+        arrivals = [
+            f"{r.at - offset:.1f}s" for r in list(receiver.received) if r.json()["id"] == event_id
+        ]
+        record = await db.deliveries.find_one({"_id": f"{event_id}:{subscription}"})
+        attempts = [
+            (a.get("outcome"), str(a.get("at"))[11:23]) for a in (record or {}).get("attempts", [])
+        ]
+        print(
+            f"  {event_id}: alerts at {arrivals or 'never'}; sink: {flags.get(event_id)}; "
+            f"delivery: {(record or {}).get('status')} {attempts}",
+            flush=True,
+        )
 
 
 def main() -> None:

@@ -15,7 +15,10 @@ Everything runs on a private RabbitMQ node and a private mongo-compat server
 (bench/chaos/infra.py); the machine's shared ones are never touched.
 
 Run: `make chaos` (all faults, default durations) or
-`uv run --frozen python bench/chaos/run.py --short --faults rabbit,kill-auditor`.
+`uv run --frozen python bench/chaos/run.py --short --faults rabbit,kill-auditor`;
+`--replicas collector=2,auditor=3,notifier=2,api=2` runs several processes of each
+service against the one database and broker (kill-<service> kills the replica holding
+the most unacknowledged messages, and starts it again; the counting is unchanged).
 Last line: `RESULT chaos_missing=<n> chaos_duplicated=<n> chaos_dead_lettered=<n> recover_p95_s=<x>`.
 """
 
@@ -34,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from pymongo.errors import PyMongoError  # noqa: E402
 
 from bench.chaos.faults import Fault, catalogue  # noqa: E402
-from bench.chaos.system import CHANNELS, SERVICES, System  # noqa: E402
+from bench.chaos.system import CHANNELS, System, parse_replicas  # noqa: E402
 from bench.harness import percentile  # noqa: E402
 
 
@@ -53,7 +56,7 @@ def keep_alive(system: System, outcome: Outcome | None, skip: str = "") -> None:
     for name in system.processes.crashed():
         if name == "moto":
             raise SystemExit(f"the simulated estate (moto) exited: {system.state}/logs/moto.log")
-        if name in SERVICES and name != skip:
+        if system.service_of(name) is not None and name not in (skip, *system.killed.values()):
             print(f"  !! {name} exited by itself; restarting", flush=True)
             if outcome is not None:
                 outcome.notes += f" {name}-crashed"
@@ -162,7 +165,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="INFO", help="of the services (logs kept)")
     parser.add_argument("--service-env", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--keep", action="store_true", help="keep the data directories")
+    parser.add_argument(
+        "--replicas",
+        default="",
+        metavar="SERVICE=N,...",
+        help="processes per service, e.g. collector=2,auditor=3,notifier=2,api=2 (default 1); "
+        "kill-<service> kills the busiest replica",
+    )
     args = parser.parse_args(argv)
+    try:
+        args.replicas = parse_replicas(args.replicas)
+    except ValueError as exc:
+        parser.error(str(exc))
     holds = {name: f.hold * args.scale for name, f in faults.items()}
     if args.short:
         holds = {name: min(h, 15.0) for name, h in holds.items()}

@@ -1,7 +1,8 @@
 """The whole system as `make run` starts it, on a private broker node and database server.
 
 moto filled and changed by `python -m secmonkey.collector.simulate serve`, the four
-services as separate processes, a webhook sink and an SMTP sink (bench/chaos/sinks.py),
+services as separate processes (with `--replicas`, several processes of a service: the
+first is named after the service, the others `<service>-2`, `<service>-3` …), a webhook sink and an SMTP sink (bench/chaos/sinks.py),
 and two immediate subscriptions for every event type (a generic webhook and an email),
 created through the API with the bootstrap admin key. Counting reads the run's `events`
 collection and the sinks' files; queue depths come from `rabbitmqctl` on the private node.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import secrets
 import sys
 import tempfile
@@ -38,6 +40,60 @@ class Arrival:
     event_time: float
 
 
+def replica_names(service: str, count: int) -> list[str]:
+    """`auditor`, `auditor-2`, `auditor-3` …: the first keeps the service's name (and log)."""
+    return [service] + [f"{service}-{i}" for i in range(2, max(1, count) + 1)]
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """`collector=2,auditor=3` -> {"collector": 2, "auditor": 3} (unnamed services: 1)."""
+    counts: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        service, _, number = part.partition("=")
+        if service not in SERVICES or not number.isdigit() or int(number) < 1:
+            raise ValueError(f"--replicas: {part!r} is not <service>=<count ≥ 1> ({SERVICES})")
+        counts[service] = int(number)
+    return counts
+
+
+def unacked_by_peer_port(rabbit: Rabbit) -> dict[int, int]:
+    """Client port -> unacknowledged messages on that connection's channels (the node's)."""
+    try:
+        channels = rabbit.ctl("list_channels", "connection", "messages_unacknowledged")
+        connections = rabbit.ctl("list_connections", "pid", "peer_port")
+    except (RuntimeError, OSError):
+        return {}
+    ports = {}
+    for line in connections.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            ports[parts[0]] = int(parts[1])
+    held: dict[int, int] = defaultdict(int)
+    for line in channels.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] in ports:
+            held[ports[parts[0]]] += int(parts[1])
+    return dict(held)
+
+
+def pid_of_local_port(port: int, pids: list[int]) -> int | None:
+    """Which of `pids` owns the loopback TCP socket whose local port is `port` (Linux /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in inodes:
+                        return pid
+    return None
+
+
 class System:
     def __init__(self, args: argparse.Namespace, name: str) -> None:
         self.args = args
@@ -47,9 +103,14 @@ class System:
         self.rabbit = Rabbit(self.processes, self.state, self.suffix)
         self.mongo = Mongo(self.processes, self.state)
         self.db_name = f"{name}_{self.suffix}"
-        self.ports = {s: free_port() for s in (*SERVICES, "moto", "webhook", "smtp")}
+        counts: dict[str, int] = getattr(args, "replicas", None) or {}
+        self.replicas = {s: replica_names(s, counts.get(s, 1)) for s in SERVICES}
+        names = self.all_replicas()
+        self.ports = {s: free_port() for s in (*names, "moto", "webhook", "smtp")}
         # The API serves probes and metrics on a port of their own; the others on their only one.
-        self.probe_ports = {s: self.ports[s] for s in SERVICES} | {"api": free_port()}
+        self.probe_ports = {s: self.ports[s] for s in names}
+        self.probe_ports |= {n: free_port() for n in self.replicas["api"]}
+        self.killed: dict[str, str] = {}  # service -> the replica a kill fault stopped
         self.admin_key = f"smk_{secrets.token_urlsafe(24)}"
         self.accounts_file = self.state / "accounts.yaml"
         self.sink_files = {c: self.state / f"{c}.alerts" for c in CHANNELS}
@@ -99,9 +160,10 @@ class System:
             )
             wait_port(self.ports[sink])
         for service in ("auditor", "notifier", "api"):
-            self.processes.spawn(
-                service, [sys.executable, "-m", f"secmonkey.{service}"], self.service_env(service)
-            )
+            for name in self.replicas[service]:
+                self.processes.spawn(
+                    name, [sys.executable, "-m", f"secmonkey.{service}"], self.service_env(name)
+                )
         self.wait_ready("api", timeout=120)
         self.subscribe()
         deadline = time.monotonic() + 600
@@ -109,13 +171,22 @@ class System:
             if time.monotonic() > deadline or self.processes.crashed():
                 raise SystemExit(f"the simulated estate did not fill: {self.processes.crashed()}")
             time.sleep(0.5)
-        self.processes.spawn(
-            "collector",
-            [sys.executable, "-m", "secmonkey.collector"],
-            self.service_env("collector"),
-        )
-        for service in SERVICES:
-            self.wait_ready(service, timeout=120)
+        for name in self.replicas["collector"]:
+            self.processes.spawn(
+                name, [sys.executable, "-m", "secmonkey.collector"], self.service_env(name)
+            )
+        for name in self.all_replicas():
+            self.wait_ready(name, timeout=120)
+
+    def all_replicas(self) -> list[str]:
+        """The process names of every service's replicas."""
+        return [name for service in SERVICES for name in self.replicas[service]]
+
+    @staticmethod
+    def service_of(name: str) -> str | None:
+        """The service a process name is a replica of (None: not a service)."""
+        service = name.split("-", 1)[0]
+        return service if service in SERVICES else None
 
     def aws_env(self) -> dict[str, str]:
         return {
@@ -127,6 +198,7 @@ class System:
         }
 
     def service_env(self, service: str) -> dict[str, str]:
+        """The environment of `service` (a process name: a replica gets its own ports)."""
         env = {
             "SECMONKEY_AMQP_URL": self.rabbit.url,
             "SECMONKEY_MONGO_URL": self.mongo.url,
@@ -171,8 +243,8 @@ class System:
         raise SystemExit(f"{service} not ready within {timeout:.0f}s; logs in {self.state}/logs")
 
     def all_ready(self) -> bool:
-        """Every service answers `/readyz` with 200."""
-        for service in SERVICES:
+        """Every replica of every service answers `/readyz` with 200."""
+        for service in self.all_replicas():
             try:
                 if httpx.get(f"{self.probe_url(service)}/readyz", timeout=2).status_code != 200:
                     return False
@@ -215,6 +287,20 @@ class System:
                 headers={"Authorization": f"Bearer {self.admin_key}"},
                 timeout=10,
             )
+
+    def busy_replica(self, service: str) -> str | None:
+        """The replica of `service` holding the most unacknowledged messages (None: none does)."""
+        held = unacked_by_peer_port(self.rabbit)
+        if not held:
+            return None
+        by_pid = {self.processes.pid(n): n for n in self.replicas[service]}
+        counts = dict.fromkeys(self.replicas[service], 0)
+        for port, unacked in held.items():
+            name = by_pid.get(pid_of_local_port(port, list(by_pid)) or -1)
+            if name is not None:
+                counts[name] += unacked
+        name, most = max(counts.items(), key=lambda kv: kv[1])
+        return name if most else None
 
     # --- counting -------------------------------------------------------------
     def events(self) -> dict[str, float]:

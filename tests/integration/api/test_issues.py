@@ -261,6 +261,16 @@ async def test_json_report_counts_and_orders(api: httpx.AsyncClient) -> None:
     assert ranks == sorted(ranks, reverse=True)
     limited = (await api.get("/api/v1/report", params={"limit": 1})).json()
     assert len(limited["issues"]) == 1 and limited["truncated"] is (report["open_issues"] > 1)
+    # A few listed (a dashboard's) come from the summaries: the same first issues, in order.
+    few = (await api.get("/api/v1/report", params={"limit": 3})).json()
+    assert [i["id"] for i in few["issues"]] == [i["id"] for i in report["issues"][:3]]
+    assert few["issues"] == report["issues"][:3]
+    high = (await api.get("/api/v1/report", params={"min_severity": "high"})).json()
+    at_least_high = [
+        i for i in open_issues if SEVERITY_RANK[i["severity"]] >= SEVERITY_RANK["high"]
+    ]
+    assert high["open_issues"] == len(at_least_high)
+    assert {i["id"] for i in high["issues"]} == {i["id"] for i in at_least_high}
     prod = (await api.get("/api/v1/report", params={"account_id": PROD})).json()
     assert {r["name"] for r in prod["by_account"]} <= {PROD}
 

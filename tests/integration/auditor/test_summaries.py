@@ -4,6 +4,7 @@ API leaves a mark and the summary follows without the API writing it."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from secmonkey.auditor.pipeline import Auditor
@@ -11,7 +12,7 @@ from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common import issue_counters, justifications
 from secmonkey.common.documents import Justification
 from secmonkey.common.storage import Database, Store
-from tests.integration.auditor.kit import ACCOUNT, REGION, batch, ingress, key, snap
+from tests.integration.auditor.kit import ACCOUNT, REGION, batch, completed, ingress, key, snap
 
 
 async def test_the_summary_counts_open_issues_and_follows_a_justification(db: Database) -> None:
@@ -32,6 +33,24 @@ async def test_the_summary_counts_open_issues_and_follows_a_justification(db: Da
     assert summary["groups_with_open"] >= 1
     assert summary["groups_by_severity"].get(item["max_severity"], 0) >= 1
     before = summary["open_issues"]
+    # What reports count by rule and severity: every open issue, once.
+    open_issues = [d async for d in db.issues.find({"status": "open"})]
+    counted: dict[tuple[str, str], int] = {}
+    for issue in open_issues:
+        place = (issue["rule_id"], issue["severity"])
+        counted[place] = counted.get(place, 0) + 1
+    assert {(r["rule_id"], r["severity"]): r["n"] for r in summary["rules"]} == counted
+    summaries = await issue_counters.read_summaries(db)
+    assert sum(n for *_, n in issue_counters.summary_rows(summaries)) == before
+    assert await issue_counters.read_summaries(db, "999999999999") == []
+    # ... and the most severe open issues, in a report's order (what a dashboard lists).
+    ranked = sorted(open_issues, key=lambda d: (-d["severity_rank"], d["_id"]))
+    top = issue_counters.summary_top(summaries, -1, issue_counters.TOP)
+    assert [d["_id"] for d in top] == [d["_id"] for d in ranked[: issue_counters.TOP]]
+    highest = ranked[0]["severity_rank"]
+    assert all(
+        d["severity_rank"] == highest for d in issue_counters.summary_top(summaries, highest, 3)
+    )
 
     # The API justifies every open issue of sg-open: it marks, it does not write the summary.
     justification = Justification(by="alice", reason="bastion", at=datetime.now(UTC))
@@ -59,3 +78,43 @@ async def test_the_summary_counts_open_issues_and_follows_a_justification(db: Da
         "groups_with_open": 0,
         "groups_by_severity": {},
     }
+
+
+async def _has_rules(db: Database) -> bool:
+    doc = await db[issue_counters.SUMMARIES].find_one({"_id": f"{ACCOUNT}:{REGION}"})
+    return doc is not None and "rules" in doc
+
+
+async def test_every_sweep_end_recounts_its_place(db: Database) -> None:
+    """A summary missed (a crash between the commit and the recount) or of an older shape is
+    right again at the account-region's next sweep end, even when nothing changed."""
+    auditor = Auditor(db, RulesConfig())
+    await auditor.handle(batch(0, snap("sg-open", ingress(22, "0.0.0.0/0"))))
+    place = {"_id": f"{ACCOUNT}:{REGION}"}
+    await db[issue_counters.SUMMARIES].update_one(place, {"$unset": {"rules": "", "shape": ""}})
+
+    assert await auditor.handle(batch(2, snap("sg-open", ingress(22, "0.0.0.0/0")))) == []
+    assert not await _has_rules(db)  # an unchanged batch recounts nothing
+    assert await auditor.handle(completed(3, ["sg-open"])) == []
+    assert await _has_rules(db)
+    rows = issue_counters.summary_rows(await issue_counters.read_summaries(db))
+    expected = {(ACCOUNT, d["rule_id"]) async for d in db.issues.find({"status": "open"})}
+    assert expected and {(a, rule) for a, rule, _, _ in rows} == expected
+
+
+async def test_with_a_delay_changes_are_recounted_once_after_the_alerts(db: Database) -> None:
+    auditor = Auditor(db, RulesConfig(), summary_delay=0.5)
+    try:
+        events = await auditor.handle(batch(0, snap("sg-a", ingress(22, "0.0.0.0/0"))))
+        events += await auditor.handle(batch(1, snap("sg-b", ingress(3389, "0.0.0.0/0"))))
+        assert events and auditor.summaries.due == 1  # two changes, one place, one recount due
+        assert await db[issue_counters.SUMMARIES].find_one({}) is None  # not yet
+        for _ in range(100):
+            if auditor.summaries.due == 0 and await _has_rules(db):
+                break
+            await asyncio.sleep(0.1)
+        rows = issue_counters.summary_rows(await issue_counters.read_summaries(db))
+        open_now = await db.issues.count_documents({"status": "open"})
+        assert open_now > 0 and sum(n for *_, n in rows) == open_now
+    finally:
+        await auditor.summaries.stop()

@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+import aio_pika
 import pytest
 
 from secmonkey.common import amqp
@@ -16,6 +17,7 @@ from secmonkey.common.messages import EVENTS_EXCHANGE, utcnow
 from secmonkey.common.storage import Database
 from secmonkey.common.storage.group_commit import GroupCommit
 from secmonkey.notifier.deliveries import DeliveryStore
+from secmonkey.notifier.service import channel_gone
 from tests.integration.notifier.conftest import make_event, subscription, until
 from tests.support.servers import HttpReceiver
 
@@ -156,3 +158,40 @@ def _listed(receiver: HttpReceiver) -> int:
 
 async def _outbox_empty(db: Database) -> bool:
     return await db.delivery_schedule.count_documents({}) == 0
+
+
+async def test_a_redelivered_event_finished_elsewhere_meanwhile_is_not_queued_again(
+    db: Database,
+) -> None:
+    """Another replica recorded the outcome and removed its outbox entry (in that order)
+    while a redelivered copy was being queued: the copy is dropped, and leaves no entry."""
+    writes = GroupCommit(db)
+    writes.start()
+    try:
+        store = DeliveryStore(db, writes)
+        sub = subscription(Channel(type="generic", url="https://hooks.example.com/h", secret="k"))
+        now = utcnow()
+        made, fresh = (
+            new_delivery(f"d{i}", sub, [make_event()], now, kind="event", due_at=now, summary="")
+            for i in range(2)
+        )
+        # `made` was delivered elsewhere: its record is in, its outbox entry already gone.
+        await db.deliveries.insert_one({"_id": made.id, "status": "delivered"})
+        queued = await store.insert_new([made, fresh], redelivered=True)
+    finally:
+        await writes.stop()
+    assert [d.id for d in queued] == [fresh.id]
+    assert await db.delivery_schedule.find_one({"_id": made.id}) is None
+    assert await db.delivery_schedule.find_one({"_id": fresh.id}) is not None
+
+
+async def test_a_message_whose_channel_closed_counts_as_redelivered(rabbit: Any) -> None:
+    """Its ack can no longer reach the broker, which will deliver it again: the notifier
+    treats the copy in hand as a redelivery (queued first, then sent)."""
+    channel = await rabbit.channel()
+    queue = await channel.declare_queue(exclusive=True)
+    await channel.default_exchange.publish(aio_pika.Message(b"{}"), routing_key=queue.name)
+    message = await queue.get(timeout=10)
+    assert not channel_gone(message)
+    await channel.close()
+    assert channel_gone(message)

@@ -56,12 +56,14 @@ async def recount(store: Store, key: str) -> None:
 # --- summaries: one document per account-region ------------------------------------------
 #
 # `issue_summaries` holds, per account-region (`_id` = `<account>:<region>`), what a report
-# of the whole estate sums: open issues, groups with any, groups per highest open severity.
-# Each document is recomputed from its items (never incremented, so a replay or a race
+# of the whole estate sums: open issues, groups with any, groups per highest open severity,
+# open issues per (rule, severity), and the place's TOP most severe open issues (what a
+# dashboard lists). Each document is recomputed from its items and open issues (never
+# incremented, so a replay or a race
 # cannot make it drift) and written only by the auditor replica holding the account-
 # region's partition, one message at a time. Others (the API's justifications) leave a
 # mark by unique insert in `issue_summary_marks`; the holder recomputes marked ones.
-# Read with `summary_totals`, which sums the documents.
+# Read with `summary_totals` and `read_summaries`, which the reader sums.
 
 SUMMARIES = "issue_summaries"
 SUMMARY_MARKS = "issue_summary_marks"
@@ -91,14 +93,52 @@ def summary_of(items: Iterable[Document]) -> dict[str, Any]:
     }
 
 
+SHAPE = 2  # the documents' shape (every sweep's end recomputes its account-region's)
+TOP = 8  # the most severe open issues each summary keeps: what a dashboard lists
+_NOT_KEPT = ("transition", "lapsed_justification")
+
+
+def rules_of(issues: Iterable[Document]) -> list[dict[str, Any]]:
+    """Open issues counted per (rule, severity): what reports count by rule, account and
+    severity, and filter by minimum severity."""
+    counts: dict[tuple[str, str], int] = {}
+    for issue in issues:
+        place = (str(issue["rule_id"]), str(issue["severity"]))
+        counts[place] = counts.get(place, 0) + 1
+    return [{"rule_id": r, "severity": s, "n": n} for (r, s), n in sorted(counts.items())]
+
+
+def most_severe(issues: Iterable[Document], limit: int = TOP) -> list[Document]:
+    """The first `limit` issues in a report's order (most severe first, then by `_id`)."""
+    ordered = sorted(issues, key=lambda d: (-int(d["severity_rank"]), str(d["_id"])))
+    return [{k: v for k, v in d.items() if k not in _NOT_KEPT} for d in ordered[:limit]]
+
+
 async def summarise(db: Database, account_id: str, region: str) -> dict[str, Any]:
     """Recompute and store the summary of one account-region (its partition's holder only)."""
     query = {"account_id": account_id, "region": region, "state": "active"}
     items = await db.items.find(query, {"open_issues": 1, "max_severity": 1}).to_list(None)
-    summary = summary_of(items)
-    doc = {"account_id": account_id, "region": region, **summary, "at": utcnow()}
-    await db[SUMMARIES].replace_one({"_id": f"{account_id}:{region}"}, doc, upsert=True)
-    return summary
+    place = {"account_id": account_id, "region": region, "status": "open"}
+    issues = await db.issues.find(place).to_list(None)
+    doc = summary_doc(account_id, region, items, issues)
+    await db[SUMMARIES].replace_one({"_id": doc["_id"]}, doc, upsert=True)
+    return doc
+
+
+def summary_doc(
+    account_id: str, region: str, items: list[Document], issues: list[Document]
+) -> dict[str, Any]:
+    """The summary document of an account-region from its active items and open issues."""
+    return {
+        "_id": f"{account_id}:{region}",
+        "account_id": account_id,
+        "region": region,
+        **summary_of(items),
+        "rules": rules_of(issues),
+        "top": most_severe(issues),
+        "shape": SHAPE,
+        "at": utcnow(),
+    }
 
 
 async def mark_summary(db: Database, key: str) -> None:
@@ -133,3 +173,28 @@ async def summary_totals(db: Database, account_ids: list[str] | None = None) -> 
                 totals["groups_by_severity"].get(severity, 0) + n
             )
     return totals
+
+
+async def read_summaries(db: Database, account_id: str | None = None) -> list[Document]:
+    """The summaries (per-rule counts and most severe issues) of one account or all: what a
+    report's counts and a dashboard's list are made of, one document per account-region."""
+    query: dict[str, Any] = {} if account_id is None else {"account_id": account_id}
+    return await db[SUMMARIES].find(query, {"account_id": 1, "rules": 1, "top": 1}).to_list(None)
+
+
+def summary_rows(summaries: Iterable[Document]) -> list[tuple[str, str, str, int]]:
+    """Every (account, rule, severity, open issues) of the summaries."""
+    return [
+        (str(doc["account_id"]), row["rule_id"], row["severity"], int(row["n"]))
+        for doc in summaries
+        for row in doc.get("rules") or []
+    ]
+
+
+def summary_top(summaries: Iterable[Document], min_rank: int, limit: int) -> list[Document]:
+    """The `limit` (<= TOP) most severe open issues of rank >= `min_rank`, in report order:
+    each summary keeps its place's first TOP, so the estate's first `limit` are among them."""
+    if limit > TOP:
+        raise ValueError(f"summaries keep {TOP} issues per account-region, not {limit}")
+    kept = [d for doc in summaries for d in doc.get("top") or [] if d["severity_rank"] >= min_rank]
+    return most_severe(kept, limit)

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from secmonkey.common.documents import Doc
 from secmonkey.common.severity import Severity
-from secmonkey.common.storage import Database, with_retry
+from secmonkey.common.storage import Database, Document, is_duplicate_key, with_retry
 
 
 class CatalogRule(Doc):
@@ -36,14 +36,22 @@ async def publish(db: Database, rules: list[CatalogRule]) -> None:
     ids = [rule.id for rule in rules]
     for rule in rules:
         doc = rule.to_mongo()
-        await with_retry(
-            lambda d=doc: db.rule_catalog.replace_one({"_id": d["_id"]}, d, upsert=True),  # type: ignore[misc]
-            what="publishing the rule catalog",
-        )
+        await with_retry(lambda d=doc: _put(db, d), what="publishing the rule catalog")  # type: ignore[misc]
     await with_retry(
         lambda: db.rule_catalog.delete_many({"_id": {"$nin": ids}}),
         what="publishing the rule catalog",
     )
+
+
+async def _put(db: Database, doc: Document) -> None:
+    """Upsert one rule. Auditor replicas starting together upsert the same rules: the one
+    whose insert loses the race (a duplicate key) replaces the document the other made."""
+    try:
+        await db.rule_catalog.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+    except Exception as exc:
+        if not is_duplicate_key(exc):
+            raise
+        await db.rule_catalog.replace_one({"_id": doc["_id"]}, doc)
 
 
 async def read(db: Database) -> list[CatalogRule]:

@@ -180,6 +180,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
             hold=HoldPolicy(
                 settings.auditor_deletion_hold_share, settings.auditor_deletion_hold_min_groups
             ),
+            summary_delay=settings.auditor_summary_delay_seconds,
         )
         await with_retry(auditor.ensure_lookups, what="filing search lookups")
         await rule_catalog.publish(runtime.db, catalog(rules))
@@ -227,6 +228,9 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
         finally:
             if consumer is not None:
                 await consumer.stop()
+            await auditor.summaries.stop()
+            with contextlib.suppress(Exception):  # else: made again at the next sweep
+                await asyncio.wait_for(auditor.summaries.flush(), 5.0)
             if lease is not None:
                 with contextlib.suppress(Exception):
                     await lease.release()

@@ -43,6 +43,7 @@ from secmonkey.auditor.outbox import Outbox
 from secmonkey.auditor.rule_context import ContextSource, Directory
 from secmonkey.auditor.rules.engine import Finding, evaluate
 from secmonkey.auditor.rules.rules_file import RulesConfig
+from secmonkey.auditor.summaries import SummaryRecounts
 from secmonkey.common import amqp, chain_anchor, issue_counters
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.chain_anchor import AnchorTarget
@@ -93,6 +94,7 @@ class Auditor:
         capabilities: Capabilities | None = None,
         store: Store | None = None,
         hold: HoldPolicy | None = None,
+        summary_delay: float = 0.0,
     ) -> None:
         self.db = db
         self.hold = hold or HoldPolicy()
@@ -105,6 +107,7 @@ class Auditor:
         self.committer = Committer(self.store, self.outbox, self.index)
         self.exposure = BatchExposure(db)
         self._one_at_a_time = _turn_of(db)
+        self.summaries = SummaryRecounts(db, self._turn, summary_delay)
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -126,8 +129,8 @@ class Auditor:
                 events = await self.apply_sweep(message)
             else:  # pragma: no cover - the parser only yields these two
                 raise InvalidInput(f"unexpected message {type(message).__name__}")
-            if events:  # something changed: the account-region's summary follows
-                await issue_counters.summarise(self.db, message.account_id, message.region)
+            if events or isinstance(message, SweepCompleted):  # the summary follows
+                await self.summaries.changed(message.account_id, message.region)
         await self.outbox.publish(events)
         return events
 
@@ -276,6 +279,6 @@ class Auditor:
             events = await expire_justifications(self.store, self.contexts, self.outbox, now, keep)
             for account_id, region in sorted({(e.account_id, e.region) for e in events}):
                 if account_id and region:
-                    await issue_counters.summarise(self.db, account_id, region)
+                    await self.summaries.changed(account_id, region)
         await self.outbox.publish(events)
         return events

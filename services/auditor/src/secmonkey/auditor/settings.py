@@ -67,6 +67,14 @@ class Settings(CommonSettings):
         ge=0,
         description="hold mass deletions only in account-regions with more groups than this",
     )
+    auditor_summary_delay_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "an account-region's issue summary is recounted this long after a change, once "
+            "for all the changes meanwhile, after the alerts (0: at once, in the message's turn)"
+        ),
+    )
     auditor_lease_seconds: float = Field(
         default=9.0,
         gt=0,

@@ -20,6 +20,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from secmonkey.collector.client_classes import share_client_classes
+from secmonkey.collector.pacing import PaceConfig, Pacer
 from secmonkey.collector.settings import Settings
 from secmonkey.common.dates import aware
 from secmonkey.common.documents import Account
@@ -65,15 +67,21 @@ class AwsClients:
 
     def __init__(self, settings: Settings, session: boto3.session.Session | None = None) -> None:
         self.settings = settings
+        share_client_classes()  # a client per account-region-service, one class per service
         self._session = session or boto3.session.Session()
         self._lock = threading.Lock()
         self._create = threading.Lock()  # the session makes one client at a time
         self._assume_locks: dict[str, threading.Lock] = {}
         self._credentials: dict[str, TemporaryCredentials] = {}
-        self._clients: dict[tuple[str, str, str, str], Any] = {}
+        # (account or "hub", service, region) -> (access key ID it was made with, client):
+        # one entry per account-region-service, replaced when the credentials change.
+        self._clients: dict[tuple[str, str, str], tuple[str, Any]] = {}
         self._hub_account: str | None = None
+        self.pacer = Pacer(PaceConfig(rate=settings.aws_pace_rate, burst=settings.aws_pace_burst))
         self.config = Config(
-            retries={"mode": "adaptive", "max_attempts": settings.aws_max_attempts},
+            # standard retries back off on throttling; the pacer (not botocore's adaptive
+            # mode, one limiter per client) adapts the rate per account-region-service.
+            retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
             connect_timeout=settings.aws_connect_timeout,
             read_timeout=settings.aws_read_timeout,
             max_pool_connections=max(10, settings.sweep_concurrency),
@@ -85,7 +93,9 @@ class AwsClients:
         """The session's botocore event system (hooks see every call of clients made after)."""
         return self._session.events
 
-    def _new_client(self, service: str, region: str, creds: TemporaryCredentials | None) -> Any:
+    def _new_client(
+        self, owner: str, service: str, region: str, creds: TemporaryCredentials | None
+    ) -> Any:
         keys: dict[str, str] = {}
         if creds is not None:
             keys = {
@@ -93,35 +103,41 @@ class AwsClients:
                 "aws_secret_access_key": creds.secret_access_key,
                 "aws_session_token": creds.session_token,
             }
-        return self._session.client(
+        client = self._session.client(
             service,
             region_name=region,
             endpoint_url=self.settings.aws_endpoint_url,
             config=self.config,
             **keys,
         )
+        if self.settings.aws_pace_rate > 0 and creds is not None:
+            # The monitored accounts' quotas are the customer's; the hub's own calls
+            # (AssumeRole for every account) are not held to their ceiling.
+            self.pacer.attach(client, owner, region, service)
+        return client
 
     def hub_client(self, service: str, region: str | None = None) -> Any:
         """A client with the hub's own credentials."""
         region = region or self.settings.aws_region
-        return self._cached(("hub", service, region, ""), None)
+        return self._cached(("hub", service, region), "", None)
 
-    def _cached(self, key: tuple[str, str, str, str], creds: TemporaryCredentials | None) -> Any:
-        """The client for `key`, made once. The lookup takes no lock (a dict read is atomic
-        in CPython); a creation drops the account-service-region's clients of older
-        credentials."""
-        client = self._clients.get(key)
-        if client is not None:
-            return client
+    def _cached(
+        self, key: tuple[str, str, str], access_key: str, creds: TemporaryCredentials | None
+    ) -> Any:
+        """The client of `key` (owner, service, region) made with `access_key`, made once.
+        The lookup takes no lock (a dict read is atomic in CPython) and is never a scan, so
+        its cost does not grow with the estate; a creation replaces the
+        account-region-service's client of older credentials."""
+        cached = self._clients.get(key)
+        if cached is not None and cached[0] == access_key:
+            return cached[1]
         with self._create:
-            client = self._clients.get(key)
-            if client is None:
-                client = self._new_client(key[1], key[2], creds)
+            cached = self._clients.get(key)
+            if cached is None or cached[0] != access_key:
+                cached = (access_key, self._new_client(key[0], key[1], key[2], creds))
                 with self._lock:
-                    for stale in [k for k in self._clients if k[:3] == key[:3]]:
-                        del self._clients[stale]
-                    self._clients[key] = client
-            return client
+                    self._clients[key] = cached
+            return cached[1]
 
     def hub_account_id(self) -> str:
         if self._hub_account is None:
@@ -183,7 +199,7 @@ class AwsClients:
         creds = self.credentials(account)
         if creds is None:
             return self.hub_client(service, region)
-        return self._cached((account.id, service, region, creds.access_key_id), creds)
+        return self._cached((account.id, service, region), creds.access_key_id, creds)
 
     def forget(self, account_id: str) -> None:
         """Drop cached credentials and clients of an account (after it was refused, say)."""

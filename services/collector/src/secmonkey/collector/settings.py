@@ -37,7 +37,16 @@ class Settings(CommonSettings):
         default=None, description="send every AWS call here (a moto server in tests and demos)"
     )
     aws_region: str = Field(default="us-east-1", description="region of the hub's STS calls")
-    aws_max_attempts: int = Field(default=8, ge=1, le=20, description="botocore adaptive retries")
+    aws_max_attempts: int = Field(default=8, ge=1, le=20, description="botocore standard retries")
+    aws_pace_rate: float = Field(
+        default=10.0,
+        ge=0,
+        description="ceiling of calls/s per account-region-service, adapted down on throttling "
+        "(default: half of EC2's describe refill rate, 20/s; 0: no pacing)",
+    )
+    aws_pace_burst: float = Field(
+        default=50.0, ge=1, description="calls at once before the rate applies (EC2's: 100)"
+    )
     aws_connect_timeout: float = Field(default=10.0, gt=0)
     aws_read_timeout: float = Field(default=60.0, gt=0)
     role_session_name: str = "secmonkey-collector"

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.exceptions import ChannelInvalidStateError
 
 from secmonkey.common import amqp
 from secmonkey.common.delivery_schedule import new_delivery
@@ -47,6 +48,14 @@ log = logging.getLogger(__name__)
 
 def queue_spec(settings: Settings) -> amqp.QueueSpec:
     return amqp.QueueSpec(settings.queue, EVENTS_EXCHANGE, tuple(settings.queue_bindings))
+
+
+def channel_gone(message: AbstractIncomingMessage) -> bool:
+    """Whether the channel `message` came on has closed (it can no longer be acknowledged)."""
+    try:
+        return bool(message.channel.is_closed)
+    except ChannelInvalidStateError:  # aio-pika's answer for a closed channel
+        return True
 
 
 def undelivered_queue(spec: amqp.QueueSpec) -> str:
@@ -148,7 +157,13 @@ class Notifier:
         # A republished event (an outbox sending again what may have gone out already) is
         # treated as a redelivery: the delivery log is checked before sending.
         republished = bool((message.headers or {}).get(amqp.REPUBLISHED_HEADER))
-        await self.process(event, redelivered=bool(message.redelivered) or republished)
+        # A message whose channel has gone (its broker node lost) cannot be acknowledged:
+        # the broker delivers it again, perhaps to another replica at once, so this copy
+        # must not race that one with an early send: it is queued first, then sent.
+        orphaned = channel_gone(message)
+        # A quorum queue also counts deliveries (`x-delivery-count`): either sign will do.
+        again = bool(message.redelivered) or amqp.delivery_count(message) > 0
+        await self.process(event, redelivered=again or republished or orphaned)
 
     async def process(self, event: Event, *, redelivered: bool = False) -> None:
         now = utcnow()

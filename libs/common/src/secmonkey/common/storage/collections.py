@@ -166,6 +166,7 @@ COLLECTIONS: dict[str, Collection] = {
         "auditor",
         [IndexModel([("account_id", ASCENDING)])],
         about="open-issue counters per account-region (issue_counters), summed by reports",
+        readers=("api",),
     ),
     "issue_summary_marks": Collection(
         "auditor",

@@ -1,7 +1,7 @@
 """The audit report: open issues, most severe first, with counts per account and per rule.
 
-Counts come from `$group`/`$sum` aggregations (inside the MongoDB subset FerretDB
-serves); the listed issues from one find on the `(status, severity_rank)` index.
+Counts come from the auditor's per-account-region summaries (`issue_counters`), summed
+when read; the listed issues from one find on the `(status, severity_rank)` index.
 """
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from secmonkey.api.queries.exposure import exposure_query, find_exposure
 from secmonkey.api.schemas.issues import CountRow, IssueView, Report
+from secmonkey.common import issue_counters
 from secmonkey.common.documents import Issue
 from secmonkey.common.severity import SEVERITY_RANK, Severity
 from secmonkey.common.storage import Database, filters
@@ -44,24 +46,52 @@ def report_filter(account_id: str | None, min_severity: Severity | None) -> dict
     return query | filters.equals(account_id=account_id or None)
 
 
-async def _counts(db: Database, query: dict[str, Any], field: str) -> list[CountRow]:
-    pipeline = [
-        {"$match": query},
-        {"$group": {"_id": {"k": f"${field}", "s": "$severity"}, "n": {"$sum": 1}}},
-    ]
-    rows: dict[str, CountRow] = {}
-    async for doc in await db.issues.aggregate(pipeline):
-        name = str(doc["_id"]["k"])
-        row = rows.setdefault(name, CountRow(name=name))
-        severity = str(doc["_id"]["s"])
-        if severity in SEVERITIES:
-            setattr(row, severity, getattr(row, severity) + int(doc["n"]))
-        row.total += int(doc["n"])
-    return sorted(rows.values(), key=lambda r: (-r.critical, -r.high, -r.total, r.name))
+@dataclass
+class Counts:
+    """A report's counts, and its first issues when few are listed, from the summaries."""
+
+    by_account: list[CountRow]
+    by_rule: list[CountRow]
+    top: list[dict[str, Any]] | None  # the listed issues when `limit` <= TOP, else None
+
+    @property
+    def total(self) -> int:
+        return sum(r.total for r in self.by_account)
+
+    @property
+    def by_severity(self) -> dict[str, int]:
+        return {s: sum(getattr(r, s) for r in self.by_account) for s in SEVERITIES}
 
 
-def open_issues(db: Database, query: dict[str, Any], limit: int | None) -> Any:
-    cursor = db.issues.find(query).sort([("severity_rank", -1), ("_id", 1)])
+async def report_counts(
+    db: Database, account_id: str | None, min_severity: Severity | None, limit: int | None
+) -> Counts:
+    """Open issues per account and per rule, by severity: the auditor's summaries (one
+    document per account-region, `issue_counters`) summed, never a scan of the issues;
+    up to `TOP` listed issues (a dashboard's) from the most severe each summary keeps."""
+    floor = SEVERITY_RANK[min_severity.value] if min_severity is not None else -1
+    summaries = await issue_counters.read_summaries(db, account_id)
+    tables: tuple[dict[str, CountRow], dict[str, CountRow]] = ({}, {})
+    for account, rule_id, severity, n in issue_counters.summary_rows(summaries):
+        if SEVERITY_RANK.get(severity, -1) < floor:
+            continue
+        for table, name in zip(tables, (account, rule_id), strict=True):
+            row = table.setdefault(name, CountRow(name=name))
+            if severity in SEVERITIES:
+                setattr(row, severity, getattr(row, severity) + n)
+            row.total += n
+    by_account, by_rule = (
+        sorted(t.values(), key=lambda r: (-r.critical, -r.high, -r.total, r.name)) for t in tables
+    )
+    few = limit is not None and limit <= issue_counters.TOP
+    top = issue_counters.summary_top(summaries, floor, limit) if few and limit else None
+    return Counts(by_account, by_rule, top)
+
+
+def open_issues(
+    db: Database, query: dict[str, Any], limit: int | None, fields: dict[str, int] | None = None
+) -> Any:
+    cursor = db.issues.find(query, fields).sort([("severity_rank", -1), ("_id", 1)])
     return cursor.limit(limit) if limit else cursor
 
 
@@ -69,14 +99,9 @@ async def build_report(
     db: Database, account_id: str | None, min_severity: Severity | None, limit: int
 ) -> Report:
     query = report_filter(account_id, min_severity)
-    by_account = await _counts(db, query, "account_id")
-    by_rule = await _counts(db, query, "rule_id")
-    by_severity = {s: sum(getattr(r, s) for r in by_account) for s in SEVERITIES}
-    total = sum(r.total for r in by_account)
-    issues = [
-        IssueView.of(Issue.model_validate(doc))
-        for doc in await open_issues(db, query, limit).to_list()
-    ]
+    counts = await report_counts(db, account_id, min_severity, limit)
+    docs = counts.top if counts.top is not None else await open_issues(db, query, limit).to_list()
+    issues = [IssueView.of(Issue.model_validate(doc)) for doc in docs]
     exposure_filter = exposure_query(account_id=account_id)
     exposed = await db.exposures.count_documents(exposure_filter)
     shown = await find_exposure(db, account_id=account_id, limit=min(limit, EXPOSURE_SHOWN))
@@ -84,12 +109,12 @@ async def build_report(
         exposed_endpoints=exposed,
         exposure=shown.items,
         generated_at=datetime.now(UTC),
-        open_issues=total,
-        by_severity=by_severity,
-        by_account=by_account,
-        by_rule=by_rule,
+        open_issues=counts.total,
+        by_severity=counts.by_severity,
+        by_account=counts.by_account,
+        by_rule=counts.by_rule,
         issues=issues,
-        truncated=total > len(issues),
+        truncated=counts.total > len(issues),
     )
 
 

@@ -1,5 +1,5 @@
-"""The audit report streamed: counts first (small aggregations), then the issues a row at a
-time from the database cursor, so `report?limit=100000` never holds the whole list.
+"""The audit report streamed: counts first (the auditor's summaries), then the issues a
+batch at a time from the database cursor, so `report?limit=100000` never holds the whole list.
 
 The JSON stream is the `Report` document (same fields, same order of meaning); the HTML
 stream is the same template rendered asynchronously over the cursor.
@@ -20,12 +20,11 @@ from secmonkey.api.queries.exposure import exposure_query, find_exposure
 from secmonkey.api.queries.report import (
     EXPOSURE_SHOWN,
     SEVERITIES,
-    _counts,
-    open_issues,
+    report_counts,
     report_filter,
 )
+from secmonkey.api.queries.report_rows import few_issues, issue_batches, views_json
 from secmonkey.api.schemas.issues import CountRow, IssueView
-from secmonkey.common.documents import Issue
 from secmonkey.common.severity import Severity
 from secmonkey.common.storage import Database
 
@@ -48,6 +47,7 @@ class ReportHead:
     truncated: bool
     listed: int
     issues: AsyncIterator[IssueView]
+    issues_json: AsyncIterator[bytes]
     exposed_endpoints: int
     exposure: list[Any]
 
@@ -56,25 +56,30 @@ async def report_head(
     db: Database, account_id: str | None, min_severity: Severity | None, limit: int
 ) -> ReportHead:
     query = report_filter(account_id, min_severity)
-    by_account = await _counts(db, query, "account_id")
-    by_rule = await _counts(db, query, "rule_id")
-    total = sum(r.total for r in by_account)
+    counts = await report_counts(db, account_id, min_severity, limit)
     exposed = await db.exposures.count_documents(exposure_query(account_id=account_id))
     shown = await find_exposure(db, account_id=account_id, limit=min(limit, EXPOSURE_SHOWN))
+    batches = few_issues(counts.top) if counts.top is not None else issue_batches(db, query, limit)
 
     async def issues() -> AsyncIterator[IssueView]:
-        async for doc in open_issues(db, query, limit):
-            yield IssueView.of(Issue.model_validate(doc))
+        async for batch in batches:
+            for issue in batch:
+                yield issue
+
+    async def issues_json() -> AsyncIterator[bytes]:
+        async for batch in batches:
+            yield views_json(batch)
 
     return ReportHead(
         generated_at=datetime.now(UTC),
-        open_issues=total,
-        by_severity={s: sum(getattr(r, s) for r in by_account) for s in SEVERITIES},
-        by_account=by_account,
-        by_rule=by_rule,
-        truncated=total > limit,
-        listed=min(total, limit),
+        open_issues=counts.total,
+        by_severity=counts.by_severity,
+        by_account=counts.by_account,
+        by_rule=counts.by_rule,
+        truncated=counts.total > limit,
+        listed=min(counts.total, limit),
         issues=issues(),
+        issues_json=issues_json(),
         exposed_endpoints=exposed,
         exposure=list(shown.items),
     )
@@ -94,8 +99,8 @@ async def json_chunks(head: ReportHead) -> AsyncIterator[str]:
     }
     yield json.dumps(fields)[:-1] + ', "issues": ['
     separator = ""
-    async for issue in head.issues:
-        yield separator + issue.model_dump_json()
+    async for chunk in head.issues_json:
+        yield separator + chunk.decode()
         separator = ","
     yield "]}"
 
