@@ -39,8 +39,12 @@ fmt: ## Format and autofix
 browser: ## Install Debian's chromium for browser tests
 	deploy/local/browser.sh
 
+.PHONY: pdftools
+pdftools: ## Install Debian's poppler-utils (pdftotext) for the evidence-package PDF tests
+	deploy/local/pdftools.sh
+
 .PHONY: test
-test: bootstrap up browser lint ## Install, start what tests need, lint, run every test
+test: bootstrap up browser pdftools lint ## Install, start what tests need, lint, run every test
 	$(UV) run --frozen python deploy/local/clean_queues.py
 	$(UV) run --frozen python deploy/local/vhosts.py prune test-
 	$(UV) run --frozen pytest

@@ -13,7 +13,11 @@ import pytest
 from fastapi import FastAPI
 from oidc_provider_mock import run_server_in_thread
 
+from secmonkey.auditor.pipeline import Auditor
+from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common.storage import Database
+from tests.integration.auditor.kit import batch, ingress, key, snap
+from tests.integration.web.inprocess import hidden
 from tests.security.auth_harness import api, client
 
 pytestmark = pytest.mark.integration
@@ -105,3 +109,79 @@ async def test_oidc_sign_in_maps_groups_to_roles(
             await browser.aclose()
     sessions = await db.console_sessions.find({}).to_list()
     assert {s["user"]["name"] for s in sessions} == {"alice@example.com", "bob@example.com"}
+
+
+async def test_an_sso_group_mapped_to_reviewer_reviews_changes_and_does_nothing_else(
+    mongo_url: str, amqp_url: str, db: Database, db_name: str, provider: str
+) -> None:
+    """The change board signs in through SSO: its group maps to `reviewer`, so its members
+    see the review queue, approve with a ticket, and every other page is refused."""
+    settings = {
+        "oidc_issuer": provider,
+        "oidc_client_id": "secmonkey-console",
+        "oidc_client_secret": "console-client-secret",
+        "oidc_role_map": json.dumps({**ROLE_MAP, "change-board": "reviewer"}),
+    }
+    _set_user(provider, "rita", email="rita@example.com", groups=["change-board"])
+    pci = {"compliance": "pci"}
+    auditor = Auditor(db, RulesConfig())
+    async with api(mongo_url, amqp_url, db_name, **settings) as app:
+        async with client(app) as admin:
+            scope = await admin.put("/api/v1/scopes/pci", json={"tags": pci})
+            assert scope.status_code == 200, scope.text
+        await auditor.handle(batch(0, snap("sg-pay", ingress(22, "0.0.0.0/0"), tags=pci)))
+        await auditor.handle(batch(0, snap("sg-card", ingress(443, "10.0.0.0/8"), tags=pci)))
+        issue = await db.issues.find_one({})
+        pending = f"{key('sg-pay')}:1"
+
+        rita, signed_in = await _sign_on(app, provider, "rita")
+        assert signed_in.status_code == 303
+        try:
+            home = await rita.get("/console/")
+            assert home.status_code == 303 and home.headers["location"] == "/console/reviews"
+            queue = await rita.get("/console/reviews")
+            assert queue.status_code == 200 and pending in queue.text
+            assert 'href="/console/groups"' not in queue.text  # the nav shows reviews only
+            detail = await rita.get(f"/console/reviews/{pending}")
+            assert detail.status_code == 200 and "Approve" in detail.text
+            csrf = hidden(queue.text, "csrf")
+            decided = await rita.post(
+                f"/console/reviews/{pending}/decide",
+                data={"decision": "approve", "ticket": "CHG-2024", "csrf": csrf},
+            )
+            assert decided.status_code == 303, decided.text
+            bulk = await rita.post(
+                "/console/reviews/approve",
+                data={"ids": [f"{key('sg-card')}:1"], "ticket": "CHG-2025", "csrf": csrf},
+            )
+            assert bulk.status_code == 200 and "approved" in bulk.text
+
+            # Nothing else: no page outside the review queue, no form, no REST call.
+            for page in (
+                "/console/groups",
+                "/console/issues",
+                "/console/search",
+                "/console/compliance",
+                "/console/admin/keys",
+                "/console/admin/scopes",
+                "/console/evidence?scope=pci",
+                f"/console/groups/{key('sg-pay')}",
+            ):
+                assert (await rita.get(page)).status_code == 403, page
+            assert issue is not None
+            justify = await rita.post(
+                f"/console/issues/{issue['_id']}/justify",
+                data={"reason": "because", "csrf": csrf},
+            )
+            assert justify.status_code == 403
+            for path in ("/api/v1/groups", "/api/v1/change-reviews", "/api/v1/issues"):
+                assert (await rita.get(path)).status_code == 401, path
+        finally:
+            await rita.aclose()
+
+    reviews = {d["_id"]: d async for d in db.change_reviews.find({})}
+    assert (reviews[pending]["status"], reviews[pending]["ticket"]) == ("approved", "CHG-2024")
+    assert reviews[pending]["reviewer"] == "rita@example.com"
+    assert reviews[f"{key('sg-card')}:1"]["ticket"] == "CHG-2025"
+    assert await db.issues.count_documents({"status": "justified"}) == 0
+    assert await db.audit_log.count_documents({"action": "evidence.downloaded"}) == 0

@@ -69,3 +69,31 @@ async def test_review_queue_shows_the_caller_and_diff_and_bulk_approves_with_one
         f"{key('sg-b')}:1": "CHG-555",
         f"{key('sg-a')}:2": None,
     }
+
+
+async def test_the_evidence_button_downloads_the_package_for_auditors_only_and_logs_it(
+    mongo_url: str, amqp_url: str, db_name: str, db: Database, keys_of: object
+) -> None:
+    keys = await keys_of()  # type: ignore[operator]
+    await db.scopes.insert_one({"_id": "pci", "tags": [{"key": "compliance", "value": "pci"}]})
+    auditor = Auditor(db, RulesConfig())
+    await auditor.handle(batch(0, snap("sg-ev", ingress(443, "10.0.0.0/8"), tags=PCI)))
+    async with running(mongo_url, amqp_url, db_name) as app:
+        async with browser_like(app) as officer:
+            await sign_in(officer, keys["auditor"])
+            queue = await officer.get("/console/reviews")
+            assert 'action="/console/evidence"' in queue.text
+            # A date picked as `to` covers that whole day.
+            got = await officer.get(
+                "/console/evidence", params={"scope": "pci", "from": "", "to": "2026-03-01"}
+            )
+            assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
+            assert b"changes.csv" in got.content and b"manifest.json" in got.content
+        async with browser_like(app) as reader:
+            await sign_in(reader, keys["viewer"])
+            assert "Download evidence" not in (await reader.get("/console/reviews")).text
+            assert (await reader.get("/console/evidence?scope=pci")).status_code == 403
+    [entry] = await db.audit_log.find({"action": "evidence.downloaded"}).to_list(None)
+    assert entry["via"] == "console" and entry["actor"]["name"] == "auditor person"
+    assert entry["after"]["to"].startswith("2026-03-01T23:59:59.999")
+    assert entry["after"]["counts"]["changes"] == 1

@@ -244,6 +244,7 @@ CALLS: dict[str, Call[Any]] = {
     "export_chain": calls.export_chain(),
     "anchor_chain": calls.anchor_chain(),
     "latest_anchor": calls.latest_anchor(),
+    "evidence": calls.evidence("pci"),
 }
 
 

@@ -214,3 +214,17 @@ def verify_package(
         start=start,
         end=end,
     )
+
+
+def verify_file(
+    path: Path, start: datetime | None = None, end: datetime | None = None
+) -> Verification:
+    """Verify a chain package file, or an evidence zip: its chains and, when it has one,
+    every file against its manifest (`secmonkey.common.evidence_manifest`)."""
+    from secmonkey.common.evidence_manifest import manifest_breaks
+
+    verification = verify_package(read_package(path), start, end)
+    if zipfile.is_zipfile(path):
+        verification.breaks.extend(manifest_breaks(path))
+        verification.ok = not verification.breaks
+    return verification

@@ -2,9 +2,9 @@
 by the auditor, which creates them pending with the revision), decided by a person or a
 ticketing system through the API, or automatically by a scope's auto-approval rule.
 
-Every decision is also appended to the group's review chain (`review_chain`, see
-`secmonkey.common.chain`): an immutable record at position n holding the hash of record
-n-1. The position is the record's `_id` (`<key>:<n>`, unique), so two deciders racing on
+Every decision is also appended to the group's review chain (`review_chain`, written by
+`secmonkey.common.review_chain`, which also repairs a decision a crash left out of it):
+an immutable record at position n holding the hash of record n-1. The position is the record's `_id` (`<key>:<n>`, unique), so two deciders racing on
 one group cannot both take position n: the loser reads the new head and tries n+1. The
 review's `_id` is unique in the chain too, so deciding the same review again never
 appends twice.
@@ -23,17 +23,16 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from secmonkey.common.chain import ZERO_HASH, review_hash
 from secmonkey.common.documents import Doc, Issue, issue_id
-from secmonkey.common.errors import InvalidInput, NotFound, TransientError
+from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.messages import Caller, ChangeRef, Event, IssueRef, utcnow
+from secmonkey.common.review_chain import append_decision
 from secmonkey.common.severity import SEVERITY_RANK, Severity
 from secmonkey.common.storage import Database, insert_unique
 
 ReviewStatus = Literal["pending", "approved", "rejected"]
 UNAUTHORIZED_RULE = "unauthorized-change"
 TICKET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,99}$"
-CHAIN_ROUNDS = 20
 
 
 class ChangeReview(Doc):
@@ -170,37 +169,10 @@ def new_review(
     )
 
 
-def chain_record(review: ChangeReview, n: int, prev_hash: str) -> dict[str, Any]:
-    """The immutable review-chain record of a decided review at position n."""
-    return {
-        "_id": f"{review.key}:{n}",
-        "key": review.key,
-        "n": n,
-        "review_id": review.id,
-        "revision_id": review.id,
-        "status": review.status,
-        "ticket": review.ticket,
-        "reviewer": review.reviewer,
-        "comment": review.comment,
-        "changed_by": review.changed_by,
-        "auto": review.auto,
-        "decided_at": review.decided_at,
-        "prev_hash": prev_hash,
-    }
-
-
 async def append_to_chain(db: Database, review: ChangeReview) -> dict[str, Any]:
-    """Append the decision of `review` to its group's review chain (once)."""
-    for _ in range(CHAIN_ROUNDS):
-        existing = await db.review_chain.find_one({"review_id": review.id})
-        if existing is not None:
-            return existing
-        head = await db.review_chain.find({"key": review.key}).sort("n", -1).limit(1).to_list(1)
-        n, prev = (int(head[0]["n"]) + 1, review_hash(head[0])) if head else (1, ZERO_HASH)
-        record = chain_record(review, n, prev)
-        if await insert_unique(db.review_chain, record):
-            return record
-    raise TransientError(f"the review chain of {review.key} kept moving")
+    """Append the decision of `review` to its group's review chain (once), after any
+    decision of the group a crash left out (`secmonkey.common.review_chain`)."""
+    return await append_decision(db, review.to_mongo())
 
 
 async def decide(

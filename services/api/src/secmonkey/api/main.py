@@ -14,6 +14,7 @@ from secmonkey.api.routes import (
     dead_letters,
     discovery,
     events,
+    evidence,
     export,
     exposure,
     groups,
@@ -51,5 +52,6 @@ for module in (
     scopes,
     change_reviews,
     chain,
+    evidence,
 ):
     api_router.include_router(module.router)

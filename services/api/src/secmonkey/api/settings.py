@@ -31,6 +31,14 @@ class Settings(ConsoleSettings, SecuritySettings):
         description="how long a verified key is trusted without re-reading it (revocation delay)",
     )
     sweeps_queue: str = Field(default=SWEEPS_QUEUE, description="where POST /sweeps publishes")
+    evidence_spool_dir: str | None = Field(
+        default=None,
+        description="where evidence packages are spooled while built and sent (default: "
+        "the system's temporary folder)",
+    )
+    evidence_pdf_rows: int = Field(
+        default=2000, ge=10, le=100_000, description="rows per part of an evidence PDF"
+    )
     outbox_republish_seconds: float = Field(
         default=10.0,
         gt=0,

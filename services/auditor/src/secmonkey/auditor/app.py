@@ -23,6 +23,7 @@ from secmonkey.common import amqp, rule_catalog
 from secmonkey.common.chain_anchor import target_of
 from secmonkey.common.health import health_router
 from secmonkey.common.lease import Lease
+from secmonkey.common.review_chain import repair_review_chains
 from secmonkey.common.runtime import Runtime
 from secmonkey.common.storage import is_transient, with_retry
 
@@ -30,10 +31,16 @@ log = logging.getLogger(__name__)
 
 
 async def change_control(auditor: Auditor, settings: Settings) -> None:
-    """Seal history from before the chain (once), then each period: overdue reviews and,
+    """Seal history from before the chain (once), append any review decision a crash left
+    out of its chain, then each period: overdue reviews and,
     once the process has run `auditor_anchor_after_seconds`, the daily anchor (a replica
     restarting in a loop does not anchor; the day's anchor comes from a settled one)."""
     await with_retry(auditor.seal_history, what="sealing history from before the chain")
+    repaired = await with_retry(
+        lambda: repair_review_chains(auditor.store.db), what="repairing the review chains"
+    )
+    if repaired:
+        log.warning("appended %d review decision(s) a crash had left out of their chain", repaired)
     loop = asyncio.get_running_loop()
     anchor_from = loop.time() + settings.auditor_anchor_after_seconds
     while True:

@@ -23,6 +23,7 @@ __all__ = [
     "create_subscription",
     "dead_letter",
     "dead_letters",
+    "evidence",
     "delete_account",
     "delete_allowlist",
     "delete_key",
@@ -265,3 +266,8 @@ def anchor_chain() -> Call[m.AnchorView]:
 
 def latest_anchor() -> Call[m.AnchorView]:
     return _call("GET", "/chain/anchors/latest", m.AnchorView)
+
+
+def evidence(scope: str, start: datetime | None = None, end: datetime | None = None) -> Call[str]:
+    """The evidence package (a zip) of a scope and period: read it with `Client.stream`."""
+    return _call("GET", "/evidence", None, {"scope": scope, "from": start, "to": end})

@@ -90,6 +90,7 @@ app.add_typer(change_control.scopes_app, name="scopes")
 app.add_typer(change_control.reviews_app, name="reviews")
 app.add_typer(change_control.chain_app, name="chain")
 app.command("verify")(change_control.verify_command)
+app.command("evidence")(change_control.evidence_command)
 app.add_typer(compliance.export_app, name="export")
 
 

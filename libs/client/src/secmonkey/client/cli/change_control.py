@@ -3,17 +3,19 @@ hash chains, live or from a chain package) and `chain` (export, anchor)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
-from secmonkey.client import render
+from secmonkey.client import calls, render
 from secmonkey.client.cli._output import console, done, fail, show
 from secmonkey.client.cli._params import Account, Labels, Limit, State
-from secmonkey.common.chain_verify import read_package, verify_package
+from secmonkey.common.chain_verify import verify_file
 
 scopes_app = typer.Typer(help="Compliance scopes (pci, sox, hipaa…).", no_args_is_help=True)
 reviews_app = typer.Typer(help="Reviews of changes in scope.", no_args_is_help=True)
@@ -167,16 +169,16 @@ def verify_command(
     start: Annotated[datetime | None, typer.Option("--from", help="report breaks from")] = None,
     end: Annotated[datetime | None, typer.Option("--to", help="report breaks until")] = None,
     package: Annotated[
-        Path | None, typer.Option("--package", help="chain.json, or an evidence zip holding one")
+        Path | None,
+        typer.Option("--package", help="chain.json, or an evidence zip (its manifest checked too)"),
     ] = None,
 ) -> None:
     """Recompute the hash chains and name every break (exit 1 if any)."""
     if package is not None:
         try:
-            data = read_package(package)
-        except (OSError, ValueError) as exc:
+            answer = verify_file(package, start, end).as_dict()
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
             fail(str(exc), 2)
-        answer = verify_package(data, start, end).as_dict()
     else:
         with State.of(ctx).client() as api:
             answer = api.verify_chain(start, end).model_dump()
@@ -193,6 +195,25 @@ def verify_command(
         )
     if not answer["ok"]:
         raise typer.Exit(1)
+
+
+def evidence_command(
+    ctx: typer.Context,
+    scope: Annotated[str, typer.Argument(help="the compliance scope, e.g. pci")],
+    start: Annotated[datetime | None, typer.Option("--from", help="default: 90 days ago")] = None,
+    end: Annotated[datetime | None, typer.Option("--to", help="default: now")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="the zip to write")] = None,
+) -> None:
+    """Download the evidence package of a scope and period (auditor; audit-logged)."""
+    target = output or Path(f"secmonkey-evidence-{scope}.zip")
+    digest = hashlib.sha256()
+    size = 0
+    with State.of(ctx).client() as api, target.open("wb") as file:
+        for chunk in api.stream(calls.evidence(scope, start, end)):
+            digest.update(chunk)
+            size += len(chunk)
+            file.write(chunk)
+    done(ctx, f"wrote {target} ({size} bytes, sha256 {digest.hexdigest()})")
 
 
 @chain_app.command("export")

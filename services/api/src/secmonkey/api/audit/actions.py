@@ -11,7 +11,8 @@ from typing import Any
 
 from secmonkey.api.audit.trail import Trail
 from secmonkey.api.auth import KeyVerifier, Principal
-from secmonkey.api.queries import accounts, allowlist, issues, keys, subscriptions
+from secmonkey.api.evidence.package import Package
+from secmonkey.api.queries import accounts, allowlist, evidence, issues, keys, subscriptions
 from secmonkey.api.queries.sweeps import request_sweeps
 from secmonkey.api.schemas.admin import (
     AccountFields,
@@ -209,3 +210,35 @@ async def request_sweep(trail: Trail, queue: str, who: Principal, body: SweepIn)
     target = ", ".join(wanted) if wanted else "every account"
     await trail.record("sweep.requested", target, after=queued)
     return queued
+
+
+# evidence
+
+
+async def download_evidence(
+    trail: Trail, settings: Settings, scope: str, start: Any, end: Any
+) -> Package:
+    """Build the evidence package of `scope` over [start, end]; its download is recorded
+    (the zip's SHA-256 and size, the chain verification result) before it is sent."""
+    period = await evidence.period_of(trail.db, scope, start, end)
+    built = await evidence.build_package(trail.db, settings, period, trail.actor.name)
+    try:
+        await trail.record(
+            "evidence.downloaded",
+            scope,
+            after={
+                "scope": scope,
+                "from": period.start.isoformat(),
+                "to": period.end.isoformat(),
+                "file": built.name,
+                "bytes": built.size,
+                "sha256": built.sha256,
+                "counts": built.manifest["counts"],
+                "chain_ok": built.manifest["chain_verification"]["ok"],
+            },
+            detail=f"evidence package of scope {scope} ({built.name}, sha256 {built.sha256})",
+        )
+    except BaseException:
+        built.discard()
+        raise
+    return built

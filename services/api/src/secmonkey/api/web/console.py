@@ -23,6 +23,7 @@ from secmonkey.api.web.routes import (
     admin,
     compliance,
     dashboard,
+    evidence,
     groups,
     issues,
     reviews,
@@ -59,7 +60,18 @@ def mount(app: FastAPI, settings: ConsoleSettings) -> None:
 
 def create_console(settings: ConsoleSettings) -> FastAPI:
     console = FastAPI(title="secmonkey console", openapi_url=None, docs_url=None, redoc_url=None)
-    for module in (signin, sso, dashboard, groups, search, issues, reviews, compliance, admin):
+    for module in (
+        signin,
+        sso,
+        dashboard,
+        groups,
+        search,
+        issues,
+        reviews,
+        evidence,
+        compliance,
+        admin,
+    ):
         console.include_router(module.router)
     console.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     console.middleware("http")(_security_headers)

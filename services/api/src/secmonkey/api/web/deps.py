@@ -127,7 +127,21 @@ def form_of(role: Role) -> Callable[..., Awaitable[Caller]]:
     return dependency
 
 
+def reads_reviews() -> Callable[..., Awaitable[Caller]]:
+    """A page of the review queue: readers (viewer and up) and the `reviewer` role, which
+    sees the changes it decides and nothing else."""
+
+    async def dependency(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+        if not (caller.may("viewer") or caller.may("reviewer")):
+            raise ConsoleForbidden(f"The {caller.principal.role} role may not see reviews.")
+        return caller
+
+    return dependency
+
+
 Viewer = Annotated[Caller, Depends(signed_in("viewer"))]
+ReviewReader = Annotated[Caller, Depends(reads_reviews())]
+ReviewerForm = Annotated[Caller, Depends(form_of("reviewer"))]
 Auditor = Annotated[Caller, Depends(signed_in("auditor"))]
 Admin = Annotated[Caller, Depends(signed_in("admin"))]
 ViewerForm = Annotated[Caller, Depends(form_of("viewer"))]

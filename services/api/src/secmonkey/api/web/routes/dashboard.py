@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
 
 from secmonkey.api.deps import Db
 from secmonkey.api.queries.accounts import list_accounts
 from secmonkey.api.queries.events import find_events
 from secmonkey.api.queries.report import build_report
 from secmonkey.api.queries.sweeps import sweep_health
-from secmonkey.api.web.deps import Viewer
-from secmonkey.api.web.rendering import render
+from secmonkey.api.web.deps import ReviewReader
+from secmonkey.api.web.rendering import render, root_of
 from secmonkey.common.messages import EventType
 
 router = APIRouter()
@@ -25,7 +26,9 @@ TOP_ISSUES = 8
 
 
 @router.get("/")
-async def dashboard(request: Request, db: Db, caller: Viewer) -> Response:
+async def dashboard(request: Request, db: Db, caller: ReviewReader) -> Response:
+    if not caller.may("viewer"):  # a reviewer's console is the review queue
+        return RedirectResponse(f"{root_of(request)}/reviews", status_code=303)
     report = await build_report(db, None, None, TOP_ISSUES)
     changes = await find_events(db, types=CHANGE_TYPES, limit=NEWEST_CHANGES)
     accounts = {a.id: a.name for a in await list_accounts(db)}

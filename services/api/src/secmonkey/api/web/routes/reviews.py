@@ -1,6 +1,8 @@
 """The review queue: pending changes in scope, one with its side-by-side diff and caller,
-approve (one ticket for many) or reject. Deciding needs the auditor role (a person); a
-ticketing system decides through the REST API with a `reviewer` key."""
+approve (one ticket for many) or reject. Deciding needs the auditor role, or the
+`reviewer` role (a person whose single-sign-on groups map to it: these pages are all the
+console shows them); a ticketing system decides through the REST API with a `reviewer`
+key."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from secmonkey.api.deps import Db, OutboxDep
 from secmonkey.api.queries.change_reviews import find_reviews, get_review, review, review_many
 from secmonkey.api.schemas.change_control import REVIEW_ID_PATTERN, ReviewIn
-from secmonkey.api.web.deps import AuditorForm, Blank, Viewer
+from secmonkey.api.web.deps import Blank, ReviewerForm, ReviewReader
 from secmonkey.api.web.rendering import render, root_of
 from secmonkey.api.web.views import property_changes, rule_rows
 from secmonkey.common.canonical import CanonicalGroup
@@ -27,7 +29,7 @@ Status = Literal["pending", "approved", "rejected"]
 async def queue(
     request: Request,
     db: Db,
-    caller: Viewer,
+    caller: ReviewReader,
     status: Annotated[Status | None, Blank, Query()] = None,
     scope: Annotated[str | None, Blank, Query(max_length=40)] = None,
 ) -> Response:
@@ -55,7 +57,7 @@ def _group(config: dict[str, object] | None, like: dict[str, object]) -> Canonic
 
 
 @router.get("/reviews/{review_id}")
-async def detail(request: Request, db: Db, caller: Viewer, review_id: ReviewId) -> Response:
+async def detail(request: Request, db: Db, caller: ReviewReader, review_id: ReviewId) -> Response:
     found = await get_review(db, review_id)
     like = found.after or found.before or {}
     old, new = _group(found.before, like), _group(found.after, like)
@@ -78,7 +80,7 @@ async def decide(
     request: Request,
     db: Db,
     outbox: OutboxDep,
-    caller: AuditorForm,
+    caller: ReviewerForm,
     review_id: ReviewId,
     decision: Annotated[Literal["approve", "reject"], Form()],
     ticket: Annotated[str, Form(max_length=100)] = "",
@@ -94,7 +96,7 @@ async def approve_many(
     request: Request,
     db: Db,
     outbox: OutboxDep,
-    caller: AuditorForm,
+    caller: ReviewerForm,
     ids: Annotated[list[str], Form(max_length=200)],
     ticket: Annotated[str, Form(max_length=100)] = "",
     comment: Annotated[str, Form(max_length=2000)] = "",
