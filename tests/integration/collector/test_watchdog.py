@@ -8,6 +8,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +22,13 @@ from secmonkey.collector.watchdog import Watchdog
 from secmonkey.common import amqp, consumer_reports
 from secmonkey.common.documents import Account, Channel, Subscription, SubscriptionFilters
 from secmonkey.common.errors import TransientError
-from secmonkey.common.messages import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, Event, parse_message
+from secmonkey.common.messages import (
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    Event,
+    parse_message,
+    utcnow,
+)
 from secmonkey.common.storage import Database
 from secmonkey.notifier.service import Notifier, undelivered_queue
 from tests.integration.collector.conftest import (
@@ -186,11 +193,17 @@ async def test_growing_dead_letters_and_undelivered_alerts_raise_once_and_resolv
                 DEAD_LETTER_EXCHANGE, routing_key, json.dumps({"n": n}).encode()
             )
 
+    # The test's own clock: a slow machine must not settle an episode between two looks.
+    start = utcnow()
+
+    async def look(at_seconds: float) -> list[Event]:
+        return await watchdog.check(start + timedelta(seconds=at_seconds))
+
     try:
-        assert await watchdog.check() == []  # the first look takes the depths
+        assert await look(0) == []  # the first look takes the depths
         await park(queue, 2)  # routed to `<queue>.dead`
         await park(undelivered, 1)
-        raised = await watchdog.check()
+        raised = await look(0.1)
         assert sorted(e.type for e in raised) == [
             "system.dead_letters_growing",
             "system.undelivered_growing",
@@ -199,7 +212,7 @@ async def test_growing_dead_letters_and_undelivered_alerts_raise_once_and_resolv
         assert dead.key == f"system:queue:{queue}.dead" and dead.system is not None
         assert dead.system.detail.startswith("grew from 0 to 2 message(s)")
         await park(queue, 1)
-        assert await watchdog.check() == []  # still the same episode
+        assert await look(0.2) == []  # still the same episode
         assert (
             REGISTRY.get_sample_value(
                 "secmonkey_collector_watched_queue_messages", {"queue": f"{queue}.dead"}
@@ -212,14 +225,13 @@ async def test_growing_dead_letters_and_undelivered_alerts_raise_once_and_resolv
             )
             == 1
         )
-        assert await watchdog.check() == []  # not grown: settling
-        await asyncio.sleep(1.1)
-        resolved = await watchdog.check()
+        assert await look(0.3) == []  # not grown: settling
+        resolved = await look(1.5)
         assert sorted(e.type for e in resolved) == [
             "system.dead_letters_growing_resolved",
             "system.undelivered_growing_resolved",
         ]
-        assert await watchdog.check() == []
+        assert await look(1.6) == []
         stored = await system_events(db)
         assert len(stored) == 4 and {e.event_id for e in stored} == {
             e.event_id for e in raised + resolved
