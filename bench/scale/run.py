@@ -64,6 +64,7 @@ AWS_ENV = {
     "AWS_CONFIG_FILE": "/nonexistent",
 }
 TICK = os.sysconf("SC_CLK_TCK")
+PARTITIONS = 16  # the auditor's default (SECMONKEY_PARTITIONS)
 
 
 def role_arn(account_id: str) -> str:
@@ -114,6 +115,7 @@ class Secmonkey:
     ) -> None:
         tag = uuid.uuid4().hex[:8]
         self.store_timeout = store_timeout
+        self._broker: Any = None
         self.regions = regions
         self.db_name = f"bench_scale_{tag}"
         self.prefix = f"bench-{tag}"
@@ -127,6 +129,7 @@ class Secmonkey:
             "SECMONKEY_AMQP_URL": AMQP_URL,
             "SECMONKEY_LOG_LEVEL": "WARNING",
             "SECMONKEY_LOG_JSON": "true",
+            "SECMONKEY_PARTITIONS": str(PARTITIONS),
         }
         auditor_port = free_port()
         self.processes.spawn(
@@ -188,12 +191,14 @@ class Secmonkey:
         groups = int(status["groups"])
         query = {} if stored == "first" else {"last_seen": {"$gte": asked_at}}
         stored_seconds: float | None = None
-        while (count := await items.count_documents(query)) < groups:
+        # Counting is a scan of every item on FerretDB: only once the auditor's queues are
+        # drained (it cannot be done before), so the bench does not load the database.
+        while (count := await self.count_when_drained(items, query)) < groups:
             if self.processes.crashed():
                 raise SystemExit(f"crashed: {self.processes.crashed()}")
             if time.perf_counter() - started > self.store_timeout:
                 break
-            await asyncio.sleep(2)
+            await asyncio.sleep(1)
         else:
             stored_seconds = time.perf_counter() - started
         auditor_cpu = cpu_seconds(self.pid("auditor")) - cpu["auditor"]
@@ -210,6 +215,26 @@ class Secmonkey:
             "auditor_cpu": auditor_cpu,
         }
 
+    async def count_when_drained(self, items: Any, query: dict[str, Any]) -> int:
+        """The items matching `query` once no snapshot waits in the auditor's queues
+        (-1 before that: messages still queued)."""
+        from secmonkey.common import amqp
+        from secmonkey.common.partitions import partition_queue
+
+        if self._broker is None:
+            self._broker = await amqp.connect(AMQP_URL)
+        channel = await self._broker.channel()
+        try:
+            for p in range(PARTITIONS):
+                queue = await channel.declare_queue(
+                    partition_queue(self.auditor_queue, p), passive=True
+                )
+                if queue.declaration_result.message_count:
+                    return -1
+        finally:
+            await channel.close()
+        return int(await items.count_documents(query))
+
     async def two_sweeps(
         self, router: str, accounts: list[str], regions: int
     ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -221,6 +246,9 @@ class Secmonkey:
                 result = await self.sweep(api, accounts, stored)
                 result["throttled"] = rig_stats(router)["throttled"] - throttled
                 results.append(result)
+        if self._broker is not None:
+            await self._broker.close()
+            self._broker = None
         return results[0], results[1]
 
     async def cleanup(self) -> None:
@@ -337,6 +365,9 @@ def main() -> None:
     )
     parser.add_argument("--keep-rig", action="store_true", help="leave the rig running")
     parser.add_argument(
+        "--skip-c7n", action="store_true", help="secmonkey only (no comparison, RESULT nan)"
+    )
+    parser.add_argument(
         "--private",
         action="store_true",
         help="a RabbitMQ node and a mongo-compat server of this run's own (as make chaos "
@@ -426,7 +457,7 @@ def measure(args: argparse.Namespace) -> None:
         if secmonkey is not None:
             asyncio.run(secmonkey.cleanup())
 
-    c7n_org, how = ensure_c7n()
+    c7n_org, how = (None, "skipped (--skip-c7n)") if args.skip_c7n else ensure_c7n()
     print(f"cloud custodian: {how}" if c7n_org else f"cloud custodian unavailable: {how}")
     runs: list[dict[str, Any]] = []
     if c7n_org is not None:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from secmonkey.common import place_rosters
 from secmonkey.common.documents import Doc, Issue, issue_id
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.messages import Caller, ChangeRef, Event, IssueRef, utcnow
@@ -243,6 +244,7 @@ async def open_unauthorized_issue(db: Database, review: ChangeReview, now: datet
         opened_at=now,
         last_seen=now,
     )
+    await place_rosters.log_issue(db, review.account_id, review.region, iid)
     await insert_unique(db.issues, issue.to_mongo())
     ref = IssueRef(
         issue_id=iid,

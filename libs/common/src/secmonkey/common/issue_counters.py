@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from secmonkey.common import place_rosters
 from secmonkey.common.documents import Item
 from secmonkey.common.errors import TransientError
 from secmonkey.common.messages import utcnow
@@ -115,11 +116,16 @@ def most_severe(issues: Iterable[Document], limit: int = TOP) -> list[Document]:
 
 
 async def summarise(db: Database, account_id: str, region: str) -> dict[str, Any]:
-    """Recompute and store the summary of one account-region (its partition's holder only)."""
-    query = {"account_id": account_id, "region": region, "state": "active"}
-    items = await db.items.find(query, {"open_issues": 1, "max_severity": 1}).to_list(None)
-    place = {"account_id": account_id, "region": region, "status": "open"}
-    issues = await db.issues.find(place).to_list(None)
+    """Recompute and store the summary of one account-region (its partition's holder only),
+    from reads by `_id` alone (`place_rosters`): its active items, their issues and the
+    issues of the place that no item lists."""
+    store = Store(db)
+    projection = {"open_issues": 1, "max_severity": 1, "issue_ids": 1}
+    items = await place_rosters.active_items(store, account_id, region, projection)
+    ids = [iid for item in items for iid in item.get("issue_ids") or []]
+    ids += await place_rosters.logged_issue_ids(db, account_id, region)
+    found = await store.read("issues", ids)
+    issues = [d for d in found.values() if d.get("status") == "open"]
     doc = summary_doc(account_id, region, items, issues)
     await db[SUMMARIES].replace_one({"_id": doc["_id"]}, doc, upsert=True)
     return doc

@@ -183,6 +183,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
             summary_delay=settings.auditor_summary_delay_seconds,
         )
         await with_retry(auditor.ensure_lookups, what="filing search lookups")
+        await with_retry(auditor.ensure_rosters, what="building the group rosters")
         await rule_catalog.publish(runtime.db, catalog(rules))
         assert runtime.rabbit is not None
         lease: Lease | None = None

@@ -17,7 +17,7 @@ from secmonkey.auditor.reviews import Reviews
 from secmonkey.auditor.revisions import append_revisions, changes_of
 from secmonkey.auditor.rule_context import Directory
 from secmonkey.auditor.rules.engine import findings_digest
-from secmonkey.common import issue_counters
+from secmonkey.common import issue_counters, place_rosters
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.cidr import IPRange
 from secmonkey.common.documents import Item
@@ -210,8 +210,21 @@ class Committer:
         events.extend(await self.reviews.on_commit(work, directory))
         await self.outbox.store(events)
         await self.index.file([w for w in work if w.is_revision], directory.account_name)
+        # The rosters of the places: a group is entered before its item is committed and
+        # struck off after its deletion is (an entry too many is skipped by readers).
+        await self._roster(work, deleted=False)
         # The items are the commit point. A new one is inserted (one transaction for the
         # whole batch); a duplicate is the same item committed by a competing writer.
         await self.store.insert("items", item_inserts)
         await self.store.write("items", item_updates)
+        await self._roster(work, deleted=True)
         return events, retry
+
+    async def _roster(self, work: list[Work], *, deleted: bool) -> None:
+        places: dict[tuple[str, str], list[str]] = {}
+        for item in work:
+            if (item.kind == "deleted") == deleted:
+                places.setdefault((item.account_id, item.region), []).append(item.config.group_id)
+        change = place_rosters.strike if deleted else place_rosters.enter
+        for (account_id, region), group_ids in sorted(places.items()):
+            await change(self.store.db, account_id, region, group_ids)

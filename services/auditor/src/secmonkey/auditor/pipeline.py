@@ -44,7 +44,7 @@ from secmonkey.auditor.rule_context import ContextSource, Directory
 from secmonkey.auditor.rules.engine import Finding, evaluate
 from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.auditor.summaries import SummaryRecounts
-from secmonkey.common import amqp, chain_anchor, issue_counters
+from secmonkey.common import amqp, chain_anchor, issue_counters, place_rosters
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.chain_anchor import AnchorTarget
 from secmonkey.common.documents import Item
@@ -166,18 +166,23 @@ class Auditor:
                 message.error or "no reason given",
             )
             return []
-        query = {"account_id": message.account_id, "region": message.region, "state": "active"}
-        projection = {"_id": 1, "group_id": 1, "last_seen": 1}
-        active = await self.db.items.find(query, projection).to_list(None)
-        candidates = sweep_deletions(message, active)
+        # Only the groups the sweep did not see are read (by `_id`, from the roster).
+        listed = await place_rosters.group_ids(self.store, message.account_id, message.region)
+        seen = set(message.group_ids)
+        unseen = [g for g in listed if g not in seen]
+        missed = await place_rosters.active_items(
+            self.store, message.account_id, message.region, {"last_seen": 1}, among=unseen
+        )
+        active = len(listed) - (len(unseen) - len(missed))
+        candidates = sweep_deletions(message, missed)
         hold = await self.holds.get(message)
         if not candidates and hold is None:
             return []
-        decision = decide_hold(self.hold, message, len(active), candidates, hold)
+        decision = decide_hold(self.hold, message, active, candidates, hold)
         events: list[Event] = []
         if decision.hold is not None:
             await self.holds.put(decision.hold)
-            held = held_event(self.hold, message, len(active), len(decision.held))
+            held = held_event(self.hold, message, active, len(decision.held))
             log.warning("%s", held.system.detail if held.system else held.type)
             await self.outbox.store([held])
             events.append(held)
@@ -237,6 +242,10 @@ class Auditor:
     async def ensure_lookups(self) -> int:
         """File the search lookups of items stored before the index existed (once)."""
         return await self.index.backfill()
+
+    async def ensure_rosters(self) -> int:
+        """Build the account-regions' group rosters from the items (once)."""
+        return await place_rosters.backfill(self.db)
 
     async def publish(self, events: list[Event]) -> None:
         await self.outbox.publish(events)

@@ -40,6 +40,7 @@ SHARED_WRITE_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "change_reviews.decide": ("find", "insert", "update"),
     "chain_anchor.anchor": ("find", "insert"),
     "issue_counters.mark_summary": ("find", "insert"),
+    "place_rosters.log_issue": ("find", "insert"),
     "discovery_requests.request_discovery": ("find", "insert"),
 }
 DEFAULT_SHARED_ACTIONS = ("find", "insert", "update")

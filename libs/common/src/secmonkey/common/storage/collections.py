@@ -168,6 +168,15 @@ COLLECTIONS: dict[str, Collection] = {
         about="open-issue counters per account-region (issue_counters), summed by reports",
         readers=("api",),
     ),
+    "place_rosters": Collection(
+        "auditor",
+        about="the group ids of each account-region, read by _id (place_rosters)",
+    ),
+    "place_issues": Collection(
+        "auditor",
+        shared_writes=(("api", "place_rosters.log_issue"),),
+        about="issues of an account-region that no item lists (a rejected review's)",
+    ),
     "issue_summary_marks": Collection(
         "auditor",
         shared_writes=(("api", "issue_counters.mark_summary"),),

@@ -27,11 +27,17 @@ class Update:
 
 @dataclass(frozen=True, slots=True)
 class Replace:
-    """Replace the document `id` with `doc` (without `_id`)."""
+    """Replace the document `id` with `doc` (without `_id`); with `upsert`, insert it if
+    absent (never with a guard: a guarded upsert would insert beside a moved document)."""
 
     id: str
     doc: Document
     guard: Document | None = None
+    upsert: bool = False
+
+    def __post_init__(self) -> None:
+        if self.upsert and self.guard:
+            raise ValueError("a guarded Replace cannot upsert")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,4 +58,4 @@ def to_driver(op: WriteOp, conditional: bool) -> DriverOp:
         query.update(op.guard)
     if isinstance(op, Update):
         return UpdateOne(query, op.change)
-    return ReplaceOne(query, op.doc)
+    return ReplaceOne(query, op.doc, upsert=op.upsert)

@@ -1,10 +1,9 @@
 """Filing each group's exposed endpoints for the API (`exposures`, one document per
 endpoint, rule and port range, so `GET /api/v1/exposure?port=22` is one indexed find).
 
-`exposure_state` keeps each group's digest and instant: a group is refiled only when what
-it exposes changed, and never from an observation older than the one filed. Refiling is
-delete-then-insert under the group's key and the state is written last, so a crash in
-between is repaired by the next batch (the digest still differs).
+`exposure_state` keeps each group's digest, instant and document ids: a group is refiled
+only when what it exposes changed, and never from an observation older than the one
+filed (`EndpointFiler` says how a crash mid-refile is repaired).
 """
 
 from __future__ import annotations
@@ -15,8 +14,11 @@ from typing import Any
 
 from secmonkey.common.canonical import GroupSnapshot
 from secmonkey.common.dates import aware, to_millis
-from secmonkey.common.storage import Database
+from secmonkey.common.storage import Database, Delete, Replace, Store, WriteOp
 from secmonkey.common.topology import endpoints_digest
+
+EXPOSURES = "exposures"
+STATE = "exposure_state"
 
 
 def endpoint_docs(
@@ -64,19 +66,30 @@ def _is_ip(text: str) -> bool:
 
 
 class EndpointFiler:
+    """Files endpoints in a few bulk commands per batch, addressing every document by `_id`
+    (FerretDB parses the whole collection for any other filter).
+
+    A group's state lists the ids of the documents it may have filed. Refiling first
+    widens that list to the old and the new ids with no digest (a pending refile), then
+    deletes them all, inserts the new documents and writes the state with the new ids and
+    digest: a crash at any point leaves a state that names every document that may exist
+    and a digest that differs, so the next batch refiles the group.
+    """
+
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.store = Store(db)
 
     async def file(
         self, snapshots: dict[str, GroupSnapshot], account_id: str, region: str, at: datetime
     ) -> int:
         """Refile the groups whose endpoints changed; how many were refiled."""
         at = to_millis(at)
-        keys = list(snapshots)
-        state = {
-            doc["_id"]: doc async for doc in self.db.exposure_state.find({"_id": {"$in": keys}})
-        }
-        refiled = 0
+        state = await self.store.read(STATE, list(snapshots))
+        pending: list[WriteOp] = []
+        gone: list[WriteOp] = []
+        docs: list[dict[str, Any]] = []
+        done: list[WriteOp] = []
         for key, snapshot in snapshots.items():
             digest = endpoints_digest(snapshot.attachments.endpoints or [])
             stored = state.get(key)
@@ -84,18 +97,31 @@ class EndpointFiler:
                 stored.get("digest") == digest or aware(stored["observed_at"]) > at
             ):
                 continue
-            await self.db.exposures.delete_many({"key": key})
-            docs = endpoint_docs(key, account_id, region, snapshot, at)
-            if docs:
-                await self.db.exposures.insert_many(docs)
-            await self.db.exposure_state.replace_one(
-                {"_id": key},
-                {"digest": digest, "observed_at": at, "account_id": account_id},
-                upsert=True,
-            )
-            refiled += 1
-        return refiled
+            new = endpoint_docs(key, account_id, region, snapshot, at)
+            new_ids = [d["_id"] for d in new]
+            if stored is not None and "ids" not in stored:
+                # Filed before the states listed their ids: once, by the group's key.
+                await self.db[EXPOSURES].delete_many({"key": key})
+            old_ids = list((stored or {}).get("ids") or [])
+            widened = sorted(set(old_ids) | set(new_ids))
+            if widened:
+                pending.append(_state(key, None, at, account_id, widened))
+                gone.extend(Delete(i) for i in widened)
+            docs.extend(new)
+            done.append(_state(key, digest, at, account_id, new_ids))
+        await self.store.write(STATE, pending)
+        await self.store.write(EXPOSURES, gone)
+        await self.store.insert(EXPOSURES, docs)
+        await self.store.write(STATE, done)
+        return len(done)
 
     async def forget(self, keys: list[str]) -> None:
-        await self.db.exposures.delete_many({"key": {"$in": keys}})
-        await self.db.exposure_state.delete_many({"_id": {"$in": keys}})
+        state = await self.store.read(STATE, keys)
+        ids = [i for doc in state.values() for i in doc.get("ids") or []]
+        await self.store.write(EXPOSURES, [Delete(i) for i in ids])
+        await self.store.write(STATE, [Delete(k) for k in state])
+
+
+def _state(key: str, digest: str | None, at: datetime, account_id: str, ids: list[str]) -> Replace:
+    doc = {"digest": digest, "observed_at": at, "account_id": account_id, "ids": ids}
+    return Replace(key, doc, upsert=True)

@@ -1,0 +1,132 @@
+"""Which groups each account-region holds, readable by `_id` alone: `place_rosters`.
+
+A sweep's end (which active groups did the sweep miss?) and a summary's recount (the
+account-region's items and open issues) need every group of one account-region. A query
+on `account_id` and `region` is served by an index on MongoDB, but FerretDB 1.24 pushes
+only a single `_id` equality down to SQLite and parses every document of the collection
+for anything else: at 100 accounts x 17 regions, each of the 1,700 sweep ends would read
+all 34,000 items, twice. So the auditor keeps, per account-region, one roster document
+(`_id` `<account>:<region>`, `groups` `{<group id>: 1}`), and the readers below turn it
+into point reads (`Store.read`: one `$in` query on MongoDB).
+
+Writers and order (the auditor replica holding the account-region's partition, one
+message at a time): a group is entered before the item that creates or restores it is
+committed, and struck off after the item that deletes it is committed. A crash in between
+leaves an entry too many, never one too few; readers read the items themselves and skip
+(and strike off) entries whose item is missing or deleted. `backfill` builds the rosters
+of a database from before them, once (a marker document records it).
+
+Issues opened outside the auditor's findings (a rejected change review's
+`unauthorized-change`) are not in any item's `issue_ids` (the auditor would close them as
+fixed); their ids go into an append-only log of the place, one document per entry
+(`_id` `<account>:<region>#<n>`, taken by unique insert so that concurrent writers never
+lose one), read by point lookups up to the first gap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from secmonkey.common.messages import item_key
+from secmonkey.common.storage import Database, Document, Store, insert_unique
+
+log = logging.getLogger(__name__)
+
+ROSTERS = "place_rosters"
+PLACE_ISSUES = "place_issues"
+BUILT_ID = "$built"
+
+
+def place_id(account_id: str, region: str) -> str:
+    return f"{account_id}:{region}"
+
+
+async def enter(db: Database, account_id: str, region: str, group_ids: Iterable[str]) -> None:
+    """Enter groups in their account-region's roster (before their items are committed)."""
+    fields = {f"groups.{g}": 1 for g in sorted(set(group_ids))}
+    if fields:
+        await db[ROSTERS].update_one(
+            {"_id": place_id(account_id, region)},
+            {"$set": {"account_id": account_id, "region": region, **fields}},
+            upsert=True,
+        )
+
+
+async def strike(db: Database, account_id: str, region: str, group_ids: Iterable[str]) -> None:
+    """Strike groups off their account-region's roster (after their deletion is committed)."""
+    fields = {f"groups.{g}": "" for g in sorted(set(group_ids))}
+    if fields:
+        await db[ROSTERS].update_one({"_id": place_id(account_id, region)}, {"$unset": fields})
+
+
+async def group_ids(store: Store, account_id: str, region: str) -> list[str]:
+    """The group ids on the account-region's roster (possibly a few stale ones)."""
+    found = await store.read(ROSTERS, [place_id(account_id, region)])
+    roster = found.get(place_id(account_id, region)) or {}
+    return sorted(roster.get("groups") or {})
+
+
+async def active_items(
+    store: Store,
+    account_id: str,
+    region: str,
+    projection: dict[str, Any] | None = None,
+    *,
+    among: Iterable[str] | None = None,
+) -> list[Document]:
+    """The active items of an account-region (`projection` plus `state`, `group_id`),
+    read by `_id` from its roster (only those of the group ids `among`, if given); stale
+    entries are struck off on the way."""
+    ids = await group_ids(store, account_id, region) if among is None else sorted(set(among))
+    wanted = None if projection is None else {**projection, "state": 1, "group_id": 1}
+    keys = [item_key(account_id, region, g) for g in ids]
+    items = await store.read("items", keys, wanted)
+    stale = [g for g, k in zip(ids, keys, strict=True) if items.get(k, {}).get("state") != "active"]
+    if stale:
+        await strike(store.db, account_id, region, stale)
+    return [items[k] for k in keys if items.get(k, {}).get("state") == "active"]
+
+
+async def log_issue(db: Database, account_id: str, region: str, issue_id: str) -> None:
+    """Record an issue of the place that no item lists (append-only, race-free; before the
+    issue is stored, so that a crash leaves an entry without an issue, which readers skip,
+    rather than an issue no summary counts)."""
+    place = place_id(account_id, region)
+    logged = await _logged(db, place)
+    if any(d["issue_id"] == issue_id for d in logged):
+        return
+    n = len(logged)
+    while not await insert_unique(
+        db[PLACE_ISSUES], {"_id": f"{place}#{n}", "place": place, "issue_id": issue_id}
+    ):
+        n += 1
+
+
+async def logged_issue_ids(db: Database, account_id: str, region: str) -> list[str]:
+    """The ids `log_issue` recorded for the place, oldest first."""
+    return [d["issue_id"] for d in await _logged(db, place_id(account_id, region))]
+
+
+async def _logged(db: Database, place: str) -> list[Document]:
+    docs: list[Document] = []
+    while (doc := await db[PLACE_ISSUES].find_one({"_id": f"{place}#{len(docs)}"})) is not None:
+        docs.append(doc)
+    return docs
+
+
+async def backfill(db: Database) -> int:
+    """Build the rosters from the active items, once per database; how many places."""
+    if await db[ROSTERS].find_one({"_id": BUILT_ID}) is not None:
+        return 0
+    places: dict[tuple[str, str], list[str]] = {}
+    query = {"state": "active"}
+    async for doc in db.items.find(query, {"account_id": 1, "region": 1, "group_id": 1}):
+        places.setdefault((doc["account_id"], doc["region"]), []).append(doc["group_id"])
+    for (account_id, region), ids in sorted(places.items()):
+        await enter(db, account_id, region, ids)
+    await insert_unique(db[ROSTERS], {"_id": BUILT_ID})
+    if places:
+        log.info("built the group rosters of %d account-region(s)", len(places))
+    return len(places)

@@ -1,0 +1,89 @@
+"""Exposed endpoints are filed per batch in a few bulk commands, every document by `_id`;
+a refile that stopped half-way is finished by the next batch, with no document left over."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from secmonkey.auditor.exposure.endpoints import EXPOSURES, STATE, EndpointFiler
+from secmonkey.common.canonical import Attachments
+from secmonkey.common.storage import Database
+from secmonkey.common.topology import Endpoint, PortRange
+from tests.integration.auditor.kit import ACCOUNT, REGION, at, ingress, key, snap
+
+
+def exposed(*addresses: str) -> Attachments:
+    endpoints = [
+        Endpoint(
+            resource_type="instance",
+            resource_id=f"i-{n}",
+            address=address,
+            rule_text="tcp/22 from 0.0.0.0/0",
+            protocol="tcp",
+            ports=[PortRange(low=22, high=22), PortRange(low=80, high=80)],
+            route="rtb-1/igw-1",
+        )
+        for n, address in enumerate(addresses)
+    ]
+    return Attachments(interface_count=len(addresses), endpoints=endpoints)
+
+
+async def filed(db: Database) -> list[dict[str, Any]]:
+    return await db[EXPOSURES].find({}).sort("_id", 1).to_list(None)
+
+
+async def test_a_refile_replaces_the_documents_and_forget_removes_them(db: Database) -> None:
+    filer = EndpointFiler(db)
+    rule = ingress(22, "0.0.0.0/0")
+    two = {key("sg-a"): snap("sg-a", rule, attachments=exposed("54.1.1.1", "54.1.1.2"))}
+    none = {key("sg-b"): snap("sg-b", rule, attachments=exposed())}
+    assert await filer.file({**two, **none}, ACCOUNT, REGION, at(0)) == 2
+    assert [d["address"] for d in await filed(db)] == [
+        "54.1.1.1",
+        "54.1.1.1",
+        "54.1.1.2",
+        "54.1.1.2",
+    ]
+    assert await filer.file({**two, **none}, ACCOUNT, REGION, at(1)) == 0  # unchanged
+
+    one = {key("sg-a"): snap("sg-a", rule, attachments=exposed("54.9.9.9"))}
+    assert await filer.file(one, ACCOUNT, REGION, at(2)) == 1
+    assert [d["address"] for d in await filed(db)] == ["54.9.9.9", "54.9.9.9"]
+    assert await filer.file(two, ACCOUNT, REGION, at(1)) == 0  # an older observation
+
+    await filer.forget([key("sg-a"), key("sg-b")])
+    assert await filed(db) == []
+    assert await db[STATE].count_documents({}) == 0
+
+
+async def test_a_refile_stopped_half_way_is_finished_by_the_next(db: Database) -> None:
+    filer = EndpointFiler(db)
+    rule = ingress(22, "0.0.0.0/0")
+    two = {key("sg-a"): snap("sg-a", rule, attachments=exposed("54.1.1.1", "54.1.1.2"))}
+    await filer.file(two, ACCOUNT, REGION, at(0))
+    # The process stopped after widening the state and inserting the new documents (three
+    # endpoints), before the final state: the state names them all, with no digest.
+    ids = [d["_id"] for d in await filed(db)]
+    extra = [f"{key('sg-a')}|2|{m}" for m in (0, 1)]
+    await db[EXPOSURES].insert_many([{"_id": i, "key": key("sg-a")} for i in extra])
+    await db[STATE].update_one(
+        {"_id": key("sg-a")}, {"$set": {"digest": None, "ids": sorted(ids + extra)}}
+    )
+    one = {key("sg-a"): snap("sg-a", rule, attachments=exposed("54.9.9.9"))}
+    assert await filer.file(one, ACCOUNT, REGION, at(1)) == 1
+    assert [d["address"] for d in await filed(db)] == ["54.9.9.9", "54.9.9.9"]
+
+
+async def test_documents_filed_before_the_states_listed_ids_are_replaced(db: Database) -> None:
+    filer = EndpointFiler(db)
+    rule = ingress(22, "0.0.0.0/0")
+    await filer.file(
+        {key("sg-a"): snap("sg-a", rule, attachments=exposed("54.1.1.1", "54.1.1.2"))},
+        ACCOUNT,
+        REGION,
+        at(0),
+    )
+    await db[STATE].update_one({"_id": key("sg-a")}, {"$unset": {"ids": ""}})
+    one = {key("sg-a"): snap("sg-a", rule, attachments=exposed("54.9.9.9"))}
+    assert await filer.file(one, ACCOUNT, REGION, at(1)) == 1
+    assert [d["address"] for d in await filed(db)] == ["54.9.9.9", "54.9.9.9"]
