@@ -11,7 +11,9 @@ Default 100 accounts x 17 regions x 20 groups (`--groups 100` for 170,000 groups
    API's sweep status, each region's end recorded just after its SweepCompleted). The
    time until the auditor has stored every group (first sight) is printed separately,
    then a second, unchanged sweep (collector time, and until the auditor has moved
-   `last_seen` of every group);
+   `last_seen` of every group), then a groups-only sweep by a fresh collector without
+   the topology reads (exposure), which reads what c7n-org's policy reads: printed as the
+   like-for-like comparison beside the RESULT, which stays the full sweep's;
 3. Cloud Custodian: `c7n-org run` (its own virtualenv, as bench/collector installs it)
    with an `aws.security-group` policy over the same accounts and regions, at its default
    workers and at each of `--c7n-workers`; the best time is compared.
@@ -33,6 +35,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -159,6 +162,17 @@ class Secmonkey:
         )
         wait_port(auditor_port, 120)
         wait_port(collector_port, 120)
+        self.collector_port = collector_port
+
+    async def restart_collector(self, **env: str) -> None:
+        """A fresh collector process (cold clients and credentials) with `env` added."""
+        self.processes.signal("collector", signal.SIGTERM)
+        proc = self.processes.children["collector"].proc
+        assert proc is not None
+        await asyncio.to_thread(proc.wait, 60)
+        self.processes.children["collector"].env.update(env)
+        self.processes.start("collector")
+        await asyncio.to_thread(wait_port, self.collector_port, 120)
 
     def pid(self, name: str) -> int:
         return self.processes.pid(name)
@@ -237,11 +251,15 @@ class Secmonkey:
 
     async def two_sweeps(
         self, router: str, accounts: list[str], regions: int
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The full sweep (first sight) and the unchanged one, each with its throttling."""
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """The full sweep (first sight), the unchanged one, and a groups-only one (a fresh
+        collector without the topology reads: what c7n-org's policy reads), each with its
+        throttling."""
         async with sweeps_api(MONGO_URL, AMQP_URL, self.db_name, self.sweeps_queue) as api:
             results = []
-            for stored in ("first", "unchanged"):
+            for stored in ("first", "unchanged", "groups-only"):
+                if stored == "groups-only":
+                    await self.restart_collector(SECMONKEY_TOPOLOGY_ENABLED="false")
                 throttled = rig_stats(router)["throttled"]
                 result = await self.sweep(api, accounts, stored)
                 result["throttled"] = rig_stats(router)["throttled"] - throttled
@@ -249,7 +267,7 @@ class Secmonkey:
         if self._broker is not None:
             await self._broker.close()
             self._broker = None
-        return results[0], results[1]
+        return results[0], results[1], results[2]
 
     async def cleanup(self) -> None:
         from secmonkey.common import amqp, storage
@@ -433,7 +451,7 @@ def measure(args: argparse.Namespace) -> None:
         secmonkey = Secmonkey(
             router, accounts_file, WORK / "logs", args.regions, args.store_timeout
         )
-        full, again = asyncio.run(secmonkey.two_sweeps(router, accounts, args.regions))
+        full, again, bare = asyncio.run(secmonkey.two_sweeps(router, accounts, args.regions))
         print(
             f"secmonkey full sweep: {full['seconds']:.1f}s to the last SweepCompleted "
             f"({full['regions']} account-regions, {full['groups']} groups, "
@@ -449,6 +467,12 @@ def measure(args: argparse.Namespace) -> None:
             f"{stored(again)} until every group's last_seen moved "
             f"({again['incomplete']} incomplete), collector CPU {again['collector_cpu']:.1f}s, "
             f"auditor CPU {again['auditor_cpu']:.1f}s, throttled {again['throttled']}"
+        )
+        print(
+            f"secmonkey groups-only sweep (a fresh collector without the topology reads, as "
+            f"c7n-org's policy reads): {bare['seconds']:.1f}s to the last SweepCompleted "
+            f"({bare['incomplete']} incomplete), collector CPU {bare['collector_cpu']:.1f}s, "
+            f"throttled {bare['throttled']}"
         )
         rss = {n: peak_rss_mib(secmonkey.pid(n)) for n in ("collector", "auditor")}
         print(f"peak RSS: collector {rss['collector']:.0f} MiB, auditor {rss['auditor']:.0f} MiB")
@@ -476,7 +500,7 @@ def measure(args: argparse.Namespace) -> None:
     print(load())
     if not args.keep_rig:
         rig.down()
-    incomplete = full["incomplete"] + again["incomplete"]
+    incomplete = full["incomplete"] + again["incomplete"] + bare["incomplete"]
     good = [
         r for r in runs if r["returncode"] == 0 and r["regions"] == len(accounts) * args.regions
     ]
@@ -494,6 +518,11 @@ def measure(args: argparse.Namespace) -> None:
         f"second (warm: clients and credentials cached) sweep vs c7n-org best: "
         f"time {again['seconds'] / best['seconds']:.3f}, "
         f"CPU {again['collector_cpu'] / best['cpu']:.3f}"
+    )
+    print(
+        f"like for like (groups only, a fresh collector) vs c7n-org best: "
+        f"time {bare['seconds'] / best['seconds']:.3f}, "
+        f"CPU {bare['collector_cpu'] / best['cpu']:.3f}"
     )
     print(
         f"RESULT scale_vs_c7n_time_ratio={full['seconds'] / best['seconds']:.3f} "
