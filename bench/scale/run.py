@@ -68,6 +68,7 @@ AWS_ENV = {
 }
 TICK = os.sysconf("SC_CLK_TCK")
 PARTITIONS = 16  # the auditor's default (SECMONKEY_PARTITIONS)
+OUTCOMES = ("unchanged", "created", "changed", "restored", "deleted", "reaudit")
 
 
 def role_arn(account_id: str) -> str:
@@ -118,7 +119,6 @@ class Secmonkey:
     ) -> None:
         tag = uuid.uuid4().hex[:8]
         self.store_timeout = store_timeout
-        self._broker: Any = None
         self.regions = regions
         self.db_name = f"bench_scale_{tag}"
         self.prefix = f"bench-{tag}"
@@ -163,6 +163,7 @@ class Secmonkey:
         wait_port(auditor_port, 120)
         wait_port(collector_port, 120)
         self.collector_port = collector_port
+        self.auditor_port = auditor_port
 
     async def restart_collector(self, **env: str) -> None:
         """A fresh collector process (cold clients and credentials) with `env` added."""
@@ -182,15 +183,18 @@ class Secmonkey:
     ) -> dict[str, Any]:
         """Ask one sweep of every account; its time from the request to the last region's
         end (the API's sweep status: each region's end is recorded just after its
-        SweepCompleted was published), then the seconds until the auditor holds every
-        group (`stored`: "first" any item, "unchanged" items whose last_seen moved past
-        the request)."""
+        SweepCompleted was published), then the seconds until the auditor has applied
+        every group (its `secmonkey_auditor_groups_applied_total`: `stored` "first"
+        counts created groups, otherwise any outcome), and the items stored (counted once
+        at the end: any item for "first", else those whose last_seen moved past the
+        request)."""
         from secmonkey.common import storage
 
         client = storage.connect(MONGO_URL)
         items = client[self.db_name]["items"]
         cpu = {n: cpu_seconds(self.pid(n)) for n in ("collector", "auditor")}
         asked_at = datetime.now(UTC)
+        before = await self.applied()
         started = time.perf_counter()
         sweep_id = await ask_sweep(api, accounts)
         while True:
@@ -203,18 +207,21 @@ class Secmonkey:
         collector_cpu = cpu_seconds(self.pid("collector")) - cpu["collector"]
         regions = [r for a in status["accounts"] for r in a["regions"]]
         groups = int(status["groups"])
-        query = {} if stored == "first" else {"last_seen": {"$gte": asked_at}}
+        # The auditor's own counters say when it has applied every group (a count of
+        # items is a scan of every document on FerretDB: made once, at the end).
+        wanted = ("created",) if stored == "first" else OUTCOMES
+        baseline = sum(before.get(o, 0.0) for o in wanted)
         stored_seconds: float | None = None
-        # Counting is a scan of every item on FerretDB: only once the auditor's queues are
-        # drained (it cannot be done before), so the bench does not load the database.
-        while (count := await self.count_when_drained(items, query)) < groups:
+        while await self.applied(wanted) - baseline < groups:
             if self.processes.crashed():
                 raise SystemExit(f"crashed: {self.processes.crashed()}")
             if time.perf_counter() - started > self.store_timeout:
                 break
-            await asyncio.sleep(1)
+            await asyncio.sleep(0.5)
         else:
             stored_seconds = time.perf_counter() - started
+        query = {} if stored == "first" else {"last_seen": {"$gte": asked_at}}
+        count = await items.count_documents(query)
         auditor_cpu = cpu_seconds(self.pid("auditor")) - cpu["auditor"]
         await client.close()
         return {
@@ -229,25 +236,19 @@ class Secmonkey:
             "auditor_cpu": auditor_cpu,
         }
 
-    async def count_when_drained(self, items: Any, query: dict[str, Any]) -> int:
-        """The items matching `query` once no snapshot waits in the auditor's queues
-        (-1 before that: messages still queued)."""
-        from secmonkey.common import amqp
-        from secmonkey.common.partitions import partition_queue
-
-        if self._broker is None:
-            self._broker = await amqp.connect(AMQP_URL)
-        channel = await self._broker.channel()
-        try:
-            for p in range(PARTITIONS):
-                queue = await channel.declare_queue(
-                    partition_queue(self.auditor_queue, p), passive=True
-                )
-                if queue.declaration_result.message_count:
-                    return -1
-        finally:
-            await channel.close()
-        return int(await items.count_documents(query))
+    async def applied(self, outcomes: tuple[str, ...] | None = None) -> Any:
+        """The auditor's `secmonkey_auditor_groups_applied_total`: by outcome (a dict)
+        without `outcomes`, else the sum of those outcomes."""
+        async with httpx.AsyncClient(timeout=30) as http:
+            text = (await http.get(f"http://127.0.0.1:{self.auditor_port}/metrics")).text
+        found: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith("secmonkey_auditor_groups_applied_total{"):
+                outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+                found[outcome] = float(line.rsplit(" ", 1)[1])
+        if outcomes is None:
+            return found
+        return sum(found.get(o, 0.0) for o in outcomes)
 
     async def two_sweeps(
         self, router: str, accounts: list[str], regions: int
@@ -264,9 +265,6 @@ class Secmonkey:
                 result = await self.sweep(api, accounts, stored)
                 result["throttled"] = rig_stats(router)["throttled"] - throttled
                 results.append(result)
-        if self._broker is not None:
-            await self._broker.close()
-            self._broker = None
         return results[0], results[1], results[2]
 
     async def cleanup(self) -> None:

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from secmonkey.auditor import metrics
 from secmonkey.auditor.chain_links import seal_all
 from secmonkey.auditor.commit import Committer
 from secmonkey.auditor.decide import (
@@ -225,10 +226,16 @@ class Auditor:
                 await self.committer.reviews.attach_callers(late)
             done, pending = await self.committer.apply(work, directory, inputs)
             events.extend(done)
+            retried = {s.key for s in pending}
+            for item in work:
+                if item.key not in retried:
+                    metrics.GROUPS_APPLIED.labels(item.kind).inc()
             if touched:
                 matched = await self.store.write("items", touched)
                 if matched < len(touched) and self.store.conditional_writes:
                     pending.extend(touched_sources)  # someone moved them meanwhile: re-decide
+                else:
+                    metrics.GROUPS_APPLIED.labels("unchanged").inc(len(touched))
         if pending:
             raise TransientError(f"history of {pending[0].key} kept changing; retrying later")
         return events
