@@ -9,9 +9,7 @@ summaries per account-region that reports sum.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from secmonkey.common import place_rosters
@@ -156,22 +154,15 @@ async def mark_summary(db: Database, key: str) -> None:
     await insert_unique(db[SUMMARY_MARKS], doc | {"at": utcnow()})
 
 
-async def settle_marks(
-    db: Database,
-    holds: Callable[[str, str], bool],
-    turn: Callable[[tuple[str, str]], AbstractAsyncContextManager[None]] | None = None,
-) -> int:
+async def settle_marks(db: Database, holds: Callable[[str, str], bool]) -> int:
     """Recompute the marked summaries of the account-regions `holds` accepts (the mark is
-    removed first, so one left meanwhile is seen next time), each in the writer's `turn`
-    of its account-region if given; how many."""
+    removed first, so one left meanwhile is seen next time); how many."""
     marks = await db[SUMMARY_MARKS].find({}).to_list(1000)
     done = 0
     for mark in marks:
-        place = (mark["account_id"], mark["region"])
-        if holds(*place):
-            async with turn(place) if turn is not None else contextlib.nullcontext():
-                await db[SUMMARY_MARKS].delete_one({"_id": mark["_id"]})
-                await summarise(db, *place)
+        if holds(mark["account_id"], mark["region"]):
+            await db[SUMMARY_MARKS].delete_one({"_id": mark["_id"]})
+            await summarise(db, mark["account_id"], mark["region"])
             done += 1
     return done
 

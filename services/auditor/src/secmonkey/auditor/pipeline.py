@@ -17,6 +17,7 @@ the hot path, and re-decides what lost a race to another writer (bounded).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -44,7 +45,6 @@ from secmonkey.auditor.rule_context import ContextSource, Directory
 from secmonkey.auditor.rules.engine import Finding, evaluate
 from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.auditor.summaries import SummaryRecounts
-from secmonkey.auditor.turns import turns_of
 from secmonkey.common import amqp, chain_anchor, issue_counters, place_rosters
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.chain_anchor import AnchorTarget
@@ -57,6 +57,13 @@ from secmonkey.common.storage import Capabilities, Database, Store, Update
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 5
+# Without conditional writes, one message at a time per process and database, however
+# many Auditor objects the process holds.
+_TURNS: dict[tuple[int, str], asyncio.Lock] = {}
+
+
+def _turn_of(db: Database) -> asyncio.Lock:
+    return _TURNS.setdefault((id(db.client), db.name), asyncio.Lock())
 
 
 def touch_write(touch: Touch) -> Update:
@@ -100,25 +107,23 @@ class Auditor:
         self.index = IndexWriter(self.store)
         self.committer = Committer(self.store, self.outbox, self.index)
         self.exposure = BatchExposure(db)
-        self._turns = turns_of(db)
+        self._one_at_a_time = _turn_of(db)
         self.summaries = SummaryRecounts(db, self._turn, summary_delay)
 
     @contextlib.asynccontextmanager
-    async def _turn(self, place: tuple[str, str] | None = None) -> AsyncIterator[None]:
-        """Without conditional writes (FerretDB), one message at a time per account-region
-        (`turns`); `place` None: every account-region's turn at once."""
+    async def _turn(self) -> AsyncIterator[None]:
+        """Without conditional writes (FerretDB), one message at a time per process and
+        database: the unique revision ids serialise revisions, but an unguarded item write
+        could leave an older revision on top; SQLite has one writer anyway."""
         if self.store.conditional_writes:
             yield
-        elif place is None:
-            async with self._turns.everything():
-                yield
         else:
-            async with self._turns.place(*place):
+            async with self._one_at_a_time:
                 yield
 
     async def handle(self, message: SnapshotBatch | SweepCompleted) -> list[Event]:
         """Apply one message; the events it produced (already stored, and published)."""
-        async with self._turn((message.account_id, message.region)):
+        async with self._turn():
             if isinstance(message, SnapshotBatch):
                 events = await self.apply_batch(message)
             elif isinstance(message, SweepCompleted):
@@ -132,7 +137,8 @@ class Auditor:
 
     async def settle_summaries(self, holds: Callable[[str, str], bool]) -> int:
         """Recompute the summaries others marked, of the account-regions `holds` accepts."""
-        return await issue_counters.settle_marks(self.db, holds, self._turn)
+        async with self._turn():
+            return await issue_counters.settle_marks(self.db, holds)
 
     async def apply_batch(self, batch: SnapshotBatch) -> list[Event]:
         await self.exposure.prepare(batch)

@@ -30,10 +30,7 @@ class SummaryRecounts:
     """The account-regions whose summary is due, and the task that recounts them."""
 
     def __init__(
-        self,
-        db: Database,
-        turn: Callable[[Place], AbstractAsyncContextManager[None]],
-        delay: float,
+        self, db: Database, turn: Callable[[], AbstractAsyncContextManager[None]], delay: float
     ) -> None:
         self.db = db
         self.turn = turn
@@ -65,7 +62,7 @@ class SummaryRecounts:
         for place in list(self._due):
             self._due.pop(place, None)
             try:
-                async with self.turn(place):
+                async with self.turn():
                     await issue_counters.summarise(self.db, *place)
                 done += 1
             except asyncio.CancelledError:
