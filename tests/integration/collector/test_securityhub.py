@@ -368,3 +368,32 @@ async def test_a_writer_role_the_hub_may_not_assume_dead_letters_the_event_with_
     reason = str((message.headers or {}).get(amqp.REASON_HEADER))
     assert "AccessDenied" in reason and writer_arn(account) in reason, reason
     assert pipeline.exporter.imported == 0
+
+
+async def test_a_burst_of_events_reads_the_account_once(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many issue events of one account at once (a sweep's first sight) read the account
+    once per `account_ttl`, not once each."""
+    from secmonkey.collector.securityhub import export
+
+    account = random_account_ids(1)[0]
+    await add_accounts(db, [Account(id=account, name="burst")])
+    reads: list[str] = []
+    real = export.get_account
+
+    async def counted(database: Database, account_id: str) -> Account | None:
+        reads.append(account_id)
+        return await real(database, account_id)
+
+    monkeypatch.setattr(export, "get_account", counted)
+    exporter = SecurityHubExporter(settings, db, account_ttl=60.0)
+    try:
+        found = await asyncio.gather(*(exporter._account(account) for _ in range(20)))
+        assert {a.id if a else None for a in found} == {account}
+        assert reads == [account]
+        assert await exporter._account("999999999999") is None  # unknown: read, and cached
+        assert await exporter._account("999999999999") is None
+        assert reads == [account, "999999999999"]
+    finally:
+        await exporter.close()

@@ -98,17 +98,23 @@ class SecurityHubExporter:
         self.executor = ThreadPoolExecutor(4, thread_name_prefix="securityhub")
         self.batcher = Batcher(self._send, linger=settings.securityhub_linger_seconds)
         self.account_ttl = account_ttl
-        self._accounts: dict[str, tuple[float, Account | None]] = {}
+        self._accounts: dict[str, tuple[float, asyncio.Future[Account | None]]] = {}
         self._catalog: tuple[float, dict[str, rule_catalog.CatalogRule]] = (0.0, {})
         self.imported = 0  # findings Security Hub accepted, for logs and tests
 
     async def _account(self, account_id: str) -> Account | None:
+        """The account, read at most once per `account_ttl` however many events ask for it
+        at once (a burst of issue events all missed the cache and each read it)."""
         cached = self._accounts.get(account_id)
-        if cached is not None and time.monotonic() - cached[0] < self.account_ttl:
-            return cached[1]
-        account = await get_account(self.db, account_id)
-        self._accounts[account_id] = (time.monotonic(), account)
-        return account
+        if cached is None or time.monotonic() - cached[0] >= self.account_ttl:
+            cached = (time.monotonic(), asyncio.ensure_future(get_account(self.db, account_id)))
+            self._accounts[account_id] = cached
+        try:
+            return await asyncio.shield(cached[1])  # one handler's cancellation is not all
+        except Exception:
+            if self._accounts.get(account_id) is cached:
+                del self._accounts[account_id]  # the next event reads it again
+            raise
 
     async def _rules(self) -> dict[str, rule_catalog.CatalogRule]:
         at, rules = self._catalog
