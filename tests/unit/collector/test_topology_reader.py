@@ -233,9 +233,6 @@ def test_a_whole_read_asks_each_service_and_joins_interfaces_gateways_and_users(
     stubs["autoscaling"].add_response(
         "describe_launch_configurations", {"LaunchConfigurations": []}, {"MaxRecords": 100}
     )
-    stubs["autoscaling"].add_response(
-        "describe_auto_scaling_groups", {"AutoScalingGroups": []}, {"MaxRecords": 100}
-    )
     stubs["rds"].add_response("describe_db_instances", {"DBInstances": []}, {"MaxRecords": 100})
     stubs["lambda"].add_response("list_functions", {"Functions": []}, {"MaxItems": 50})
     stubs["elbv2"].add_response("describe_load_balancers", {"LoadBalancers": []}, {"PageSize": 400})
@@ -326,3 +323,142 @@ def test_a_whole_read_asks_each_service_and_joins_interfaces_gateways_and_users(
         True,
         ["2600:1f18::10"],
     )
+
+
+def test_auto_scaling_groups_are_read_only_to_name_launch_configuration_users() -> None:
+    autoscaling = client("autoscaling")
+    stub = Stubber(autoscaling)
+    stub.add_response(
+        "describe_launch_configurations", {"LaunchConfigurations": []}, {"MaxRecords": 100}
+    )
+    used: users.Users = {}
+    with stub:
+        users.autoscaling(autoscaling, used)  # no configurations: no DescribeAutoScalingGroups
+    stub.assert_no_pending_responses()
+    assert used == {}
+
+    stub.add_response(
+        "describe_launch_configurations",
+        {
+            "LaunchConfigurations": [
+                {
+                    "LaunchConfigurationName": "lc-1",
+                    "ImageId": "ami-1",
+                    "InstanceType": "t3.micro",
+                    "SecurityGroups": ["sg-lc"],
+                    "CreatedTime": datetime(2026, 1, 1, tzinfo=UTC),
+                }
+            ]
+        },
+        {"MaxRecords": 100},
+    )
+    stub.add_response(
+        "describe_auto_scaling_groups",
+        {
+            "AutoScalingGroups": [
+                {
+                    "AutoScalingGroupName": "asg-1",
+                    "LaunchConfigurationName": "lc-1",
+                    "MinSize": 0,
+                    "MaxSize": 2,
+                    "DesiredCapacity": 0,
+                    "DefaultCooldown": 300,
+                    "AvailabilityZones": ["us-east-1a"],
+                    "HealthCheckType": "EC2",
+                    "CreatedTime": datetime(2026, 1, 1, tzinfo=UTC),
+                }
+            ]
+        },
+        {"MaxRecords": 100},
+    )
+    with stub:
+        users.autoscaling(autoscaling, used)
+    stub.assert_no_pending_responses()
+    assert used == {"sg-lc": {"launch configuration lc-1", "Auto Scaling group asg-1"}}
+
+
+def quiet_region_stubs(
+    balancers: list[dict[str, Any]],
+) -> tuple[dict[str, Any], dict[str, Stubber]]:
+    """Every service's answers for a region with no launch template, configuration, RDS,
+    Lambda or ECS user, and the given ELBv2 load balancers (no listeners)."""
+    clients = {s: client(s) for s in ("ec2", "autoscaling", "rds", "lambda", "elbv2", "elb", "ecs")}
+    stubs = {s: Stubber(c) for s, c in clients.items()}
+    stubs["ec2"].add_response(
+        "describe_launch_template_versions",
+        {"LaunchTemplateVersions": []},
+        {"MaxResults": 200, "Versions": ["$Latest", "$Default"]},
+    )
+    stubs["autoscaling"].add_response(
+        "describe_launch_configurations", {"LaunchConfigurations": []}, {"MaxRecords": 100}
+    )
+    stubs["rds"].add_response("describe_db_instances", {"DBInstances": []}, {"MaxRecords": 100})
+    stubs["lambda"].add_response("list_functions", {"Functions": []}, {"MaxItems": 50})
+    stubs["elbv2"].add_response(
+        "describe_load_balancers", {"LoadBalancers": balancers}, {"PageSize": 400}
+    )
+    for balancer in balancers:
+        stubs["elbv2"].add_response(
+            "describe_listeners",
+            {"Listeners": []},
+            {"PageSize": 400, "LoadBalancerArn": balancer["LoadBalancerArn"]},
+        )
+    stubs["elb"].add_response(
+        "describe_load_balancers", {"LoadBalancerDescriptions": []}, {"PageSize": 400}
+    )
+    stubs["ecs"].add_response("list_clusters", {"clusterArns": []}, {"maxResults": 100})
+    return clients, stubs
+
+
+def network_path_stubs(ec2: Stubber) -> None:
+    ec2.add_response("describe_subnets", {"Subnets": []}, {"MaxResults": 1000})
+    ec2.add_response("describe_route_tables", {"RouteTables": []}, {"MaxResults": 100})
+    ec2.add_response("describe_internet_gateways", {"InternetGateways": []}, {"MaxResults": 1000})
+    ec2.add_response(
+        "describe_egress_only_internet_gateways",
+        {"EgressOnlyInternetGateways": []},
+        {"MaxResults": 255},
+    )
+    ec2.add_response("describe_network_acls", {"NetworkAcls": []}, {"MaxResults": 100})
+
+
+PRIVATE_INTERFACE = {
+    "NetworkInterfaceId": "eni-private",
+    "SubnetId": "subnet-1",
+    "VpcId": "vpc-1",
+    "Groups": [{"GroupId": "sg-app"}],
+    "Ipv6Addresses": [{"Ipv6Address": "fd00::10"}],  # unique local: not an internet address
+}
+
+
+@pytest.mark.parametrize(
+    ("interface", "balancers", "path_read"),
+    [
+        (PRIVATE_INTERFACE, [], False),
+        (PRIVATE_INTERFACE, [lb(1) | {"Scheme": "internal"}], False),
+        (PRIVATE_INTERFACE, [lb(1)], True),  # internet-facing, with a group
+        (PRIVATE_INTERFACE | {"Association": {"PublicIp": "54.1.2.3"}}, [], True),
+        (PRIVATE_INTERFACE | {"Ipv6Addresses": [{"Ipv6Address": "2600:1f18::10"}]}, [], True),
+        (PRIVATE_INTERFACE | {"Association": {"PublicIp": "54.1.2.3"}, "Groups": []}, [], False),
+    ],
+    ids=["private", "internal-lb", "internet-facing-lb", "public-ipv4", "global-ipv6", "no-group"],
+)
+def test_the_network_path_is_read_only_where_something_could_be_reached(
+    interface: dict[str, Any], balancers: list[dict[str, Any]], path_read: bool
+) -> None:
+    clients, stubs = quiet_region_stubs(balancers)
+    if path_read:
+        network_path_stubs(stubs["ec2"])
+    for stub in stubs.values():
+        stub.activate()
+    topology = read_topology(
+        clients.__getitem__,
+        "111111111111",
+        "us-east-1",
+        datetime(2026, 12, 1, tzinfo=UTC),
+        [{"GroupId": "sg-app", "IpPermissions": []}],
+        [interface],
+    )
+    for stub in stubs.values():
+        stub.assert_no_pending_responses()  # and an unexpected call raises: none was made
+    assert [eni.id for eni in topology.interfaces] == ["eni-private"]

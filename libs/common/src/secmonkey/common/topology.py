@@ -11,6 +11,7 @@ ports through (`secmonkey.auditor.exposure`).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from datetime import datetime
 from typing import Literal
@@ -78,6 +79,13 @@ class Interface(BaseModel):
     elastic_ip: bool = False
     ipv6: list[str] = Field(default_factory=list)
 
+    def internet_addresses(self, version: int) -> list[str]:
+        """The addresses of IP `version` the internet could send to: the public IPv4
+        address, the global IPv6 ones."""
+        if version == 4:
+            return [self.public_ipv4] if self.public_ipv4 else []
+        return [a for a in self.ipv6 if ipaddress.ip_address(a).is_global]
+
 
 class Listener(BaseModel):
     protocol: str
@@ -98,8 +106,23 @@ class LoadBalancer(BaseModel):
     dualstack: bool = False
 
 
+def reachable_at_all(interfaces: list[Interface], balancers: list[LoadBalancer]) -> bool:
+    """Whether anything of an account-region could be reached from the internet: an
+    interface of a group with an internet address, or an internet-facing load balancer
+    with groups. Without one, the routes, gateways and network ACLs decide nothing (the
+    collector then leaves them unread)."""
+    return any(
+        eni.group_ids and (eni.internet_addresses(4) or eni.internet_addresses(6))
+        for eni in interfaces
+    ) or any(lb.scheme == "internet-facing" and lb.group_ids for lb in balancers)
+
+
 class Topology(BaseModel):
-    """Everything about one account-region that decides what the internet can reach."""
+    """Everything about one account-region that decides what the internet can reach.
+
+    The subnets, route tables, gateways and network ACLs are empty when nothing of the
+    account-region could be reached at all (`reachable_at_all`): the collector reads them
+    only when an interface or a load balancer needs them."""
 
     model_config = ConfigDict(frozen=False)
 

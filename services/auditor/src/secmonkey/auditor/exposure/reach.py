@@ -4,7 +4,6 @@ source reaches, on the ports that pass the rule, the route and the network ACL."
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 
 from secmonkey.auditor.exposure.acl import passes
@@ -46,16 +45,10 @@ def _protocols(rule: Rule) -> Iterator[tuple[str, int, int]]:
         yield (rule.protocol, 0, 0)
 
 
-def _addresses(eni: Interface, version: int) -> list[str]:
-    if version == 4:
-        return [eni.public_ipv4] if eni.public_ipv4 else []
-    return [a for a in eni.ipv6 if ipaddress.ip_address(a).is_global]
-
-
 def _interface_endpoints(
     rule: Rule, source: IPNetwork, eni: Interface, index: TopologyIndex
 ) -> Iterator[Endpoint]:
-    addresses = _addresses(eni, source.version)
+    addresses = eni.internet_addresses(source.version)
     if not addresses:
         return
     vpc = index.vpc_of(eni.subnet_id, eni.vpc_id)

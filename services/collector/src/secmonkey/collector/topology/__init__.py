@@ -1,11 +1,18 @@
 """Reading the network around the groups of one account-region (issue 16, reachability).
 
 `read_topology` makes the calls listed in `OPERATIONS` (deploy/iam grants them), every
-list followed through all its pages. It has two halves: `read_surroundings` needs nothing
-from the group read, so it runs beside it (each service's calls on a thread of their own,
-in the order listed, one client per thread); `assemble` then adds what depends on the
-groups and interfaces of the region read, so `DescribeNetworkInterfaces` is made once per
-sweep.
+list followed through all its pages. It has two halves: `PendingSurroundings` needs
+nothing from the group read, so it runs beside it (each service's calls on a thread of
+their own, in the order listed, one client per thread); `assemble` then adds what depends
+on the groups, interfaces and load balancers read, so `DescribeNetworkInterfaces` is made
+once per sweep.
+
+The network path (subnets, route tables, internet and egress-only gateways, network ACLs:
+five calls) decides only whether the internet reaches an interface with an internet
+address or an internet-facing load balancer, so `assemble` reads it only when the
+account-region has one (`reachable_at_all`): most account-regions of an estate have none,
+and skip five of about sixteen calls. Likewise `DescribeAutoScalingGroups` only names the
+Auto Scaling groups of launch configurations, so it is made only when there are some.
 """
 
 from __future__ import annotations
@@ -17,7 +24,14 @@ from datetime import datetime
 from typing import Any
 
 from secmonkey.collector.topology import balancers, network, users
-from secmonkey.common.topology import LoadBalancer, NetworkAcl, RouteTable, Subnet, Topology
+from secmonkey.common.topology import (
+    LoadBalancer,
+    NetworkAcl,
+    RouteTable,
+    Subnet,
+    Topology,
+    reachable_at_all,
+)
 
 OPERATIONS = {
     "ec2": (
@@ -43,22 +57,35 @@ ClientFor = Callable[[str], Any]
 class Surroundings:
     """What the topology holds that does not depend on the region's groups."""
 
+    load_balancers: list[LoadBalancer] = field(default_factory=list)
+    users: users.Users = field(default_factory=dict)
+
+
+@dataclass
+class NetworkPath:
+    """Subnets, routes, gateways and ACLs: read only where something could be reached."""
+
     subnets: list[Subnet] = field(default_factory=list)
     route_tables: list[RouteTable] = field(default_factory=list)
     internet_gateways: dict[str, list[str]] = field(default_factory=dict)
     egress_only_gateways: list[str] = field(default_factory=list)
     network_acls: list[NetworkAcl] = field(default_factory=list)
-    load_balancers: list[LoadBalancer] = field(default_factory=list)
-    users: users.Users = field(default_factory=dict)
 
-
-def _ec2(ec2: Any, out: Surroundings, used: users.Users) -> None:
-    users.launch_templates(ec2, used)
-    out.subnets = network.subnets(ec2)
-    out.route_tables = network.route_tables(ec2)
-    out.internet_gateways = network.internet_gateways(ec2)
-    out.egress_only_gateways = network.egress_only_gateways(ec2)
-    out.network_acls = network.network_acls(ec2)
+    @classmethod
+    def read(cls, ec2: Any, pool: Executor | None = None) -> NetworkPath:
+        """The five reads, at once on `pool` (else one after another, in this order)."""
+        reads: list[Callable[[Any], Any]] = [
+            network.subnets,
+            network.route_tables,
+            network.internet_gateways,
+            network.egress_only_gateways,
+            network.network_acls,
+        ]
+        if pool is None:
+            found = [read(ec2) for read in reads]
+        else:
+            found = [f.result() for f in [pool.submit(read, ec2) for read in reads]]
+        return cls(*found)
 
 
 def _balancers(client_for: ClientFor, out: Surroundings, used: users.Users) -> None:
@@ -76,7 +103,7 @@ class PendingSurroundings:
         self._parts: list[users.Users] = [{} for _ in range(6)]
         parts, out = self._parts, self.out
         reads: list[Callable[[], None]] = [
-            lambda: _ec2(client_for("ec2"), out, parts[0]),
+            lambda: users.launch_templates(client_for("ec2"), parts[0]),
             lambda: users.autoscaling(client_for("autoscaling"), parts[1]),
             lambda: users.rds(client_for("rds"), parts[2]),
             lambda: users.lambdas(client_for("lambda"), parts[3]),
@@ -108,22 +135,27 @@ def assemble(
     observed_at: datetime,
     raw_groups: list[dict[str, Any]],
     raw_interfaces: list[dict[str, Any]],
+    pool: Executor | None = None,
 ) -> Topology:
-    """The topology from the surroundings and the region read's groups and interfaces."""
+    """The topology from the surroundings and the region read's groups and interfaces
+    (the network path read on `pool` when it is needed)."""
     used: users.Users = {g: set(names) for g, names in found.users.items()}
     for group_id, names in network.group_references(raw_groups).items():
         used.setdefault(group_id, set()).update(names)
+    interfaces = network.interfaces(raw_interfaces)
+    facing = [lb for lb in found.load_balancers if lb.scheme == "internet-facing"]
+    path = NetworkPath.read(ec2, pool) if reachable_at_all(interfaces, facing) else NetworkPath()
     return Topology(
         account_id=account_id,
         region=region,
         observed_at=observed_at,
-        subnets=found.subnets,
-        route_tables=found.route_tables,
-        internet_gateways=found.internet_gateways,
-        egress_only_gateways=found.egress_only_gateways,
-        network_acls=found.network_acls,
-        interfaces=network.interfaces(raw_interfaces),
-        load_balancers=[lb for lb in found.load_balancers if lb.scheme == "internet-facing"],
+        subnets=path.subnets,
+        route_tables=path.route_tables,
+        internet_gateways=path.internet_gateways,
+        egress_only_gateways=path.egress_only_gateways,
+        network_acls=path.network_acls,
+        interfaces=interfaces,
+        load_balancers=facing,
         prefix_lists=network.prefix_lists(ec2, network.referenced_prefix_lists(raw_groups)),
         group_users={g: sorted(names) for g, names in sorted(used.items())},
     )

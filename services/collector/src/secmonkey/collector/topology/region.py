@@ -6,7 +6,8 @@ auditor keeps judging the region's groups on the last full topology it stored.
 
 `read_region_with_topology` runs the topology's reads beside the group read (they need
 nothing from it), then joins them with its groups and interfaces: the extra calls cost
-wall time only where they outlast `DescribeSecurityGroups` and its two companions.
+wall time only where they outlast `DescribeSecurityGroups` and its two companions, and
+the network path's (read only when something could be reached) where they follow them.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def read_with_topology(client_for: ClientFor, account_id: str, region: str) -> R
                 read.observed_at,
                 read.raw_groups,
                 read.raw_interfaces,
+                pool,
             )
         except (IncompleteRead, ClientError, BotoCoreError) as exc:
             _unread(account_id, region, exc)

@@ -35,7 +35,8 @@ def launch_templates(ec2: Any, users: Users) -> None:
 
 def autoscaling(client: Any, users: Users) -> None:
     """Launch configurations' groups, and the Auto Scaling groups that use them (at zero
-    instances too); a group of an ASG's launch template is found by `launch_templates`."""
+    instances too); a group of an ASG's launch template is found by `launch_templates`,
+    so without launch configurations the Auto Scaling groups name nothing more (not read)."""
     by_config: dict[str, list[str]] = {}
     for config in token_pages(
         client.describe_launch_configurations, "LaunchConfigurations", size_param="MaxRecords"
@@ -43,6 +44,8 @@ def autoscaling(client: Any, users: Users) -> None:
         name = config.get("LaunchConfigurationName", "?")
         by_config[name] = list(config.get("SecurityGroups") or [])
         add(users, by_config[name], f"launch configuration {name}")
+    if not by_config:
+        return
     for asg in token_pages(
         client.describe_auto_scaling_groups, "AutoScalingGroups", size_param="MaxRecords"
     ):
