@@ -118,3 +118,31 @@ async def test_with_a_delay_changes_are_recounted_once_after_the_alerts(db: Data
         assert open_now > 0 and sum(n for *_, n in rows) == open_now
     finally:
         await auditor.summaries.stop()
+
+
+async def test_a_sole_holder_recounts_an_unchanged_sweep_end_once_per_partition_taken(
+    db: Database,
+) -> None:
+    """With partitions (one holder per account-region) an unchanged sweep's end recounts the
+    summary only where this process has not recounted it since it last took a partition:
+    a new process (after a crash, an upgrade to a new shape) and a partition taken back
+    from another replica recount; the next unchanged sweep ends cost no recount."""
+    place = {"_id": f"{ACCOUNT}:{REGION}"}
+    auditor = Auditor(db, RulesConfig(), own_places=True)
+    await auditor.handle(batch(0, snap("sg-open", ingress(22, "0.0.0.0/0"))))  # recounted
+    await db[issue_counters.SUMMARIES].update_one(place, {"$unset": {"rules": ""}})
+    assert await auditor.handle(completed(1, ["sg-open"])) == []
+    assert not await _has_rules(db)  # this process recounted the place: left as it is
+
+    auditor.summaries.forget_recounts()  # the partition was taken again
+    assert await auditor.handle(completed(2, ["sg-open"])) == []
+    assert await _has_rules(db)
+
+    await db[issue_counters.SUMMARIES].update_one(place, {"$unset": {"rules": ""}})
+    restarted = Auditor(db, RulesConfig(), own_places=True)  # a new process
+    assert await restarted.handle(completed(3, ["sg-open"])) == []
+    assert await _has_rules(db)
+    # A change always recounts, recounted before or not.
+    await db[issue_counters.SUMMARIES].update_one(place, {"$unset": {"rules": ""}})
+    assert await restarted.handle(batch(4, snap("sg-open", ingress(3389, "0.0.0.0/0"))))
+    assert await _has_rules(db)

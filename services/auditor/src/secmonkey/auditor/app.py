@@ -138,6 +138,7 @@ async def start_partitions(
             raise amqp.NotProvisioned(missing)
 
     def consumer(spec: amqp.QueueSpec, gate: Callable[[], bool]) -> amqp.Consumer:
+        auditor.summaries.forget_recounts()  # a partition taken: its summaries checked again
         return amqp.Consumer(
             connection,
             spec,
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
                 settings.auditor_deletion_hold_share, settings.auditor_deletion_hold_min_groups
             ),
             summary_delay=settings.auditor_summary_delay_seconds,
+            own_places=settings.partitions > 0,  # one holder per account-region
         )
         await with_retry(auditor.ensure_lookups, what="filing search lookups")
         await with_retry(auditor.ensure_rosters, what="building the group rosters")

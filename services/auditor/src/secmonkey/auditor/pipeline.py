@@ -96,6 +96,7 @@ class Auditor:
         store: Store | None = None,
         hold: HoldPolicy | None = None,
         summary_delay: float = 0.0,
+        own_places: bool = False,
     ) -> None:
         self.db = db
         self.hold = hold or HoldPolicy()
@@ -108,7 +109,7 @@ class Auditor:
         self.committer = Committer(self.store, self.outbox, self.index)
         self.exposure = BatchExposure(db)
         self._one_at_a_time = _turn_of(db)
-        self.summaries = SummaryRecounts(db, self._turn, summary_delay)
+        self.summaries = SummaryRecounts(db, self._turn, summary_delay, own_places=own_places)
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -130,8 +131,10 @@ class Auditor:
                 events = await self.apply_sweep(message)
             else:  # pragma: no cover - the parser only yields these two
                 raise InvalidInput(f"unexpected message {type(message).__name__}")
-            if events or isinstance(message, SweepCompleted):  # the summary follows
+            if events:  # the summary follows
                 await self.summaries.changed(message.account_id, message.region)
+            elif isinstance(message, SweepCompleted):
+                await self.summaries.swept(message.account_id, message.region)
         await self.outbox.publish(events)
         return events
 
