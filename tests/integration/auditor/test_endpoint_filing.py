@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from secmonkey.auditor.exposure.endpoints import EXPOSURES, STATE, EndpointFiler
 from secmonkey.common.canonical import Attachments
 from secmonkey.common.storage import Database
@@ -32,8 +34,11 @@ async def filed(db: Database) -> list[dict[str, Any]]:
     return await db[EXPOSURES].find({}).sort("_id", 1).to_list(None)
 
 
-async def test_a_refile_replaces_the_documents_and_forget_removes_them(db: Database) -> None:
-    filer = EndpointFiler(db)
+@pytest.mark.parametrize("own_places", [False, True], ids=["shared", "sole-holder"])
+async def test_a_refile_replaces_the_documents_and_forget_removes_them(
+    db: Database, own_places: bool
+) -> None:
+    filer = EndpointFiler(db, own_places=own_places)
     rule = ingress(22, "0.0.0.0/0")
     two = {key("sg-a"): snap("sg-a", rule, attachments=exposed("54.1.1.1", "54.1.1.2"))}
     none = {key("sg-b"): snap("sg-b", rule, attachments=exposed())}
@@ -87,3 +92,29 @@ async def test_documents_filed_before_the_states_listed_ids_are_replaced(db: Dat
     one = {key("sg-a"): snap("sg-a", rule, attachments=exposed("54.9.9.9"))}
     assert await filer.file(one, ACCOUNT, REGION, at(1)) == 1
     assert [d["address"] for d in await filed(db)] == ["54.9.9.9", "54.9.9.9"]
+
+
+async def test_a_sole_holder_files_unchanged_groups_without_reading_their_state(
+    db: Database,
+) -> None:
+    """With one holder per account-region, what this process filed is known without a read
+    (the state is not read again: a change made behind its back goes unseen) until it takes
+    a partition, when it reads the states again."""
+    filer = EndpointFiler(db, own_places=True)
+    rule = ingress(22, "0.0.0.0/0")
+    one = {key("sg-a"): snap("sg-a", rule, attachments=exposed("54.1.1.1"))}
+    assert await filer.file(one, ACCOUNT, REGION, at(0)) == 1
+    await db[STATE].delete_many({})  # behind the holder's back
+    assert await filer.file(one, ACCOUNT, REGION, at(1)) == 0  # known unchanged: not read
+    assert await db[STATE].count_documents({}) == 0
+    filer.forget_known()  # a partition taken
+    assert await filer.file(one, ACCOUNT, REGION, at(2)) == 1  # read, missing: filed again
+    state = await db[STATE].find_one({"_id": key("sg-a")})
+    assert state is not None and len(state["ids"]) == 2
+    # A change is filed whatever is known, and a forgotten group is read again.
+    moved = {key("sg-a"): snap("sg-a", rule, attachments=exposed("54.2.2.2"))}
+    assert await filer.file(moved, ACCOUNT, REGION, at(3)) == 1
+    assert {d["address"] for d in await filed(db)} == {"54.2.2.2"}
+    await filer.forget([key("sg-a")])
+    assert await filed(db) == []
+    assert await filer.file(moved, ACCOUNT, REGION, at(4)) == 1

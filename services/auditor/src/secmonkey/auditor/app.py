@@ -138,7 +138,7 @@ async def start_partitions(
             raise amqp.NotProvisioned(missing)
 
     def consumer(spec: amqp.QueueSpec, gate: Callable[[], bool]) -> amqp.Consumer:
-        auditor.summaries.forget_recounts()  # a partition taken: its summaries checked again
+        auditor.partition_taken()  # what it remembers of its places is read again
         return amqp.Consumer(
             connection,
             spec,

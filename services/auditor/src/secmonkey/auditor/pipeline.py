@@ -107,7 +107,7 @@ class Auditor:
         self.outbox = Outbox(self.store, publisher)
         self.index = IndexWriter(self.store)
         self.committer = Committer(self.store, self.outbox, self.index)
-        self.exposure = BatchExposure(db)
+        self.exposure = BatchExposure(db, own_places=own_places)
         self._one_at_a_time = _turn_of(db)
         self.summaries = SummaryRecounts(db, self._turn, summary_delay, own_places=own_places)
 
@@ -137,6 +137,12 @@ class Auditor:
                 await self.summaries.swept(message.account_id, message.region)
         await self.outbox.publish(events)
         return events
+
+    def partition_taken(self) -> None:
+        """This process took a partition (perhaps back from a replica that changed its
+        account-regions): what it remembers of its places is read again."""
+        self.summaries.forget_recounts()
+        self.exposure.filer.forget_known()
 
     async def settle_summaries(self, holds: Callable[[str, str], bool]) -> int:
         """Recompute the summaries others marked, of the account-regions `holds` accepts."""

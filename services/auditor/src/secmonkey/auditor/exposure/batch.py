@@ -11,9 +11,9 @@ from secmonkey.common.storage import Database
 
 
 class BatchExposure:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, own_places: bool = False) -> None:
         self.topologies = Topologies(db)
-        self.filer = EndpointFiler(db)
+        self.filer = EndpointFiler(db, own_places=own_places)
 
     async def prepare(self, batch: SnapshotBatch) -> None:
         """Store the batch's topology (if newer) and enrich its groups in place."""

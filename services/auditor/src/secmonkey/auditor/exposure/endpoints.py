@@ -3,7 +3,8 @@ endpoint, rule and port range, so `GET /api/v1/exposure?port=22` is one indexed 
 
 `exposure_state` keeps each group's digest, instant and document ids: a group is refiled
 only when what it exposes changed, and never from an observation older than the one
-filed (`EndpointFiler` says how a crash mid-refile is repaired).
+filed (`EndpointFiler` says how a crash mid-refile is repaired). A sole holder of its
+account-regions (partitions) remembers what it filed, so an unchanged group costs no read.
 """
 
 from __future__ import annotations
@@ -76,26 +77,45 @@ class EndpointFiler:
     and a digest that differs, so the next batch refiles the group.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, own_places: bool = False) -> None:
         self.db = db
         self.store = Store(db)
+        # With one holder per account-region (partition leases) this process is the only
+        # writer of its groups' states: the digest and instant it filed last are known
+        # without a read, until it takes a partition (`forget_known`).
+        self.own_places = own_places
+        self._known: dict[str, tuple[str, datetime]] = {}
+
+    def forget_known(self) -> None:
+        self._known.clear()
+
+    def _unchanged(self, key: str, digest: str, at: datetime) -> bool:
+        known = self._known.get(key)
+        return known is not None and (known[0] == digest or known[1] > at)
 
     async def file(
         self, snapshots: dict[str, GroupSnapshot], account_id: str, region: str, at: datetime
     ) -> int:
         """Refile the groups whose endpoints changed; how many were refiled."""
         at = to_millis(at)
-        state = await self.store.read(STATE, list(snapshots))
+        digests = {
+            key: endpoints_digest(snapshot.attachments.endpoints or [])
+            for key, snapshot in snapshots.items()
+        }
+        unknown = [key for key in snapshots if not self._unchanged(key, digests[key], at)]
+        state = await self.store.read(STATE, unknown)
         pending: list[WriteOp] = []
         gone: list[WriteOp] = []
         docs: list[dict[str, Any]] = []
         done: list[WriteOp] = []
-        for key, snapshot in snapshots.items():
-            digest = endpoints_digest(snapshot.attachments.endpoints or [])
+        filed: list[tuple[str, str]] = []
+        for key in unknown:
+            snapshot, digest = snapshots[key], digests[key]
             stored = state.get(key)
             if stored is not None and (
                 stored.get("digest") == digest or aware(stored["observed_at"]) > at
             ):
+                self._remember(key, stored.get("digest"), aware(stored["observed_at"]))
                 continue
             new = endpoint_docs(key, account_id, region, snapshot, at)
             new_ids = [d["_id"] for d in new]
@@ -109,13 +129,22 @@ class EndpointFiler:
                 gone.extend(Delete(i) for i in widened)
             docs.extend(new)
             done.append(_state(key, digest, at, account_id, new_ids))
+            filed.append((key, digest))
         await self.store.write(STATE, pending)
         await self.store.write(EXPOSURES, gone)
         await self.store.insert(EXPOSURES, docs)
         await self.store.write(STATE, done)
+        for key, digest in filed:
+            self._remember(key, digest, at)
         return len(done)
 
+    def _remember(self, key: str, digest: str | None, at: datetime) -> None:
+        if self.own_places and digest is not None:
+            self._known[key] = (digest, at)
+
     async def forget(self, keys: list[str]) -> None:
+        for key in keys:
+            self._known.pop(key, None)
         state = await self.store.read(STATE, keys)
         ids = [i for doc in state.values() for i in doc.get("ids") or []]
         await self.store.write(EXPOSURES, [Delete(i) for i in ids])
