@@ -26,6 +26,30 @@ async def test_indexes_are_created_idempotently(db: Database) -> None:
     assert any(v.get("unique") and v["key"] == [("event_id", 1)] for v in events.values())
 
 
+async def test_indexes_that_serve_no_query_on_the_backend_are_not_made(
+    db: Database, mongo_url: str
+) -> None:
+    """FerretDB 1.24 filters everything but `_id` in Go: only the unique indexes (claims) are
+    made there; a backend that serves filters from indexes is given every declared one."""
+    caps = storage.capabilities_of(db.client)
+    assert not caps.indexed_filters  # the test server is FerretDB
+    await db.items.insert_one({"_id": "aws:1:r:sg-1"})
+    await db.revisions.insert_one({"_id": "aws:1:r:sg-1:1", "key": "aws:1:r:sg-1", "seq": 1})
+    items = await db.items.index_information()
+    assert "_id_" in items
+    assert not {"group_id_1", "name_lower_1", "ranges.lo_1"} & set(items)
+    revisions = await db.revisions.index_information()
+    assert {"key_1_seq_1", "key_1_fingerprint_1_observed_at_1"} <= set(revisions)
+    assert "key_1_observed_at_1" not in revisions
+    forced = storage.connect(mongo_url)
+    try:
+        await storage.detect(forced, storage.Capabilities.mongodb())
+        wanted = await storage.wanted_indexes(forced[db.name])
+        assert wanted == storage.INDEXES
+    finally:
+        await forced.close()
+
+
 async def test_duplicate_key_on_a_unique_index_is_refused(db: Database) -> None:
     await db.revisions.insert_one(
         {"key": "aws:1:r:sg-1", "seq": 1, "fingerprint": "a", "observed_at": 1}

@@ -22,6 +22,7 @@ from secmonkey.common.storage.client import (
     ensure_indexes,
     missing_indexes,
     ping,
+    wanted_indexes,
 )
 from secmonkey.common.storage.collections import COLLECTIONS, INDEXES
 from secmonkey.common.storage.errors import is_duplicate_key, is_transient
@@ -47,6 +48,7 @@ __all__ = [
     "detect",
     "ensure_indexes",
     "missing_indexes",
+    "wanted_indexes",
     "insert_unique",
     "pack",
     "unpack",

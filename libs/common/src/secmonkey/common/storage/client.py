@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from secmonkey.common.storage.backend import Document
+from secmonkey.common.storage.backend import Document, detect
 from secmonkey.common.storage.collections import INDEXES
 
 Database = AsyncDatabase[Document]
@@ -43,9 +43,25 @@ def connect(
     return AsyncMongoClient(url, **options)
 
 
+async def wanted_indexes(db: Database) -> dict[str, list[IndexModel]]:
+    """The declared indexes this backend needs: all of them where filters are served from
+    indexes (MongoDB); only the unique ones elsewhere. FerretDB 1.24 pushes down no filter
+    but one `_id` equality and sorts in memory (its SQLite backend's `Query`), so there an
+    index that is not unique serves no query and only slows every write (measured: 3,000
+    items inserted 15 % slower with the items' indexes); unique ones enforce claims."""
+    caps = await detect(db.client)
+    if caps.indexed_filters:
+        return INDEXES
+    return {
+        name: [index for index in indexes if index.document.get("unique")]
+        for name, indexes in INDEXES.items()
+    }
+
+
 async def ensure_indexes(db: Database) -> None:
-    """Create every collection's indexes; idempotent, safe for replicas starting together."""
-    for name, indexes in INDEXES.items():
+    """Create every collection's indexes the backend needs (`wanted_indexes`); idempotent,
+    safe for replicas starting together."""
+    for name, indexes in (await wanted_indexes(db)).items():
         existing = set(await db[name].index_information()) if indexes else set()
         # FerretDB 1.24 drops the connection when createIndexes names an index that
         # already exists, so only the missing ones are sent (harmless on MongoDB).
@@ -58,7 +74,7 @@ async def missing_indexes(db: Database) -> list[str]:
     """Every declared index that does not exist (`index collection.name`), for a service
     that may not create them."""
     missing = []
-    for name, indexes in INDEXES.items():
+    for name, indexes in (await wanted_indexes(db)).items():
         existing = set(await db[name].index_information()) if indexes else set()
         missing += [
             f"index {name}.{index.document['name']}"
