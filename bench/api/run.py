@@ -71,7 +71,7 @@ from secmonkey.common.severity import Severity  # noqa: E402
 
 GOAL_P95_MS = scale.SEARCH_GOAL_MS
 FULL_SCALE = 100_000
-SUMMARIES = 2  # the summaries' shape: older ones are recomputed
+SUMMARIES = 3  # the summaries' shape: older ones are recomputed (3: every open issue packed)
 LAYOUT = 6  # bumped when the stored shapes change: an older loaded database is rebuilt
 MONGO_URL = os.environ.get("SECMONKEY_MONGO_URL", "mongodb://127.0.0.1:27017/")
 AMQP_URL = os.environ.get("SECMONKEY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

@@ -11,6 +11,7 @@ from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common import issue_counters, justifications
 from secmonkey.common.documents import Justification
+from secmonkey.common.severity import SEVERITY_RANK
 from secmonkey.common.storage import Database, Store
 from tests.integration.auditor.kit import ACCOUNT, REGION, batch, completed, ingress, key, snap
 
@@ -146,3 +147,48 @@ async def test_a_sole_holder_recounts_an_unchanged_sweep_end_once_per_partition_
     await db[issue_counters.SUMMARIES].update_one(place, {"$unset": {"rules": ""}})
     assert await restarted.handle(batch(4, snap("sg-open", ingress(3389, "0.0.0.0/0"))))
     assert await _has_rules(db)
+
+
+OTHER = "999999999999"
+
+
+async def test_the_summaries_keep_every_open_issue_for_the_full_report(db: Database) -> None:
+    """Each summary keeps its place's open issues in report order; merged, they are the
+    estate's open issues in report order. A place the API marked since (a justification)
+    is read as its holder will recount it; a summary without rows (an older shape) makes
+    the reader fall back to the issues themselves (None)."""
+    auditor = Auditor(db, RulesConfig())
+    await auditor.handle(
+        batch(
+            0,
+            snap("sg-open", ingress(22, "0.0.0.0/0")),
+            snap("sg-rdp", ingress(3389, "0.0.0.0/0")),
+            snap("sg-web", ingress(443, "0.0.0.0/0")),
+        )
+    )
+    await auditor.handle(batch(1, snap("sg-other", ingress(22, "0.0.0.0/0")), account=OTHER))
+    opened = await db.issues.find({"status": "open"}).to_list(None)
+    order = sorted(opened, key=lambda d: (-d["severity_rank"], d["_id"]))
+    places = await issue_counters.read_open_rows(db, None, -1)
+    assert places is not None and len(places) == 2
+    merged = list(issue_counters.in_report_order(places))
+    assert [r["_id"] for r in merged] == [d["_id"] for d in order]
+    assert all("transition" not in r for r in merged)
+    high = SEVERITY_RANK["high"]
+    kept = await issue_counters.read_open_rows(db, ACCOUNT, high)
+    assert kept is not None
+    assert {r["_id"] for p in kept for r in p} == {
+        d["_id"] for d in opened if d["severity_rank"] >= high and d["account_id"] == ACCOUNT
+    }
+
+    justified = order[0]["_id"]
+    justification = Justification(by="alice", reason="accepted", at=datetime.now(UTC))
+    await justifications.justify(Store(db), justified, justification)  # marks, no recount
+    places = await issue_counters.read_open_rows(db, None, -1)
+    assert places is not None
+    assert justified not in {r["_id"] for p in places for r in p}
+
+    await db[issue_counters.SUMMARIES].update_one(
+        {"_id": f"{ACCOUNT}:{REGION}"}, {"$unset": {"rows": ""}}
+    )
+    assert await issue_counters.read_open_rows(db, None, -1) is None

@@ -9,7 +9,8 @@ summaries per account-region that reports sum.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import heapq
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from secmonkey.common import place_rosters
@@ -17,7 +18,15 @@ from secmonkey.common.documents import Item
 from secmonkey.common.errors import TransientError
 from secmonkey.common.messages import utcnow
 from secmonkey.common.severity import SEVERITY_RANK
-from secmonkey.common.storage import Database, Document, Store, Update, insert_unique
+from secmonkey.common.storage import (
+    Database,
+    Document,
+    Store,
+    Update,
+    insert_unique,
+    pack,
+    unpack,
+)
 
 ROUNDS = 5
 
@@ -59,7 +68,8 @@ async def recount(store: Store, key: str) -> None:
 # `issue_summaries` holds, per account-region (`_id` = `<account>:<region>`), what a report
 # of the whole estate sums: open issues, groups with any, groups per highest open severity,
 # open issues per (rule, severity), and the place's TOP most severe open issues (what a
-# dashboard lists). Each document is recomputed from its items and open issues (never
+# dashboard lists) and, packed, every open issue in report order (what the full report
+# lists). Each document is recomputed from its items and open issues (never
 # incremented, so a replay or a race
 # cannot make it drift) and written only by the auditor replica holding the account-
 # region's partition, one message at a time. Others (the API's justifications) leave a
@@ -94,8 +104,13 @@ def summary_of(items: Iterable[Document]) -> dict[str, Any]:
     }
 
 
-SHAPE = 2  # the documents' shape (every sweep's end recomputes its account-region's)
+SHAPE = 3  # the documents' shape (a new holder's first sweep end recomputes its places')
 TOP = 8  # the most severe open issues each summary keeps: what a dashboard lists
+# Every open issue of the place, in report order, packed in one value (`rows`), up to this
+# many (a summary stays far below MongoDB's 16 MB per document): the full report reads
+# one document per account-region instead of every issue (FerretDB 1.24 parses each
+# stored document it returns, about 3,300 issues a second on the bench machine).
+ROWS_KEPT = 10_000
 _NOT_KEPT = ("transition", "lapsed_justification")
 
 
@@ -119,16 +134,24 @@ async def summarise(db: Database, account_id: str, region: str) -> dict[str, Any
     """Recompute and store the summary of one account-region (its partition's holder only),
     from reads by `_id` alone (`place_rosters`): its active items, their issues and the
     issues of the place that no item lists."""
+    items, issues = await place_state(db, account_id, region)
+    doc = summary_doc(account_id, region, items, issues)
+    await db[SUMMARIES].replace_one({"_id": doc["_id"]}, doc, upsert=True)
+    return doc
+
+
+async def place_state(
+    db: Database, account_id: str, region: str
+) -> tuple[list[Document], list[Document]]:
+    """An account-region's active items and open issues, from reads by `_id` alone
+    (`place_rosters`): what its summary is made of."""
     store = Store(db)
     projection = {"open_issues": 1, "max_severity": 1, "issue_ids": 1}
     items = await place_rosters.active_items(store, account_id, region, projection)
     ids = [iid for item in items for iid in item.get("issue_ids") or []]
     ids += await place_rosters.logged_issue_ids(db, account_id, region)
     found = await store.read("issues", ids)
-    issues = [d for d in found.values() if d.get("status") == "open"]
-    doc = summary_doc(account_id, region, items, issues)
-    await db[SUMMARIES].replace_one({"_id": doc["_id"]}, doc, upsert=True)
-    return doc
+    return items, [d for d in found.values() if d.get("status") == "open"]
 
 
 def summary_doc(
@@ -142,6 +165,7 @@ def summary_doc(
         **summary_of(items),
         "rules": rules_of(issues),
         "top": most_severe(issues),
+        "rows": pack(most_severe(issues, len(issues))) if len(issues) <= ROWS_KEPT else None,
         "shape": SHAPE,
         "at": utcnow(),
     }
@@ -171,7 +195,8 @@ async def summary_totals(db: Database, account_ids: list[str] | None = None) -> 
     """The estate's counters: the account-region summaries, summed."""
     query: dict[str, Any] = {} if account_ids is None else {"account_id": {"$in": account_ids}}
     totals: dict[str, Any] = {"open_issues": 0, "groups_with_open": 0, "groups_by_severity": {}}
-    async for doc in db[SUMMARIES].find(query):
+    counters = {"open_issues": 1, "groups_with_open": 1, "groups_by_severity": 1}
+    async for doc in db[SUMMARIES].find(query, counters):
         totals["open_issues"] += int(doc.get("open_issues") or 0)
         totals["groups_with_open"] += int(doc.get("groups_with_open") or 0)
         for severity, n in (doc.get("groups_by_severity") or {}).items():
@@ -186,6 +211,37 @@ async def read_summaries(db: Database, account_id: str | None = None) -> list[Do
     report's counts and a dashboard's list are made of, one document per account-region."""
     query: dict[str, Any] = {} if account_id is None else {"account_id": account_id}
     return await db[SUMMARIES].find(query, {"account_id": 1, "rules": 1, "top": 1}).to_list(None)
+
+
+async def read_open_rows(
+    db: Database, account_id: str | None, min_rank: int
+) -> list[list[Document]] | None:
+    """Every open issue of rank >= `min_rank` of one account or all, as the summaries keep
+    them: one list per account-region, each in report order (most severe first, then by
+    `_id`). A place marked for a recount (the API justified or reopened one of its issues
+    since) is read as its holder will recount it. None when some summary keeps no rows (an
+    older shape, or more than ROWS_KEPT): the caller then reads the issues themselves."""
+    query: dict[str, Any] = {} if account_id is None else {"account_id": account_id}
+    marked = {
+        (m["account_id"], m["region"])
+        async for m in db[SUMMARY_MARKS].find(query, {"account_id": 1, "region": 1})
+    }
+    places = []
+    async for doc in db[SUMMARIES].find(query, {"account_id": 1, "region": 1, "rows": 1}):
+        if doc.get("rows") is None:
+            return None
+        if (doc["account_id"], doc["region"]) in marked:
+            _, issues = await place_state(db, doc["account_id"], doc["region"])
+            rows = most_severe(issues, len(issues))
+        else:
+            rows = unpack(doc["rows"])
+        places.append([r for r in rows if int(r["severity_rank"]) >= min_rank])
+    return places
+
+
+def in_report_order(places: list[list[Document]]) -> Iterator[Document]:
+    """The places' rows (each list in report order) merged into one report order."""
+    return heapq.merge(*places, key=lambda d: (-int(d["severity_rank"]), str(d["_id"])))
 
 
 def summary_rows(summaries: Iterable[Document]) -> list[tuple[str, str, str, int]]:

@@ -6,9 +6,6 @@ when read; the listed issues from one find on the `(status, severity_rank)` inde
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,21 +19,6 @@ from secmonkey.common.storage import Database, filters
 
 EXPOSURE_SHOWN = 200
 SEVERITIES = [s.value for s in sorted(Severity, key=lambda s: -s.rank)]
-CSV_COLUMNS = [
-    "severity",
-    "rule_id",
-    "account_id",
-    "region",
-    "vpc_id",
-    "group_id",
-    "group_name",
-    "rule_text",
-    "message",
-    "compliance",
-    "status",
-    "opened_at",
-    "issue_id",
-]
 
 
 def report_filter(account_id: str | None, min_severity: Severity | None) -> dict[str, Any]:
@@ -116,46 +98,3 @@ async def build_report(
         issues=issues,
         truncated=counts.total > len(issues),
     )
-
-
-async def csv_lines(
-    db: Database, account_id: str | None, min_severity: Severity | None, limit: int | None
-) -> AsyncIterator[str]:
-    """The report's issues as CSV, streamed a row at a time."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(CSV_COLUMNS)
-    yield flush()
-    cursor = open_issues(db, report_filter(account_id, min_severity), limit)
-    async for doc in cursor:
-        issue = Issue.model_validate(doc)
-        writer.writerow(
-            [
-                issue.severity.value,
-                issue.rule_id,
-                issue.account_id,
-                issue.region,
-                issue.vpc_id or "",
-                issue.group_id,
-                _safe_cell(issue.group_name),
-                _safe_cell(issue.rule_text),
-                _safe_cell(issue.message),
-                " ".join(issue.compliance),
-                issue.status,
-                issue.opened_at.isoformat(),
-                issue.id,
-            ]
-        )
-        yield flush()
-
-
-def _safe_cell(text: str) -> str:
-    """Keep spreadsheet programs from evaluating a cell (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

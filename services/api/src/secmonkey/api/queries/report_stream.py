@@ -7,6 +7,8 @@ stream is the same template rendered asynchronously over the cursor.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,7 +23,6 @@ from secmonkey.api.queries.report import (
     EXPOSURE_SHOWN,
     SEVERITIES,
     report_counts,
-    report_filter,
 )
 from secmonkey.api.queries.report_rows import few_issues, issue_batches, views_json
 from secmonkey.api.schemas.issues import CountRow, IssueView
@@ -55,11 +56,14 @@ class ReportHead:
 async def report_head(
     db: Database, account_id: str | None, min_severity: Severity | None, limit: int
 ) -> ReportHead:
-    query = report_filter(account_id, min_severity)
     counts = await report_counts(db, account_id, min_severity, limit)
     exposed = await db.exposures.count_documents(exposure_query(account_id=account_id))
     shown = await find_exposure(db, account_id=account_id, limit=min(limit, EXPOSURE_SHOWN))
-    batches = few_issues(counts.top) if counts.top is not None else issue_batches(db, query, limit)
+    batches = (
+        few_issues(counts.top)
+        if counts.top is not None
+        else issue_batches(db, account_id, min_severity, limit)
+    )
 
     async def issues() -> AsyncIterator[IssueView]:
         async for batch in batches:
@@ -112,3 +116,62 @@ async def html_chunks(head: ReportHead, filters: dict[str, str]) -> AsyncIterato
         report=head, severities=SEVERITIES, filters=filters, listed=head.listed
     ):
         yield chunk
+
+
+CSV_COLUMNS = [
+    "severity",
+    "rule_id",
+    "account_id",
+    "region",
+    "vpc_id",
+    "group_id",
+    "group_name",
+    "rule_text",
+    "message",
+    "compliance",
+    "status",
+    "opened_at",
+    "issue_id",
+]
+
+
+async def csv_lines(
+    db: Database, account_id: str | None, min_severity: Severity | None, limit: int | None
+) -> AsyncIterator[str]:
+    """The report's issues as CSV, streamed a batch at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield flush()
+    async for batch in issue_batches(db, account_id, min_severity, limit):
+        for issue in batch:
+            writer.writerow(
+                [
+                    issue.severity.value,
+                    issue.rule_id,
+                    issue.account_id,
+                    issue.region,
+                    issue.vpc_id or "",
+                    issue.group_id,
+                    _safe_cell(issue.group_name),
+                    _safe_cell(issue.rule_text),
+                    _safe_cell(issue.message),
+                    " ".join(issue.compliance),
+                    issue.status,
+                    issue.opened_at.isoformat(),
+                    issue.id,
+                ]
+            )
+        yield flush()
+
+
+def _safe_cell(text: str) -> str:
+    """Keep spreadsheet programs from evaluating a cell (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -11,8 +11,7 @@ from fastapi.responses import StreamingResponse
 from secmonkey.api.deps import Db, SettingsDep, Viewer
 from secmonkey.api.http_headers import REPORT_POLICY
 from secmonkey.api.problems import problem_responses
-from secmonkey.api.queries.report import csv_lines
-from secmonkey.api.queries.report_stream import html_chunks, json_chunks, report_head
+from secmonkey.api.queries.report_stream import csv_lines, html_chunks, json_chunks, report_head
 from secmonkey.api.routes._params import AccountFilter
 from secmonkey.api.schemas.issues import Report
 from secmonkey.common.severity import Severity

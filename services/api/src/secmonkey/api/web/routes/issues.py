@@ -15,8 +15,7 @@ from secmonkey.api.deps import Db, OutboxDep, SettingsDep
 from secmonkey.api.http_headers import REPORT_POLICY
 from secmonkey.api.queries.accounts import list_accounts
 from secmonkey.api.queries.issues import find_issues
-from secmonkey.api.queries.report import csv_lines
-from secmonkey.api.queries.report_stream import html_chunks, report_head
+from secmonkey.api.queries.report_stream import csv_lines, html_chunks, report_head
 from secmonkey.api.schemas.issues import ISSUE_ID_PATTERN, JustificationIn
 from secmonkey.api.web.deps import (
     AuditorForm,
