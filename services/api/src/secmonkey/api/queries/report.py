@@ -1,7 +1,9 @@
 """The audit report: open issues, most severe first, with counts per account and per rule.
 
 Counts come from the auditor's per-account-region summaries (`issue_counters`), summed
-when read; the listed issues from one find on the `(status, severity_rank)` index.
+when read; so do the listed issues (`report_rows`: each summary keeps its place's open
+issues in report order), or from one find on the `(status, severity_rank)` index while a
+summary of an older shape has none.
 """
 
 from __future__ import annotations
