@@ -194,17 +194,11 @@ class AwsClients:
             answer["AccessKeyId"], answer["SecretAccessKey"], answer["SessionToken"], expiration
         )
 
-    def client(self, account: Account, service: str, region: str, *, keep: bool = True) -> Any:
-        """A client acting in `account`, reused while its credentials stay the same; with
-        `keep` false a new one not kept (for a service called once per sweep of the
-        account-region: a kept client holds about 175 KB, mostly its copy of the session's
-        event handlers, so keeping six services' for 1,700 account-regions held 2.3 GB)."""
+    def client(self, account: Account, service: str, region: str) -> Any:
+        """A client acting in `account`, reused while its credentials stay the same."""
         creds = self.credentials(account)
         if creds is None:
             return self.hub_client(service, region)
-        if not keep:
-            with self._create:
-                return self._new_client(account.id, service, region, creds)
         return self._cached((account.id, service, region), creds.access_key_id, creds)
 
     def forget(self, account_id: str) -> None:

@@ -63,11 +63,7 @@ def read_with_topology(client_for: ClientFor, account_id: str, region: str) -> R
 
 
 def read_region_with_topology(clients: AwsClients, account: Account, region: str) -> RegionRead:
-    """`read_with_topology` with the account's clients: EC2's kept (every sweep and real-time
-    describe uses it), the other services' made for this read only (each is called once
-    per sweep of the account-region; kept, they held most of the collector's memory)."""
+    """`read_with_topology` with the account's clients."""
     return read_with_topology(
-        lambda service: clients.client(account, service, region, keep=service == "ec2"),
-        account.id,
-        region,
+        lambda service: clients.client(account, service, region), account.id, region
     )
