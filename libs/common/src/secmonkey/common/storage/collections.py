@@ -171,16 +171,19 @@ COLLECTIONS: dict[str, Collection] = {
     "place_rosters": Collection(
         "auditor",
         about="the group ids of each account-region, read by _id (place_rosters)",
+        readers=("api",),  # a marked place's open issues, for the full report
     ),
     "place_issues": Collection(
         "auditor",
         shared_writes=(("api", "place_rosters.log_issue"),),
         about="issues of an account-region that no item lists (a rejected review's)",
+        readers=("api",),
     ),
     "issue_summary_marks": Collection(
         "auditor",
         shared_writes=(("api", "issue_counters.mark_summary"),),
         about="account-regions whose summary the partition holder must recompute",
+        readers=("api",),  # the full report reads a marked place afresh
     ),
     "auditor_leases": Collection(
         "auditor", about="which replica holds each snapshot partition, and maintenance"
