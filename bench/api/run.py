@@ -71,7 +71,7 @@ from secmonkey.common.severity import Severity  # noqa: E402
 
 GOAL_P95_MS = scale.SEARCH_GOAL_MS
 FULL_SCALE = 100_000
-SUMMARIES = 3  # the summaries' shape: older ones are recomputed (3: every open issue packed)
+SUMMARIES = 4  # the summaries' shape: older ones are recomputed (4: with `issue_rows`)
 LAYOUT = 6  # bumped when the stored shapes change: an older loaded database is rebuilt
 MONGO_URL = os.environ.get("SECMONKEY_MONGO_URL", "mongodb://127.0.0.1:27017/")
 AMQP_URL = os.environ.get("SECMONKEY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -354,10 +354,11 @@ async def write_summaries(db: Any, groups: int) -> int:
         items[(spec.account, spec.region)].append(item)
         issues[(spec.account, spec.region)] += opened
     for (account_id, region), place_items in items.items():
-        doc = issue_counters.summary_doc(
-            account_id, region, place_items, issues[(account_id, region)]
-        )
+        place_issues = issues[(account_id, region)]
+        doc = issue_counters.summary_doc(account_id, region, place_items, place_issues)
         await db[issue_counters.SUMMARIES].replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        rows = issue_counters.rows_doc(account_id, region, place_issues)
+        await db[issue_counters.ROWS].replace_one({"_id": rows["_id"]}, rows, upsert=True)
     await db.bench_meta.update_one({"_id": "loaded"}, {"$set": {"summaries": SUMMARIES}})
     return len(items)
 

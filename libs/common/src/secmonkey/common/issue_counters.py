@@ -106,10 +106,13 @@ def summary_of(items: Iterable[Document]) -> dict[str, Any]:
 
 SHAPE = 3  # the documents' shape (a new holder's first sweep end recomputes its places')
 TOP = 8  # the most severe open issues each summary keeps: what a dashboard lists
-# Every open issue of the place, in report order, packed in one value (`rows`), up to this
-# many (a summary stays far below MongoDB's 16 MB per document): the full report reads
-# one document per account-region instead of every issue (FerretDB 1.24 parses each
-# stored document it returns, about 3,300 issues a second on the bench machine).
+# Beside each summary, in `issue_rows`, every open issue of the place in report order,
+# packed in one value, up to this many (far below MongoDB's 16 MB per document): the full
+# report reads one document per account-region instead of every issue (FerretDB 1.24
+# parses each stored document it returns, about 3,300 issues a second on the bench
+# machine). Not in the summary itself: FerretDB parses a whole document whatever the
+# projection, and the counts' reads must stay small.
+ROWS = "issue_rows"
 ROWS_KEPT = 10_000
 _NOT_KEPT = ("transition", "lapsed_justification")
 
@@ -135,6 +138,8 @@ async def summarise(db: Database, account_id: str, region: str) -> dict[str, Any
     from reads by `_id` alone (`place_rosters`): its active items, their issues and the
     issues of the place that no item lists."""
     items, issues = await place_state(db, account_id, region)
+    rows = rows_doc(account_id, region, issues)
+    await db[ROWS].replace_one({"_id": rows["_id"]}, rows, upsert=True)
     doc = summary_doc(account_id, region, items, issues)
     await db[SUMMARIES].replace_one({"_id": doc["_id"]}, doc, upsert=True)
     return doc
@@ -165,8 +170,19 @@ def summary_doc(
         **summary_of(items),
         "rules": rules_of(issues),
         "top": most_severe(issues),
-        "rows": pack(most_severe(issues, len(issues))) if len(issues) <= ROWS_KEPT else None,
         "shape": SHAPE,
+        "at": utcnow(),
+    }
+
+
+def rows_doc(account_id: str, region: str, issues: list[Document]) -> dict[str, Any]:
+    """An account-region's open issues in report order, packed (None beyond ROWS_KEPT)."""
+    kept = len(issues) <= ROWS_KEPT
+    return {
+        "_id": f"{account_id}:{region}",
+        "account_id": account_id,
+        "region": region,
+        "rows": pack(most_severe(issues, len(issues))) if kept else None,
         "at": utcnow(),
     }
 
@@ -219,19 +235,23 @@ async def read_open_rows(
     """Every open issue of rank >= `min_rank` of one account or all, as the summaries keep
     them: one list per account-region, each in report order (most severe first, then by
     `_id`). A place marked for a recount (the API justified or reopened one of its issues
-    since) is read as its holder will recount it. None when some summary keeps no rows (an
-    older shape, or more than ROWS_KEPT): the caller then reads the issues themselves."""
+    since) is read as its holder will recount it. None when some summarised place has no
+    rows (an older release's, or more than ROWS_KEPT): the caller then reads the issues
+    themselves."""
     query: dict[str, Any] = {} if account_id is None else {"account_id": account_id}
-    marked = {
-        (m["account_id"], m["region"])
-        async for m in db[SUMMARY_MARKS].find(query, {"account_id": 1, "region": 1})
+    where = {"account_id": 1, "region": 1}
+    marked = {(m["account_id"], m["region"]) async for m in db[SUMMARY_MARKS].find(query, where)}
+    summarised = {(d["account_id"], d["region"]) async for d in db[SUMMARIES].find(query, where)}
+    stored = {
+        (d["account_id"], d["region"]): d async for d in db[ROWS].find(query, {**where, "rows": 1})
     }
     places = []
-    async for doc in db[SUMMARIES].find(query, {"account_id": 1, "region": 1, "rows": 1}):
-        if doc.get("rows") is None:
+    for place in sorted(summarised):
+        doc = stored.get(place)
+        if doc is None or doc.get("rows") is None:
             return None
-        if (doc["account_id"], doc["region"]) in marked:
-            _, issues = await place_state(db, doc["account_id"], doc["region"])
+        if place in marked:
+            _, issues = await place_state(db, *place)
             rows = most_severe(issues, len(issues))
         else:
             rows = unpack(doc["rows"])

@@ -179,6 +179,12 @@ COLLECTIONS: dict[str, Collection] = {
         about="issues of an account-region that no item lists (a rejected review's)",
         readers=("api",),
     ),
+    "issue_rows": Collection(
+        "auditor",
+        [IndexModel([("account_id", ASCENDING)])],
+        about="each account-region's open issues packed in report order (issue_counters)",
+        readers=("api",),
+    ),
     "issue_summary_marks": Collection(
         "auditor",
         shared_writes=(("api", "issue_counters.mark_summary"),),
