@@ -68,8 +68,9 @@ async def recount(store: Store, key: str) -> None:
 # `issue_summaries` holds, per account-region (`_id` = `<account>:<region>`), what a report
 # of the whole estate sums: open issues, groups with any, groups per highest open severity,
 # open issues per (rule, severity), and the place's TOP most severe open issues (what a
-# dashboard lists) and, packed, every open issue in report order (what the full report
-# lists). Each document is recomputed from its items and open issues (never
+# dashboard lists); beside it, in `issue_rows`, every open issue of the place packed in
+# report order (what the full report lists). Each is recomputed from its items and open
+# issues (never
 # incremented, so a replay or a race
 # cannot make it drift) and written only by the auditor replica holding the account-
 # region's partition, one message at a time. Others (the API's justifications) leave a
@@ -104,7 +105,8 @@ def summary_of(items: Iterable[Document]) -> dict[str, Any]:
     }
 
 
-SHAPE = 3  # the documents' shape (a new holder's first sweep end recomputes its places')
+SHAPE = 3  # the summaries' shape (3: written with their `issue_rows`; a new holder's first
+# sweep end recomputes its places')
 TOP = 8  # the most severe open issues each summary keeps: what a dashboard lists
 # Beside each summary, in `issue_rows`, every open issue of the place in report order,
 # packed in one value, up to this many (far below MongoDB's 16 MB per document): the full
