@@ -54,8 +54,8 @@ def test_throttling_slows_down_that_account_region_only(moto: MotoServer, aws_en
     assert eu.describe_vpcs()["Vpcs"]
     other = clients.pacer.pace(ACCOUNT.id, "eu-west-1", "ec2")
     assert other.rate == 10.0 and other.throttled_answers == 0 and other.calls == 1
-    # Both clients are instances of one class (built once per service), each with its own
-    # hooks: the Stubber and the throttled pace stayed with the us-east-1 client.
+    # Both regions' clients are instances of one class (built once per service), each with
+    # its own hooks: the Stubber and the throttled pace stayed with the us-east-1 client.
     assert type(eu) is type(ec2) and eu.meta.events is not ec2.meta.events
 
 

@@ -3,9 +3,11 @@
 The hub's own credentials come from boto3's normal chain (environment, profile, instance
 or pod role). Each monitored account's temporary credentials are cached and assumed again
 `credentials_refresh_margin_seconds` before they expire, so a long sweep never runs on
-credentials about to lapse. Everything here is called from worker threads: boto3 clients
-are thread-safe, sessions are not, so clients are created one at a time (`_create`) and
-reused; a thread that finds its client made never waits behind another's creation.
+credentials about to lapse. The monitored accounts share one client per region and
+service, each call signed as its account (`secmonkey.collector.acting`). Everything here
+is called from worker threads: boto3 clients are thread-safe, sessions are not, so
+clients are created one at a time (`_create`) and reused; a thread that finds its client
+made never waits behind another's creation.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError
 
+from secmonkey.collector.acting import AccountClient, acting_account, sign_as_acting
 from secmonkey.collector.client_classes import share_client_classes
 from secmonkey.collector.pacing import PaceConfig, Pacer
 from secmonkey.collector.settings import Settings
@@ -73,9 +77,12 @@ class AwsClients:
         self._create = threading.Lock()  # the session makes one client at a time
         self._assume_locks: dict[str, threading.Lock] = {}
         self._credentials: dict[str, TemporaryCredentials] = {}
-        # (account or "hub", service, region) -> (access key ID it was made with, client):
-        # one entry per account-region-service, replaced when the credentials change.
-        self._clients: dict[tuple[str, str, str], tuple[str, Any]] = {}
+        # ("hub", service, region) -> the hub's own client; ("shared", service, region) ->
+        # the client every account signs its calls of that region-service with.
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        # (account, service, region) -> the account's view of the shared client, replaced
+        # when the account's credentials change.
+        self._acting: dict[tuple[str, str, str], AccountClient] = {}
         self._hub_account: str | None = None
         self.pacer = Pacer(PaceConfig(rate=settings.aws_pace_rate, burst=settings.aws_pace_burst))
         self.config = Config(
@@ -84,7 +91,9 @@ class AwsClients:
             retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
             connect_timeout=settings.aws_connect_timeout,
             read_timeout=settings.aws_read_timeout,
-            max_pool_connections=max(10, settings.sweep_concurrency),
+            # a region-service's client serves every account-region read at once, each
+            # with up to seven calls in flight (the group read, the topology's)
+            max_pool_connections=max(10, settings.sweep_concurrency * 4),
             user_agent_extra="secmonkey-collector",
         )
 
@@ -93,16 +102,14 @@ class AwsClients:
         """The session's botocore event system (hooks see every call of clients made after)."""
         return self._session.events
 
-    def _new_client(
-        self, owner: str, service: str, region: str, creds: TemporaryCredentials | None
-    ) -> Any:
+    def _new_client(self, owner: str, service: str, region: str) -> Any:
+        """The hub's own client (`owner` "hub": boto3's credential chain) or the client
+        the accounts share (`owner` "shared": it signs only as an acting account)."""
         keys: dict[str, str] = {}
-        if creds is not None:
-            keys = {
-                "aws_access_key_id": creds.access_key_id,
-                "aws_secret_access_key": creds.secret_access_key,
-                "aws_session_token": creds.session_token,
-            }
+        if owner == "shared":
+            # Never used to sign (`sign_as_acting` replaces them or refuses the call), but
+            # they keep botocore from looking for the hub's credentials for this client.
+            keys = {"aws_access_key_id": "unset", "aws_secret_access_key": "unset"}
         client = self._session.client(
             service,
             region_name=region,
@@ -110,34 +117,34 @@ class AwsClients:
             config=self.config,
             **keys,
         )
-        if self.settings.aws_pace_rate > 0 and creds is not None:
-            # The monitored accounts' quotas are the customer's; the hub's own calls
-            # (AssumeRole for every account) are not held to their ceiling.
-            self.pacer.attach(client, owner, region, service)
+        if owner == "shared":
+            client.meta.events.register_first(
+                "before-sign", sign_as_acting, unique_id="secmonkey-acting"
+            )
+            if self.settings.aws_pace_rate > 0:
+                # The monitored accounts' quotas are the customer's; the hub's own calls
+                # (AssumeRole for every account) are not held to their ceiling.
+                self.pacer.attach(client, acting_account, region, service)
         return client
+
+    def _cached(self, key: tuple[str, str, str]) -> Any:
+        """The client of `key` (owner, service, region), made once. The lookup takes no
+        lock (a dict read is atomic in CPython) and is never a scan, so its cost does not
+        grow with the estate."""
+        cached = self._clients.get(key)
+        if cached is not None:
+            return cached
+        with self._create:
+            cached = self._clients.get(key)
+            if cached is None:
+                cached = self._new_client(*key)
+                with self._lock:
+                    self._clients[key] = cached
+            return cached
 
     def hub_client(self, service: str, region: str | None = None) -> Any:
         """A client with the hub's own credentials."""
-        region = region or self.settings.aws_region
-        return self._cached(("hub", service, region), "", None)
-
-    def _cached(
-        self, key: tuple[str, str, str], access_key: str, creds: TemporaryCredentials | None
-    ) -> Any:
-        """The client of `key` (owner, service, region) made with `access_key`, made once.
-        The lookup takes no lock (a dict read is atomic in CPython) and is never a scan, so
-        its cost does not grow with the estate; a creation replaces the
-        account-region-service's client of older credentials."""
-        cached = self._clients.get(key)
-        if cached is not None and cached[0] == access_key:
-            return cached[1]
-        with self._create:
-            cached = self._clients.get(key)
-            if cached is None or cached[0] != access_key:
-                cached = (access_key, self._new_client(key[0], key[1], key[2], creds))
-                with self._lock:
-                    self._clients[key] = cached
-            return cached[1]
+        return self._cached(("hub", service, region or self.settings.aws_region))
 
     def hub_account_id(self) -> str:
         if self._hub_account is None:
@@ -195,15 +202,23 @@ class AwsClients:
         )
 
     def client(self, account: Account, service: str, region: str) -> Any:
-        """A client acting in `account`, reused while its credentials stay the same."""
+        """A client acting in `account` (the region-service's shared client, signing as
+        the account), reused while its credentials stay the same."""
         creds = self.credentials(account)
         if creds is None:
             return self.hub_client(service, region)
-        return self._cached((account.id, service, region), creds.access_key_id, creds)
+        key = (account.id, service, region)
+        acting = self._acting.get(key)
+        if acting is None or acting.access_key_id != creds.access_key_id:
+            frozen = Credentials(creds.access_key_id, creds.secret_access_key, creds.session_token)
+            acting = AccountClient(self._cached(("shared", service, region)), account.id, frozen)
+            with self._lock:
+                self._acting[key] = acting
+        return acting
 
     def forget(self, account_id: str) -> None:
         """Drop cached credentials and clients of an account (after it was refused, say)."""
         with self._lock:
             self._credentials.pop(account_id, None)
-            for key in [k for k in self._clients if k[0] == account_id]:
-                del self._clients[key]
+            for key in [k for k in self._acting if k[0] == account_id]:
+                del self._acting[key]

@@ -142,28 +142,46 @@ class Pacer:
         with self._lock:
             return sum(p.throttled_answers for p in self._paces.values())
 
-    def attach(self, client: Any, account_id: str, region: str, service: str) -> None:
-        """Pace every call (and retried attempt) of `client` on its account-region-service."""
-        pace = self.pace(account_id, region, service)
+    def attach(
+        self, client: Any, account: str | Callable[[], str | None], region: str, service: str
+    ) -> None:
+        """Pace every call (and retried attempt) of `client` on its account-region-service.
+        `account` is the account's ID, or says on each call which account is acting (a
+        client shared by accounts, `secmonkey.collector.acting`; a call without one is
+        not paced)."""
+        fixed = self.pace(account, region, service) if isinstance(account, str) else None
         local = self._local
+
+        def current() -> Pace | None:
+            if fixed is not None or isinstance(account, str):
+                return fixed
+            acting = account()
+            return self.pace(acting, region, service) if acting else None
 
         def before_call(**_: Any) -> None:
             local.sent, local.counted = False, False
-            pace.acquire()
+            pace = current()
+            if pace is not None:
+                pace.acquire()
 
         def before_send(**_: Any) -> None:
-            if getattr(local, "sent", False):  # a retried attempt waits for a token too
-                pace.acquire()
+            pace = current()
+            if pace is not None and getattr(local, "sent", False):
+                pace.acquire()  # a retried attempt waits for a token too
             local.sent = True
 
         def needs_retry(response: Any = None, **_: Any) -> None:
-            if response is None:
+            pace = current()
+            if response is None or pace is None:
                 return
             if error_code(response[1]) in THROTTLING_CODES:
                 pace.throttled()
                 local.counted = True
 
         def after_call(parsed: Any = None, **_: Any) -> None:
+            pace = current()
+            if pace is None:
+                return
             if error_code(parsed) in THROTTLING_CODES:
                 if not getattr(local, "counted", False):
                     pace.throttled()
