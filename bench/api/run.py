@@ -71,7 +71,7 @@ from secmonkey.common.severity import Severity  # noqa: E402
 
 GOAL_P95_MS = scale.SEARCH_GOAL_MS
 FULL_SCALE = 100_000
-SUMMARIES = 4  # the summaries' shape: older ones are recomputed (4: with `issue_rows`)
+SUMMARIES = 5  # the summaries' shape: older ones are recomputed (5: `issue_rows` as report rows)
 LAYOUT = 6  # bumped when the stored shapes change: an older loaded database is rebuilt
 MONGO_URL = os.environ.get("SECMONKEY_MONGO_URL", "mongodb://127.0.0.1:27017/")
 AMQP_URL = os.environ.get("SECMONKEY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

@@ -97,3 +97,8 @@ async def test_issues_no_item_lists_are_logged_once_each_and_counted(db: Databas
     summary = await issue_counters.summarise(db, ACCOUNT, REGION)
     assert {"rule_id": "unauthorized-change", "severity": "high", "n": 1} in summary["rules"]
     assert "i-2" in [d["_id"] for d in summary["top"]]
+    # That issue lacks what a report shows (a name, a message...): the counts are still
+    # recomputed, and the place keeps no report rows, so the report reads the issues.
+    rows = await db[issue_counters.ROWS].find_one({"_id": f"{ACCOUNT}:{REGION}"})
+    assert rows is not None and rows["lines"] is None
+    assert await issue_counters.read_open_rows(db, ACCOUNT, -1) is None

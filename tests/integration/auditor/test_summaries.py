@@ -5,6 +5,7 @@ API leaves a mark and the summary follows without the API writing it."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 from secmonkey.auditor.pipeline import Auditor
@@ -172,12 +173,13 @@ async def test_the_summaries_keep_every_open_issue_for_the_full_report(db: Datab
     places = await issue_counters.read_open_rows(db, None, -1)
     assert places is not None and len(places) == 2
     merged = list(issue_counters.in_report_order(places))
-    assert [r["_id"] for r in merged] == [d["_id"] for d in order]
-    assert all("transition" not in r for r in merged)
+    assert [r.id for r in merged] == [d["_id"] for d in order]
+    assert [json.loads(r.json)["id"] for r in merged] == [r.id for r in merged]
+    assert all(b"transition" not in r.json for r in merged)
     high = SEVERITY_RANK["high"]
     kept = await issue_counters.read_open_rows(db, ACCOUNT, high)
     assert kept is not None
-    assert {r["_id"] for p in kept for r in p} == {
+    assert {r.id for p in kept for r in p} == {
         d["_id"] for d in opened if d["severity_rank"] >= high and d["account_id"] == ACCOUNT
     }
 
@@ -186,7 +188,7 @@ async def test_the_summaries_keep_every_open_issue_for_the_full_report(db: Datab
     await justifications.justify(Store(db), justified, justification)  # marks, no recount
     places = await issue_counters.read_open_rows(db, None, -1)
     assert places is not None
-    assert justified not in {r["_id"] for p in places for r in p}
+    assert justified not in {r.id for p in places for r in p}
 
     await db[issue_counters.ROWS].delete_one({"_id": f"{ACCOUNT}:{REGION}"})  # older release
     assert await issue_counters.read_open_rows(db, None, -1) is None

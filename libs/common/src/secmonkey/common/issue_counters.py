@@ -10,12 +10,16 @@ summaries per account-region that reports sum.
 from __future__ import annotations
 
 import heapq
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+from pydantic import ValidationError
 
 from secmonkey.common import place_rosters
 from secmonkey.common.documents import Item
 from secmonkey.common.errors import TransientError
+from secmonkey.common.issue_views import Row, rows_of, rows_text, text_rows
 from secmonkey.common.messages import utcnow
 from secmonkey.common.severity import SEVERITY_RANK
 from secmonkey.common.storage import (
@@ -24,9 +28,10 @@ from secmonkey.common.storage import (
     Store,
     Update,
     insert_unique,
-    pack,
     unpack,
 )
+
+log = logging.getLogger(__name__)
 
 ROUNDS = 5
 
@@ -68,8 +73,8 @@ async def recount(store: Store, key: str) -> None:
 # `issue_summaries` holds, per account-region (`_id` = `<account>:<region>`), what a report
 # of the whole estate sums: open issues, groups with any, groups per highest open severity,
 # open issues per (rule, severity), and the place's TOP most severe open issues (what a
-# dashboard lists); beside it, in `issue_rows`, every open issue of the place packed in
-# report order (what the full report lists). Each is recomputed from its items and open
+# dashboard lists); beside it, in `issue_rows`, every open issue of the place as report rows
+# in report order (what the full report lists). Each is recomputed from its items and open
 # issues (never
 # incremented, so a replay or a race
 # cannot make it drift) and written only by the auditor replica holding the account-
@@ -105,15 +110,17 @@ def summary_of(items: Iterable[Document]) -> dict[str, Any]:
     }
 
 
-SHAPE = 3  # the summaries' shape (3: written with their `issue_rows`; a new holder's first
-# sweep end recomputes its places')
+SHAPE = 4  # the summaries' shape (3: written with their `issue_rows`, 4: as report rows; a
+# new holder's first sweep end recomputes its places')
 TOP = 8  # the most severe open issues each summary keeps: what a dashboard lists
 # Beside each summary, in `issue_rows`, every open issue of the place in report order,
-# packed in one value, up to this many (far below MongoDB's 16 MB per document): the full
-# report reads one document per account-region instead of every issue (FerretDB 1.24
-# parses each stored document it returns, about 3,300 issues a second on the bench
-# machine). Not in the summary itself: FerretDB parses a whole document whatever the
-# projection, and the counts' reads must stay small.
+# as report rows (`issue_views`: each issue already in the API's JSON shape, one text),
+# up to this many (far below MongoDB's 16 MB per document): the full report reads one
+# document per account-region instead of every issue (FerretDB 1.24 parses each stored
+# document it returns, about 3,300 issues a second on the bench machine) and sends the
+# rows' JSON as it is. Not in the summary itself: FerretDB parses a whole document
+# whatever the projection, and the counts' reads must stay small. An older release's
+# rows (packed issues) are read as issues.
 ROWS = "issue_rows"
 ROWS_KEPT = 10_000
 _NOT_KEPT = ("transition", "lapsed_justification")
@@ -178,13 +185,23 @@ def summary_doc(
 
 
 def rows_doc(account_id: str, region: str, issues: list[Document]) -> dict[str, Any]:
-    """An account-region's open issues in report order, packed (None beyond ROWS_KEPT)."""
-    kept = len(issues) <= ROWS_KEPT
+    """An account-region's open issues in report order, as report rows in one text (None
+    beyond ROWS_KEPT, or when an issue cannot be shown: the report then reads the issues
+    themselves, and the counts are still recomputed)."""
+    lines = None
+    if len(issues) <= ROWS_KEPT:
+        try:
+            lines = rows_text(rows_of(most_severe(issues, len(issues))))
+        except ValidationError as exc:
+            log.warning("issues of %s/%s kept without report rows: %s", account_id, region, exc)
     return {
         "_id": f"{account_id}:{region}",
         "account_id": account_id,
         "region": region,
-        "rows": pack(most_severe(issues, len(issues))) if kept else None,
+        # `lines`, not `rows` (an older release's packed issues, which its API replicas
+        # still read during an upgrade: None sends them to the issues themselves)
+        "lines": lines,
+        "rows": None,
         "at": utcnow(),
     }
 
@@ -233,7 +250,7 @@ async def read_summaries(db: Database, account_id: str | None = None) -> list[Do
 
 async def read_open_rows(
     db: Database, account_id: str | None, min_rank: int
-) -> list[list[Document]] | None:
+) -> list[list[Row]] | None:
     """Every open issue of rank >= `min_rank` of one account or all, as the summaries keep
     them: one list per account-region, each in report order (most severe first, then by
     `_id`). A place marked for a recount (the API justified or reopened one of its issues
@@ -245,25 +262,35 @@ async def read_open_rows(
     marked = {(m["account_id"], m["region"]) async for m in db[SUMMARY_MARKS].find(query, where)}
     summarised = {(d["account_id"], d["region"]) async for d in db[SUMMARIES].find(query, where)}
     stored = {
-        (d["account_id"], d["region"]): d async for d in db[ROWS].find(query, {**where, "rows": 1})
+        (d["account_id"], d["region"]): d
+        async for d in db[ROWS].find(query, {**where, "rows": 1, "lines": 1})
     }
     places = []
     for place in sorted(summarised):
         doc = stored.get(place)
-        if doc is None or doc.get("rows") is None:
+        if doc is None or (doc.get("lines") is None and doc.get("rows") is None):
             return None
-        if place in marked:
-            _, issues = await place_state(db, *place)
-            rows = most_severe(issues, len(issues))
-        else:
-            rows = unpack(doc["rows"])
-        places.append([r for r in rows if int(r["severity_rank"]) >= min_rank])
+        try:
+            if place in marked:
+                _, issues = await place_state(db, *place)
+                rows = rows_of(most_severe(issues, len(issues)))
+            elif doc.get("lines") is not None:
+                rows = text_rows(doc["lines"])
+            else:  # an older release's: the issues packed
+                rows = rows_of(unpack(doc["rows"]))
+        except ValidationError:
+            return None  # an issue that cannot be shown: the caller reads the issues
+        places.append([r for r in rows if r.rank >= min_rank])
     return places
 
 
-def in_report_order(places: list[list[Document]]) -> Iterator[Document]:
+def in_report_order(places: list[list[Row]]) -> Iterator[Row]:
     """The places' rows (each list in report order) merged into one report order."""
-    return heapq.merge(*places, key=lambda d: (-int(d["severity_rank"]), str(d["_id"])))
+    return heapq.merge(*places, key=_order)
+
+
+def _order(row: Row) -> tuple[int, str]:
+    return -row.rank, row.id
 
 
 def summary_rows(summaries: Iterable[Document]) -> list[tuple[str, str, str, int]]:

@@ -24,8 +24,9 @@ from secmonkey.api.queries.report import (
     SEVERITIES,
     report_counts,
 )
-from secmonkey.api.queries.report_rows import few_issues, issue_batches, views_json
+from secmonkey.api.queries.report_rows import few_issues, issue_batches, row_batches
 from secmonkey.api.schemas.issues import CountRow, IssueView
+from secmonkey.common.issue_views import rows_json, rows_views
 from secmonkey.common.severity import Severity
 from secmonkey.common.storage import Database
 
@@ -62,17 +63,17 @@ async def report_head(
     batches = (
         few_issues(counts.top)
         if counts.top is not None
-        else issue_batches(db, account_id, min_severity, limit)
+        else row_batches(db, account_id, min_severity, limit)
     )
 
     async def issues() -> AsyncIterator[IssueView]:
         async for batch in batches:
-            for issue in batch:
+            for issue in rows_views(batch):
                 yield issue
 
     async def issues_json() -> AsyncIterator[bytes]:
         async for batch in batches:
-            yield views_json(batch)
+            yield rows_json(batch)
 
     return ReportHead(
         generated_at=datetime.now(UTC),

@@ -7,37 +7,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from secmonkey.api.schemas.exposure import ExposedEndpoint
-from secmonkey.common.documents import Issue, IssueStatus, Justification
+from secmonkey.common.issue_views import (
+    IssueView as IssueView,  # shown by the API, written by the auditor
+)
 from secmonkey.common.messages import Event
-from secmonkey.common.severity import Severity
 
 ISSUE_ID_PATTERN = r"^[0-9a-f]{32}$"
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
-
-
-class IssueView(BaseModel):
-    id: str
-    key: str
-    group_id: str
-    group_name: str
-    account_id: str
-    region: str
-    vpc_id: str | None = None
-    rule_id: str
-    rule_text: str
-    severity: Severity
-    message: str
-    compliance: list[str]
-    status: IssueStatus
-    opened_at: datetime
-    fixed_at: datetime | None = None
-    last_seen: datetime
-    reopened: int = 0
-    justification: Justification | None = None
-
-    @classmethod
-    def of(cls, issue: Issue) -> IssueView:
-        return cls(**issue.model_dump(by_alias=False, exclude={"severity_rank"}))
 
 
 class IssuePage(BaseModel):
