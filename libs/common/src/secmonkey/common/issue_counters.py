@@ -199,9 +199,9 @@ def rows_doc(account_id: str, region: str, issues: list[Document]) -> dict[str, 
         "account_id": account_id,
         "region": region,
         # `lines`, not `rows` (an older release's packed issues, which its API replicas
-        # still read during an upgrade: None sends them to the issues themselves)
+        # still read during an upgrade: a document without them sends those replicas to
+        # the issues themselves)
         "lines": lines,
-        "rows": None,
         "at": utcnow(),
     }
 

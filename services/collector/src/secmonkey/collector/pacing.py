@@ -153,7 +153,7 @@ class Pacer:
         local = self._local
 
         def current() -> Pace | None:
-            if fixed is not None or isinstance(account, str):
+            if isinstance(account, str):
                 return fixed
             acting = account()
             return self.pace(acting, region, service) if acting else None
