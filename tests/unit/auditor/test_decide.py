@@ -15,6 +15,7 @@ from secmonkey.auditor.decide import (
     audit_key,
     decide,
     event_deletions,
+    known_state,
     observations,
     sweep_deletions,
 )
@@ -80,8 +81,18 @@ def test_a_new_configuration_is_the_next_revision() -> None:
 
 def test_an_unchanged_group_only_moves_last_seen() -> None:
     group = snap("sg-a", SSH, attachments=ATTACHED)
-    decision = decide(observe(group, 60), stored(group, 0, seq=2), inputs())
-    assert decision == Touch(key("sg-a"), at(60), 2, group.fingerprint, None, None)
+    item = stored(group, 0, seq=2)
+    decision = decide(observe(group, 60), item, inputs())
+    assert decision == Touch(
+        key("sg-a"),
+        at(60),
+        2,
+        group.fingerprint,
+        None,
+        None,
+        stored_key=item["audit_key"],
+        known=known_state(2, item["audit_key"], item["attachments"]),
+    )
 
 
 def test_new_attachments_without_new_findings_are_recorded_on_the_hot_path() -> None:

@@ -378,6 +378,11 @@ def item_key(account_id: str, region: str, group_id: str) -> str:
     return f"aws:{account_id}:{region}:{group_id}"
 
 
+def group_id_of(key: str) -> str:
+    """The group ID of an item key (`item_key`'s last part)."""
+    return key.rsplit(":", 1)[1]
+
+
 def parse_snapshot_message(body: bytes) -> SnapshotBatch | SweepCompleted:
     """Parse what arrives on `secmonkey.snapshots`; `InvalidInput` says why it is refused."""
     return _parse(_snapshot_adapter, body)

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 ROSTERS = "place_rosters"
 PLACE_ISSUES = "place_issues"
 BUILT_ID = "$built"
+UNKNOWN = 1  # an entry whose group's state only its item tells
+Entry = int | str  # UNKNOWN, or what the auditor last committed of the group (its own text)
 
 
 def place_id(account_id: str, region: str) -> str:
@@ -44,14 +46,27 @@ def place_id(account_id: str, region: str) -> str:
 
 
 async def enter(db: Database, account_id: str, region: str, group_ids: Iterable[str]) -> None:
-    """Enter groups in their account-region's roster (before their items are committed)."""
-    fields = {f"groups.{g}": 1 for g in sorted(set(group_ids))}
+    """Enter groups in their account-region's roster (before their items are committed),
+    their state unknown."""
+    await mark(db, account_id, region, dict.fromkeys(group_ids, UNKNOWN))
+
+
+async def mark(db: Database, account_id: str, region: str, values: dict[str, Entry]) -> None:
+    """Set the roster entries of these groups (entering those not on it)."""
+    fields = {f"groups.{g}": values[g] for g in sorted(values)}
     if fields:
         await db[ROSTERS].update_one(
             {"_id": place_id(account_id, region)},
             {"$set": {"account_id": account_id, "region": region, **fields}},
             upsert=True,
         )
+
+
+async def entries(store: Store, account_id: str, region: str) -> dict[str, Entry]:
+    """The account-region's roster: each group id and its entry (one point read)."""
+    found = await store.read(ROSTERS, [place_id(account_id, region)])
+    roster = found.get(place_id(account_id, region)) or {}
+    return dict(roster.get("groups") or {})
 
 
 async def strike(db: Database, account_id: str, region: str, group_ids: Iterable[str]) -> None:
@@ -63,9 +78,7 @@ async def strike(db: Database, account_id: str, region: str, group_ids: Iterable
 
 async def group_ids(store: Store, account_id: str, region: str) -> list[str]:
     """The group ids on the account-region's roster (possibly a few stale ones)."""
-    found = await store.read(ROSTERS, [place_id(account_id, region)])
-    roster = found.get(place_id(account_id, region)) or {}
-    return sorted(roster.get("groups") or {})
+    return sorted(await entries(store, account_id, region))
 
 
 async def active_items(

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from secmonkey.auditor.decide import AuditInputs, Source, Work, audit_key
+from secmonkey.auditor.decide import (
+    AuditInputs,
+    Source,
+    Work,
+    audit_key,
+    exposure_key,
+    known_state,
+)
 from secmonkey.auditor.events import group_event_id, make_event
 from secmonkey.auditor.issues import Reconciled, reconcile
+from secmonkey.auditor.known_states import PlaceRoster
 from secmonkey.auditor.outbox import Outbox
 from secmonkey.auditor.reviews import Reviews
 from secmonkey.auditor.revisions import append_revisions, changes_of
 from secmonkey.auditor.rule_context import Directory
 from secmonkey.auditor.rules.engine import findings_digest
-from secmonkey.common import issue_counters, place_rosters
+from secmonkey.common import issue_counters
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.cidr import IPRange
 from secmonkey.common.documents import Item
@@ -67,6 +75,11 @@ def group_event(item: Work, state: Document) -> Event:
     )
 
 
+def committed_key(item: Work, digest: str) -> str:
+    """The audit key the item keeps after this (non-deletion) work."""
+    return audit_key(item.fingerprint, exposure_key(item.attachments), digest)
+
+
 def item_write(
     item: Work, state: Document, outcome: Reconciled, issue_ids: list[str], digest: str
 ) -> Update | Document:
@@ -93,7 +106,7 @@ def item_write(
             max_severity_rank=-1,
         )
         return Update(item.key, {"$set": fields}, guard={"seq": item.seq - 1})
-    key = audit_key(item.fingerprint, item.attachments.exposure(), digest)
+    key = committed_key(item, digest)
     if item.kind == "reaudit":
         change = {"$set": common | Item.fields(audit_key=key)}
         change["$max"] = Item.fields(last_seen=item.observed_at)
@@ -144,9 +157,10 @@ class Committer:
         self.reviews = Reviews(store)
 
     async def apply(
-        self, work: list[Work], directory: Directory, inputs: AuditInputs
+        self, work: list[Work], directory: Directory, inputs: AuditInputs, roster: PlaceRoster
     ) -> tuple[list[Event], list[Source]]:
-        """Commit `work`; the events it produced and the sources to decide again."""
+        """Commit `work` (of `roster`'s account-region); the events it produced and the
+        sources to decide again."""
         if not work:
             return [], []
         for item in work:
@@ -157,6 +171,8 @@ class Committer:
                     "does not match its configuration"
                 )
         retry: list[Source] = []
+        # Unknown on the roster before anything is written (entered if absent).
+        await roster.unknown([w.config.group_id for w in work])
         work = await append_revisions(self.store, work, retry)
         issue_ids: list[str] = []
         for item in work:
@@ -210,21 +226,19 @@ class Committer:
         events.extend(await self.reviews.on_commit(work, directory))
         await self.outbox.store(events)
         await self.index.file([w for w in work if w.is_revision], directory.account_name)
-        # The rosters of the places: a group is entered before its item is committed and
-        # struck off after its deletion is (an entry too many is skipped by readers).
-        await self._roster(work, deleted=False)
         # The items are the commit point. A new one is inserted (one transaction for the
         # whole batch); a duplicate is the same item committed by a competing writer.
         await self.store.insert("items", item_inserts)
         await self.store.write("items", item_updates)
-        await self._roster(work, deleted=True)
+        # What is now known of each group (a deleted one is struck off once its exposure
+        # is forgotten: `Auditor._gone`).
+        await roster.learn(
+            {
+                w.config.group_id: known_state(
+                    w.seq, committed_key(w, inputs.digest), w.attachments.model_dump(mode="json")
+                )
+                for w in work
+                if w.kind != "deleted"
+            }
+        )
         return events, retry
-
-    async def _roster(self, work: list[Work], *, deleted: bool) -> None:
-        places: dict[tuple[str, str], list[str]] = {}
-        for item in work:
-            if (item.kind == "deleted") == deleted:
-                places.setdefault((item.account_id, item.region), []).append(item.config.group_id)
-        change = place_rosters.strike if deleted else place_rosters.enter
-        for (account_id, region), group_ids in sorted(places.items()):
-            await change(self.store.db, account_id, region, group_ids)

@@ -9,6 +9,7 @@ or an observation older than what is stored: history stays).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -69,6 +70,7 @@ class Work:
     findings: list[Finding] | None = None
     resumed: bool = False
     source: Source | None = None
+    blind: bool = False  # decided on the roster, without reading the item
 
     @property
     def marker(self) -> str:
@@ -96,7 +98,9 @@ class Touch:
     seq: int
     fingerprint: str
     attachments: dict[str, Any] | None = None
-    audit_key: str | None = None
+    audit_key: str | None = None  # a new one to keep
+    stored_key: str | None = None  # the audit key the item holds (part of the guard)
+    known: str = ""  # the group's roster entry after the touch (`known_state`)
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,23 @@ Decision = Touch | Work | None
 def audit_key(fingerprint: str, exposure: str, digest: str) -> str:
     """Everything the findings of a group depend on; equal keys mean equal findings."""
     return hashlib.sha256(f"{fingerprint}|{exposure}|{digest}".encode()).hexdigest()[:24]
+
+
+def attachments_digest(attachments: dict[str, Any]) -> str:
+    """Equal digests, equal attachments (the JSON form the item keeps)."""
+    text = json.dumps(attachments, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def known_state(seq: int, item_audit_key: str | None, attachments: dict[str, Any]) -> str:
+    """What the place roster keeps of a group (`known_states`): the item's revision,
+    audit key and attachments."""
+    return f"{seq}|{item_audit_key or ''}|{attachments_digest(attachments)}"
+
+
+def exposure_key(attachments: Attachments) -> str:
+    """What of a group's attachments its findings depend on (exposure and rule usage)."""
+    return attachments.exposure() + attachments.usage_key()
 
 
 def observations(batch: SnapshotBatch) -> list[Observation]:
@@ -180,8 +201,7 @@ def decide(source: Source, state: Document | None, inputs: AuditInputs) -> Decis
         return None  # a duplicate, or older than what is stored: history stays
     if snapshot.fingerprint != state["fingerprint"]:
         return _observed("changed", source, seq + 1, state)
-    exposure = snapshot.attachments.exposure() + snapshot.attachments.usage_key()
-    key = audit_key(snapshot.fingerprint, exposure, inputs.digest)
+    key = audit_key(snapshot.fingerprint, exposure_key(snapshot.attachments), inputs.digest)
     if key == state.get("audit_key"):
         return _touch(source, state, None)
     findings = inputs.evaluate(
@@ -194,13 +214,16 @@ def decide(source: Source, state: Document | None, inputs: AuditInputs) -> Decis
 
 def _touch(source: Observation, state: Document, new_audit_key: str | None) -> Touch:
     attachments = source.snapshot.attachments.model_dump(mode="json")
+    seq = int(state["seq"])
     return Touch(
         key=source.key,
         observed_at=source.observed_at,
-        seq=int(state["seq"]),
+        seq=seq,
         fingerprint=state["fingerprint"],
         attachments=attachments if state.get("attachments") != attachments else None,
         audit_key=new_audit_key,
+        stored_key=state.get("audit_key"),
+        known=known_state(seq, new_audit_key or state.get("audit_key"), attachments),
     )
 
 

@@ -29,6 +29,7 @@ from secmonkey.auditor.chain_links import seal_all
 from secmonkey.auditor.commit import Committer
 from secmonkey.auditor.decide import (
     AuditInputs,
+    Observation,
     Source,
     Touch,
     Work,
@@ -40,6 +41,7 @@ from secmonkey.auditor.decide import (
 from secmonkey.auditor.deletion_hold import DeletionHolds, HoldPolicy, decide_hold, held_event
 from secmonkey.auditor.expiry import expire_justifications
 from secmonkey.auditor.exposure.batch import BatchExposure
+from secmonkey.auditor.known_states import PlaceRoster, blind_touch
 from secmonkey.auditor.outbox import Outbox
 from secmonkey.auditor.rule_context import ContextSource, Directory
 from secmonkey.auditor.rules.engine import Finding, evaluate
@@ -50,7 +52,14 @@ from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.chain_anchor import AnchorTarget
 from secmonkey.common.documents import Item
 from secmonkey.common.errors import InvalidInput, TransientError
-from secmonkey.common.messages import Caller, Event, SnapshotBatch, SweepCompleted, utcnow
+from secmonkey.common.messages import (
+    Caller,
+    Event,
+    SnapshotBatch,
+    SweepCompleted,
+    group_id_of,
+    utcnow,
+)
 from secmonkey.common.search_index.writer import IndexWriter
 from secmonkey.common.storage import Capabilities, Database, Store, Update
 
@@ -76,7 +85,12 @@ def touch_write(touch: Touch) -> Update:
     update: dict[str, object] = {"$max": Item.fields(last_seen=touch.observed_at)}
     if changes:
         update["$set"] = Item.fields(**changes)
-    guard = {"seq": touch.seq, "fingerprint": touch.fingerprint, "state": "active"}
+    guard = {
+        "seq": touch.seq,
+        "fingerprint": touch.fingerprint,
+        "state": "active",
+        "audit_key": touch.stored_key,
+    }
     return Update(touch.key, update, guard)
 
 
@@ -150,7 +164,11 @@ class Auditor:
             return await issue_counters.settle_marks(self.db, holds)
 
     async def apply_batch(self, batch: SnapshotBatch) -> list[Event]:
-        await self.exposure.prepare(batch)
+        roster = await PlaceRoster.read(self.store, batch.account_id, batch.region)
+        # Groups new to the roster are entered before their exposure is filed.
+        new = roster.note_absent([g.config.group_id for g in batch.groups])
+        await roster.unknown(new)
+        await self.exposure.prepare(batch, new=set(new))
         seen = observations(batch)
         deletions = event_deletions(batch, {o.key for o in seen})
         if not seen and not deletions:
@@ -158,11 +176,17 @@ class Auditor:
         directory = await self.contexts.directory()
         events: list[Event] = []
         if seen:
-            events += await self._settle(list(seen), directory)
+            events += await self._settle(list(seen), directory, roster)
         if deletions:
-            events += await self._settle(list(deletions), directory)
-        await self.exposure.forget(events)
+            events += await self._settle(list(deletions), directory, roster)
+        await self._gone(roster, events)
         return events
+
+    async def _gone(self, roster: PlaceRoster, events: list[Event]) -> None:
+        """Deleted groups: their exposure forgotten, then struck off the roster."""
+        await self.exposure.forget(events)
+        deleted = [e.group_id for e in events if e.type == "group.deleted" and e.group_id]
+        await roster.strike(deleted)
 
     async def apply_sweep(self, message: SweepCompleted) -> list[Event]:
         """Mark deleted every active group of the account-region a complete sweep missed,
@@ -177,7 +201,8 @@ class Auditor:
             )
             return []
         # Only the groups the sweep did not see are read (by `_id`, from the roster).
-        listed = await place_rosters.group_ids(self.store, message.account_id, message.region)
+        roster = await PlaceRoster.read(self.store, message.account_id, message.region)
+        listed = sorted(roster.entries)
         seen = set(message.group_ids)
         unseen = [g for g in listed if g not in seen]
         missed = await place_rosters.active_items(
@@ -198,10 +223,10 @@ class Auditor:
             events.append(held)
         if decision.apply:
             directory = await self.contexts.directory()
-            events += await self._settle(list(decision.apply), directory)
+            events += await self._settle(list(decision.apply), directory, roster)
         if decision.hold is None and hold is not None:
             await self.holds.clear(message)
-        await self.exposure.forget(events)
+        await self._gone(roster, events)
         return events
 
     def inputs(self, directory: Directory) -> AuditInputs:
@@ -213,47 +238,90 @@ class Auditor:
 
         return AuditInputs(self.contexts.digest(directory), findings)
 
-    async def _settle(self, sources: list[Source], directory: Directory) -> list[Event]:
-        """Decide and apply, re-reading and retrying what lost a race (bounded)."""
+    async def _settle(
+        self, sources: list[Source], directory: Directory, roster: PlaceRoster
+    ) -> list[Event]:
+        """Decide and apply, re-reading and retrying what lost a race (bounded). The first
+        round decides what it can on the roster alone (`known_states`)."""
         inputs = self.inputs(directory)
         events: list[Event] = []
         pending = sources
+        blind = True
         for _ in range(MAX_ROUNDS):
             if not pending:
                 return events
-            states = await self.store.read("items", [s.key for s in pending])
-            touched: list[Update] = []
+            decided = self._blind(pending, roster, inputs) if blind else {}
+            blind = False
+            unread = [s.key for s in pending if s.key not in decided]
+            states = await self.store.read("items", unread)
+            touched: list[Touch] = []
             touched_sources: list[Source] = []
             work: list[Work] = []
             late: list[tuple[str, int, datetime, list[Caller]]] = []
             for source in pending:
-                state = states.get(source.key)
-                decision = decide(source, state, inputs)
-                if state is not None and source.callers and not isinstance(decision, Work):
-                    # The CloudTrail event came after a sweep recorded the change.
-                    late.append((source.key, int(state["seq"]), source.observed_at, source.callers))
+                decision: Touch | Work | None
+                if source.key in decided:
+                    decision = decided[source.key]
+                else:
+                    state = states.get(source.key)
+                    decision = decide(source, state, inputs)
+                    if state is not None and source.callers and not isinstance(decision, Work):
+                        # The CloudTrail event came after a sweep recorded the change.
+                        seq = int(state["seq"])
+                        late.append((source.key, seq, source.observed_at, source.callers))
                 if isinstance(decision, Touch):
-                    touched.append(touch_write(decision))
+                    touched.append(decision)
                     touched_sources.append(source)
                 elif decision is not None:
                     work.append(decision)
             if late:
                 await self.committer.reviews.attach_callers(late)
-            done, pending = await self.committer.apply(work, directory, inputs)
+            done, pending = await self.committer.apply(work, directory, inputs, roster)
             events.extend(done)
             retried = {s.key for s in pending}
             for item in work:
                 if item.key not in retried:
                     metrics.GROUPS_APPLIED.labels(item.kind).inc()
-            if touched:
-                matched = await self.store.write("items", touched)
-                if matched < len(touched) and self.store.conditional_writes:
-                    pending.extend(touched_sources)  # someone moved them meanwhile: re-decide
-                else:
-                    metrics.GROUPS_APPLIED.labels("unchanged").inc(len(touched))
+            if touched and not await self._touch(touched, roster):
+                pending.extend(touched_sources)  # someone moved them meanwhile: re-decide
         if pending:
             raise TransientError(f"history of {pending[0].key} kept changing; retrying later")
         return events
+
+    def _blind(
+        self, sources: list[Source], roster: PlaceRoster, inputs: AuditInputs
+    ) -> dict[str, Touch | Work]:
+        """What the roster decides without an item read: groups absent from it are
+        created (blind: a stored revision sends them back), groups it knows exactly as
+        observed are touched. Callers' events are decided on the item (a late event is
+        attached to the revision it names)."""
+        decided: dict[str, Touch | Work] = {}
+        for source in sources:
+            if not isinstance(source, Observation) or source.callers:
+                continue
+            group_id = source.snapshot.config.group_id
+            if group_id in roster.absent:
+                work = decide(source, None, inputs)
+                if isinstance(work, Work):
+                    work.blind = True
+                    decided[source.key] = work
+            elif (touch := blind_touch(source, roster.entry(group_id), inputs)) is not None:
+                decided[source.key] = touch
+        return decided
+
+    async def _touch(self, touched: list[Touch], roster: PlaceRoster) -> bool:
+        """The hot path's writes; False if some item had moved (to decide again).
+
+        A touch that changes what the roster knows sets the entry back to unknown first,
+        and to the new state after."""
+        changing = [t.key for t in touched if t.attachments is not None or t.audit_key is not None]
+        await roster.unknown([group_id_of(k) for k in changing if roster.knows(k)])
+        matched = await self.store.write("items", [touch_write(t) for t in touched])
+        if matched < len(touched):
+            return False
+        metrics.GROUPS_APPLIED.labels("unchanged").inc(len(touched))
+        await roster.learn({group_id_of(t.key): t.known for t in touched})
+        return True
 
     async def ensure_lookups(self) -> int:
         """File the search lookups of items stored before the index existed (once)."""

@@ -105,6 +105,12 @@ async def append_revisions(store: Store, work: list[Work], retry: list[Source]) 
             and revision["change_type"] == mine.kind
         ):
             mine.resumed = True  # ours, from an attempt that did not finish
+        elif mine.blind:
+            # Decided without the item (absent from the roster: a deleted group, or an
+            # attempt that stopped early): decided again on the item.
+            replaced[id(mine)] = None
+            if mine.source is not None:
+                retry.append(mine.source)
         else:
             log.info("completing revision %s found in place of ours", revision["_id"])
             replaced[id(mine)] = work_from_revision(revision, mine.previous)

@@ -20,6 +20,7 @@ from secmonkey.common.search_index.edits import (
 )
 from secmonkey.common.search_index.format import (
     BUILT_ID,
+    GROUP_IDS,
     RANGES,
     GroupIdEdit,
     Posting,
@@ -98,7 +99,9 @@ class IndexWriter:
         writes = group_id_writes([_resolution_item(c, account_name(c.account_id)) for c in changes])
         for c in changes:
             writes.extend(delta_writes(_postings_before(c), _postings_after(c), c.seq))
-        await self._write(writes)
+        # A group seen for the first time most likely has no lookup document of its ID yet.
+        unseen = {(GROUP_IDS, c.config.group_id) for c in changes if c.previous is None}
+        await self._write(writes, unseen)
 
     async def backfill(self) -> int:
         """File the lookups of items stored before they existed.
@@ -134,7 +137,11 @@ class IndexWriter:
         log.info("filed search lookups of %d stored groups", count)
         return count
 
-    async def _write(self, writes: LookupWrites) -> None:
+    async def _write(
+        self,
+        writes: LookupWrites,
+        unseen: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(),
+    ) -> None:
         for name in writes.collections():
             await self.store.insert(name, [{"_id": i} for i in sorted(writes.creates[name])])
             if name == RANGES:  # shared by every partition: no addition may be lost
@@ -142,12 +149,24 @@ class IndexWriter:
             else:
                 await self.store.write(name, writes.updates[name])
         for name in sorted({name for name, _ in writes.edits}):
-            await self._edit(name, {d: e for (n, d), e in writes.edits.items() if n == name})
+            edits = {d: e for (n, d), e in writes.edits.items() if n == name}
+            await self._edit(name, edits, {d for n, d in unseen if n == name})
 
-    async def _edit(self, collection: str, edits: dict[str, PostingEdit | GroupIdEdit]) -> None:
+    async def _edit(
+        self,
+        collection: str,
+        edits: dict[str, PostingEdit | GroupIdEdit],
+        unseen: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
         """Read, edit and replace lookup documents; where writes are conditional each
-        replacement is guarded on the version read, and what lost is redone."""
-        pending = sorted(edits)
+        replacement is guarded on the version read, and what lost is redone. Documents
+        thought `unseen` are first inserted without a read (one that exists refuses it and
+        is edited as the others)."""
+        fresh = sorted(d for d in unseen if d in edits)
+        refused = await self.store.insert(
+            collection, [{"_id": d, **edits[d].apply(None), "v": 1} for d in fresh]
+        )
+        pending = sorted(set(edits) - set(fresh) | {fresh[i] for i in refused})
         for _ in range(ROUNDS):
             if not pending:
                 return

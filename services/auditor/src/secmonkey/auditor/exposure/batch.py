@@ -15,8 +15,11 @@ class BatchExposure:
         self.topologies = Topologies(db)
         self.filer = EndpointFiler(db, own_places=own_places)
 
-    async def prepare(self, batch: SnapshotBatch) -> None:
-        """Store the batch's topology (if newer) and enrich its groups in place."""
+    async def prepare(
+        self, batch: SnapshotBatch, new: set[str] | frozenset[str] = frozenset()
+    ) -> None:
+        """Store the batch's topology (if newer) and enrich its groups in place; `new`:
+        the group ids nothing was filed for yet (absent from the place's roster)."""
         if batch.topology is not None:
             await self.topologies.save(batch.topology)
         if not batch.groups:
@@ -33,6 +36,7 @@ class BatchExposure:
             batch.account_id,
             batch.region,
             batch.observed_at,
+            unfiled={item_key(batch.account_id, batch.region, g) for g in new},
         )
 
     async def forget(self, events: list[Event]) -> None:

@@ -94,16 +94,23 @@ class EndpointFiler:
         return known is not None and (known[0] == digest or known[1] > at)
 
     async def file(
-        self, snapshots: dict[str, GroupSnapshot], account_id: str, region: str, at: datetime
+        self,
+        snapshots: dict[str, GroupSnapshot],
+        account_id: str,
+        region: str,
+        at: datetime,
+        unfiled: set[str] | frozenset[str] = frozenset(),
     ) -> int:
-        """Refile the groups whose endpoints changed; how many were refiled."""
+        """Refile the groups whose endpoints changed; how many were refiled. A sole holder
+        reads no state for the keys in `unfiled` (groups with nothing filed yet)."""
         at = to_millis(at)
         digests = {
             key: endpoints_digest(snapshot.attachments.endpoints or [])
             for key, snapshot in snapshots.items()
         }
         unknown = [key for key in snapshots if not self._unchanged(key, digests[key], at)]
-        state = await self.store.read(STATE, unknown)
+        skipped = unfiled if self.own_places else frozenset()
+        state = await self.store.read(STATE, [key for key in unknown if key not in skipped])
         pending: list[WriteOp] = []
         gone: list[WriteOp] = []
         docs: list[dict[str, Any]] = []
