@@ -178,6 +178,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
             runtime.publisher if settings.auditor_publish_events else None,
             context_ttl=settings.auditor_context_ttl,
             read_concurrency=settings.auditor_read_concurrency,
+            message_concurrency=settings.auditor_message_concurrency,
             hold=HoldPolicy(
                 settings.auditor_deletion_hold_share, settings.auditor_deletion_hold_min_groups
             ),

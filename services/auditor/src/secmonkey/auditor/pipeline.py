@@ -17,7 +17,6 @@ the hot path, and re-decides what lost a race to another writer (bounded).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -47,6 +46,7 @@ from secmonkey.auditor.rule_context import ContextSource, Directory
 from secmonkey.auditor.rules.engine import Finding, evaluate
 from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.auditor.summaries import SummaryRecounts
+from secmonkey.auditor.turns import Place, Turns
 from secmonkey.common import amqp, chain_anchor, issue_counters, place_rosters
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.chain_anchor import AnchorTarget
@@ -66,13 +66,13 @@ from secmonkey.common.storage import Capabilities, Database, Store, Update
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 5
-# Without conditional writes, one message at a time per process and database, however
-# many Auditor objects the process holds.
-_TURNS: dict[tuple[int, str], asyncio.Lock] = {}
+# Without conditional writes, one message at a time per account-region (`turns`), per
+# process and database however many Auditor objects the process holds.
+_TURNS: dict[tuple[int, str], Turns] = {}
 
 
-def _turn_of(db: Database) -> asyncio.Lock:
-    return _TURNS.setdefault((id(db.client), db.name), asyncio.Lock())
+def _turns_of(db: Database, limit: int) -> Turns:
+    return _TURNS.setdefault((id(db.client), db.name), Turns(limit))
 
 
 def touch_write(touch: Touch) -> Update:
@@ -106,6 +106,7 @@ class Auditor:
         *,
         context_ttl: float = 0.0,
         read_concurrency: int = 8,
+        message_concurrency: int = 4,
         capabilities: Capabilities | None = None,
         store: Store | None = None,
         hold: HoldPolicy | None = None,
@@ -122,23 +123,27 @@ class Auditor:
         self.index = IndexWriter(self.store)
         self.committer = Committer(self.store, self.outbox, self.index)
         self.exposure = BatchExposure(db, own_places=own_places)
-        self._one_at_a_time = _turn_of(db)
+        self._turns = _turns_of(db, message_concurrency)
         self.summaries = SummaryRecounts(db, self._turn, summary_delay, own_places=own_places)
 
     @contextlib.asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        """Without conditional writes (FerretDB), one message at a time per process and
-        database: the unique revision ids serialise revisions, but an unguarded item write
-        could leave an older revision on top; SQLite has one writer anyway."""
+    async def _turn(self, place: Place | None = None) -> AsyncIterator[None]:
+        """Without conditional writes (FerretDB), one message at a time per account-region
+        (`place`), or the whole process alone (no place): the unique revision ids
+        serialise revisions, but an unguarded item write could leave an older revision on
+        top (`turns`)."""
         if self.store.conditional_writes:
             yield
+        elif place is None:
+            async with self._turns.alone():
+                yield
         else:
-            async with self._one_at_a_time:
+            async with self._turns.place(place):
                 yield
 
     async def handle(self, message: SnapshotBatch | SweepCompleted) -> list[Event]:
         """Apply one message; the events it produced (already stored, and published)."""
-        async with self._turn():
+        async with self._turn((message.account_id, message.region)):
             if isinstance(message, SnapshotBatch):
                 events = await self.apply_batch(message)
             elif isinstance(message, SweepCompleted):

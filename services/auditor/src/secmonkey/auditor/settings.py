@@ -34,6 +34,13 @@ class Settings(CommonSettings):
         default=5.0, ge=0, description="seconds accounts and allowlist are cached"
     )
     auditor_read_concurrency: int = Field(default=8, ge=1, le=64)
+    auditor_message_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="account-regions applied at once where writes are not conditional "
+        "(FerretDB); each account-region's messages one at a time",
+    )
     auditor_maintenance_seconds: float = Field(
         default=30.0, gt=0, description="period of outbox republishing"
     )

@@ -21,12 +21,11 @@ import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
+from secmonkey.auditor.turns import Place
 from secmonkey.common import issue_counters
 from secmonkey.common.storage import Database
 
 log = logging.getLogger(__name__)
-
-Place = tuple[str, str]  # account, region
 
 
 class SummaryRecounts:
@@ -35,7 +34,7 @@ class SummaryRecounts:
     def __init__(
         self,
         db: Database,
-        turn: Callable[[], AbstractAsyncContextManager[None]],
+        turn: Callable[[Place], AbstractAsyncContextManager[None]],
         delay: float,
         *,
         own_places: bool = False,
@@ -89,7 +88,7 @@ class SummaryRecounts:
         for place in list(self._due):
             self._due.pop(place, None)
             try:
-                async with self.turn():
+                async with self.turn(place):
                     await self._recount(place)
                 done += 1
             except asyncio.CancelledError:
