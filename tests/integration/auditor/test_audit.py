@@ -7,12 +7,15 @@ from datetime import timedelta
 
 import pytest
 
+from secmonkey.auditor.expiry import expire_justifications, expired_issues
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig, parse_rules
 from secmonkey.common.documents import Account, AllowlistEntry, Justification, issue_id
 from secmonkey.common.storage import Database
 from tests.integration.auditor.kit import (
+    ACCOUNT,
     PUBLIC,
+    REGION,
     UNATTACHED,
     at,
     batch,
@@ -190,6 +193,26 @@ async def test_a_changed_finding_is_not_covered_by_the_old_justification(db: Dat
         ("issue.opened", wider.text()),
     ]
     assert (await db.items.find_one({"_id": key("sg-a")}))["open_issues"] == 1
+
+
+async def test_a_justification_extended_after_the_expiry_scan_is_left_alone(
+    db: Database,
+) -> None:
+    """The expiry scan runs outside any turn (a scan of the issues on FerretDB); what it
+    found is read again in the account-region's turn, so a justification extended in
+    between is not undone."""
+    auditor = Auditor(db, RulesConfig())
+    iid = issue_id(key("sg-a"), "internet-admin-port", SSH_WORLD.text())
+    await auditor.handle(batch(0, snap("sg-a", SSH_WORLD)))
+    await justify(db, iid, until_seconds=100)
+    found = await expired_issues(auditor.store, at(150))
+    assert found == {(ACCOUNT, REGION): [iid]}
+    await justify(db, iid, until_seconds=1000)  # extended meanwhile
+    made = await expire_justifications(
+        auditor.store, auditor.contexts, auditor.outbox, found[(ACCOUNT, REGION)], at(150)
+    )
+    assert made == []
+    assert (await db.issues.find_one({"_id": iid}))["status"] == "justified"
 
 
 async def test_justification_expiry_is_idempotent(db: Database) -> None:

@@ -160,3 +160,21 @@ async def test_a_stalled_writer_never_files_an_older_revision_over_a_newer(db: D
     assert ssh.rule == SSH_WORLD
     seen = (await db.group_ids.find_one({"_id": "sg-g"}))["g"]  # type: ignore[index]
     assert seen[key("sg-g")]["seq"] == 3 and seen[key("sg-g")]["state"] == "active"
+
+
+async def test_a_new_group_joins_lookup_documents_that_already_exist(db: Database) -> None:
+    """A group seen for the first time is filed by insert, without a read; where its
+    posting document (another group of the account-region with the range) or its group-ID
+    document (the ID seen under another account) exists, the insert is refused and the
+    document is edited instead: nothing already filed is lost."""
+    auditor = Auditor(db, RulesConfig())
+    await auditor.handle(batch(0, snap("sg-a", SSH_WORLD)))
+    await auditor.handle(batch(60, snap("sg-b", SSH_WORLD)))
+    assert len(await entries(db, "ingress", "0.0.0.0/0", key("sg-a"))) == 1
+    assert len(await entries(db, "ingress", "0.0.0.0/0", key("sg-b"))) == 1
+
+    other = "222222222222"
+    await auditor.handle(batch(90, snap("sg-a", SSH_WORLD, account=other), account=other))
+    seen = (await db.group_ids.find_one({"_id": "sg-a"}))["g"]  # type: ignore[index]
+    assert set(seen) == {key("sg-a"), key("sg-a", other)}
+    assert len(await entries(db, "ingress", "0.0.0.0/0", key("sg-a", other))) == 1

@@ -20,7 +20,7 @@ from secmonkey.common import place_rosters
 from secmonkey.common.documents import Item
 from secmonkey.common.errors import TransientError
 from secmonkey.common.issue_views import Row, rows_of, rows_text, text_rows
-from secmonkey.common.messages import utcnow
+from secmonkey.common.messages import key_parts, utcnow
 from secmonkey.common.severity import SEVERITY_RANK
 from secmonkey.common.storage import (
     Database,
@@ -88,7 +88,7 @@ SUMMARY_MARKS = "issue_summary_marks"
 
 def place_of(key: str) -> tuple[str, str]:
     """The (account, region) of an item key `aws:<account>:<region>:<group>`."""
-    _, account_id, region, _ = key.split(":", 3)
+    account_id, region, _ = key_parts(key)
     return account_id, region
 
 

@@ -378,9 +378,15 @@ def item_key(account_id: str, region: str, group_id: str) -> str:
     return f"aws:{account_id}:{region}:{group_id}"
 
 
+def key_parts(key: str) -> tuple[str, str, str]:
+    """The account, region and group ID of an item key (`item_key`)."""
+    _, account_id, region, group_id = key.split(":", 3)
+    return account_id, region, group_id
+
+
 def group_id_of(key: str) -> str:
-    """The group ID of an item key (`item_key`'s last part)."""
-    return key.rsplit(":", 1)[1]
+    """The group ID of an item key."""
+    return key_parts(key)[2]
 
 
 def parse_snapshot_message(body: bytes) -> SnapshotBatch | SweepCompleted:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 
+from secmonkey.common.messages import key_parts
+
 DEFAULT_PARTITIONS = 16
 
 
@@ -27,7 +29,7 @@ def partition_of(account_id: str, region: str, partitions: int) -> int:
 
 def partition_of_key(item_key: str, partitions: int) -> int:
     """The partition of an item key `aws:<account>:<region>:<group>`."""
-    _, account_id, region, _ = item_key.split(":", 3)
+    account_id, region, _ = key_parts(item_key)
     return partition_of(account_id, region, partitions)
 
 

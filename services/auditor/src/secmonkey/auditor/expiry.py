@@ -12,6 +12,7 @@ from secmonkey.auditor.rule_context import ContextSource
 from secmonkey.auditor.rules.engine import Finding
 from secmonkey.common import issue_counters
 from secmonkey.common.dates import aware, to_millis
+from secmonkey.common.issue_counters import place_of
 from secmonkey.common.messages import Event, utcnow
 from secmonkey.common.severity import Severity
 from secmonkey.common.storage import Document, Store, Update, WriteOp
@@ -29,22 +30,40 @@ def finding_of(doc: Document) -> Finding:
     )
 
 
+async def expired_issues(
+    store: Store, now: datetime, keep: Callable[[str], bool] | None = None
+) -> dict[tuple[str, str], list[str]]:
+    """The ids of the justified issues whose justification has expired, by account-region
+    (with `keep`, of the item keys it accepts only: a partitioned auditor expires those of
+    the partitions it holds). A scan of the justified issues (every issue on FerretDB), made
+    outside any turn; `expire_justifications` reads each again before it acts."""
+    query = {"status": "justified", "justification.until": {"$lte": to_millis(now)}}
+    found: dict[tuple[str, str], list[str]] = {}
+    async for doc in store.db.issues.find(query, {"key": 1}):
+        if keep is None or keep(doc["key"]):
+            found.setdefault(place_of(doc["key"]), []).append(doc["_id"])
+    return found
+
+
 async def expire_justifications(
     store: Store,
     contexts: ContextSource,
     outbox: Outbox,
+    issue_ids: list[str],
     now: datetime | None = None,
-    keep: Callable[[str], bool] | None = None,
 ) -> list[Event]:
-    """Re-open the justified issues whose justification has expired; the events (stored,
-    not yet published). With `keep`, only the issues of the item keys it accepts: a
-    partitioned auditor expires those of the partitions it holds, so expiry never writes
-    an item beside the replica consuming its partition."""
+    """Re-open those of these issues (of one account-region, in its turn) that are still
+    justified and whose justification has expired; the events (stored, not yet
+    published)."""
     now = to_millis(now or utcnow())
-    query = {"status": "justified", "justification.until": {"$lte": now}}
-    expired = await store.db.issues.find(query).to_list(None)
-    if keep is not None:
-        expired = [doc for doc in expired if keep(doc["key"])]
+    found = await store.read("issues", issue_ids)
+    expired = [
+        doc
+        for doc in found.values()
+        if doc.get("status") == "justified"
+        and (doc.get("justification") or {}).get("until") is not None
+        and aware(doc["justification"]["until"]) <= now
+    ]
     if not expired:
         return []
     directory = await contexts.directory()

@@ -38,7 +38,7 @@ from secmonkey.auditor.decide import (
     sweep_deletions,
 )
 from secmonkey.auditor.deletion_hold import DeletionHolds, HoldPolicy, decide_hold, held_event
-from secmonkey.auditor.expiry import expire_justifications
+from secmonkey.auditor.expiry import expire_justifications, expired_issues
 from secmonkey.auditor.exposure.batch import BatchExposure
 from secmonkey.auditor.known_states import PlaceRoster, blind_touch
 from secmonkey.auditor.outbox import Outbox
@@ -373,10 +373,17 @@ class Auditor:
     ) -> list[Event]:
         """Re-open justified issues whose justification has expired (publishes the events);
         with `keep`, of the item keys it accepts only (the partitions this replica holds)."""
-        async with self._turn():
-            events = await expire_justifications(self.store, self.contexts, self.outbox, now, keep)
-            for account_id, region in sorted({(e.account_id, e.region) for e in events}):
-                if account_id and region:
-                    await self.summaries.changed(account_id, region)
+        now = now or utcnow()
+        events: list[Event] = []
+        # The scan waits for no turn (it is a scan on FerretDB); each account-region's
+        # expiries are made in its turn, on the issues read again.
+        for place, issue_ids in sorted((await expired_issues(self.store, now, keep)).items()):
+            async with self._turn(place):
+                made = await expire_justifications(
+                    self.store, self.contexts, self.outbox, issue_ids, now
+                )
+                if made:
+                    await self.summaries.changed(*place)
+            events += made
         await self.outbox.publish(events)
         return events

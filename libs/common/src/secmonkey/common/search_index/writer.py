@@ -21,6 +21,7 @@ from secmonkey.common.search_index.edits import (
 from secmonkey.common.search_index.format import (
     BUILT_ID,
     GROUP_IDS,
+    POSTINGS,
     RANGES,
     GroupIdEdit,
     Posting,
@@ -99,8 +100,13 @@ class IndexWriter:
         writes = group_id_writes([_resolution_item(c, account_name(c.account_id)) for c in changes])
         for c in changes:
             writes.extend(delta_writes(_postings_before(c), _postings_after(c), c.seq))
-        # A group seen for the first time most likely has no lookup document of its ID yet.
-        unseen = {(GROUP_IDS, c.config.group_id) for c in changes if c.previous is None}
+        # A group seen for the first time most likely has no lookup document of its ID yet,
+        # nor (in a new account-region) posting documents: they are inserted without a read.
+        unseen: set[tuple[str, str]] = set()
+        for c in changes:
+            if c.previous is None:
+                unseen.add((GROUP_IDS, c.config.group_id))
+                unseen.update((POSTINGS, p.doc_id) for p in _postings_after(c))
         await self._write(writes, unseen)
 
     async def backfill(self) -> int:
@@ -111,6 +117,7 @@ class IndexWriter:
         ranges = self.store.db[RANGES]
         if await ranges.find_one({"_id": BUILT_ID}) is not None:
             return 0
+        directory.forget(self.store, RANGES)
         count = 0
         projection = dict.fromkeys(RESOLUTION_FIELDS, 1)
         projection |= {"_id": 1, "group_id": 1, "deleted_at": 1, "config": 1, "seq": 1}
@@ -143,10 +150,11 @@ class IndexWriter:
         unseen: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         for name in writes.collections():
-            await self.store.insert(name, [{"_id": i} for i in sorted(writes.creates[name])])
+            creates = writes.creates.get(name, set())
             if name == RANGES:  # shared by every partition: no addition may be lost
-                await directory.add(self.store, name, writes.updates[name])
+                await directory.add(self.store, name, writes.updates[name], creates)
             else:
+                await self.store.insert(name, [{"_id": i} for i in sorted(creates)])
                 await self.store.write(name, writes.updates[name])
         for name in sorted({name for name, _ in writes.edits}):
             edits = {d: e for (n, d), e in writes.edits.items() if n == name}

@@ -1,0 +1,97 @@
+"""Range-directory additions among concurrent writers: many messages of one process and
+another process adding to the same documents at once lose nothing, and an addition a
+process knows is there costs no command."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pytest
+
+from secmonkey.common import storage
+from secmonkey.common.search_index import directory
+from secmonkey.common.storage import Database, Document, Store, Update, WriteOp
+
+pytestmark = pytest.mark.integration
+
+RANGES = "rule_ranges"
+
+
+def place_added(doc_id: str, place: str) -> Update:
+    return Update(doc_id, {"$addToSet": {"places": {"$each": [place]}}})
+
+
+class CountingStore(Store):
+    """The real store, counting the commands it sends for the directory."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.commands = 0
+
+    async def read(
+        self, collection: str, ids: Sequence[str], projection: dict[str, Any] | None = None
+    ) -> dict[str, Document]:
+        self.commands += bool(ids)
+        return await super().read(collection, ids, projection)
+
+    async def write(self, collection: str, ops: Iterable[WriteOp]) -> int:
+        ops = list(ops)
+        self.commands += bool(ops)
+        return await super().write(collection, ops)
+
+    async def insert(self, collection: str, docs: Sequence[Document]) -> set[int]:
+        self.commands += bool(docs)
+        return await super().insert(collection, docs)
+
+
+async def test_concurrent_additions_from_two_processes_are_all_kept(
+    db: Database, mongo_url: str
+) -> None:
+    other_client = storage.connect(mongo_url)  # another process: its own client and memory
+    try:
+        await storage.detect(other_client)
+        mine, theirs = Store(db), Store(other_client[db.name])
+        docs = ["ingress:4:0:00", "ingress:4:8:0a"]
+
+        async def message(store: Store, n: int) -> None:
+            updates = [place_added(d, f"aws:{n:012d}:eu-west-1") for d in docs]
+            await directory.add(store, RANGES, updates, creates=docs)
+
+        await asyncio.gather(
+            *(message(mine, n) for n in range(0, 40)),
+            *(message(theirs, n) for n in range(40, 60)),
+        )
+        for doc_id in docs:
+            doc = await db[RANGES].find_one({"_id": doc_id})
+            assert doc is not None
+            assert sorted(doc["places"]) == [f"aws:{n:012d}:eu-west-1" for n in range(60)]
+        assert await db[directory.LOCKS].count_documents({}) == 0  # every mutex released
+    finally:
+        await other_client.close()
+
+
+async def test_an_addition_the_process_knows_is_there_costs_no_command(db: Database) -> None:
+    store = CountingStore(db)
+    update = place_added("ingress:4:0:00", "aws:111111111111:eu-west-1")
+    await directory.add(store, RANGES, [update], creates=["ingress:4:0:00"])
+    assert store.commands > 0
+    store.commands = 0
+    await directory.add(store, RANGES, [update], creates=["ingress:4:0:00"])
+    assert store.commands == 0
+
+    # Another process added a place: this one reads nothing again, and its own new
+    # addition is written (under the mutex) beside the other's.
+    await db[RANGES].update_one(
+        {"_id": "ingress:4:0:00"}, {"$addToSet": {"places": "aws:222222222222:eu-west-1"}}
+    )
+    await directory.add(
+        store, RANGES, [place_added("ingress:4:0:00", "aws:333333333333:eu-west-1")]
+    )
+    doc = await db[RANGES].find_one({"_id": "ingress:4:0:00"})
+    assert doc is not None and sorted(doc["places"]) == [
+        "aws:111111111111:eu-west-1",
+        "aws:222222222222:eu-west-1",
+        "aws:333333333333:eu-west-1",
+    ]
