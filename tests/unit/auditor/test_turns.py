@@ -1,5 +1,5 @@
 """Turns where writes are not conditional: one message at a time per account-region, in
-arrival order, several account-regions at once, and whole-process tasks alone."""
+arrival order, several account-regions at once."""
 
 from __future__ import annotations
 
@@ -32,28 +32,3 @@ async def test_one_place_takes_its_turns_in_arrival_order_while_others_run_besid
     await asyncio.gather(*(message(A, f"a{n}") for n in range(3)), message(B, "b"), message(C, "c"))
     assert [e for e in log if e.startswith("a")] == ["a0+", "a0-", "a1+", "a1-", "a2+", "a2-"]
     assert most == 2  # two account-regions at once, never more than the limit
-
-
-async def test_a_whole_process_turn_waits_for_the_messages_under_way_and_runs_alone() -> None:
-    turns = Turns(limit=4)
-    log: list[str] = []
-
-    async def message(place: tuple[str, str], name: str, delay: float = 0.0) -> None:
-        await asyncio.sleep(delay)
-        async with turns.place(place):
-            log.append(f"{name}+")
-            await asyncio.sleep(0.02)
-            log.append(f"{name}-")
-
-    async def alone() -> None:
-        await asyncio.sleep(0.005)
-        async with turns.alone():
-            log.append("alone+")
-            await asyncio.sleep(0.02)
-            log.append("alone-")
-
-    await asyncio.gather(message(A, "a"), message(B, "b"), alone(), message(C, "c", 0.01))
-    start, end = log.index("alone+"), log.index("alone-")
-    assert end == start + 1  # nothing ran beside it
-    assert {"a-", "b-"} <= set(log[:start])  # it waited for those under way
-    assert log.index("c+") > end  # and what came after it waited for it

@@ -213,17 +213,17 @@ async def mark_summary(db: Database, key: str) -> None:
     await insert_unique(db[SUMMARY_MARKS], doc | {"at": utcnow()})
 
 
-async def settle_marks(db: Database, holds: Callable[[str, str], bool]) -> int:
-    """Recompute the marked summaries of the account-regions `holds` accepts (the mark is
-    removed first, so one left meanwhile is seen next time); how many."""
+async def held_marks(db: Database, holds: Callable[[str, str], bool]) -> list[Document]:
+    """The summary marks of the account-regions `holds` accepts."""
     marks = await db[SUMMARY_MARKS].find({}).to_list(1000)
-    done = 0
-    for mark in marks:
-        if holds(mark["account_id"], mark["region"]):
-            await db[SUMMARY_MARKS].delete_one({"_id": mark["_id"]})
-            await summarise(db, mark["account_id"], mark["region"])
-            done += 1
-    return done
+    return [m for m in marks if holds(m["account_id"], m["region"])]
+
+
+async def settle_mark(db: Database, mark: Document) -> None:
+    """Recompute a marked summary (in its account-region's turn); the mark is removed
+    first, so one left meanwhile is seen next time."""
+    await db[SUMMARY_MARKS].delete_one({"_id": mark["_id"]})
+    await summarise(db, mark["account_id"], mark["region"])
 
 
 async def summary_totals(db: Database, account_ids: list[str] | None = None) -> dict[str, Any]:

@@ -127,16 +127,12 @@ class Auditor:
         self.summaries = SummaryRecounts(db, self._turn, summary_delay, own_places=own_places)
 
     @contextlib.asynccontextmanager
-    async def _turn(self, place: Place | None = None) -> AsyncIterator[None]:
-        """Without conditional writes (FerretDB), one message at a time per account-region
-        (`place`), or the whole process alone (no place): the unique revision ids
-        serialise revisions, but an unguarded item write could leave an older revision on
-        top (`turns`)."""
+    async def _turn(self, place: Place) -> AsyncIterator[None]:
+        """Without conditional writes (FerretDB), one message at a time per account-region:
+        the unique revision ids serialise revisions, but an unguarded item write could
+        leave an older revision on top (`turns`)."""
         if self.store.conditional_writes:
             yield
-        elif place is None:
-            async with self._turns.alone():
-                yield
         else:
             async with self._turns.place(place):
                 yield
@@ -162,11 +158,15 @@ class Auditor:
         account-regions): what it remembers of its places is read again."""
         self.summaries.forget_recounts()
         self.exposure.filer.forget_known()
+        self.exposure.topologies.forget_known()
 
     async def settle_summaries(self, holds: Callable[[str, str], bool]) -> int:
         """Recompute the summaries others marked, of the account-regions `holds` accepts."""
-        async with self._turn():
-            return await issue_counters.settle_marks(self.db, holds)
+        marks = await issue_counters.held_marks(self.db, holds)
+        for mark in marks:
+            async with self._turn((mark["account_id"], mark["region"])):
+                await issue_counters.settle_mark(self.db, mark)
+        return len(marks)
 
     async def apply_batch(self, batch: SnapshotBatch) -> list[Event]:
         roster = await PlaceRoster.read(self.store, batch.account_id, batch.region)

@@ -12,7 +12,7 @@ from secmonkey.common.storage import Database
 
 class BatchExposure:
     def __init__(self, db: Database, *, own_places: bool = False) -> None:
-        self.topologies = Topologies(db)
+        self.topologies = Topologies(db, own_places=own_places)
         self.filer = EndpointFiler(db, own_places=own_places)
 
     async def prepare(
