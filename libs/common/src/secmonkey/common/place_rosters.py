@@ -6,15 +6,19 @@ on `account_id` and `region` is served by an index on MongoDB, but FerretDB 1.24
 only a single `_id` equality down to SQLite and parses every document of the collection
 for anything else: at 100 accounts x 17 regions, each of the 1,700 sweep ends would read
 all 34,000 items, twice. So the auditor keeps, per account-region, one roster document
-(`_id` `<account>:<region>`, `groups` `{<group id>: 1}`), and the readers below turn it
-into point reads (`Store.read`: one `$in` query on MongoDB).
+(`_id` `<account>:<region>`, `groups` `{<group id>: <entry>}`), and the readers below turn
+it into point reads (`Store.read`: one `$in` query on MongoDB).
 
-Writers and order (the auditor replica holding the account-region's partition, one
-message at a time): a group is entered before the item that creates or restores it is
-committed, and struck off after the item that deletes it is committed. A crash in between
-leaves an entry too many, never one too few; readers read the items themselves and skip
-(and strike off) entries whose item is missing or deleted. `backfill` builds the rosters
-of a database from before them, once (a marker document records it).
+An entry is `UNKNOWN` (1) or a text the auditor writes of the group's committed state
+(`secmonkey.auditor.known_states`), so that it decides new and unchanged groups without
+reading their items. Writers and order (the auditor replica holding the account-region's
+partition, one message at a time): a group is entered before anything about it is
+written (its exposure state, revisions, item), set back to unknown before a write changes
+what its entry says, and struck off after the item that deletes it is committed and its
+exposure forgotten. A crash in between leaves an entry too many (or unknown), never one
+too few; readers read the items themselves and skip (and strike off) entries whose item
+is missing or deleted. `backfill` builds the rosters of a database from before them, once
+(a marker document records it).
 
 Issues opened outside the auditor's findings (a rejected change review's
 `unauthorized-change`) are not in any item's `issue_ids` (the auditor would close them as

@@ -1,10 +1,11 @@
 """The auditor's work on one message: history, audit, issues and events.
 
-For each group of a SnapshotBatch the stored item decides the path (`decide`):
+For each group of a SnapshotBatch the stored item decides the path (`decide`), or the
+account-region's roster where it knows enough (`known_states`: a group absent from it is
+new; one whose entry says exactly what the observation would keep is unchanged):
 
 - unchanged (same fingerprint, same audit inputs): only `last_seen` moves; all such
-  groups of a batch go in one bulk write after one read of the batch's items — the hot
-  path;
+  groups of a batch go in one bulk write — the hot path;
 - new, changed, restored, deleted: a revision is appended (`revisions`), then issues,
   events, the search index and finally the item are written (`commit`); the item is the
   commit point;
