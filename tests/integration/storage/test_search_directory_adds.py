@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from secmonkey.common import storage
+from secmonkey.common.messages import utcnow as storage_now
 from secmonkey.common.search_index import directory
 from secmonkey.common.storage import Database, Document, Store, Update, WriteOp
 
@@ -95,3 +96,35 @@ async def test_an_addition_the_process_knows_is_there_costs_no_command(db: Datab
         "aws:222222222222:eu-west-1",
         "aws:333333333333:eu-west-1",
     ]
+
+
+async def test_an_addition_waits_for_another_holder_and_breaks_a_dead_ones_mutex(
+    db: Database,
+) -> None:
+    store = Store(db)
+    await db[directory.LOCKS].insert_one(
+        {"_id": f"{RANGES}:ingress:4:0:00", "at": storage_now()}
+    )  # held by another process
+    adding = asyncio.create_task(
+        directory.add(
+            store, RANGES, [place_added("ingress:4:0:00", "aws:1:eu-west-1")], ["ingress:4:0:00"]
+        )
+    )
+    await asyncio.sleep(0.3)
+    assert not adding.done()
+    assert (await db[RANGES].find_one({"_id": "ingress:4:0:00"})) == {"_id": "ingress:4:0:00"}
+    await db[directory.LOCKS].delete_one({"_id": f"{RANGES}:ingress:4:0:00"})  # released
+    await asyncio.wait_for(adding, 5)
+    doc = await db[RANGES].find_one({"_id": "ingress:4:0:00"})
+    assert doc is not None and doc["places"] == ["aws:1:eu-west-1"]
+
+    # A mutex older than STALE is a dead holder's: broken, and the addition made.
+    await db[directory.LOCKS].insert_one(
+        {"_id": f"{RANGES}:ingress:4:0:00", "at": storage_now() - 2 * directory.STALE}
+    )
+    await asyncio.wait_for(
+        directory.add(store, RANGES, [place_added("ingress:4:0:00", "aws:2:eu-west-1")]), 5
+    )
+    doc = await db[RANGES].find_one({"_id": "ingress:4:0:00"})
+    assert doc is not None and sorted(doc["places"]) == ["aws:1:eu-west-1", "aws:2:eu-west-1"]
+    assert await db[directory.LOCKS].count_documents({}) == 0

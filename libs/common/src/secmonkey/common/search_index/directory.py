@@ -11,22 +11,22 @@ broken when older than `STALE`, a replica that died holding it).
 
 A process remembers what it has read and added of each document (only additions
 happen, so what it remembers stays true): an addition it knows is there costs nothing,
-and a document is read only the first time. The additions that messages of one process
-make to one document at the same moment (every new account-region adds itself to the
-same few ranges) are written together, one update under one mutex.
+and a document is read only the first time. The additions its messages are waiting to
+make, to any document, are made together by whichever takes the turn: the mutexes of
+their documents in one insert, the additions in one bulk write, the mutexes released in
+one more (a document whose mutex another process holds waits for the next turn).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from secmonkey.common.errors import TransientError
 from secmonkey.common.messages import utcnow
-from secmonkey.common.storage import Document, Store, Update, insert_unique
+from secmonkey.common.storage import Delete, Document, Store, Update
 
 LOCKS = "rule_range_locks"
 STALE = timedelta(seconds=10)  # a lock is held for one write: older is a dead holder
@@ -41,25 +41,6 @@ def missing(doc: Document | None, update: Update) -> bool:
         if not set(wanted) <= have:
             return True
     return False
-
-
-@contextlib.asynccontextmanager
-async def locked(store: Store, doc_id: str) -> AsyncIterator[None]:
-    """Hold `doc_id`'s mutex (a unique insert) for the duration."""
-    locks = store.db[LOCKS]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    delay = 0.01
-    while not await insert_unique(locks, {"_id": doc_id, "at": utcnow()}):
-        await locks.delete_one({"_id": doc_id, "at": {"$lt": utcnow() - STALE}})
-        if loop.time() > deadline:
-            raise TransientError(f"the search directory entry {doc_id} stayed locked")
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.5)
-    try:
-        yield
-    finally:
-        await locks.delete_one({"_id": doc_id})
 
 
 def merged(updates: list[Update]) -> list[Update]:
@@ -94,7 +75,7 @@ async def add(
     if store.conditional_writes:
         await store.write(collection, updates)
     else:
-        await asyncio.gather(*(_add_one(store, collection, u) for u in updates))
+        await _add_locked(store, collection, updates)
     for update in updates:
         known.learn(update)
 
@@ -125,7 +106,6 @@ class _Known:
 
 
 _KNOWN: dict[tuple[int, str, str], _Known] = {}
-_SLOTS: dict[tuple[int, str, str, str], _Slot] = {}
 
 
 def forget(store: Store, collection: str) -> None:
@@ -144,35 +124,70 @@ def _added(update: Update) -> dict[str, list[Any]]:
     }
 
 
-class _Slot:
-    """One directory document's additions waiting in this process: the first waiter to get
-    the turn writes them all under the document's mutex, in one update."""
+class _Waiting:
+    """The additions this process's messages are waiting to make, by document; whoever
+    holds `turn` makes all of them (`_flush`)."""
 
     def __init__(self) -> None:
         self.turn = asyncio.Lock()
-        self.waiting: list[tuple[Update, asyncio.Future[bool]]] = []
+        self.additions: dict[str, list[tuple[Update, asyncio.Future[None]]]] = {}
+
+    def put(self, entries: dict[str, list[tuple[Update, asyncio.Future[None]]]]) -> None:
+        for doc_id, more in entries.items():
+            self.additions.setdefault(doc_id, []).extend(more)
 
 
-async def _add_one(store: Store, collection: str, update: Update) -> None:
-    """Where writes are not conditional: add under the document's mutex, together with
-    whatever other messages of this process are adding to it meanwhile."""
-    slot = _SLOTS.setdefault((id(store.db.client), store.db.name, collection, update.id), _Slot())
+_WAITING: dict[tuple[int, str, str], _Waiting] = {}
+
+
+async def _add_locked(store: Store, collection: str, updates: list[Update]) -> None:
+    """Where writes are not conditional: add under each document's mutex, together with
+    whatever other messages of this process are adding meanwhile (to any document)."""
+    waiting = _WAITING.setdefault((id(store.db.client), store.db.name, collection), _Waiting())
+    loop = asyncio.get_running_loop()
+    mine: list[asyncio.Future[None]] = []
+    for update in updates:
+        done: asyncio.Future[None] = loop.create_future()
+        waiting.put({update.id: [(update, done)]})
+        mine.append(done)
+    deadline = loop.time() + WAIT
+    delay = 0.01
     while True:
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        slot.waiting.append((update, done))
-        async with slot.turn:
-            if not done.done():
-                batch, slot.waiting = slot.waiting, []
-                try:
-                    (combined,) = merged([u for u, _ in batch])
-                    async with locked(store, f"{collection}:{update.id}"):
-                        await store.write(collection, [combined])
-                except BaseException:
-                    for _, waiter in batch:
-                        if not waiter.done():
-                            waiter.set_result(False)  # each tries again itself
-                    raise
-                for _, waiter in batch:
-                    waiter.set_result(True)
-        if done.result():
+        async with waiting.turn:
+            if not all(f.done() for f in mine):
+                await _flush(store, collection, waiting)
+        if all(f.done() for f in mine):
             return
+        if loop.time() > deadline:
+            raise TransientError(f"the search directory of {collection} stayed locked")
+        await asyncio.sleep(delay)  # another process holds a document: try again
+        delay = min(delay * 2, 0.5)
+
+
+async def _flush(store: Store, collection: str, waiting: _Waiting) -> None:
+    """Make every waiting addition whose document's mutex can be taken now: the mutexes in
+    one insert, the additions in one bulk write, the mutexes released in one more. Those
+    whose mutex another process holds wait for the next turn (a mutex older than `STALE`,
+    a dead holder's, is broken)."""
+    batch, waiting.additions = waiting.additions, {}
+    ids = sorted(batch)
+    now = utcnow()
+    try:
+        refused = await store.insert(LOCKS, [{"_id": f"{collection}:{i}", "at": now} for i in ids])
+        held = [i for n, i in enumerate(ids) if n not in refused]
+        try:
+            combined = [merged([u for u, _ in batch[i]])[0] for i in held]
+            await store.write(collection, combined)
+        finally:
+            await store.write(LOCKS, [Delete(f"{collection}:{i}") for i in held])
+    except BaseException:
+        waiting.put(batch)  # the next turn tries again
+        raise
+    for doc_id in held:
+        for _, done in batch.pop(doc_id):
+            done.set_result(None)
+    for doc_id in batch:
+        await store.db[LOCKS].delete_one(
+            {"_id": f"{collection}:{doc_id}", "at": {"$lt": now - STALE}}
+        )
+    waiting.put(batch)
