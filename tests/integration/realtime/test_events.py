@@ -475,3 +475,26 @@ async def test_messages_are_deleted_only_after_rabbitmq_confirmed_the_snapshot(
         await eventually(lambda: queues.counts() == (0, 0), what="the event deleted")
         await channel.close()
     assert sink.batches[0].groups[0].config.group_id == group_id
+
+
+async def test_a_vpc_read_lately_is_not_read_again_by_the_next_describe(
+    settings: Settings, queues: Queues, estate: Estate, sink: SnapshotSink
+) -> None:
+    """At ten changes a second the VPC read was a third of the EC2 calls: two describes a
+    few seconds apart read their groups' VPC once, and both snapshots carry it."""
+    first, second = estate.create_group("first"), estate.create_group("second")
+    vpc_reads: list[str] = []
+    async with running(settings) as client:
+        app = client._transport.app  # type: ignore[attr-defined]
+        app.state.collector.clients.events.register(
+            "before-call.ec2.DescribeVpcs", lambda model, **_: vpc_reads.append(model.name)
+        )
+        one = await send_and_wait(
+            queues, sink, estate.event("AuthorizeSecurityGroupIngress", first)
+        )
+        two = await send_and_wait(
+            queues, sink, estate.event("AuthorizeSecurityGroupIngress", second)
+        )
+    assert vpc_reads == ["DescribeVpcs"]
+    assert one.vpcs and one.vpcs == two.vpcs
+    assert_matches_aws(two, estate, second)

@@ -32,6 +32,7 @@ from secmonkey.collector.cloudtrail.leading import LeadingEdge
 from secmonkey.collector.cloudtrail.marks import record_marks
 from secmonkey.collector.cloudtrail.region import describe_region
 from secmonkey.collector.cloudtrail.sqs import EventQueue, receive_count
+from secmonkey.collector.cloudtrail.vpcs import RecentVpcs
 from secmonkey.collector.cloudtrail.window import Window, Windows
 from secmonkey.collector.credentials import AwsClients, aws_error
 from secmonkey.collector.settings import Settings
@@ -76,6 +77,7 @@ class EventConsumer:
             settings.events_leading_burst,
         )
         self._describes = asyncio.Semaphore(settings.events_concurrency)
+        self.vpcs = RecentVpcs()
         self._poller: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._timers: dict[int, asyncio.Task[None]] = {}
@@ -294,7 +296,14 @@ class EventConsumer:
         if window.topology:
             return describe_region(self.clients, account, window.region, group_ids)
         ec2 = self.clients.client(account, "ec2", window.region)
-        return describe_groups(ec2, group_ids, names)
+        known = self.vpcs.known(account.id, window.region)
+        described = describe_groups(ec2, group_ids, names, known)
+        self.vpcs.remember(
+            account.id,
+            window.region,
+            {v: s for v, s in described.vpcs.items() if v not in known},
+        )
+        return described
 
     async def _stored_ids_named(self, window: Window, name: str) -> list[str]:
         """A delete by `groupName`: the group is gone, so its ID comes from the history."""

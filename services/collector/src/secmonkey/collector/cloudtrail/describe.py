@@ -86,8 +86,14 @@ def _prefer_default_vpc(
 _NO_VPC = VpcSummary(vpc_id="", is_default=False)
 
 
-def describe_groups(ec2: Any, group_ids: list[str], group_names: list[str]) -> Described:
-    """Read `group_ids` and the groups called `group_names` in the region `ec2` is bound to."""
+def describe_groups(
+    ec2: Any,
+    group_ids: list[str],
+    group_names: list[str],
+    known_vpcs: dict[str, VpcSummary] | None = None,
+) -> Described:
+    """Read `group_ids` and the groups called `group_names` in the region `ec2` is bound to
+    (the VPCs in `known_vpcs`, read lately, are not read again)."""
     described = Described(observed_at=datetime.now(UTC))
     entries: list[dict[str, Any]] = []
     for start in range(0, len(group_ids), MAX_IDS):
@@ -96,9 +102,12 @@ def describe_groups(ec2: Any, group_ids: list[str], group_names: list[str]) -> D
     if group_names:
         named = _by_names(ec2, group_names)
     vpc_ids = sorted({e["VpcId"] for e in entries + named if e.get("VpcId")})
-    if vpc_ids:
-        vpcs = pages(ec2.describe_vpcs, "Vpcs", Filters=[{"Name": "vpc-id", "Values": vpc_ids}])
-        described.vpcs = {v["VpcId"]: vpc_summary(v) for v in vpcs}
+    known = known_vpcs or {}
+    described.vpcs = {v: known[v] for v in vpc_ids if v in known}
+    unread = [v for v in vpc_ids if v not in known]
+    if unread:
+        vpcs = pages(ec2.describe_vpcs, "Vpcs", Filters=[{"Name": "vpc-id", "Values": unread}])
+        described.vpcs |= {v["VpcId"]: vpc_summary(v) for v in vpcs}
     for entry in _prefer_default_vpc(named, described.vpcs):
         described.names.setdefault(entry.get("GroupName", ""), []).append(entry["GroupId"])
         entries.append(entry)
