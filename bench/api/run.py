@@ -64,7 +64,7 @@ from secmonkey.common import issue_counters, storage  # noqa: E402
 from secmonkey.common.canonical import CanonicalGroup, Rule  # noqa: E402
 from secmonkey.common.cidr import IPRange  # noqa: E402
 from secmonkey.common.documents import Issue, Item, Revision, issue_id  # noqa: E402
-from secmonkey.common.messages import item_key  # noqa: E402
+from secmonkey.common.item_keys import item_key  # noqa: E402
 from secmonkey.common.search_index import edits  # noqa: E402
 from secmonkey.common.search_index import format as postings  # noqa: E402
 from secmonkey.common.severity import Severity  # noqa: E402

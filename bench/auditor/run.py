@@ -47,7 +47,8 @@ from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common import amqp, storage
 from secmonkey.common.canonical import Attachments, CanonicalGroup, GroupSnapshot, Rule
-from secmonkey.common.messages import SnapshotBatch, item_key, parse_snapshot_message
+from secmonkey.common.item_keys import item_key
+from secmonkey.common.messages import SnapshotBatch, parse_snapshot_message
 from secmonkey.common.storage import Database
 
 ACCOUNT = "111111111111"

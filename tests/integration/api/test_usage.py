@@ -18,7 +18,7 @@ from secmonkey.client.cli.usage import render_usage
 from secmonkey.collector.flowlogs import summary
 from secmonkey.collector.flowlogs.tally import RuleDay
 from secmonkey.common import storage
-from secmonkey.common.messages import item_key
+from secmonkey.common.item_keys import item_key
 from tests.support.estate import DB, EAST, LEGACY, PROD
 
 pytestmark = pytest.mark.integration

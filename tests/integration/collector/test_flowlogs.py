@@ -26,7 +26,7 @@ from secmonkey.collector.simulate.flowlog_records import (
     put_s3_flows,
 )
 from secmonkey.common.documents import Account
-from secmonkey.common.messages import item_key
+from secmonkey.common.item_keys import item_key
 from secmonkey.common.rule_usage import UsageSummary, read_region_summaries, read_summary
 from secmonkey.common.storage import Database
 

@@ -10,7 +10,7 @@ import pytest
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common.documents import issue_id
-from secmonkey.common.messages import item_key
+from secmonkey.common.item_keys import item_key
 from secmonkey.common.storage import Database
 from tests.integration.exposure.estate import ACCOUNT, REGION, Estate, build, clients, sweep
 from tests.support.servers import MotoServer

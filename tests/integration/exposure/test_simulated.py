@@ -13,7 +13,7 @@ from secmonkey.collector.simulate import add_exposure_network, ec2_client, fill_
 from secmonkey.collector.sweeper import snapshot_batches
 from secmonkey.collector.topology import read_topology
 from secmonkey.common.documents import issue_id
-from secmonkey.common.messages import item_key
+from secmonkey.common.item_keys import item_key
 from secmonkey.common.storage import Database
 from tests.support.servers import MotoServer
 

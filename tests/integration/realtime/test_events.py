@@ -10,7 +10,8 @@ import pytest
 from secmonkey.collector.cloudtrail import metrics
 from secmonkey.collector.settings import Settings
 from secmonkey.common.canonical import canonical_from_aws
-from secmonkey.common.messages import SnapshotBatch, item_key
+from secmonkey.common.item_keys import item_key
+from secmonkey.common.messages import SnapshotBatch
 from secmonkey.common.storage import Database
 from tests.integration.collector.conftest import SnapshotSink, running
 from tests.integration.realtime.conftest import (

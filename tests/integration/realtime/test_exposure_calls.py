@@ -11,7 +11,7 @@ import pytest
 from secmonkey.collector.cloudtrail.api_calls import TOPOLOGY_EVENTS, parse_body
 from secmonkey.collector.settings import Settings
 from secmonkey.common.documents import issue_id
-from secmonkey.common.messages import item_key
+from secmonkey.common.item_keys import item_key
 from secmonkey.common.storage import Database
 from tests.integration.collector.conftest import SnapshotSink, running
 from tests.integration.exposure.estate import build

@@ -10,7 +10,8 @@ from secmonkey.collector.cloudtrail import metrics
 from secmonkey.collector.cloudtrail.marks import MARKS
 from secmonkey.collector.cloudtrail.missed import CURSOR_ID, MissedEventCheck
 from secmonkey.collector.settings import Settings
-from secmonkey.common.messages import Caller, Event, item_key, new_id, utcnow
+from secmonkey.common.item_keys import item_key
+from secmonkey.common.messages import Caller, Event, new_id, utcnow
 from secmonkey.common.storage import Database
 from tests.integration.collector.conftest import SnapshotSink, ask_sweep, running, sweeps_api
 from tests.integration.realtime.conftest import Estate, Queues, eventually, wait_history

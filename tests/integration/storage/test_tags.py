@@ -14,7 +14,8 @@ from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import load_rules
 from secmonkey.common.canonical import CanonicalGroup, GroupSnapshot, Rule
 from secmonkey.common.documents import Item, Revision
-from secmonkey.common.messages import SnapshotBatch, item_key
+from secmonkey.common.item_keys import item_key
+from secmonkey.common.messages import SnapshotBatch
 from secmonkey.common.storage import Database
 
 pytestmark = pytest.mark.integration

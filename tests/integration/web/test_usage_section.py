@@ -11,7 +11,7 @@ import pytest
 
 from secmonkey.collector.flowlogs import summary
 from secmonkey.collector.flowlogs.tally import RuleDay
-from secmonkey.common.messages import item_key
+from secmonkey.common.item_keys import item_key
 from secmonkey.common.storage import Database
 from tests.integration.web.inprocess import browser_like, running, sign_in
 from tests.support import estate

@@ -20,7 +20,8 @@ from secmonkey.common import place_rosters
 from secmonkey.common.documents import Item
 from secmonkey.common.errors import TransientError
 from secmonkey.common.issue_views import Row, rows_of, rows_text, text_rows
-from secmonkey.common.messages import key_parts, utcnow
+from secmonkey.common.item_keys import key_parts
+from secmonkey.common.messages import utcnow
 from secmonkey.common.severity import SEVERITY_RANK
 from secmonkey.common.storage import (
     Database,

@@ -374,21 +374,6 @@ class Event(Message):
         return self.system.severity if self.system is not None else None
 
 
-def item_key(account_id: str, region: str, group_id: str) -> str:
-    return f"aws:{account_id}:{region}:{group_id}"
-
-
-def key_parts(key: str) -> tuple[str, str, str]:
-    """The account, region and group ID of an item key (`item_key`)."""
-    _, account_id, region, group_id = key.split(":", 3)
-    return account_id, region, group_id
-
-
-def group_id_of(key: str) -> str:
-    """The group ID of an item key."""
-    return key_parts(key)[2]
-
-
 def parse_snapshot_message(body: bytes) -> SnapshotBatch | SweepCompleted:
     """Parse what arrives on `secmonkey.snapshots`; `InvalidInput` says why it is refused."""
     return _parse(_snapshot_adapter, body)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 
-from secmonkey.common.messages import key_parts
+from secmonkey.common.item_keys import key_parts
 
 DEFAULT_PARTITIONS = 16
 

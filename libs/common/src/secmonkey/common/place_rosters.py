@@ -33,7 +33,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from secmonkey.common.messages import item_key
+from secmonkey.common.item_keys import item_key
 from secmonkey.common.storage import Database, Document, Store, insert_unique
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from typing import Any, Literal
 from secmonkey.auditor.rules.engine import Finding, findings_digest
 from secmonkey.common.canonical import Attachments, CanonicalGroup, GroupSnapshot
 from secmonkey.common.dates import aware, to_millis
-from secmonkey.common.messages import Caller, SnapshotBatch, SweepCompleted, item_key
+from secmonkey.common.item_keys import item_key
+from secmonkey.common.messages import Caller, SnapshotBatch, SweepCompleted
 from secmonkey.common.storage import Document
 
 WorkKind = Literal["created", "changed", "restored", "deleted", "reaudit"]

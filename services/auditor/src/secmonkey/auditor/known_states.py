@@ -32,7 +32,7 @@ from secmonkey.auditor.decide import (
     exposure_key,
 )
 from secmonkey.common import place_rosters
-from secmonkey.common.messages import group_id_of
+from secmonkey.common.item_keys import group_id_of
 from secmonkey.common.place_rosters import UNKNOWN, Entry
 from secmonkey.common.storage import Store
 

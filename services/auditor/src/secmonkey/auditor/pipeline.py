@@ -53,12 +53,12 @@ from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.chain_anchor import AnchorTarget
 from secmonkey.common.documents import Item
 from secmonkey.common.errors import InvalidInput, TransientError
+from secmonkey.common.item_keys import group_id_of
 from secmonkey.common.messages import (
     Caller,
     Event,
     SnapshotBatch,
     SweepCompleted,
-    group_id_of,
     utcnow,
 )
 from secmonkey.common.search_index.writer import IndexWriter

@@ -28,7 +28,7 @@ from secmonkey.api.schemas.issues import IssueView
 from secmonkey.common.canonical import Rule
 from secmonkey.common.documents import Issue, Item
 from secmonkey.common.errors import InvalidInput, NotFound
-from secmonkey.common.messages import item_key
+from secmonkey.common.item_keys import item_key
 from secmonkey.common.search_index.reader import seen_as
 from secmonkey.common.severity import SEVERITY_RANK, Severity
 from secmonkey.common.storage import Database, filters

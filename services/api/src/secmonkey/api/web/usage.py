@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from secmonkey.common.messages import item_key
+from secmonkey.common.item_keys import item_key
 from secmonkey.common.rule_usage import read_summary, sparkline
 from secmonkey.common.storage import Database
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from secmonkey.auditor.exposure.endpoints import EndpointFiler
 from secmonkey.auditor.exposure.store import Topologies, enrich
-from secmonkey.common.messages import Event, SnapshotBatch, item_key
+from secmonkey.common.item_keys import item_key
+from secmonkey.common.messages import Event, SnapshotBatch
 from secmonkey.common.storage import Database
 
 

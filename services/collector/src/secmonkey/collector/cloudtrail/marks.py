@@ -12,7 +12,8 @@ from pymongo import UpdateOne
 
 from secmonkey.collector.cloudtrail.describe import Described
 from secmonkey.collector.cloudtrail.window import Window
-from secmonkey.common.messages import item_key, utcnow
+from secmonkey.common.item_keys import item_key
+from secmonkey.common.messages import utcnow
 from secmonkey.common.storage import Database
 
 MARKS = "event_marks"

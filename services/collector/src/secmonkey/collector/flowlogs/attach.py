@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from secmonkey.collector.reader import RegionRead
-from secmonkey.common.messages import item_key
+from secmonkey.common.item_keys import item_key
 from secmonkey.common.rule_usage import read_region_summaries
 from secmonkey.common.storage import Database
 

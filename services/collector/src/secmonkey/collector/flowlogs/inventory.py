@@ -16,7 +16,7 @@ from typing import Any
 from secmonkey.collector.flowlogs.records import EPHEMERAL_LOW
 from secmonkey.collector.reader import pages
 from secmonkey.common.canonical import Rule, canonical_from_aws
-from secmonkey.common.messages import item_key
+from secmonkey.common.item_keys import item_key
 from secmonkey.common.rule_usage import FlowLogPlace
 
 _PROTOCOL_NUMBERS = {"tcp": "6", "udp": "17", "icmp": "1", "icmpv6": "58"}
