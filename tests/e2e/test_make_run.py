@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pymongo
 import pytest
 
 from deploy.local import vhosts
@@ -56,16 +57,19 @@ def _alerts(folder: Path) -> list[Path]:
 
 
 @pytest.mark.timeout(400)
-def test_make_run_reaches_an_alert_answers_the_api_and_stops_cleanly(tmp_path: Path) -> None:
+def test_make_run_reaches_an_alert_answers_the_api_and_stops_cleanly(
+    tmp_path: Path, mongo_url: str
+) -> None:
     base = _free_base()
     tag = uuid.uuid4().hex[:10]
+    demo_db = f"test_run_{uuid.uuid4().hex[:8]}"
     state, alerts = tmp_path / "run", tmp_path / "alerts"
     env = {
         **os.environ,
         "SECMONKEY_RUN_STATE": str(state),
         "SECMONKEY_RUN_ALERTS": str(alerts),
         "SECMONKEY_RUN_BASE_PORT": str(base),
-        "SECMONKEY_RUN_DEMO_DB": f"test_run_{uuid.uuid4().hex[:8]}",
+        "SECMONKEY_RUN_DEMO_DB": demo_db,
         "SECMONKEY_MONGO_DB": f"test_empty_{uuid.uuid4().hex[:8]}",
         # A virtual host of its own, beside a developer's `make run` (`secmonkey-run`):
         # the production queue names, and nothing of one run reaches the other.
@@ -132,6 +136,8 @@ def test_make_run_reaches_an_alert_answers_the_api_and_stops_cleanly(tmp_path: P
             os.killpg(proc.pid, signal.SIGKILL)
             raise
     vhosts.delete(f"test-run-{tag}")
+    with pymongo.MongoClient(mongo_url) as client:  # `make run` keeps its demo database
+        client.drop_database(demo_db)
     time.sleep(1)
     leftovers = _processes_with_env("SECMONKEY_RUN_STATE", str(state))
     assert leftovers == [], f"processes left behind: {leftovers}"

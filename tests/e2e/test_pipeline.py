@@ -22,6 +22,7 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from secmonkey.collector.simulate import ec2_client, fill_estate
+from secmonkey.common.storage import Database
 from tests.support.servers import HttpReceiver, MotoServer, SmtpSink, free_port
 
 pytestmark = pytest.mark.e2e
@@ -104,6 +105,7 @@ async def test_one_change_reaches_webhook_email_and_history(
     moto: MotoServer,
     smtp_sink: SmtpSink,
     http_receiver: HttpReceiver,
+    db: Database,  # the services' database, dropped afterwards
     db_name: str,
     mongo_url: str,
     amqp_url: str,
