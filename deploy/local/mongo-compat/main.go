@@ -59,6 +59,7 @@ func main() {
 	// operating system crash or power loss may roll back the last ones, as MongoDB's
 	// default does (writes acknowledged before their journal commit, every 100 ms).
 	synchronous := flag.String("synchronous", "normal", "SQLite synchronous pragma: normal or full")
+	busy := flag.String("busy", "poll", "waiting for SQLite's write lock: poll (every 100-500 µs) or sqlite (its busy_timeout back-off)")
 	flag.Parse()
 
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
@@ -73,6 +74,14 @@ func main() {
 
 	if *synchronous != "normal" && *synchronous != "full" {
 		log.Fatalf("bad -synchronous %q: normal or full", *synchronous)
+	}
+
+	switch *busy {
+	case "poll":
+		installBusyHandler()
+	case "sqlite":
+	default:
+		log.Fatalf("bad -busy %q: poll or sqlite", *busy)
 	}
 
 	quarantine(*dataDir, logger)
