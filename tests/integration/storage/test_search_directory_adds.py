@@ -46,6 +46,10 @@ class CountingStore(Store):
         self.commands += bool(docs)
         return await super().insert(collection, docs)
 
+    async def delete_small(self, collection: str, ids: Sequence[Any]) -> int:
+        self.commands += bool(ids)
+        return await super().delete_small(collection, ids)
+
 
 async def test_concurrent_additions_from_two_processes_are_all_kept(
     db: Database, mongo_url: str

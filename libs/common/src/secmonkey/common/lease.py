@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -111,7 +112,7 @@ class Lease:
         now = utcnow()
         done = await self.leases.update_one(
             {
-                "_id": f"{self.name}:{self._generation:012d}",
+                "_id": self.term_id,
                 "holder": self.holder,
                 "expires_at": {"$gt": now},
             },
@@ -120,6 +121,15 @@ class Lease:
         if done.matched_count != 1:
             self._step_down()
             return False
+        return await self._renewed(asked)
+
+    @property
+    def term_id(self) -> str | None:
+        """Our term's document `_id`, while we have one."""
+        return f"{self.name}:{self._generation:012d}" if self._generation else None
+
+    async def _renewed(self, asked: float) -> bool:
+        """After our term's document was extended by a request sent at `asked`."""
         if time.monotonic() >= self._valid_until:
             # The answer came after our previous term ended on our clock: another replica
             # may have started the next generation meanwhile. Ours only if it has not.
@@ -144,3 +154,32 @@ class Lease:
                 {"_id": f"{self.name}:{generation:012d}", "holder": self.holder},
                 {"$set": {"expires_at": utcnow()}},
             )
+
+
+async def renew_all(leases: Sequence[Lease]) -> list[bool]:
+    """`renew` each of these leases (one holder's, in one collection, of one length) with
+    one write for all: an `update_many` of their terms by `_id` (on FerretDB one command and
+    one transaction instead of one each; it evaluates `$in` by a scan, which a lease
+    collection, a few documents per lease, keeps cheap). If the write did not extend every
+    term, each is renewed on its own to learn which ended."""
+    if not leases:
+        return []
+    first = leases[0]
+    if any(
+        (lease.leases.full_name, lease.holder, lease.seconds)
+        != (first.leases.full_name, first.holder, first.seconds)
+        for lease in leases
+    ):
+        raise ValueError("renew_all: leases of one holder, collection and length only")
+    terms = [lease.term_id for lease in leases if lease.term_id is not None]
+    if len(terms) != len(leases):
+        return [await lease.renew() for lease in leases]
+    asked = time.monotonic()
+    now = utcnow()
+    done = await first.leases.update_many(
+        {"_id": {"$in": terms}, "holder": first.holder, "expires_at": {"$gt": now}},
+        {"$set": {"expires_at": now + timedelta(seconds=first.seconds), "renewed_at": now}},
+    )
+    if done.matched_count != len(terms):
+        return [await lease.renew() for lease in leases]
+    return [await lease._renewed(asked) for lease in leases]

@@ -17,7 +17,7 @@ from datetime import timedelta
 from secmonkey.common import amqp
 from secmonkey.common.event_feed import event_doc, event_of
 from secmonkey.common.messages import EVENTS_EXCHANGE, Event, utcnow
-from secmonkey.common.storage import Delete, Store
+from secmonkey.common.storage import Store
 
 # Well inside maintenance's republish threshold (at least 30 s).
 LATE_SECONDS = 15.0
@@ -67,7 +67,7 @@ class Outbox:
             [(e.type, e, e.event_id) for e in events],
             headers={amqp.REPUBLISHED_HEADER: True} if late else None,
         )
-        await self.storage.write("outbox", [Delete(e.event_id) for e in events])
+        await self.storage.delete_small("outbox", [e.event_id for e in events])
         for event in events:
             self._pending.pop(event.event_id, None)
 
@@ -87,5 +87,5 @@ class Outbox:
                 [(e.type, e, e.event_id) for e in events],
                 headers={amqp.REPUBLISHED_HEADER: True},
             )
-        await self.storage.write("outbox", [Delete(e["_id"]) for e in entries])
+        await self.storage.delete_small("outbox", [e["_id"] for e in entries])
         return len(events)

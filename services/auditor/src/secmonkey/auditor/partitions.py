@@ -30,7 +30,7 @@ from datetime import timedelta
 from aio_pika.abc import AbstractRobustConnection
 
 from secmonkey.common import amqp
-from secmonkey.common.lease import Lease
+from secmonkey.common.lease import Lease, renew_all
 from secmonkey.common.messages import utcnow
 from secmonkey.common.partitions import partition_of_key
 from secmonkey.common.storage import Database
@@ -119,7 +119,7 @@ class PartitionClaims:
             await self.stop()
 
     async def _renewals(self, period: float) -> None:
-        """Start a renewal of each consumed partition every `period`, without waiting for
+        """Start a renewal of the consumed partitions every `period`, without waiting for
         the last one to answer (one in flight per partition at most): a write that takes
         longer than `period` delays the next by its own excess only, so a lease survives
         writes of up to half a term (the sequential renew-then-sleep lost it past a third)."""
@@ -128,26 +128,31 @@ class PartitionClaims:
             await asyncio.sleep(period)
 
     def renew_in_background(self) -> None:
-        """Start a renewal of every consumed partition that has none in flight."""
-        for p in list(self.consuming):
-            if p not in self._renewing:
-                task = asyncio.create_task(self._renew_one(p), name=f"renew partition {p}")
-                self._renewing[p] = task
-                task.add_done_callback(functools.partial(self._renewed, p))
+        """Start one renewal of every consumed partition that has none in flight."""
+        due = [p for p in self.consuming if p not in self._renewing]
+        if not due:
+            return
+        task = asyncio.create_task(self._renew(due), name=f"renew {len(due)} partitions")
+        for p in due:
+            self._renewing[p] = task
+        task.add_done_callback(functools.partial(self._renewed, due))
 
-    def _renewed(self, p: int, _: asyncio.Task[None]) -> None:
-        self._renewing.pop(p, None)
+    def _renewed(self, partitions: list[int], task: asyncio.Task[None]) -> None:
+        for p in partitions:
+            if self._renewing.get(p) is task:
+                del self._renewing[p]
 
-    async def _renew_one(self, p: int) -> None:
+    async def _renew(self, partitions: list[int]) -> None:
+        """Renew these partitions' leases with one write (`renew_all`)."""
         try:
-            await self.leases[p].renew()
-        except Exception as exc:  # the database away: our clock ends the term
-            log.warning("renewing partition %s: %s", p, exc)
+            await renew_all([self.leases[p] for p in partitions])
+        except Exception as exc:  # the database away: our clock ends the terms
+            log.warning("renewing partitions %s: %s", partitions, exc)
 
     async def renew(self) -> None:
-        """Renew the lease of every partition consumed, together (one write each), and wait
-        for the answers; a lost one is stopped by `tick`."""
-        await asyncio.gather(*(self._renew_one(p) for p in list(self.consuming)))
+        """Renew the lease of every partition consumed, together, and wait for the answer;
+        a lost one is stopped by `tick`."""
+        await self._renew(list(self.consuming))
 
     async def tick(self) -> None:
         target = await self._target()

@@ -26,7 +26,7 @@ from typing import Any
 
 from secmonkey.common.errors import TransientError
 from secmonkey.common.messages import utcnow
-from secmonkey.common.storage import Delete, Document, Store, Update
+from secmonkey.common.storage import Document, Store, Update
 
 LOCKS = "rule_range_locks"
 STALE = timedelta(seconds=10)  # a lock is held for one write: older is a dead holder
@@ -179,7 +179,7 @@ async def _flush(store: Store, collection: str, waiting: _Waiting) -> None:
             combined = [merged([u for u, _ in batch[i]])[0] for i in held]
             await store.write(collection, combined)
         finally:
-            await store.write(LOCKS, [Delete(f"{collection}:{i}") for i in held])
+            await store.delete_small(LOCKS, [f"{collection}:{i}" for i in held])
     except BaseException:
         waiting.put(batch)  # the next turn tries again
         raise
