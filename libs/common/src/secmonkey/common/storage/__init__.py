@@ -2,7 +2,8 @@
 
 - `backend`: detection once at start, exposed as `Capabilities`;
 - `client`: connecting, indexes, ping; `collections`: every collection's owner and indexes;
-- `store`: batched reads by `_id`, bulk writes with optional guards (`ops`), unique inserts (`insert_unique`);
+- `store`: batched reads by `_id`, bulk writes with optional guards (`ops`), unique inserts
+  (`insert_unique`), deletes by `_id` from small collections (`delete_small`);
 - `errors`: the one classification of transient errors and the duplicate-key code;
 - `retry`: the one retry helper; `filters`: typed filters;
 - `group_commit`: one writer task that batches many callers' small writes;

@@ -1,5 +1,5 @@
-"""Batched reads by `_id`, bulk writes with optional guards, and unique inserts, each in
-the fastest form the backend serves correctly.
+"""Batched reads by `_id`, bulk writes with optional guards, unique inserts, and deletes by
+`_id` from small collections, each in the fastest form the backend serves correctly.
 
 Reads of many documents are one `find({_id: {$in: ids}})` where filters are indexed
 (MongoDB); FerretDB 1.24 serves only `{_id: <string>}` from an index (the one
