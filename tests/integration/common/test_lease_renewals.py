@@ -84,6 +84,27 @@ async def test_a_lease_taken_over_is_stepped_down_from_and_the_others_kept(
     assert latest is not None and latest["holder"] == "replica-b"
 
 
+async def test_a_lease_without_a_term_is_not_renewed_and_costs_no_write(
+    db: Database, mongo_url: str
+) -> None:
+    listener = Writes(COLLECTION)
+    client = storage.connect(mongo_url, event_listeners=[listener])
+    try:
+        counted = client[db.name]
+        leases = [
+            Lease(counted, f"partition:{p:03d}", "replica-a", 20.0, COLLECTION) for p in range(3)
+        ]
+        assert await leases[0].acquire() and await leases[2].acquire()
+        listener.commands.clear()
+        assert await renew_all(leases) == [True, False, True]
+        assert listener.commands == ["update"]
+        assert await renew_all([leases[1]]) == [False]
+        assert listener.commands == ["update"]
+    finally:
+        await client.close()
+    assert await db[COLLECTION].count_documents({"lease": "partition:001"}) == 0
+
+
 async def test_leases_of_several_holders_are_refused(db: Database) -> None:
     mixed = [
         Lease(db, "partition:000", "replica-a", 20.0, COLLECTION),

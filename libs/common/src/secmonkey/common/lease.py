@@ -171,15 +171,19 @@ async def renew_all(leases: Sequence[Lease]) -> list[bool]:
         for lease in leases
     ):
         raise ValueError("renew_all: leases of one holder, collection and length only")
-    terms = [lease.term_id for lease in leases if lease.term_id is not None]
-    if len(terms) != len(leases):
-        return [await lease.renew() for lease in leases]
+    held = [lease for lease in leases if lease.term_id is not None]  # (others: False)
+    if not held:
+        return [False] * len(leases)
     asked = time.monotonic()
     now = utcnow()
     done = await first.leases.update_many(
-        {"_id": {"$in": terms}, "holder": first.holder, "expires_at": {"$gt": now}},
+        {
+            "_id": {"$in": [lease.term_id for lease in held]},
+            "holder": first.holder,
+            "expires_at": {"$gt": now},
+        },
         {"$set": {"expires_at": now + timedelta(seconds=first.seconds), "renewed_at": now}},
     )
-    if done.matched_count != len(terms):
+    if done.matched_count != len(held):
         return [await lease.renew() for lease in leases]
-    return [await lease._renewed(asked) for lease in leases]
+    return [await lease._renewed(asked) if lease in held else False for lease in leases]
