@@ -71,6 +71,10 @@ bench-scale: bootstrap up ## secmonkey vs c7n-org on the AWS stand-in, 100 accou
 bench-flowlogs: bootstrap up ## Flow logs: 10 M records over 1,000 interfaces and 5,000 rules from moto S3 (FLOWLOGS_ARGS="--records 1000000")
 	$(UV) run --frozen python bench/flowlogs/run.py $(FLOWLOGS_ARGS)
 
+.PHONY: bench-mongo-compat
+bench-mongo-compat: bootstrap ## mongo-compat: concurrent writers with SQLite's busy back-off vs its polling handler, on servers of its own
+	$(UV) run --frozen python bench/mongo_compat/run.py $(MONGO_COMPAT_ARGS)
+
 .PHONY: bench-replicas
 bench-replicas: bootstrap up ## Auditor groups/s with 1, 2 and 3 replicas on one backlog (REPLICAS_ARGS="--groups 50")
 	$(UV) run --frozen python bench/replicas/run.py $(REPLICAS_ARGS)
