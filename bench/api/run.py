@@ -42,6 +42,7 @@ import contextlib
 import ipaddress
 import os
 import random
+import secrets
 import signal
 import socket
 import statistics
@@ -65,7 +66,7 @@ from secmonkey.common.canonical import CanonicalGroup, Rule  # noqa: E402
 from secmonkey.common.cidr import IPRange  # noqa: E402
 from secmonkey.common.documents import Issue, Item, Revision, issue_id  # noqa: E402
 from secmonkey.common.item_keys import item_key  # noqa: E402
-from secmonkey.common.search_index import edits  # noqa: E402
+from secmonkey.common.search_index import edits, marks  # noqa: E402
 from secmonkey.common.search_index import format as postings  # noqa: E402
 from secmonkey.common.severity import Severity  # noqa: E402
 
@@ -326,7 +327,14 @@ class Lookups:
                 for d, lines in self.entries.items()
             ],
             postings.GROUP_IDS: [{"_id": g, "g": k} for g, k in self.group_ids.items()],
+            marks.MARKS: marks_of({postings.posting_place(d) for d in self.entries}),
         }
+
+
+def marks_of(places: set[str]) -> list[dict[str, Any]]:
+    """The marks the auditor sets after filing postings: the directory's and one per
+    account-region, each with a new token."""
+    return [{"_id": m, "t": secrets.token_hex(8)} for m in [marks.DIRECTORY, *sorted(places)]]
 
 
 async def write_lookups(db: Any, groups: int) -> dict[str, int]:
@@ -383,6 +391,9 @@ async def load(db_name: str, groups: int, reload: bool) -> tuple[float, dict[str
                     {"_id": "loaded"}, {"$set": {"layout": LAYOUT, "counts": counts}}
                 )
                 print(f"  rebuilt the lookups in {time.perf_counter() - started:.0f}s")
+            if await db[marks.MARKS].find_one({}) is None:  # loaded before there were marks
+                places = {postings.place_of(Spec(n).key) for n in range(groups)}
+                await db[marks.MARKS].insert_many(marks_of(places))
             # (the counts recorded at loading: FerretDB counts by reading every document)
             return 0.0, counts
         await client.drop_database(db_name)

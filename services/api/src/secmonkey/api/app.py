@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runtime = None
     problems.install(app)
-    app.middleware("http")(metrics.measure)
+    app.add_middleware(metrics.Measured)
     # Probes and metrics: an application of their own, served on `metrics_port`.
     app.state.ops = ops_app(lambda: app.state.runtime)
     app.include_router(api_router)

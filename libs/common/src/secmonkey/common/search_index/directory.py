@@ -59,25 +59,28 @@ def merged(updates: list[Update]) -> list[Update]:
 
 async def add(
     store: Store, collection: str, updates: list[Update], creates: Iterable[str] = ()
-) -> None:
+) -> bool:
     """Apply directory additions so that none is lost to a concurrent writer; `creates`:
     the documents they add to, made empty first if missing (a refused insert is harmless;
-    a racing upsert is not)."""
+    a racing upsert is not). Whether any addition was new to this process (made now, or
+    found made by another writer): the directory's mark is then set anew by the caller."""
     known = _known_of(store, collection)
-    updates = merged(updates)
+    updates = [u for u in merged(updates) if not known.has(u)]
+    if not updates:
+        return False
     unseen = [u.id for u in updates if u.id not in known.ids]
     for doc in (await store.read(collection, unseen)).values():
         known.see(doc)
     await store.insert(collection, [{"_id": i} for i in sorted(set(creates)) if i not in known.ids])
     updates = [u for u in updates if not known.has(u)]
-    if not updates:
-        return
-    if store.conditional_writes:
-        await store.write(collection, updates)
-    else:
-        await _add_locked(store, collection, updates)
-    for update in updates:
-        known.learn(update)
+    if updates:
+        if store.conditional_writes:
+            await store.write(collection, updates)
+        else:
+            await _add_locked(store, collection, updates)
+        for update in updates:
+            known.learn(update)
+    return True
 
 
 class _Known:

@@ -33,6 +33,11 @@ def posting_id(range_: str, place: str) -> str:
     return f"{range_}@{place}"
 
 
+def posting_place(doc_id: str) -> str:
+    """The place of a posting document's `_id` (`posting_id`'s second part)."""
+    return doc_id.split("@", 1)[1]
+
+
 def lengths_field(direction: str, version: int) -> str:
     return f"{direction}:{version}"
 

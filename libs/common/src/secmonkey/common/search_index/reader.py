@@ -11,12 +11,18 @@ enumerates: `candidate_filter` is one find on the `ranges.lo` index of `items`.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
+import itertools
+import operator
 from collections import defaultdict
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, NamedTuple
 
 from secmonkey.common.canonical import Rule
 from secmonkey.common.cidr import IPNetwork, IPRange, to_hex
+from secmonkey.common.search_index import marks
+from secmonkey.common.search_index.cache import ReadCache, cache_of
 from secmonkey.common.search_index.format import (
     GROUP_IDS,
     LENGTHS_ID,
@@ -87,52 +93,145 @@ async def search_postings(
     region: str | None,
     after_key: str | None,
     limit: int,
-) -> tuple[list[dict[str, Any]], str | None]:
+    beside: Callable[[str], Awaitable[object]] | None = None,
+) -> tuple[list[Hit], str | None]:
     """Rules of active groups whose range contains `network` (or equals it), in item-key
-    order, as plain fields (without account names), by primary-key lookups only; and the
-    key to continue after when the page is full."""
-    ranges, postings = db[RANGES], db[POSTINGS]
-    directory = await ranges.find_one({"_id": LENGTHS_ID}) or {}
-    wanted: list[str] = []
-    for way in [direction] if direction else ["ingress", "egress"]:
-        lengths = [int(n) for n in directory.get(lengths_field(way, network.version)) or []]
-        wanted += candidate_ranges(network, mode, way, lengths)
-    heads = await asyncio.gather(*(ranges.find_one({"_id": r}) for r in wanted))
+    order, as `Hit`s (`match_fields` makes plain fields of one), by primary-key lookups
+    only; and the key to continue after when the page is full. `beside(place)` runs while
+    each place's postings are read (the caller's own reads about that place)."""
+    cache = cache_of(db.client, db.name)
+    places_of = await _directory(db, cache, network, mode, direction)
     by_place: dict[str, list[str]] = defaultdict(list)
-    for head in heads:
-        for place in (head or {}).get("places") or []:
-            by_place[place].append(head["_id"])  # type: ignore[index]
+    for r, places in places_of.items():
+        for place in places:
+            by_place[place].append(r)
     start = place_of(after_key) if after_key else ""
-    found: list[dict[str, Any]] = []
+    found: list[Hit] = []
     next_key: str | None = None
     # Item keys are `<place>:<group id>`: ordering places by `<place>:` orders their keys.
     for place in sorted(by_place, key=lambda p: p + ":"):
         if (place + ":") < (start + ":") or not in_scope(place, account_id, region):
             continue
-        docs = await asyncio.gather(
-            *(postings.find_one({"_id": posting_id(r, place)}) for r in by_place[place])
-        )
-        # Lines are parsed only when returned: a place may hold thousands.
-        groups: dict[str, dict[int, tuple[str, str]]] = defaultdict(dict)
+        reading = _postings_of(db, cache, place, by_place[place])
+        docs = (await asyncio.gather(reading, beside(place)))[0] if beside else await reading
         after = after_key.rsplit(":", 1)[1] if after_key and place_of(after_key) == place else ""
-        for r, doc in zip(by_place[place], docs, strict=True):
-            way = r.split(":", 1)[0]
-            for line in lines_of(doc):
-                group_id, index = entry_position(line)
-                if index >= 0 and group_id > after:  # (index -1: a tombstone)
-                    groups[group_id][index] = (line, way)
-        for group_id in sorted(groups):
-            rules = groups[group_id]
+        entries: Entries = []
+        for kept in docs:  # each in (group ID, index) order
+            entries += kept[bisect.bisect_right(kept, after, key=_group_of) :] if after else kept
+        if len(docs) > 1:
+            entries.sort()  # a merge of sorted runs, by (group ID, index)
+        for _, group in itertools.groupby(entries, key=_group_of):
+            rules = {index: hit for _, index, hit in group}  # (one per index: a race's twin)
             if found and len(found) + len(rules) > limit:
-                next_key = found[-1]["key"]
+                next_key = hit_key(found[-1])
                 break
-            found.extend(match_fields(place, *rules[index]) for index in sorted(rules))
+            found.extend(rules[index] for index in sorted(rules))
             if len(found) >= limit:
-                next_key = found[-1]["key"]
+                next_key = hit_key(found[-1])
                 break
         if next_key:
             break
     return found, next_key
+
+
+async def _directory(
+    db: Database,
+    cache: ReadCache,
+    network: IPNetwork,
+    mode: Literal["contains", "exact"],
+    direction: Direction | None,
+) -> dict[str, list[str]]:
+    """The places of each candidate range, from what is kept under the directory's mark
+    and what it lacks (read together with the mark when something is kept)."""
+    ranges = db[RANGES]
+
+    def wanted(lengths_doc: dict[str, Any]) -> list[str]:
+        out: list[str] = []
+        for way in [direction] if direction else ["ingress", "egress"]:
+            lengths = [int(n) for n in lengths_doc.get(lengths_field(way, network.version)) or []]
+            out += candidate_ranges(network, mode, way, lengths)
+        return out
+
+    async def heads(ids: list[str]) -> dict[str, list[str]]:
+        docs = await asyncio.gather(*(ranges.find_one({"_id": i}) for i in ids))
+        return {i: list((d or {}).get("places") or []) for i, d in zip(ids, docs, strict=True)}
+
+    def keep(docs: dict[str, Any], read: dict[str, list[str]], ids: list[str]) -> dict[str, Any]:
+        docs.update(read)
+        cache.count(marks.DIRECTORY, sum(len(v) + 1 for v in read.values()))
+        return {r: docs[r] for r in ids}
+
+    kept = cache.current(marks.DIRECTORY)
+    if kept is not None and LENGTHS_ID in kept.docs:
+        ids = wanted(kept.docs[LENGTHS_ID])
+        unread = [r for r in ids if r not in kept.docs]
+        token, read = await asyncio.gather(marks.token(db, marks.DIRECTORY), heads(unread))
+        if token == kept.token:
+            return keep(kept.docs, read, ids)
+    # The directory moved on (or nothing is kept): its mark first, then what it covers.
+    docs = cache.restart(marks.DIRECTORY, await marks.token(db, marks.DIRECTORY))
+    docs[LENGTHS_ID] = await ranges.find_one({"_id": LENGTHS_ID}) or {}
+    ids = wanted(docs[LENGTHS_ID])
+    return keep(docs, await heads(ids), ids)
+
+
+async def _postings_of(
+    db: Database, cache: ReadCache, place: str, range_ids: list[str]
+) -> list[Entries]:
+    """The entries of the posting documents of `range_ids` in `place`: those kept under the
+    place's mark, and the others read (together with the mark when something is kept)."""
+    ids = [posting_id(r, place) for r in range_ids]
+
+    async def read(which: list[str]) -> dict[str, Entries]:
+        docs = await asyncio.gather(*(db[POSTINGS].find_one({"_id": i}) for i in which))
+        return {i: _entries(place, i, d) for i, d in zip(which, docs, strict=True)}
+
+    def keep(docs: dict[str, Any], fresh: dict[str, Entries]) -> list[Entries]:
+        docs.update(fresh)
+        cache.count(place, sum(len(lines) for lines in fresh.values()))
+        return [docs[i] for i in ids]
+
+    kept = cache.current(place)
+    if kept is not None:
+        unread = [i for i in ids if i not in kept.docs]
+        token, fresh = await asyncio.gather(marks.token(db, place), read(unread))
+        if token == kept.token:
+            return keep(kept.docs, fresh)
+    docs = cache.restart(place, await marks.token(db, place))
+    return keep(docs, await read(ids))
+
+
+def _entries(place: str, doc_id: str, doc: dict[str, Any] | None) -> Entries:
+    """A posting document's live lines (tombstones left out) as (group ID, rule index,
+    `Hit`), in the document's order."""
+    way = doc_id.split(":", 1)[0]
+    out: Entries = []
+    for line in lines_of(doc):
+        group_id, index = entry_position(line)
+        if index >= 0:
+            out.append((group_id, index, Hit(place, line, way)))
+    return out
+
+
+_group_of = operator.itemgetter(0)
+
+
+class Hit(NamedTuple):
+    """One rule found: its place, its posting line and its direction. The same three
+    strings always describe the same match (the line carries the group's revision)."""
+
+    place: str
+    line: str
+    direction: str
+
+
+# A posting document as a reader keeps it (`_entries`).
+Entries = list[tuple[str, int, Hit]]
+
+
+def hit_key(hit: Hit) -> str:
+    """The item key of a hit's group."""
+    return f"{hit.place}:{entry_position(hit.line)[0]}"
 
 
 def match_fields(place: str, line: str, direction: str) -> dict[str, Any]:

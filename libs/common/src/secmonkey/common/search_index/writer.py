@@ -11,7 +11,7 @@ from typing import Protocol
 from secmonkey.common.canonical import CanonicalGroup
 from secmonkey.common.errors import TransientError
 from secmonkey.common.messages import utcnow
-from secmonkey.common.search_index import directory
+from secmonkey.common.search_index import directory, marks
 from secmonkey.common.search_index.edits import (
     RESOLUTION_FIELDS,
     LookupWrites,
@@ -26,6 +26,7 @@ from secmonkey.common.search_index.format import (
     GroupIdEdit,
     Posting,
     PostingEdit,
+    posting_place,
     postings_of,
 )
 from secmonkey.common.storage import Document, Replace, Store, WriteOp, insert_unique
@@ -149,16 +150,22 @@ class IndexWriter:
         writes: LookupWrites,
         unseen: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
+        touched: set[str] = set()
         for name in writes.collections():
             creates = writes.creates.get(name, set())
             if name == RANGES:  # shared by every partition: no addition may be lost
-                await directory.add(self.store, name, writes.updates[name], creates)
+                if await directory.add(self.store, name, writes.updates[name], creates):
+                    touched.add(marks.DIRECTORY)
             else:
                 await self.store.insert(name, [{"_id": i} for i in sorted(creates)])
                 await self.store.write(name, writes.updates[name])
         for name in sorted({name for name, _ in writes.edits}):
             edits = {d: e for (n, d), e in writes.edits.items() if n == name}
             await self._edit(name, edits, {d for n, d in unseen if n == name})
+        # After the writes they cover, replays included: a reader keeping what it read of
+        # the directory or of a place's postings sees them change.
+        touched.update(posting_place(d) for n, d in writes.edits if n == POSTINGS)
+        await marks.touch(self.store, touched)
 
     async def _edit(
         self,

@@ -99,6 +99,12 @@ COLLECTIONS: dict[str, Collection] = {
     # `_id`-keyed lookups of the search index (secmonkey.common.search_index), read by `_id`.
     "rule_ranges": Collection("auditor", readers=("api",)),
     "rule_postings": Collection("auditor", readers=("api",)),
+    "rule_marks": Collection(
+        "auditor",
+        about="a token per account-region's postings and for the range directory, set anew "
+        "after each write to them (the API keeps what it read while they stand)",
+        readers=("api",),
+    ),
     "group_ids": Collection("auditor", readers=("api",)),
     "rule_catalog": Collection(
         "auditor",

@@ -19,7 +19,9 @@ from secmonkey.common.canonical import Rule
 from secmonkey.common.cidr import IPNetwork, IPRange, MatchMode
 from secmonkey.common.search_index.reader import (
     Direction,
+    Hit,
     candidate_filter,
+    match_fields,
     search_postings,
 )
 from secmonkey.common.storage import Capabilities, Database
@@ -54,7 +56,7 @@ class _KeyCursor(BaseModel):
     k: str
 
 
-async def search_result(
+async def search_json(
     db: Database,
     capabilities: Capabilities,
     network: IPNetwork,
@@ -67,10 +69,29 @@ async def search_result(
     cursor: str | None = None,
     limit: int = 1000,
     max_scanned: int = MAX_SCANNED,
-) -> SearchResult:
-    """A page of `search_rules` as the REST API answers it: `searched` (the query as
-    normalised) and an opaque cursor naming the last group returned."""
+) -> str:
+    """A page of `search_rules` as the REST API answers it, serialised (a `SearchResult`):
+    `searched` (the query as normalised) and an opaque cursor naming the last group
+    returned. A page holds up to 10,000 rules: from the postings, each match is written
+    from its JSON kept by content (`_fragment`), not built, validated and dumped again."""
     position = decode_cursor(cursor, _KeyCursor)
+    after_key = position.k if position else None
+    if mode in ("contains", "exact"):
+        named: dict[str, str] = {}
+
+        async def name_of(place: str) -> None:  # read beside the place's postings
+            account = place.split(":", 2)[1]
+            if account not in named:
+                names = await _account_names(db, {account})
+                named[account] = _NAME.dump_json(names[account]).decode()
+
+        hits, next_key = await search_postings(
+            db, network, mode, direction, account_id, region, after_key, limit, name_of
+        )
+        frame = _result(searched, mode, SearchPage([], next_key)).model_dump_json()
+        results = ",".join(_fragment(h, named[_account_of(h)]) for h in hits)
+        # The first `"results":[]` is the field: a string before it cannot hold `"` unescaped.
+        return frame.replace('"results":[]', f'"results":[{results}]', 1)
     page = await search_rules(
         db,
         capabilities,
@@ -79,10 +100,14 @@ async def search_result(
         direction=direction,
         account_id=account_id,
         region=region,
-        after_key=position.k if position else None,
+        after_key=after_key,
         limit=limit,
         max_scanned=max_scanned,
     )
+    return _result(searched, mode, page).model_dump_json()
+
+
+def _result(searched: str, mode: MatchMode, page: SearchPage) -> SearchResult:
     return SearchResult(
         query=searched,
         match=mode,
@@ -114,12 +139,11 @@ async def search_rules(
     examined: the page is then `partial`, and `next_key` names the last group examined.
     """
     if mode in ("contains", "exact"):
-        plain, next_key = await search_postings(
+        hits, next_key = await search_postings(
             db, network, mode, direction, account_id, region, after_key, limit
         )
-        names = await _account_names(db, {m["account_id"] for m in plain})
-        for match in plain:
-            match["account_name"] = names.get(match["account_id"])
+        names = await _account_names(db, {_account_of(h) for h in hits})
+        plain = [match_fields(*h) | {"account_name": names[_account_of(h)]} for h in hits]
         # One validation of plain data in pydantic-core: building each model in Python
         # costs more than the database reads of a 1,000-rule page.
         return SearchPage(_MATCHES.validate_python(plain), next_key)
@@ -186,6 +210,28 @@ def _matches_in(
 
 
 _MATCHES = TypeAdapter(list[RuleMatch])
+_NAME = TypeAdapter(str | None)
+_HOLE = '"account_name":null'
+_FRAGMENTS: dict[Hit, tuple[str, str]] = {}
+FRAGMENTS_KEPT = 50_000  # matches whose JSON is kept (about 1 KB each)
+
+
+def _account_of(hit: Hit) -> str:
+    return hit.place.split(":", 2)[1]
+
+
+def _fragment(hit: Hit, name: str) -> str:
+    """A match's JSON with its account's name (already JSON). A hit's three strings decide
+    everything else in it, so its JSON is kept by the hit itself: nothing to invalidate."""
+    parts = _FRAGMENTS.get(hit)
+    if parts is None:
+        whole = RuleMatch.model_validate(match_fields(*hit)).model_dump_json()
+        # `account_name` follows four string fields, none able to hold `"` unescaped.
+        head, _, tail = whole.partition(_HOLE)
+        if len(_FRAGMENTS) >= FRAGMENTS_KEPT:
+            _FRAGMENTS.clear()
+        parts = _FRAGMENTS[hit] = (head + '"account_name":', tail)
+    return parts[0] + name + parts[1]
 
 
 async def _account_names(db: Database, accounts: set[str]) -> dict[str, str | None]:

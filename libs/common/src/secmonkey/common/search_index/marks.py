@@ -1,0 +1,39 @@
+"""Marks: one small document per account-region (for its postings) and one for the range
+directory, each given a new random token after every write to what it covers, so that a
+reader keeping what it read can tell with one point read whether that is still current
+(see README.md, "Marks and the reader's cache").
+
+A mark is set after the writes it covers: a reader that sees the new token reads after
+them. A writer that stopped between its writes and the mark is replayed (its message was
+not acknowledged), and a replay sets the mark again; a reader never keeps anything for
+longer than `reader.MAX_AGE` either way.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+
+from secmonkey.common.storage import Database, Store, Update
+
+MARKS = "rule_marks"
+DIRECTORY = "directory"  # the mark of `rule_ranges` (range documents and `lengths`)
+
+
+async def touch(store: Store, ids: Iterable[str]) -> None:
+    """Give each mark in `ids` a new token (creating it if missing), after the writes it
+    covers."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return
+    token = secrets.token_hex(8)
+    matched = await store.write(MARKS, [Update(i, {"$set": {"t": token}}) for i in wanted])
+    if matched < len(wanted):
+        # Some are new: inserted with the token (those that exist were set just above).
+        await store.insert(MARKS, [{"_id": i, "t": token} for i in wanted])
+
+
+async def token(db: Database, mark_id: str) -> str | None:
+    """The mark's current token; None if it has never been set (nothing to compare)."""
+    doc = await db[MARKS].find_one({"_id": mark_id})
+    return str(doc["t"]) if doc and doc.get("t") else None
