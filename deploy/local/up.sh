@@ -49,11 +49,11 @@ if answers "$mongo_host" "$mongo_port"; then
 else
   src="$root/deploy/local/mongo-compat"
   bin="$state/bin/mongo-compat"
-  sum=$(cat "$src"/*.go "$src/go.mod" "$src/go.sum" | sha256sum | cut -d" " -f1)
+  sum=$(cat "$src"/*.go "$src/go.mod" "$src/go.sum" "$src"/build.sh "$src"/patches/*.patch | sha256sum | cut -d" " -f1)
   if [ ! -x "$bin" ] || [ "$(cat "$bin.sum" 2>/dev/null)" != "$sum" ]; then
     command -v go >/dev/null 2>&1 || { echo "[up] Go is needed to build deploy/local/mongo-compat" >&2; exit 1; }
     say "building mongo-compat (FerretDB 1.24 embedded; first build takes a few minutes)"
-    (cd "$src" && go build -o "$bin" .) >"$state/logs/mongo-compat-build.log" 2>&1 \
+    "$src/build.sh" "$bin" >"$state/logs/mongo-compat-build.log" 2>&1 \
       || { echo "[up] go build failed, see $state/logs/mongo-compat-build.log" >&2; exit 1; }
     echo "$sum" >"$bin.sum"
   fi

@@ -113,6 +113,7 @@ async def reader_db(db: Database, mongo_url: str) -> AsyncIterator[tuple[Databas
     counted."""
     commands = Commands()
     client = storage.connect(mongo_url, event_listeners=[commands])
+    await storage.detect(client)
     yield client[db.name], commands
     await client.close()
 

@@ -26,7 +26,8 @@ class CommonSettings(BaseSettings):
         default=None,
         description=(
             "what the database can do, comma-separated (conditional_writes, indexed_filters, "
-            "element_match, large_bulk_writes, or none); default: detected (MongoDB, FerretDB)"
+            "element_match, large_bulk_writes, indexed_id_lists, or none); default: detected "
+            "(MongoDB, FerretDB)"
         ),
     )
     mongo_timeout_seconds: float = Field(

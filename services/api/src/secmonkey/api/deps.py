@@ -23,38 +23,40 @@ _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="secmonkey"'}
 
 
-def get_runtime(request: Request) -> Runtime:
+# Every dependency is `async def`, however little it does: FastAPI runs a plain `def` one in
+# a worker thread, a thread hop per dependency per request.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime | None = getattr(request.app.state, "runtime", None)
     if runtime is None:
         raise Problem(503, "the API is starting; try again in a moment")
     return runtime
 
 
-def get_db(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Database:
+async def get_db(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Database:
     return runtime.db
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_capabilities(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Capabilities:
+async def get_capabilities(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Capabilities:
     return runtime.capabilities
 
 
-def get_verifier(request: Request) -> KeyVerifier:
+async def get_verifier(request: Request) -> KeyVerifier:
     verifier: KeyVerifier = request.app.state.verifier
     return verifier
 
 
-def get_outbox(request: Request, _: Annotated[Runtime, Depends(get_runtime)]) -> Outbox:
+async def get_outbox(request: Request, _: Annotated[Runtime, Depends(get_runtime)]) -> Outbox:
     """Where the API's publishes go first: they are sent at once when RabbitMQ takes them."""
     outbox: Outbox = request.app.state.outbox
     return outbox
 
 
-def get_rabbit(runtime: Annotated[Runtime, Depends(get_runtime)]) -> AbstractRobustConnection:
+async def get_rabbit(runtime: Annotated[Runtime, Depends(get_runtime)]) -> AbstractRobustConnection:
     if runtime.rabbit is None or runtime.rabbit.is_closed:
         raise Problem(503, "RabbitMQ is not connected; try again in a moment", kind="unavailable")
     return runtime.rabbit

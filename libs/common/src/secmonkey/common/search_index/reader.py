@@ -37,7 +37,7 @@ from secmonkey.common.search_index.format import (
     range_id,
     rule_fields,
 )
-from secmonkey.common.storage import Capabilities, Database
+from secmonkey.common.storage import Capabilities, Database, Store
 from secmonkey.common.storage import filters as storage_filters
 
 Direction = Literal["ingress", "egress"]
@@ -46,8 +46,13 @@ Direction = Literal["ingress", "egress"]
 async def seen_as(db: Database, group_id: str) -> dict[str, dict[str, Any]]:
     """Each item key a group ID was seen under, with its name, account, region, VPC and
     state (`group_ids`, filed by the auditor)."""
-    doc = await db[GROUP_IDS].find_one({"_id": group_id})
-    return dict((doc or {}).get("g") or {})
+    return (await seen_as_each(db, [group_id]))[group_id]
+
+
+async def seen_as_each(db: Database, group_ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """`seen_as` of each group ID, read together (`Store.read`)."""
+    docs = await Store(db).read(GROUP_IDS, group_ids)
+    return {g: dict(docs.get(g, {}).get("g") or {}) for g in group_ids}
 
 
 def containing_starts(network: IPNetwork) -> list[str]:
@@ -100,20 +105,40 @@ async def search_postings(
     only; and the key to continue after when the page is full. `beside(place)` runs while
     each place's postings are read (the caller's own reads about that place)."""
     cache = cache_of(db.client, db.name)
-    places_of = await _directory(db, cache, network, mode, direction)
-    by_place: dict[str, list[str]] = defaultdict(list)
-    for r, places in places_of.items():
-        for place in places:
-            by_place[place].append(r)
     start = place_of(after_key) if after_key else ""
+
+    def walk(places_of: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
+        """Each place in scope from `start` on, with its candidate ranges, in key order."""
+        by_place: dict[str, list[str]] = defaultdict(list)
+        for r, places in places_of.items():
+            for place in places:
+                by_place[place].append(r)
+        # Item keys are `<place>:<group id>`: ordering places by `<place>:` orders keys.
+        return [
+            (place, by_place[place])
+            for place in sorted(by_place, key=lambda p: p + ":")
+            if (place + ":") >= (start + ":") and in_scope(place, account_id, region)
+        ]
+
+    async def read(place: str, range_ids: list[str]) -> list[Entries]:
+        reading = _postings_of(db, cache, place, range_ids)
+        return (await asyncio.gather(reading, beside(place)))[0] if beside else await reading
+
+    # While the directory is checked, the place it most likely leads to first (by what is
+    # kept of it) is read: a page usually ends within its first place.
+    guess = walk(_kept_directory(cache, network, mode, direction))[:1]
+    early = asyncio.ensure_future(read(*guess[0])) if guess else None
+    try:
+        walked = walk(await _directory(db, cache, network, mode, direction))
+    finally:
+        read_early = await early if early else None
     found: list[Hit] = []
     next_key: str | None = None
-    # Item keys are `<place>:<group id>`: ordering places by `<place>:` orders their keys.
-    for place in sorted(by_place, key=lambda p: p + ":"):
-        if (place + ":") < (start + ":") or not in_scope(place, account_id, region):
-            continue
-        reading = _postings_of(db, cache, place, by_place[place])
-        docs = (await asyncio.gather(reading, beside(place)))[0] if beside else await reading
+    for n, (place, range_ids) in enumerate(walked):
+        if n == 0 and read_early is not None and [(place, range_ids)] == guess:
+            docs = read_early
+        else:
+            docs = await read(place, range_ids)
         after = after_key.rsplit(":", 1)[1] if after_key and place_of(after_key) == place else ""
         entries: Entries = []
         for kept in docs:  # each in (group ID, index) order
@@ -134,6 +159,34 @@ async def search_postings(
     return found, next_key
 
 
+def _wanted(
+    lengths_doc: dict[str, Any],
+    network: IPNetwork,
+    mode: Literal["contains", "exact"],
+    direction: Direction | None,
+) -> list[str]:
+    """The candidate range ids of a search, given the prefix lengths in use."""
+    out: list[str] = []
+    for way in [direction] if direction else ["ingress", "egress"]:
+        lengths = [int(n) for n in lengths_doc.get(lengths_field(way, network.version)) or []]
+        out += candidate_ranges(network, mode, way, lengths)
+    return out
+
+
+def _kept_directory(
+    cache: ReadCache,
+    network: IPNetwork,
+    mode: Literal["contains", "exact"],
+    direction: Direction | None,
+) -> dict[str, list[str]]:
+    """The places of the candidate ranges kept (unchecked: a guess of what is current)."""
+    kept = cache.current(marks.DIRECTORY)
+    if kept is None or LENGTHS_ID not in kept.docs:
+        return {}
+    ids = _wanted(kept.docs[LENGTHS_ID], network, mode, direction)
+    return {r: kept.docs[r] for r in ids if r in kept.docs}
+
+
 async def _directory(
     db: Database,
     cache: ReadCache,
@@ -146,15 +199,11 @@ async def _directory(
     ranges = db[RANGES]
 
     def wanted(lengths_doc: dict[str, Any]) -> list[str]:
-        out: list[str] = []
-        for way in [direction] if direction else ["ingress", "egress"]:
-            lengths = [int(n) for n in lengths_doc.get(lengths_field(way, network.version)) or []]
-            out += candidate_ranges(network, mode, way, lengths)
-        return out
+        return _wanted(lengths_doc, network, mode, direction)
 
     async def heads(ids: list[str]) -> dict[str, list[str]]:
-        docs = await asyncio.gather(*(ranges.find_one({"_id": i}) for i in ids))
-        return {i: list((d or {}).get("places") or []) for i, d in zip(ids, docs, strict=True)}
+        docs = await Store(db).read(RANGES, ids)
+        return {i: list(docs.get(i, {}).get("places") or []) for i in ids}
 
     def keep(docs: dict[str, Any], read: dict[str, list[str]], ids: list[str]) -> dict[str, Any]:
         docs.update(read)
@@ -183,8 +232,8 @@ async def _postings_of(
     ids = [posting_id(r, place) for r in range_ids]
 
     async def read(which: list[str]) -> dict[str, Entries]:
-        docs = await asyncio.gather(*(db[POSTINGS].find_one({"_id": i}) for i in which))
-        return {i: _entries(place, i, d) for i, d in zip(which, docs, strict=True)}
+        docs = await Store(db).read(POSTINGS, which)
+        return {i: _entries(place, i, docs.get(i)) for i in which}
 
     def keep(docs: dict[str, Any], fresh: dict[str, Entries]) -> list[Entries]:
         docs.update(fresh)

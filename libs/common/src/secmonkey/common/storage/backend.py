@@ -43,21 +43,26 @@ class Capabilities:
     - `large_bulk_writes`: an update command may match hundreds of documents. FerretDB 1.24
       keeps one SQLite connection per matched document open until the command ends (100 per
       database), so there bulk writes go in small chunks, one command at a time.
+    - `indexed_id_lists`: `{_id: {$in: [up to 1,000 ids]}}` is served from the `_id` index,
+      so a batch is read in one command. MongoDB does; FerretDB 1.24 reads every document
+      of the collection for it, except as built by deploy/local/mongo-compat, whose patch
+      pushes the list down to SQLite and says so in `buildInfo` (`idInPushdown`).
     """
 
     conditional_writes: bool
     indexed_filters: bool
     element_match: bool
     large_bulk_writes: bool
+    indexed_id_lists: bool = False
     backend: str = "configured"
 
     @classmethod
     def mongodb(cls) -> Capabilities:
-        return cls(True, True, True, True, backend="mongodb")
+        return cls(True, True, True, True, True, backend="mongodb")
 
     @classmethod
-    def ferretdb(cls) -> Capabilities:
-        return cls(False, False, False, False, backend="ferretdb")
+    def ferretdb(cls, id_lists: bool = False) -> Capabilities:
+        return cls(False, False, False, False, id_lists, backend="ferretdb")
 
     @classmethod
     def parse(cls, text: str) -> Capabilities:
@@ -74,6 +79,7 @@ class Capabilities:
             indexed_filters="indexed_filters" in given,
             element_match="element_match" in given,
             large_bulk_writes="large_bulk_writes" in given,
+            indexed_id_lists="indexed_id_lists" in given,
         )
 
     def with_(self, **changes: Any) -> Capabilities:
@@ -84,7 +90,8 @@ class Capabilities:
 def classify(build_info: Document) -> Capabilities | None:
     """The capabilities of a known backend from its `buildInfo`, or None if unknown."""
     if "ferretdbVersion" in build_info:
-        return Capabilities.ferretdb()
+        features = build_info.get("ferretdbFeatures") or {}
+        return Capabilities.ferretdb(id_lists=features.get("idInPushdown") is True)
     # mongod and mongos describe their allocator and storage engines; the compatible
     # services that imitate `buildInfo` do not.
     if build_info.get("gitVersion") and {"allocator", "storageEngines"} <= set(build_info):
@@ -124,7 +131,8 @@ async def detect(
                 f"(buildInfo version {info.get('version')!r}); secmonkey does not know which "
                 "of its queries it serves correctly. Set SECMONKEY_STORAGE_CAPABILITIES to "
                 "the capabilities it has (conditional_writes, indexed_filters, "
-                "element_match, large_bulk_writes, or none) to run on it anyway."
+                "element_match, large_bulk_writes, indexed_id_lists, or none) to run on it "
+                "anyway."
             )
         caps = found
         log.info("storage backend: %s", caps.backend)

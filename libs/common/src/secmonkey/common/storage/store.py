@@ -1,10 +1,11 @@
 """Batched reads by `_id`, bulk writes with optional guards, unique inserts, and deletes by
 `_id` from small collections, each in the fastest form the backend serves correctly.
 
-Reads of many documents are one `find({_id: {$in: ids}})` where filters are indexed
-(MongoDB); FerretDB 1.24 serves only `{_id: <string>}` from an index (the one
-deploy/local/mongo-compat adds) and evaluates `$in` by parsing every row, so there a
-batch is read as point lookups, `read_concurrency` at a time.
+Reads of many documents are one `find({_id: {$in: ids}})` (per `ID_LIST` ids) where the
+`_id` index serves it (`indexed_id_lists`: MongoDB, and FerretDB as deploy/local/
+mongo-compat builds it); plain FerretDB 1.24 serves only `{_id: <string>}` from an index
+and evaluates `$in` by parsing every row, so there a batch is read as point lookups,
+`read_concurrency` at a time.
 
 Without `large_bulk_writes` (FerretDB) bulk writes go in chunks of `SMALL_CHUNK`
 operations, one command at a time per process: FerretDB keeps every matched document's
@@ -27,6 +28,7 @@ from secmonkey.common.storage.errors import is_duplicate_key, refused_duplicates
 from secmonkey.common.storage.ops import WriteOp, to_driver
 
 SMALL_CHUNK = 50
+ID_LIST = 1000  # ids per `$in` read (mongo-compat pushes down at most 1,000)
 
 
 async def insert_unique(collection: AsyncCollection[Document], doc: Document) -> bool:
@@ -73,9 +75,12 @@ class Store:
         if not unique:
             return {}
         coll = self.db[collection]
-        if self.capabilities.indexed_filters:
-            docs = await coll.find({"_id": {"$in": unique}}, projection).to_list(None)
-            return {doc["_id"]: doc for doc in docs}
+        if self.capabilities.indexed_filters or self.capabilities.indexed_id_lists:
+            chunks = [unique[i : i + ID_LIST] for i in range(0, len(unique), ID_LIST)]
+            lists = await asyncio.gather(
+                *(coll.find({"_id": {"$in": c}}, projection).to_list(None) for c in chunks)
+            )
+            return {doc["_id"]: doc for docs in lists for doc in docs}
         limit = asyncio.Semaphore(self.read_concurrency)
 
         async def one(key: str) -> Document | None:

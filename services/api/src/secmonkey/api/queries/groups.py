@@ -29,7 +29,7 @@ from secmonkey.common.canonical import Rule
 from secmonkey.common.documents import Issue, Item
 from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.item_keys import item_key
-from secmonkey.common.search_index.reader import seen_as
+from secmonkey.common.search_index.reader import seen_as, seen_as_each
 from secmonkey.common.severity import SEVERITY_RANK, Severity
 from secmonkey.common.storage import Database, filters
 
@@ -90,14 +90,14 @@ async def resolve_groups(db: Database, ids: str) -> ResolveResponse:
         raise InvalidInput(f"ids: not security group IDs: {', '.join(bad[:5])}")
     if len(wanted) > MAX_RESOLVE:
         raise InvalidInput(f"ids: at most {MAX_RESOLVE} IDs at once, got {len(wanted)}")
-    # One primary-key lookup per ID: `group_ids` holds what the answer needs.
-    seen = await asyncio.gather(*(seen_as(db, i) for i in wanted))
+    # `group_ids` holds what the answer needs: one read of every ID by primary key.
+    seen = await seen_as_each(db, wanted)
     found = {
         group_id: [
             ResolvedGroup(key=key, group_id=group_id, **_resolved(about))
             for key, about in keys.items()
         ]
-        for group_id, keys in zip(wanted, seen, strict=True)
+        for group_id, keys in seen.items()
         if keys
     }
     return ResolveResponse(

@@ -30,11 +30,14 @@ from secmonkey.common.changes import change_list, json_diff
 from secmonkey.common.dates import aware
 from secmonkey.common.documents import Revision
 from secmonkey.common.errors import InvalidInput, NotFound
-from secmonkey.common.storage import Database
+from secmonkey.common.storage import Database, Store
 
 
 class _SeqCursor(BaseModel):
     s: int
+
+
+PREFETCH = 16  # revisions read in one batch by `Revisions.prefetch`
 
 
 @dataclass
@@ -59,6 +62,16 @@ class Revisions:
                 raise NotFound(f"revision {seq} of {self.key} is missing from the history")
             self._seen[seq] = Revision.model_validate(doc)
         return self._seen[seq]
+
+    async def prefetch(self, most: int = PREFETCH) -> None:
+        """Read every revision in one batch when there are at most `most` (most groups
+        change rarely): a search through them then costs no more reads."""
+        if 1 <= self.latest <= most:
+            ids = [f"{self.key}:{seq}" for seq in range(1, self.latest + 1)]
+            docs = await Store(self.db).read("revisions", ids)
+            for seq, doc_id in enumerate(ids, start=1):
+                if doc_id in docs and seq not in self._seen:
+                    self._seen[seq] = Revision.model_validate(docs[doc_id])
 
     async def at(self, instant: datetime) -> Revision | None:
         """The last revision observed at or before `instant`, or None if there was none yet."""
@@ -169,6 +182,7 @@ async def state_at(
     instant = aware(time)
     item = await find_item(db, group_id, account_id, region, {"seq": 1})
     revisions = Revisions(db, item["_id"], item["seq"])
+    await revisions.prefetch()
     revision = await revisions.at(instant)
     if revision is None:
         first = await revisions.get(1) if item["seq"] >= 1 else None

@@ -46,12 +46,12 @@ class ConsoleForbidden(Exception):
         self.status_code = status_code
 
 
-def get_signer(request: Request) -> Signer:
+async def get_signer(request: Request) -> Signer:
     signer: Signer = request.app.state.console_signer
     return signer
 
 
-def get_console_settings(request: Request) -> ConsoleSettings:
+async def get_console_settings(request: Request) -> ConsoleSettings:
     settings: ConsoleSettings = request.app.state.settings
     return settings
 
