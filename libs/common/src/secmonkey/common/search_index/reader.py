@@ -114,10 +114,11 @@ async def search_postings(
             for place in places:
                 by_place[place].append(r)
         # Item keys are `<place>:<group id>`: ordering places by `<place>:` orders keys.
+        anywhere = account_id is None and region is None
         return [
             (place, by_place[place])
             for place in sorted(by_place, key=lambda p: p + ":")
-            if (place + ":") >= (start + ":") and in_scope(place, account_id, region)
+            if (place + ":") >= (start + ":") and (anywhere or in_scope(place, account_id, region))
         ]
 
     async def read(place: str, range_ids: list[str]) -> list[Entries]:
@@ -146,11 +147,14 @@ async def search_postings(
         if len(docs) > 1:
             entries.sort()  # a merge of sorted runs, by (group ID, index)
         for _, group in itertools.groupby(entries, key=_group_of):
-            rules = {index: hit for _, index, hit in group}  # (one per index: a race's twin)
+            if len(docs) > 1:  # one per index (two documents may briefly hold one rule)
+                rules = list({index: hit for _, index, hit in group}.values())
+            else:
+                rules = [hit for _, _, hit in group]  # in index order
             if found and len(found) + len(rules) > limit:
                 next_key = hit_key(found[-1])
                 break
-            found.extend(rules[index] for index in sorted(rules))
+            found.extend(rules)
             if len(found) >= limit:
                 next_key = hit_key(found[-1])
                 break

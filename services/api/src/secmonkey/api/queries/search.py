@@ -7,6 +7,7 @@ which defines each mode."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +90,7 @@ async def search_json(
             db, network, mode, direction, account_id, region, after_key, limit, name_of
         )
         frame = _result(searched, mode, SearchPage([], next_key)).model_dump_json()
-        results = ",".join(_fragment(h, named[_account_of(h)]) for h in hits)
+        results = ",".join(_fragments(hits, named))
         # The first `"results":[]` is the field: a string before it cannot hold `"` unescaped.
         return frame.replace('"results":[]', f'"results":[{results}]', 1)
     page = await search_rules(
@@ -218,6 +219,15 @@ FRAGMENTS_KEPT = 50_000  # matches whose JSON is kept (about 1 KB each)
 
 def _account_of(hit: Hit) -> str:
     return hit.place.split(":", 2)[1]
+
+
+def _fragments(hits: list[Hit], named: dict[str, str]) -> Iterator[str]:
+    """Each hit's JSON, with the name of its account (`named`, already JSON)."""
+    place, name = "", ""
+    for hit in hits:
+        if hit.place != place:  # hits come place by place
+            place, name = hit.place, named[_account_of(hit)]
+        yield _fragment(hit, name)
 
 
 def _fragment(hit: Hit, name: str) -> str:
