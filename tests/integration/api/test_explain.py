@@ -143,6 +143,13 @@ async def _sqlite_plan(db: Database, command: dict[str, Any]) -> str:
     return plan
 
 
+def _id_lookup(value: Any) -> bool:
+    """A string `_id`, or a list of them (`$in`: mongo-compat's patch pushes it down)."""
+    if isinstance(value, str):
+        return True
+    return isinstance(value, dict) and set(value) == {"$in"} and bool(value["$in"])
+
+
 def _plan_stages(plan: Any) -> set[str]:
     stages: set[str] = set()
     if isinstance(plan, dict):
@@ -176,7 +183,7 @@ async def test_main_reads_are_indexed_queries(
                     continue
                 explained = await _explain(db, command)
                 if "filterPushdown" in explained:  # FerretDB
-                    if set(query) == {"_id"} and isinstance(query["_id"], str):
+                    if set(query) == {"_id"} and _id_lookup(query["_id"]):
                         assert explained["filterPushdown"] is True, (path, query)
                         # ...and served by the `_id` index deploy/local/mongo-compat adds
                         # (within about a second of a collection's creation).
@@ -188,3 +195,31 @@ async def test_main_reads_are_indexed_queries(
                 else:  # MongoDB
                     stages = _plan_stages(explained["queryPlanner"]["winningPlan"])
                     assert "COLLSCAN" not in stages, (path, collection, query, stages)
+
+
+async def test_a_batch_of_ids_is_one_indexed_read_on_the_local_server(
+    recorded: tuple[FastAPI, Recorder], keys: dict[str, str]
+) -> None:
+    """`/groups/resolve` of several IDs sends one `$in` on `_id`, which the local server
+    (mongo-compat's patch to FerretDB) answers from the `_id` index."""
+    app, recorder = recorded
+    db: Database = app.state.runtime.db
+    if not app.state.runtime.capabilities.indexed_id_lists:
+        pytest.fail("the local server should be mongo-compat, detected as indexed_id_lists")
+    async with harness.client_for(app, keys["viewer"]) as api:
+        recorder.commands.clear()
+        recorder.on = True
+        ids = f"{WEB},sg-0123456789abcdef0,sg-0123456789abcdef1"
+        response = await api.get("/api/v1/groups/resolve", params={"ids": ids})
+        recorder.on = False
+    assert response.status_code == 200, response.text
+    assert [c["find"] for c in recorder.commands] == ["group_ids"]
+    (command,) = recorder.commands
+    assert set(command["filter"]["_id"]["$in"]) == set(ids.split(","))
+    explained = await _explain(db, command)
+    if "filterPushdown" in explained:  # FerretDB (mongo-compat)
+        assert explained["filterPushdown"] is True
+        assert "USING INDEX" in await _sqlite_plan(db, command)
+    else:
+        stages = _plan_stages(explained["queryPlanner"]["winningPlan"])
+        assert "COLLSCAN" not in stages, stages

@@ -24,6 +24,11 @@ def test_mongodb_and_ferretdb_are_recognised() -> None:
     assert classify({"version": "7.0.42", "ferretdbVersion": "v1.24.2", "ok": 1}) == (
         Capabilities.ferretdb()
     )
+    # deploy/local/mongo-compat's FerretDB pushes `$in` on `_id` down and says so
+    patched = {"ferretdbVersion": "v1.24.2", "ferretdbFeatures": {"idInPushdown": True}}
+    found = classify(patched)
+    assert found is not None and found.indexed_id_lists and not found.indexed_filters
+    assert not Capabilities.ferretdb().indexed_id_lists and Capabilities.mongodb().indexed_id_lists
 
 
 @pytest.mark.parametrize(
