@@ -25,10 +25,13 @@ RABBIT_CONFIG = ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf"
 
 
 def mongo_compat_binary() -> Path:
-    """deploy/local/mongo-compat built into .local/bin (rebuilt when its source changed)."""
+    """deploy/local/mongo-compat built into .local/bin by its build.sh (with its patches),
+    rebuilt when its source changed: the same binary and stamp as deploy/local/up.sh's."""
     src = ROOT / "deploy" / "local" / "mongo-compat"
     binary = ROOT / ".local" / "bin" / "mongo-compat"
-    files = sorted(src.glob("*.go")) + [src / "go.mod", src / "go.sum"]
+    # In up.sh's order: `cat *.go go.mod go.sum build.sh patches/*.patch | sha256sum`.
+    files = sorted(src.glob("*.go")) + [src / "go.mod", src / "go.sum", src / "build.sh"]
+    files += sorted((src / "patches").glob("*.patch"))
     digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
     stamp = binary.with_name("mongo-compat.sum")
     if binary.exists() and stamp.exists() and stamp.read_text().strip() == digest:
@@ -37,7 +40,7 @@ def mongo_compat_binary() -> Path:
         raise SystemExit("Go is needed to build deploy/local/mongo-compat")
     print("building mongo-compat (first build takes a few minutes) ...", flush=True)
     binary.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["go", "build", "-o", str(binary), "."], cwd=src, check=True)  # noqa: S607
+    subprocess.run([str(src / "build.sh"), str(binary)], check=True)
     stamp.write_text(digest + "\n")
     return binary
 
