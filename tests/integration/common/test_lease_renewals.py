@@ -3,9 +3,11 @@ meanwhile found out and stepped down from, the others kept."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+import pytest_asyncio
 from pymongo import monitoring
 
 from secmonkey.common import storage
@@ -40,21 +42,30 @@ async def _terms(db: Database) -> dict[str, dict[str, object]]:
     return {doc["_id"]: doc async for doc in db[COLLECTION].find({})}
 
 
-async def test_held_leases_are_renewed_with_one_write(db: Database, mongo_url: str) -> None:
+@pytest_asyncio.fixture
+async def counted(db: Database, mongo_url: str) -> AsyncIterator[tuple[Database, Writes]]:
+    """The test's database through a client of its own whose writes to the leases are
+    counted."""
     listener = Writes(COLLECTION)
     client = storage.connect(mongo_url, event_listeners=[listener])
-    try:
-        counted = client[db.name]
-        leases = [
-            Lease(counted, f"partition:{p:03d}", "replica-a", 20.0, COLLECTION) for p in range(5)
-        ]
-        for lease in leases:
-            assert await lease.acquire()
-        before = await _terms(db)
-        listener.commands.clear()
-        assert await renew_all(leases) == [True] * 5
-    finally:
-        await client.close()
+    yield client[db.name], listener
+    await client.close()
+
+
+def _leases(db: Database, count: int) -> list[Lease]:
+    return [Lease(db, f"partition:{p:03d}", "replica-a", 20.0, COLLECTION) for p in range(count)]
+
+
+async def test_held_leases_are_renewed_with_one_write(
+    db: Database, counted: tuple[Database, Writes]
+) -> None:
+    through, listener = counted
+    leases = _leases(through, 5)
+    for lease in leases:
+        assert await lease.acquire()
+    before = await _terms(db)
+    listener.commands.clear()
+    assert await renew_all(leases) == [True] * 5
     assert listener.commands == ["update"]
     after = await _terms(db)
     assert set(after) == set(before) and len(after) == 5
@@ -66,7 +77,7 @@ async def test_held_leases_are_renewed_with_one_write(db: Database, mongo_url: s
 async def test_a_lease_taken_over_is_stepped_down_from_and_the_others_kept(
     db: Database,
 ) -> None:
-    leases = [Lease(db, f"partition:{p:03d}", "replica-a", 20.0, COLLECTION) for p in range(3)]
+    leases = _leases(db, 3)
     for lease in leases:
         assert await lease.acquire()
     # Partition 1's term ended (its holder was paused) and another replica took it over.
@@ -85,23 +96,16 @@ async def test_a_lease_taken_over_is_stepped_down_from_and_the_others_kept(
 
 
 async def test_a_lease_without_a_term_is_not_renewed_and_costs_no_write(
-    db: Database, mongo_url: str
+    db: Database, counted: tuple[Database, Writes]
 ) -> None:
-    listener = Writes(COLLECTION)
-    client = storage.connect(mongo_url, event_listeners=[listener])
-    try:
-        counted = client[db.name]
-        leases = [
-            Lease(counted, f"partition:{p:03d}", "replica-a", 20.0, COLLECTION) for p in range(3)
-        ]
-        assert await leases[0].acquire() and await leases[2].acquire()
-        listener.commands.clear()
-        assert await renew_all(leases) == [True, False, True]
-        assert listener.commands == ["update"]
-        assert await renew_all([leases[1]]) == [False]
-        assert listener.commands == ["update"]
-    finally:
-        await client.close()
+    through, listener = counted
+    leases = _leases(through, 3)
+    assert await leases[0].acquire() and await leases[2].acquire()
+    listener.commands.clear()
+    assert await renew_all(leases) == [True, False, True]
+    assert listener.commands == ["update"]
+    assert await renew_all([leases[1]]) == [False]
+    assert listener.commands == ["update"]
     assert await db[COLLECTION].count_documents({"lease": "partition:001"}) == 0
 
 

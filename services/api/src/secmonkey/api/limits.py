@@ -15,6 +15,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from secmonkey.api.asgi import HttpMiddleware
+
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -72,17 +74,14 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """ASGI middleware enforcing `Limits` on every HTTP request it passes on."""
 
     def __init__(self, app: ASGIApp, limits: Limits) -> None:
-        self.app = app
+        super().__init__(app)
         self.limits = limits
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         counter = _Counter(self.limits, _header(scope, b"content-type").lower())
         declared = _header(scope, b"content-length")
         if declared.isascii() and declared.isdigit() and int(declared) > counter.cap:

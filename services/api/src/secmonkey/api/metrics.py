@@ -7,7 +7,9 @@ import time
 
 from fastapi import Request
 from prometheus_client import Gauge, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from secmonkey.api.asgi import HttpMiddleware
 
 REQUEST_SECONDS = Histogram(
     "secmonkey_api_request_seconds",
@@ -53,18 +55,11 @@ def route_template(request: Request) -> str:
     return template
 
 
-class Measured:
+class Measured(HttpMiddleware):
     """ASGI middleware: time every request until its response is sent, labelled by its
-    route template (not its raw path). Plain ASGI: a `BaseHTTPMiddleware` would pass each
-    response body through a stream of its own (~1 ms more on a 400 KB search page)."""
+    route template (not its raw path)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
 
