@@ -153,6 +153,15 @@ async def test_a_repeated_search_reads_only_the_marks_and_sees_each_change_at_on
     # A group deleted.
     await estate.put(OTHER, "sg-b", kind="deleted")
     assert await found(reader, "10.1.2.3") == {("sg-a", "10.0.0.0/8")}
+    # A new range (and prefix length) in the first place, whose postings of every
+    # candidate range were read and kept (absent ones as empty) while guessing it first.
+    await estate.put(ACCOUNT, "sg-a", rule("10.0.0.0/8"), rule("10.1.2.0/24"))
+    assert await found(reader, "10.1.2.3") == {("sg-a", "10.0.0.0/8"), ("sg-a", "10.1.2.0/24")}
+    commands.finds.clear()
+    assert await found(reader, "10.1.2.3") == {("sg-a", "10.0.0.0/8"), ("sg-a", "10.1.2.0/24")}
+    # the directory's mark and each place's (the other place is still walked: a directory
+    # only ever grows), nothing else
+    assert commands.finds == [marks.MARKS] * 3
 
 
 async def test_the_writer_sets_the_marks_after_each_filing_replays_included(

@@ -126,18 +126,20 @@ async def search_postings(
         return (await asyncio.gather(reading, beside(place)))[0] if beside else await reading
 
     # While the directory is checked, the place it most likely leads to first (by what is
-    # kept of it) is read: a page usually ends within its first place.
-    guess = walk(_kept_directory(cache, network, mode, direction))[:1]
-    early = asyncio.ensure_future(read(*guess[0])) if guess else None
+    # kept of it) is read, every candidate range of it (a missing posting is an empty
+    # one): a page usually ends within its first place.
+    candidates, kept_places = _kept_directory(cache, network, mode, direction)
+    guess = [place for place, _ in walk(kept_places)[:1]]
+    early = asyncio.ensure_future(read(guess[0], candidates)) if guess else None
     try:
         walked = walk(await _directory(db, cache, network, mode, direction))
     finally:
-        read_early = await early if early else None
+        read_early = dict(zip(candidates, await early, strict=True)) if early else {}
     found: list[Hit] = []
     next_key: str | None = None
     for n, (place, range_ids) in enumerate(walked):
-        if n == 0 and read_early is not None and [(place, range_ids)] == guess:
-            docs = read_early
+        if n == 0 and [place] == guess and read_early.keys() >= set(range_ids):
+            docs = [read_early[r] for r in range_ids]
         else:
             docs = await read(place, range_ids)
         after = after_key.rsplit(":", 1)[1] if after_key and place_of(after_key) == place else ""
@@ -182,13 +184,14 @@ def _kept_directory(
     network: IPNetwork,
     mode: Literal["contains", "exact"],
     direction: Direction | None,
-) -> dict[str, list[str]]:
-    """The places of the candidate ranges kept (unchecked: a guess of what is current)."""
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The candidate ranges by the lengths kept, and the places of those whose document is
+    kept (unchecked: a guess of what is current)."""
     kept = cache.current(marks.DIRECTORY)
     if kept is None or LENGTHS_ID not in kept.docs:
-        return {}
+        return [], {}
     ids = _wanted(kept.docs[LENGTHS_ID], network, mode, direction)
-    return {r: kept.docs[r] for r in ids if r in kept.docs}
+    return ids, {r: kept.docs[r] for r in ids if r in kept.docs}
 
 
 async def _directory(
