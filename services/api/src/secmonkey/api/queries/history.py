@@ -8,6 +8,7 @@ the cheapest reads any MongoDB-protocol server serves, whatever the history's le
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +31,8 @@ from secmonkey.common.changes import change_list, json_diff
 from secmonkey.common.dates import aware
 from secmonkey.common.documents import Revision
 from secmonkey.common.errors import InvalidInput, NotFound
-from secmonkey.common.storage import Database, Store
+from secmonkey.common.item_keys import item_key
+from secmonkey.common.storage import Database, Document, Store
 
 
 class _SeqCursor(BaseModel):
@@ -67,11 +69,14 @@ class Revisions:
         """Read every revision in one batch when there are at most `most` (most groups
         change rarely): a search through them then costs no more reads."""
         if 1 <= self.latest <= most:
-            ids = [f"{self.key}:{seq}" for seq in range(1, self.latest + 1)]
-            docs = await Store(self.db).read("revisions", ids)
-            for seq, doc_id in enumerate(ids, start=1):
-                if doc_id in docs and seq not in self._seen:
-                    self._seen[seq] = Revision.model_validate(docs[doc_id])
+            self.remember(await first_revisions(self.db, self.key, self.latest))
+
+    def remember(self, docs: dict[str, Document]) -> None:
+        """Keep revisions already read (`first_revisions`); any other is read when asked."""
+        for seq in range(1, self.latest + 1):
+            doc = docs.get(f"{self.key}:{seq}")
+            if doc is not None and seq not in self._seen:
+                self._seen[seq] = Revision.model_validate(doc)
 
     async def at(self, instant: datetime) -> Revision | None:
         """The last revision observed at or before `instant`, or None if there was none yet."""
@@ -93,6 +98,11 @@ class Revisions:
 
     async def after(self, revision: Revision) -> Revision | None:
         return await self.get(revision.seq + 1) if revision.seq < self.latest else None
+
+
+async def first_revisions(db: Database, key: str, most: int = PREFETCH) -> dict[str, Document]:
+    """The revisions 1 to `most` of an item that exist, in one batch read, by `_id`."""
+    return await Store(db).read("revisions", [f"{key}:{seq}" for seq in range(1, most + 1)])
 
 
 Point = int | datetime
@@ -180,9 +190,17 @@ async def state_at(
 ) -> GroupAt:
     """The configuration in force at `time`; `NotFound` if the group did not exist then."""
     instant = aware(time)
-    item = await find_item(db, group_id, account_id, region, {"seq": 1})
-    revisions = Revisions(db, item["_id"], item["seq"])
-    await revisions.prefetch()
+    if account_id and region:  # the key is known: its first revisions are read meanwhile
+        key = item_key(account_id, region, group_id)
+        item, early = await asyncio.gather(
+            find_item(db, group_id, account_id, region, {"seq": 1}), first_revisions(db, key)
+        )
+        revisions = Revisions(db, item["_id"], item["seq"])
+        revisions.remember(early)
+    else:
+        item = await find_item(db, group_id, account_id, region, {"seq": 1})
+        revisions = Revisions(db, item["_id"], item["seq"])
+        await revisions.prefetch()
     revision = await revisions.at(instant)
     if revision is None:
         first = await revisions.get(1) if item["seq"] >= 1 else None
