@@ -11,6 +11,7 @@ longer than `reader.MAX_AGE` either way.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterable
 
@@ -42,3 +43,31 @@ async def token(db: Database, mark_id: str) -> str | None:
     )
     docs = reply["cursor"]["firstBatch"]
     return str(docs[0]["t"]) if docs and docs[0].get("t") else None
+
+
+async def tokens(db: Database, mark_ids: list[str]) -> dict[str, str | None]:
+    """The current token of each mark, read together (`Store.read`)."""
+    docs = await Store(db).read(MARKS, mark_ids)
+    return {m: (str(docs[m]["t"]) if docs.get(m, {}).get("t") else None) for m in mark_ids}
+
+
+class Reading:
+    """The tokens one reader's task reads, each mark once: those it names at the start in
+    one batch (begun at once), any other when first asked."""
+
+    def __init__(self, db: Database, first: list[str]) -> None:
+        self.db = db
+        self.read: dict[str, asyncio.Future[str | None]] = {}
+        if first:
+            batch = asyncio.ensure_future(tokens(db, first))
+            for mark in first:
+                self.read[mark] = asyncio.ensure_future(_pick(batch, mark))
+
+    async def token(self, mark: str) -> str | None:
+        if mark not in self.read:
+            self.read[mark] = asyncio.ensure_future(token(self.db, mark))
+        return await self.read[mark]
+
+
+async def _pick(batch: asyncio.Future[dict[str, str | None]], mark: str) -> str | None:
+    return (await batch)[mark]

@@ -122,7 +122,7 @@ async def search_postings(
         ]
 
     async def read(place: str, range_ids: list[str]) -> list[Entries]:
-        reading = _postings_of(db, cache, place, range_ids)
+        reading = _postings_of(db, cache, tokens, place, range_ids)
         return (await asyncio.gather(reading, beside(place)))[0] if beside else await reading
 
     # While the directory is checked, the place it most likely leads to first (by what is
@@ -130,9 +130,10 @@ async def search_postings(
     # one): a page usually ends within its first place.
     candidates, kept_places = _kept_directory(cache, network, mode, direction)
     guess = [place for place, _ in walk(kept_places)[:1]]
+    tokens = marks.Reading(db, [marks.DIRECTORY, *guess])  # both marks in one read
     early = asyncio.ensure_future(read(guess[0], candidates)) if guess else None
     try:
-        walked = walk(await _directory(db, cache, network, mode, direction))
+        walked = walk(await _directory(db, cache, tokens, network, mode, direction))
     finally:
         read_early = dict(zip(candidates, await early, strict=True)) if early else {}
     found: list[Hit] = []
@@ -197,6 +198,7 @@ def _kept_directory(
 async def _directory(
     db: Database,
     cache: ReadCache,
+    tokens: marks.Reading,
     network: IPNetwork,
     mode: Literal["contains", "exact"],
     direction: Direction | None,
@@ -221,18 +223,18 @@ async def _directory(
     if kept is not None and LENGTHS_ID in kept.docs:
         ids = wanted(kept.docs[LENGTHS_ID])
         unread = [r for r in ids if r not in kept.docs]
-        token, read = await asyncio.gather(marks.token(db, marks.DIRECTORY), heads(unread))
+        token, read = await asyncio.gather(tokens.token(marks.DIRECTORY), heads(unread))
         if token == kept.token:
             return keep(kept.docs, read, ids)
     # The directory moved on (or nothing is kept): its mark first, then what it covers.
-    docs = cache.restart(marks.DIRECTORY, await marks.token(db, marks.DIRECTORY))
+    docs = cache.restart(marks.DIRECTORY, await tokens.token(marks.DIRECTORY))
     docs[LENGTHS_ID] = await ranges.find_one({"_id": LENGTHS_ID}) or {}
     ids = wanted(docs[LENGTHS_ID])
     return keep(docs, await heads(ids), ids)
 
 
 async def _postings_of(
-    db: Database, cache: ReadCache, place: str, range_ids: list[str]
+    db: Database, cache: ReadCache, tokens: marks.Reading, place: str, range_ids: list[str]
 ) -> list[Entries]:
     """The entries of the posting documents of `range_ids` in `place`: those kept under the
     place's mark, and the others read (together with the mark when something is kept)."""
@@ -250,10 +252,10 @@ async def _postings_of(
     kept = cache.current(place)
     if kept is not None:
         unread = [i for i in ids if i not in kept.docs]
-        token, fresh = await asyncio.gather(marks.token(db, place), read(unread))
+        token, fresh = await asyncio.gather(tokens.token(place), read(unread))
         if token == kept.token:
             return keep(kept.docs, fresh)
-    docs = cache.restart(place, await marks.token(db, place))
+    docs = cache.restart(place, await tokens.token(place))
     return keep(docs, await read(ids))
 
 
