@@ -5,7 +5,6 @@ A group is found by its item key (`_id`), or by its ID alone through `group_ids`
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterable
 from typing import Any, Literal
@@ -31,7 +30,7 @@ from secmonkey.common.errors import InvalidInput, NotFound
 from secmonkey.common.item_keys import item_key
 from secmonkey.common.search_index.reader import seen_as, seen_as_each
 from secmonkey.common.severity import SEVERITY_RANK, Severity
-from secmonkey.common.storage import Database, filters
+from secmonkey.common.storage import Database, Store, filters
 
 MAX_RESOLVE = 100
 MAX_CANDIDATES = 10
@@ -155,8 +154,8 @@ async def find_item(
             if k.split(":")[1] == (account_id or k.split(":")[1])
             and k.split(":")[2] == (region or k.split(":")[2])
         ][:MAX_CANDIDATES]
-    found = await asyncio.gather(*(db.items.find_one({"_id": k}, projection) for k in keys))
-    docs = [doc for doc in found if doc is not None]
+    found = await Store(db).read("items", keys, projection)
+    docs = [found[k] for k in keys if k in found]
     if not docs:
         raise NotFound(f"no security group {group_id} is known{_where(account_id, region)}")
     if len(docs) > 1:

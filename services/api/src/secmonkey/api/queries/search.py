@@ -6,7 +6,6 @@ which defines each mode."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +24,7 @@ from secmonkey.common.search_index.reader import (
     match_fields,
     search_postings,
 )
-from secmonkey.common.storage import Capabilities, Database
+from secmonkey.common.storage import Capabilities, Database, Store
 
 PROJECTION = {
     "_id": 1,
@@ -245,6 +244,5 @@ def _fragment(hit: Hit, name: str) -> str:
 
 
 async def _account_names(db: Database, accounts: set[str]) -> dict[str, str | None]:
-    ordered = sorted(accounts)
-    docs = await asyncio.gather(*(db.accounts.find_one({"_id": a}, {"name": 1}) for a in ordered))
-    return {a: (d or {}).get("name") for a, d in zip(ordered, docs, strict=True)}
+    docs = await Store(db).read("accounts", sorted(accounts), {"name": 1})
+    return {a: docs.get(a, {}).get("name") for a in accounts}
