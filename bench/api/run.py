@@ -73,7 +73,7 @@ from secmonkey.common.severity import Severity  # noqa: E402
 GOAL_P95_MS = scale.SEARCH_GOAL_MS
 FULL_SCALE = 100_000
 SUMMARIES = 5  # the summaries' shape: older ones are recomputed (5: `issue_rows` as report rows)
-LAYOUT = 6  # bumped when the stored shapes change: an older loaded database is rebuilt
+LAYOUT = 7  # bumped when the stored shapes change: an older loaded database is rebuilt
 MONGO_URL = os.environ.get("SECMONKEY_MONGO_URL", "mongodb://127.0.0.1:27017/")
 AMQP_URL = os.environ.get("SECMONKEY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 ADMIN_KEY = "smk_bench-admin-key-0123456789abcdef"
@@ -319,7 +319,7 @@ class Lookups:
             },
             {"_id": postings.BUILT_ID, "items": len(self.group_ids)},
         ]
-        ranges += [{"_id": r, "places": sorted(v)} for r, v in self.directory.places.items()]
+        ranges += [{"_id": d, "places": sorted(v)} for d, v in self.directory.shards().items()]
         return {
             postings.RANGES: ranges,
             postings.POSTINGS: [

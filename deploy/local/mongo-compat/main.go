@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -60,7 +61,13 @@ func main() {
 	// default does (writes acknowledged before their journal commit, every 100 ms).
 	synchronous := flag.String("synchronous", "normal", "SQLite synchronous pragma: normal or full")
 	busy := flag.String("busy", "poll", "waiting for SQLite's write lock: poll (every 100-500 µs) or sqlite (its busy_timeout back-off)")
+	// Go's collector runs when the heap has grown by GOGC % (100) over the live heap, and
+	// this server's live heap is small (tens of MB) while every command allocates its
+	// documents several times over: at 100 the auditor's first sight of 35,700 groups cost
+	// it 115 CPU-s, at 400 89 s (bench/mongo_compat; README.md beside this file).
+	gcPercent := flag.Int("gc-percent", 400, "Go's GOGC for this server (the heap may grow by this % over the live heap before a collection)")
 	flag.Parse()
+	debug.SetGCPercent(*gcPercent)
 
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		log.Fatalf("cannot create data directory %s: %v", *dataDir, err)
@@ -70,7 +77,7 @@ func main() {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		log.Fatalf("bad -log-level %q: %v", *logLevel, err)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(newLazyHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 
 	if *synchronous != "normal" && *synchronous != "full" {
 		log.Fatalf("bad -synchronous %q: normal or full", *synchronous)

@@ -24,9 +24,11 @@ from secmonkey.common.search_index.format import (
     entry_position,
     lines_of,
     place_of,
+    places_id,
     posting_id,
     range_id,
 )
+from secmonkey.common.search_index.reader import match_fields, search_postings
 from secmonkey.common.storage import Database, capabilities_of
 from tests.integration.auditor.kit import batch, completed, ingress, key, snap, snapshot
 
@@ -60,8 +62,10 @@ async def test_postings_follow_create_change_delete_restore(db: Database) -> Non
     lengths = await db[RANGES].find_one({"_id": LENGTHS_ID})
     assert lengths is not None
     assert set(lengths["ingress:4"]) == {0, 16} and lengths["egress:4"] == [0]
-    head = await db[RANGES].find_one({"_id": range_id("ingress", parse_network("10.20.0.0/16"))})
-    assert head is not None and head["places"] == [place_of(web)]
+    corp_range = range_id("ingress", parse_network("10.20.0.0/16"))
+    assert await db[RANGES].find_one({"_id": corp_range}) is None  # places are in shards
+    shard = await db[RANGES].find_one({"_id": places_id(corp_range, place_of(web))})
+    assert shard is not None and shard["places"] == [place_of(web)]
     assert set((await db.group_ids.find_one({"_id": "sg-web"}))["g"]) == {web}  # type: ignore[index]
 
     # changed: SSH closed, an IPv6 rule added
@@ -125,9 +129,10 @@ async def test_lookups_of_groups_stored_before_them_are_filed_once(db: Database)
         return [{k: v for k, v in d.items() if k != "v"} for d in docs]  # (not the version)
 
     assert content(restored["group_ids"]) == content(expected["group_ids"])
+    place = place_of(key("sg-a"))
     assert {d["_id"] for d in restored["rule_ranges"]} >= {
-        range_id("ingress", parse_network("0.0.0.0/0")),
-        range_id("ingress", parse_network("2001:db8:5::/48")),
+        places_id(range_id("ingress", parse_network("0.0.0.0/0")), place),
+        places_id(range_id("ingress", parse_network("2001:db8:5::/48")), place),
     }
     assert await auditor.ensure_lookups() == 0  # marked as done
 
@@ -178,3 +183,25 @@ async def test_a_new_group_joins_lookup_documents_that_already_exist(db: Databas
     seen = (await db.group_ids.find_one({"_id": "sg-a"}))["g"]  # type: ignore[index]
     assert set(seen) == {key("sg-a"), key("sg-a", other)}
     assert len(await entries(db, "ingress", "0.0.0.0/0", key("sg-a", other))) == 1
+
+
+async def test_places_listed_in_a_range_document_by_an_older_auditor_are_still_searched(
+    db: Database,
+) -> None:
+    """Before the shards a range document listed its places itself: a search reads the
+    range document and every shard, and finds the groups of both."""
+    auditor = Auditor(db, RulesConfig())
+    other = "222222222222"
+    await auditor.handle(batch(0, snap("sg-old", SSH_WORLD)))
+    world = range_id("ingress", parse_network("0.0.0.0/0"))
+    old_place = place_of(key("sg-old"))
+    # What an older auditor left: the place in the range document, no shard.
+    await db[RANGES].delete_one({"_id": places_id(world, old_place)})
+    await db[RANGES].insert_one({"_id": world, "places": [old_place]})
+    await auditor.handle(batch(0, snap("sg-new", SSH_WORLD, account=other), account=other))
+    assert await db[RANGES].find_one({"_id": world}) == {"_id": world, "places": [old_place]}
+
+    hits, _ = await search_postings(
+        db, parse_network("198.51.100.7"), "contains", "ingress", None, None, None, 100
+    )
+    assert [match_fields(*h)["group_id"] for h in hits] == ["sg-old", "sg-new"]

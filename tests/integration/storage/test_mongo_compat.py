@@ -1,6 +1,7 @@
 """deploy/local/mongo-compat's own Go tests: a writer that finds SQLite's write lock taken
 waits in the program's polling busy handler, not in SQLite's busy_timeout back-off (which
-sleeps up to 100 ms at a time while the lock may already be free)."""
+sleeps up to 100 ms at a time while the lock may already be free); its log handler formats
+nothing for debug records it discards."""
 
 from __future__ import annotations
 

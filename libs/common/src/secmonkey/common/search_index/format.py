@@ -3,6 +3,7 @@ keep each group's lines as of its latest revision (see README.md beside this fil
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -22,6 +23,26 @@ def range_id(direction: str, network: IPNetwork) -> str:
     return (
         f"{direction}:{network.version}:{network.prefixlen}:{to_hex(int(network.network_address))}"
     )
+
+
+# A range's account-regions are listed in shard documents `<range id>#<nn>`, a place in
+# the shard its name hashes to: every addition rewrites the document it adds to (FerretDB
+# 1.24 parses the whole array on every update), so a range held by thousands of places
+# (0.0.0.0/0 is in nearly every one) is 32 short lists rather than one long one. Databases
+# written before the shards list places in the range document itself (`_id` = the range
+# id), which readers still read; nothing adds to it any more.
+PLACE_SHARDS = 32
+
+
+def places_id(range_: str, place: str) -> str:
+    """The shard document of `range_` that lists `place`."""
+    return f"{range_}#{zlib.crc32(place.encode()) % PLACE_SHARDS:02d}"
+
+
+def places_ids(range_: str) -> list[str]:
+    """Every document that may list places of `range_`: the range document (older
+    databases) and its shards."""
+    return [range_, *(f"{range_}#{n:02d}" for n in range(PLACE_SHARDS))]
 
 
 def place_of(key: str) -> str:
@@ -244,3 +265,11 @@ class RangeDirectory:
         for p in postings:
             self.lengths[lengths_field(p.direction, p.version)].add(p.prefixlen)
             self.places[p.range_id].add(p.place)
+
+    def shards(self) -> dict[str, set[str]]:
+        """The places to list, by the shard document (`places_id`) that lists each."""
+        out: dict[str, set[str]] = defaultdict(set)
+        for range_, places in self.places.items():
+            for place in places:
+                out[places_id(range_, place)].add(place)
+        return out

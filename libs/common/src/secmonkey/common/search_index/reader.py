@@ -33,6 +33,7 @@ from secmonkey.common.search_index.format import (
     lengths_field,
     lines_of,
     place_of,
+    places_ids,
     posting_id,
     range_id,
     rule_fields,
@@ -211,8 +212,13 @@ async def _directory(
         return _wanted(lengths_doc, network, mode, direction)
 
     async def heads(ids: list[str]) -> dict[str, list[str]]:
-        docs = await Store(db).read(RANGES, ids)
-        return {i: list(docs.get(i, {}).get("places") or []) for i in ids}
+        """The places of each range: the union of its shard documents (and of the range
+        document itself, where an older auditor listed them), read in one batch."""
+        docs = await Store(db).read(RANGES, [d for i in ids for d in places_ids(i)])
+        return {
+            i: sorted({p for d in places_ids(i) for p in docs.get(d, {}).get("places") or []})
+            for i in ids
+        }
 
     def keep(docs: dict[str, Any], read: dict[str, list[str]], ids: list[str]) -> dict[str, Any]:
         docs.update(read)
