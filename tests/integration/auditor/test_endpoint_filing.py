@@ -118,3 +118,25 @@ async def test_a_sole_holder_files_unchanged_groups_without_reading_their_state(
     await filer.forget([key("sg-a")])
     assert await filed(db) == []
     assert await filer.file(moved, ACCOUNT, REGION, at(4)) == 1
+
+
+async def test_new_groups_states_are_inserted_and_one_found_existing_is_replaced(
+    db: Database,
+) -> None:
+    """The states of groups with nothing filed are inserted together; a state that exists
+    after all (the roster said unfiled, a crash had left one) refuses the insert and is
+    replaced by the new one."""
+    filer = EndpointFiler(db, own_places=True)
+    rule = ingress(22, "0.0.0.0/0")
+    await db[STATE].insert_one({"_id": key("sg-b"), "digest": "stale", "ids": ["x"]})
+    groups = {
+        key("sg-a"): snap("sg-a", rule, attachments=exposed()),
+        key("sg-b"): snap("sg-b", rule, attachments=exposed()),
+    }
+    unfiled = {key("sg-a"), key("sg-b")}
+    assert await filer.file(groups, ACCOUNT, REGION, at(0), unfiled) == 2
+    states = {d["_id"]: d for d in await db[STATE].find({}).to_list(None)}
+    assert set(states) == unfiled
+    assert states[key("sg-a")]["digest"] == states[key("sg-b")]["digest"] != "stale"
+    assert states[key("sg-a")]["ids"] == states[key("sg-b")]["ids"] == []
+    assert await filer.file(groups, ACCOUNT, REGION, at(1)) == 0  # filed: unchanged

@@ -42,7 +42,11 @@ class HoldDecision:
 
 
 def hold_id(message: SweepCompleted) -> str:
-    return f"{message.account_id}:{message.region}"
+    return place_hold_id((message.account_id, message.region))
+
+
+def place_hold_id(place: tuple[str, str]) -> str:
+    return f"{place[0]}:{place[1]}"
 
 
 def decide_hold(
@@ -98,17 +102,38 @@ def held_event(policy: HoldPolicy, message: SweepCompleted, active: int, held: i
 
 
 class DeletionHolds:
-    """The `deletion_holds` collection: at most one hold per account-region."""
+    """The `deletion_holds` collection: at most one hold per account-region.
 
-    def __init__(self, db: Database) -> None:
+    With `keep` (the process is its account-regions' only writer, one message at a time:
+    as for `known_states.Rosters`), the account-regions it knows have no hold are not read
+    again at every sweep's end; `forget` after a failed message or a partition taken."""
+
+    def __init__(self, db: Database, *, keep: bool = False) -> None:
         self.db = db
+        self.keep = keep
+        self._none: set[str] = set()
 
     async def get(self, message: SweepCompleted) -> Document | None:
-        return await self.db.deletion_holds.find_one({"_id": hold_id(message)})
+        if self.keep and hold_id(message) in self._none:
+            return None
+        found = await self.db.deletion_holds.find_one({"_id": hold_id(message)})
+        if found is None and self.keep:
+            self._none.add(hold_id(message))
+        return found
 
     async def put(self, hold: Document) -> None:
+        self._none.discard(hold["_id"])
         fields: dict[str, Any] = {k: v for k, v in hold.items() if k != "_id"}
         await self.db.deletion_holds.update_one({"_id": hold["_id"]}, {"$set": fields}, upsert=True)
 
     async def clear(self, message: SweepCompleted) -> None:
         await self.db.deletion_holds.delete_one({"_id": hold_id(message)})
+        if self.keep:
+            self._none.add(hold_id(message))
+
+    def forget(self, place: tuple[str, str] | None = None) -> None:
+        """Read again whether the account-region (or, without one, any) has a hold."""
+        if place is None:
+            self._none.clear()
+        else:
+            self._none.discard(place_hold_id(place))

@@ -64,11 +64,6 @@ class PlaceRoster:
     entries: dict[str, Entry] = field(default_factory=dict)
     absent: set[str] = field(default_factory=set)  # group ids absent when it was read
 
-    @classmethod
-    async def read(cls, store: Store, account_id: str, region: str) -> PlaceRoster:
-        entries = await place_rosters.entries(store, account_id, region)
-        return cls(store, account_id, region, entries)
-
     def entry(self, group_id: str) -> Entry | None:
         return self.entries.get(group_id)
 
@@ -101,3 +96,32 @@ class PlaceRoster:
             await place_rosters.strike(self.store.db, self.account_id, self.region, group_ids)
             for g in group_ids:
                 self.entries.pop(g, None)
+
+
+class Rosters:
+    """Reads each message's roster; with `keep`, keeps the entries between messages.
+
+    Keeping is for a process that is its account-regions' only writer, one message at a
+    time each (partitions, where writes are not conditional: `Auditor._turn`): the
+    entries it holds are then what the roster says, because a `PlaceRoster` changes them
+    only after its write to the roster succeeded. A message that fails forgets its place
+    (a write may have landed without its answer), and taking a partition forgets all."""
+
+    def __init__(self, store: Store, *, keep: bool) -> None:
+        self.store = store
+        self.keep = keep
+        self._kept: dict[tuple[str, str], dict[str, Entry]] = {}
+
+    async def read(self, account_id: str, region: str) -> PlaceRoster:
+        entries = self._kept.get((account_id, region)) if self.keep else None
+        if entries is None:
+            entries = await place_rosters.entries(self.store, account_id, region)
+            if self.keep:
+                self._kept[(account_id, region)] = entries
+        return PlaceRoster(self.store, account_id, region, entries)
+
+    def forget(self, place: tuple[str, str] | None = None) -> None:
+        if place is None:
+            self._kept.clear()
+        else:
+            self._kept.pop(place, None)

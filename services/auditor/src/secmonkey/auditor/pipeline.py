@@ -41,7 +41,7 @@ from secmonkey.auditor.decide import (
 from secmonkey.auditor.deletion_hold import DeletionHolds, HoldPolicy, decide_hold, held_event
 from secmonkey.auditor.expiry import expire_justifications, expired_issues
 from secmonkey.auditor.exposure.batch import BatchExposure
-from secmonkey.auditor.known_states import PlaceRoster, blind_touch
+from secmonkey.auditor.known_states import PlaceRoster, Rosters, blind_touch
 from secmonkey.auditor.outbox import Outbox
 from secmonkey.auditor.rule_context import ContextSource, Directory
 from secmonkey.auditor.rules.engine import Finding, evaluate
@@ -116,7 +116,6 @@ class Auditor:
     ) -> None:
         self.db = db
         self.hold = hold or HoldPolicy()
-        self.holds = DeletionHolds(db)
         self.rules = rules
         self.store = store or Store(db, capabilities, read_concurrency=read_concurrency)
         self.contexts = ContextSource(db, rules, context_ttl)
@@ -126,6 +125,10 @@ class Auditor:
         self.exposure = BatchExposure(db, own_places=own_places)
         self._turns = _turns_of(db, message_concurrency)
         self.summaries = SummaryRecounts(db, self._turn, summary_delay, own_places=own_places)
+        # Kept between messages where this process holds its places alone, one at a time.
+        keep = own_places and not self.store.conditional_writes
+        self.rosters = Rosters(self.store, keep=keep)
+        self.holds = DeletionHolds(db, keep=keep)
 
     @contextlib.asynccontextmanager
     async def _turn(self, place: Place) -> AsyncIterator[None]:
@@ -140,13 +143,19 @@ class Auditor:
 
     async def handle(self, message: SnapshotBatch | SweepCompleted) -> list[Event]:
         """Apply one message; the events it produced (already stored, and published)."""
-        async with self._turn((message.account_id, message.region)):
-            if isinstance(message, SnapshotBatch):
-                events = await self.apply_batch(message)
-            elif isinstance(message, SweepCompleted):
-                events = await self.apply_sweep(message)
-            else:  # pragma: no cover - the parser only yields these two
-                raise InvalidInput(f"unexpected message {type(message).__name__}")
+        place = (message.account_id, message.region)
+        async with self._turn(place):
+            try:
+                if isinstance(message, SnapshotBatch):
+                    events = await self.apply_batch(message)
+                elif isinstance(message, SweepCompleted):
+                    events = await self.apply_sweep(message)
+                else:  # pragma: no cover - the parser only yields these two
+                    raise InvalidInput(f"unexpected message {type(message).__name__}")
+            except BaseException:  # a write may have landed unanswered
+                self.rosters.forget(place)
+                self.holds.forget(place)
+                raise
             if events:  # the summary follows
                 await self.summaries.changed(message.account_id, message.region)
             elif isinstance(message, SweepCompleted):
@@ -158,6 +167,8 @@ class Auditor:
         """This process took a partition (perhaps back from a replica that changed its
         account-regions): what it remembers of its places is read again."""
         self.summaries.forget_recounts()
+        self.rosters.forget()
+        self.holds.forget()
         self.exposure.filer.forget_known()
         self.exposure.topologies.forget_known()
 
@@ -170,7 +181,7 @@ class Auditor:
         return len(marks)
 
     async def apply_batch(self, batch: SnapshotBatch) -> list[Event]:
-        roster = await PlaceRoster.read(self.store, batch.account_id, batch.region)
+        roster = await self.rosters.read(batch.account_id, batch.region)
         # Groups new to the roster are entered before their exposure is filed.
         new = roster.note_absent([g.config.group_id for g in batch.groups])
         await roster.unknown(new)
@@ -207,7 +218,7 @@ class Auditor:
             )
             return []
         # Only the groups the sweep did not see are read (by `_id`, from the roster).
-        roster = await PlaceRoster.read(self.store, message.account_id, message.region)
+        roster = await self.rosters.read(message.account_id, message.region)
         listed = sorted(roster.entries)
         seen = set(message.group_ids)
         unseen = [g for g in listed if g not in seen]

@@ -111,10 +111,10 @@ class EndpointFiler:
         unknown = [key for key in snapshots if not self._unchanged(key, digests[key], at)]
         skipped = unfiled if self.own_places else frozenset()
         state = await self.store.read(STATE, [key for key in unknown if key not in skipped])
-        pending: list[WriteOp] = []
+        pending: list[Replace] = []
         gone: list[WriteOp] = []
         docs: list[dict[str, Any]] = []
-        done: list[WriteOp] = []
+        done: list[Replace] = []
         filed: list[tuple[str, str]] = []
         for key in unknown:
             snapshot, digest = snapshots[key], digests[key]
@@ -140,7 +140,14 @@ class EndpointFiler:
         await self.store.write(STATE, pending)
         await self.store.write(EXPOSURES, gone)
         await self.store.insert(EXPOSURES, docs)
-        await self.store.write(STATE, done)
+        # A group without a state (new, most of them at first sight) gets its state in
+        # one insert: an upsert per group is a transaction per group on FerretDB. One
+        # that exists after all (a pending state above) is replaced.
+        waiting = {op.id for op in pending}
+        fresh = [op for op in done if op.id not in state and op.id not in waiting]
+        refused = await self.store.insert(STATE, [{"_id": op.id, **op.doc} for op in fresh])
+        inserted = {op.id for op in fresh} - {fresh[i].id for i in refused}
+        await self.store.write(STATE, [op for op in done if op.id not in inserted])
         for key, digest in filed:
             self._remember(key, digest, at)
         return len(done)
