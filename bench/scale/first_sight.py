@@ -96,10 +96,7 @@ async def measure(secmonkey: scale.Secmonkey, accounts: list[str], mongo_pid: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=100)
-    parser.add_argument("--regions", type=int, default=17, help=f"first N of {len(rig.REGIONS)}")
-    parser.add_argument("--groups", type=int, default=20, help="groups per account-region")
-    parser.add_argument("--shards", type=int, default=4, help="moto processes in the rig")
+    scale.estate_arguments(parser)
     parser.add_argument("--keep-rig", action="store_true", help="leave the rig running")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]

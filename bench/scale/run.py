@@ -387,12 +387,17 @@ def write_configs(state: dict[str, Any]) -> tuple[Path, Path, Path]:
     return accounts_file, c7n_config, policy
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def estate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The rig's shape: accounts, regions, groups per account-region, moto shards."""
     parser.add_argument("--accounts", type=int, default=100)
     parser.add_argument("--regions", type=int, default=17, help=f"first N of {len(rig.REGIONS)}")
     parser.add_argument("--groups", type=int, default=20, help="groups per account-region")
     parser.add_argument("--shards", type=int, default=4, help="moto processes in the rig")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    estate_arguments(parser)
     parser.add_argument(
         "--c7n-workers",
         default="16,32",

@@ -12,7 +12,6 @@ from datetime import datetime
 
 import pytest
 import pytest_asyncio
-from pymongo import monitoring
 
 from secmonkey.api.pagination import decode_cursor
 from secmonkey.api.queries.search import _KeyCursor, _result, search_json, search_rules
@@ -27,6 +26,7 @@ from secmonkey.common.search_index.format import POSTINGS, posting_id, range_id
 from secmonkey.common.search_index.reader import match_fields, search_postings
 from secmonkey.common.search_index.writer import IndexWriter
 from secmonkey.common.storage import Database, Document, Store
+from tests.integration.finds import Finds
 
 pytestmark = pytest.mark.integration
 
@@ -90,28 +90,11 @@ class Estate:
         return change
 
 
-class Commands(monitoring.CommandListener):
-    """The `find`s sent, per collection."""
-
-    def __init__(self) -> None:
-        self.finds: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find":
-            self.finds.append(str(event.command["find"]))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 @pytest_asyncio.fixture
-async def reader_db(db: Database, mongo_url: str) -> AsyncIterator[tuple[Database, Commands]]:
+async def reader_db(db: Database, mongo_url: str) -> AsyncIterator[tuple[Database, Finds]]:
     """The same database through a client of its own (the API's process), its finds
     counted."""
-    commands = Commands()
+    commands = Finds()
     client = storage.connect(mongo_url, event_listeners=[commands])
     await storage.detect(client)
     yield client[db.name], commands
@@ -124,7 +107,7 @@ async def found(db: Database, ip: str) -> set[tuple[str, str]]:
 
 
 async def test_a_repeated_search_reads_only_the_marks_and_sees_each_change_at_once(
-    db: Database, reader_db: tuple[Database, Commands]
+    db: Database, reader_db: tuple[Database, Finds]
 ) -> None:
     estate = Estate(Store(db))
     reader, commands = reader_db
@@ -183,7 +166,7 @@ async def test_the_writer_sets_the_marks_after_each_filing_replays_included(
 
 
 async def test_without_marks_nothing_is_kept(
-    db: Database, reader_db: tuple[Database, Commands]
+    db: Database, reader_db: tuple[Database, Finds]
 ) -> None:
     """Postings written without marks (an older writer): every search reads them."""
     estate = Estate(Store(db))
@@ -202,7 +185,7 @@ async def test_without_marks_nothing_is_kept(
 
 
 async def test_what_is_kept_stays_within_its_bound(
-    db: Database, reader_db: tuple[Database, Commands]
+    db: Database, reader_db: tuple[Database, Finds]
 ) -> None:
     estate = Estate(Store(db))
     reader, _ = reader_db
@@ -219,7 +202,7 @@ async def test_what_is_kept_stays_within_its_bound(
 
 
 async def test_the_rest_answer_written_from_kept_json_is_the_models_answer(
-    db: Database, reader_db: tuple[Database, Commands]
+    db: Database, reader_db: tuple[Database, Finds]
 ) -> None:
     """`search_json` writes each match from JSON kept per hit; the page must be exactly
     what the `SearchResult` model says, names (none, non-ASCII, quotes) and cursors too."""

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 import pytest_asyncio
-from pymongo import monitoring
 
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig
@@ -17,28 +16,11 @@ from secmonkey.common import storage
 from secmonkey.common.errors import TransientError
 from secmonkey.common.storage import Database, Document, Store
 from tests.integration.auditor.kit import batch, completed, ingress, key, snap
+from tests.integration.finds import Finds
 
 pytestmark = pytest.mark.integration
 
 SSH = ingress(22, "10.0.0.0/8")
-
-
-class Finds(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.collections: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find":
-            self.collections.append(str(event.command["find"]))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-    def of(self, collection: str) -> int:
-        return self.collections.count(collection)
 
 
 class FailingOnce(Store):
@@ -78,7 +60,7 @@ async def test_rosters_and_holds_are_read_once_then_again_after_a_failure(
     await auditor.handle(completed(10, ["sg-a"], started=0))
     assert finds.of("deletion_holds") == 1
 
-    finds.collections.clear()
+    finds.finds.clear()
     await auditor.handle(batch(60, snap("sg-a", SSH), sweep="sweep-2"))  # unchanged
     await auditor.handle(batch(60, snap("sg-b", SSH), sweep="sweep-2"))  # new
     await auditor.handle(completed(70, ["sg-a", "sg-b"], started=60, sweep="sweep-2"))
@@ -96,7 +78,7 @@ async def test_rosters_and_holds_are_read_once_then_again_after_a_failure(
     store.arm()
     with pytest.raises(TransientError):
         await auditor.handle(batch(120, snap("sg-a", ingress(22, "0.0.0.0/0")), sweep="s3"))
-    finds.collections.clear()
+    finds.finds.clear()
     await auditor.handle(batch(120, snap("sg-a", ingress(22, "0.0.0.0/0")), sweep="s3"))
     assert finds.of("place_rosters") == 2  # the message's and the summary's
     item = await db.items.find_one({"_id": key("sg-a")})
@@ -105,7 +87,7 @@ async def test_rosters_and_holds_are_read_once_then_again_after_a_failure(
 
     # Taking a partition forgets what is kept.
     auditor.partition_taken()
-    finds.collections.clear()
+    finds.finds.clear()
     await auditor.handle(completed(130, ["sg-a", "sg-b"], started=120, sweep="s3"))
     # (the message's roster read, and the summary's: recounts are forgotten too)
     assert (finds.of("place_rosters"), finds.of("deletion_holds")) == (2, 1)
