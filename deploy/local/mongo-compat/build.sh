@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build mongo-compat into $1: this directory's program with FerretDB 1.24.2 from the Go
 # module proxy, patched by patches/*.patch (each applied to a copy of the module, which
-# the build then uses through a `replace`): see README.md beside this script.
+# the build then uses through a `replace`): see "mongo-compat" in the repository README.
 set -euo pipefail
 out=$1
 src=$(cd "$(dirname "$0")" && pwd)

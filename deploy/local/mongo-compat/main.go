@@ -64,7 +64,7 @@ func main() {
 	// Go's collector runs when the heap has grown by GOGC % (100) over the live heap, and
 	// this server's live heap is small (tens of MB) while every command allocates its
 	// documents several times over: at 100 the auditor's first sight of 35,700 groups cost
-	// it 115 CPU-s, at 400 89 s (bench/mongo_compat; README.md beside this file).
+	// it 115 CPU-s, at 400 89 s (a recorded sweep replayed, 2026-12-07: the README).
 	gcPercent := flag.Int("gc-percent", 400, "Go's GOGC for this server (the heap may grow by this % over the live heap before a collection)")
 	flag.Parse()
 	debug.SetGCPercent(*gcPercent)
