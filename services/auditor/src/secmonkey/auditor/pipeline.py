@@ -125,8 +125,7 @@ class Auditor:
         self.exposure = BatchExposure(db, own_places=own_places)
         self._turns = _turns_of(db, message_concurrency)
         self.summaries = SummaryRecounts(db, self._turn, summary_delay, own_places=own_places)
-        # Kept between messages where this process holds its places alone, one at a time.
-        keep = own_places and not self.store.conditional_writes
+        keep = own_places and not self.store.conditional_writes  # see `Rosters`
         self.rosters = Rosters(self.store, keep=keep)
         self.holds = DeletionHolds(db, keep=keep)
 
