@@ -45,9 +45,12 @@ func indexFile(ctx context.Context, path string) (int, error) {
 		return 0, err
 	}
 	defer db.Close()
+	// A table created by this build has its `_id` index on that expression already
+	// (patches/ferretdb-id-index.patch); only tables of older files need one.
 	rows, err := db.QueryContext(ctx, `SELECT c.table_name FROM _ferretdb_collections c
 		WHERE NOT EXISTS (SELECT 1 FROM sqlite_master m
-			WHERE m.type = 'index' AND m.name = c.table_name || ?)
+			WHERE m.type = 'index' AND m.tbl_name = c.table_name
+			AND (m.name = c.table_name || ? OR m.sql LIKE '%''$._id'')%'))
 		AND EXISTS (SELECT 1 FROM sqlite_master t WHERE t.type = 'table' AND t.name = c.table_name)`,
 		idIndexSuffix)
 	if err != nil {

@@ -15,9 +15,11 @@ import pytest
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common.cidr import parse_network
+from secmonkey.common.partitions import partition_of
 from secmonkey.common.search_index.format import (
     BUILT_ID,
     LENGTHS_ID,
+    PLACE_SHARDS,
     POSTINGS,
     RANGES,
     Entry,
@@ -31,6 +33,7 @@ from secmonkey.common.search_index.format import (
 from secmonkey.common.search_index.reader import match_fields, search_postings
 from secmonkey.common.storage import Database, capabilities_of
 from tests.integration.auditor.kit import batch, completed, ingress, key, snap, snapshot
+from tests.integration.finds import LockCounting
 
 pytestmark = pytest.mark.integration
 
@@ -205,3 +208,27 @@ async def test_places_listed_in_a_range_document_by_an_older_auditor_are_still_s
         db, parse_network("198.51.100.7"), "contains", "ingress", None, None, None, 100
     )
     assert [match_fields(*h)["group_id"] for h in hits] == ["sg-old", "sg-new"]
+
+
+async def test_a_holder_of_partitions_lists_its_places_in_its_own_shards_without_mutexes(
+    db: Database,
+) -> None:
+    """With partitions whose count divides `PLACE_SHARDS`, a place is listed in the shard
+    of its partition among 32, so each shard has one writer: the auditor that holds its
+    partitions alone adds to it without the directory's mutex."""
+    store = LockCounting(db)
+    auditor = Auditor(db, RulesConfig(), store=store, own_places=True, partitions=16)
+    web = key("sg-web")
+    await auditor.handle(batch(0, snap("sg-web", SSH_WORLD)))
+    world = range_id("ingress", parse_network("0.0.0.0/0"))
+    account, region = place_of(web).split(":")[1:]
+    shard = f"{world}#{partition_of(account, region, PLACE_SHARDS):02d}"
+    assert shard == places_id(world, place_of(web))
+    doc = await db[RANGES].find_one({"_id": shard})
+    assert doc is not None and place_of(web) in doc["places"]
+    hits, _ = await search_postings(
+        db, parse_network("203.0.113.9"), "contains", "ingress", None, None, None, 100
+    )
+    assert [match_fields(*h)["group_id"] for h in hits] == ["sg-web"]
+    if not store.conditional_writes:  # MongoDB adds atomically: no mutex at all
+        assert all(not lock.split(":", 1)[1].startswith(world) for lock in store.locked)

@@ -1,10 +1,12 @@
-"""A publish that may follow maintenance's republish of the same events is marked too."""
+"""A publish that may follow maintenance's republish of the same events is marked too;
+the outbox keeps one entry per store of events."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 import pytest_asyncio
@@ -15,7 +17,7 @@ from secmonkey.auditor.outbox import Outbox
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig
 from secmonkey.common import amqp
-from secmonkey.common.messages import EVENTS_EXCHANGE, Event
+from secmonkey.common.messages import EVENTS_EXCHANGE, Event, utcnow
 from secmonkey.common.storage import Database, Store
 from tests.integration.auditor.kit import batch, snap
 
@@ -94,3 +96,40 @@ async def test_a_publish_long_after_the_store_is_published_marked(
     await publish_again(db, rabbit, events, forget=True)
     message = await received(events_queue, events[0].event_id)
     assert (message.headers or {}).get(amqp.REPUBLISHED_HEADER) is True
+
+
+async def test_a_store_is_one_outbox_entry_removed_once_all_its_events_are_published(
+    db: Database, rabbit: AbstractRobustConnection, events_queue: AbstractQueue
+) -> None:
+    """The outbox holds one entry per store (its events' ids), deleted once every event
+    it lists is published; an entry left by a process that stopped in between is
+    republished whole by maintenance."""
+    first, second = await one_group_event(db), await one_group_event(db)
+    events = first + second
+    publisher = await amqp.Publisher.open(rabbit)
+    try:
+        outbox = Outbox(Store(db), publisher)
+        await outbox.store(events)
+        entry = outbox_module.entry_id(events)
+        stored = await db.outbox.find_one({"_id": entry})
+        assert stored is not None
+        assert sorted(stored["events"]) == sorted(e.event_id for e in events)
+        await outbox.publish(first)  # a part: the entry stays
+        assert await db.outbox.find_one({"_id": entry}) is not None
+        await outbox.publish(second)
+        assert await db.outbox.find_one({"_id": entry}) is None
+        for event in events:
+            await received(events_queue, event.event_id)
+
+        # Stopped before publishing: the entry a first attempt left, five minutes ago, is
+        # republished whole by another process.
+        ids = [e.event_id for e in events]
+        at = utcnow() - timedelta(minutes=5)
+        await db.outbox.insert_one({"_id": entry, "at": at, "events": ids})
+        assert await Outbox(Store(db), publisher).republish() == len(events)
+        for event in events:
+            message = await received(events_queue, event.event_id)
+            assert (message.headers or {}).get(amqp.REPUBLISHED_HEADER) is True
+        assert await db.outbox.find_one({"_id": entry}) is None
+    finally:
+        await publisher.close()

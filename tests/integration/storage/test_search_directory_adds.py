@@ -14,6 +14,7 @@ from secmonkey.common import storage
 from secmonkey.common.messages import utcnow as storage_now
 from secmonkey.common.search_index import directory
 from secmonkey.common.storage import Database, Document, Store, Update, WriteOp
+from tests.integration.finds import LockCounting
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +133,54 @@ async def test_an_addition_waits_for_another_holder_and_breaks_a_dead_ones_mutex
     doc = await db[RANGES].find_one({"_id": "ingress:4:0:00"})
     assert doc is not None and sorted(doc["places"]) == ["aws:1:eu-west-1", "aws:2:eu-west-1"]
     assert await db[directory.LOCKS].count_documents({}) == 0
+
+
+async def test_owned_shards_are_added_without_a_mutex_and_lose_nothing(db: Database) -> None:
+    """A replica's own shards (`owned`: its partitions' places) take no mutex; its
+    messages adding at once still lose nothing (they are made one turn at a time), and a
+    document that is not a shard (`lengths`) still takes its mutex."""
+    store = LockCounting(db)
+    shard = "ingress:4:0:00#07"
+
+    async def message(n: int) -> None:
+        updates = [
+            place_added(shard, f"aws:{n:012d}:eu-west-1"),
+            Update("lengths", {"$addToSet": {"ingress4": {"$each": [n % 3]}}}),
+        ]
+        await directory.add(store, RANGES, updates, creates=[shard, "lengths"], owned=True)
+
+    await asyncio.gather(*(message(n) for n in range(30)))
+    doc = await db[RANGES].find_one({"_id": shard})
+    assert doc is not None
+    assert sorted(doc["places"]) == [f"aws:{n:012d}:eu-west-1" for n in range(30)]
+    lengths = await db[RANGES].find_one({"_id": "lengths"})
+    assert lengths is not None and sorted(lengths["ingress4"]) == [0, 1, 2]
+    assert store.locked and set(store.locked) == {f"{RANGES}:lengths"}
+
+    # Not owned (a backfill, or no partitions): the shard takes its mutex as before.
+    await directory.add(
+        store, RANGES, [place_added(shard, "aws:999999999999:eu-west-1")], owned=False
+    )
+    assert f"{RANGES}:{shard}" in store.locked
+
+
+async def test_two_writers_putting_the_same_new_documents_at_once_both_succeed(
+    db: Database, mongo_url: str
+) -> None:
+    """`Store.put` (a mark's token): inserted if absent, else replaced; where two writers
+    insert the same new document at once and the server refuses one (FerretDB's upsert),
+    that one replaces it."""
+    other_client = storage.connect(mongo_url)
+    try:
+        await storage.detect(other_client)
+        mine, theirs = Store(db), Store(other_client[db.name])
+        ids = [f"mark-{n}" for n in range(5)]
+        await asyncio.gather(
+            *(mine.put("rule_marks", {i: {"t": f"a{n}"} for i in ids}) for n in range(10)),
+            *(theirs.put("rule_marks", {i: {"t": f"b{n}"} for i in ids}) for n in range(10)),
+        )
+        docs = await db.rule_marks.find({"_id": {"$in": ids}}).to_list(None)
+        assert sorted(d["_id"] for d in docs) == ids
+        assert all(set(d) == {"_id", "t"} and d["t"][0] in "ab" for d in docs)
+    finally:
+        await other_client.close()

@@ -184,6 +184,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
             ),
             summary_delay=settings.auditor_summary_delay_seconds,
             own_places=settings.partitions > 0,  # one holder per account-region
+            partitions=settings.partitions,
         )
         await with_retry(auditor.ensure_lookups, what="filing search lookups")
         await with_retry(auditor.ensure_rosters, what="building the group rosters")

@@ -105,35 +105,42 @@ class DeletionHolds:
     """The `deletion_holds` collection: at most one hold per account-region.
 
     With `keep` (the process is its account-regions' only writer, one message at a time:
-    as for `known_states.Rosters`), the account-regions it knows have no hold are not read
-    again at every sweep's end; `forget` after a failed message or a partition taken."""
+    as for `known_states.Rosters`), the ids of every hold are read once (a handful: a hold
+    is a mass deletion awaiting confirmation), and a sweep's end reads only a hold that
+    may exist; `forget` after a failed message or a partition taken."""
 
     def __init__(self, db: Database, *, keep: bool = False) -> None:
         self.db = db
         self.keep = keep
-        self._none: set[str] = set()
+        self._listed: set[str] | None = None  # ids that may have a hold (None: not read)
 
     async def get(self, message: SweepCompleted) -> Document | None:
-        if self.keep and hold_id(message) in self._none:
-            return None
-        found = await self.db.deletion_holds.find_one({"_id": hold_id(message)})
-        if found is None and self.keep:
-            self._none.add(hold_id(message))
+        doc_id = hold_id(message)
+        if self.keep:
+            if self._listed is None:
+                ids = await self.db.deletion_holds.find({}, {"_id": 1}).to_list(None)
+                self._listed = {d["_id"] for d in ids}
+            if doc_id not in self._listed:
+                return None
+        found = await self.db.deletion_holds.find_one({"_id": doc_id})
+        if found is None and self._listed is not None:
+            self._listed.discard(doc_id)
         return found
 
     async def put(self, hold: Document) -> None:
-        self._none.discard(hold["_id"])
+        if self._listed is not None:
+            self._listed.add(hold["_id"])
         fields: dict[str, Any] = {k: v for k, v in hold.items() if k != "_id"}
         await self.db.deletion_holds.update_one({"_id": hold["_id"]}, {"$set": fields}, upsert=True)
 
     async def clear(self, message: SweepCompleted) -> None:
         await self.db.deletion_holds.delete_one({"_id": hold_id(message)})
-        if self.keep:
-            self._none.add(hold_id(message))
+        if self._listed is not None:
+            self._listed.discard(hold_id(message))
 
     def forget(self, place: tuple[str, str] | None = None) -> None:
         """Read again whether the account-region (or, without one, any) has a hold."""
         if place is None:
-            self._none.clear()
-        else:
-            self._none.discard(place_hold_id(place))
+            self._listed = None
+        elif self._listed is not None:
+            self._listed.add(place_hold_id(place))

@@ -54,13 +54,7 @@ from secmonkey.common.chain_anchor import AnchorTarget
 from secmonkey.common.documents import Item
 from secmonkey.common.errors import InvalidInput, TransientError
 from secmonkey.common.item_keys import group_id_of
-from secmonkey.common.messages import (
-    Caller,
-    Event,
-    SnapshotBatch,
-    SweepCompleted,
-    utcnow,
-)
+from secmonkey.common.messages import Caller, Event, SnapshotBatch, SweepCompleted, utcnow
 from secmonkey.common.search_index.writer import IndexWriter
 from secmonkey.common.storage import Capabilities, Database, Store, Update
 
@@ -113,6 +107,7 @@ class Auditor:
         hold: HoldPolicy | None = None,
         summary_delay: float = 0.0,
         own_places: bool = False,
+        partitions: int = 0,
     ) -> None:
         self.db = db
         self.hold = hold or HoldPolicy()
@@ -120,7 +115,7 @@ class Auditor:
         self.store = store or Store(db, capabilities, read_concurrency=read_concurrency)
         self.contexts = ContextSource(db, rules, context_ttl)
         self.outbox = Outbox(self.store, publisher)
-        self.index = IndexWriter(self.store)
+        self.index = IndexWriter(self.store, partitions=partitions if own_places else 0)
         self.committer = Committer(self.store, self.outbox, self.index)
         self.exposure = BatchExposure(db, own_places=own_places)
         self._turns = _turns_of(db, message_concurrency)

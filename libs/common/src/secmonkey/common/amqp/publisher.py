@@ -110,6 +110,19 @@ class Publisher:
     def _exchange(self, name: str) -> AbstractExchange:
         return self._exchanges[name] if name else self._channel.default_exchange
 
+    def _message(
+        self, body: bytes, message_id: str | None, headers: dict[str, Any] | None, at: datetime
+    ) -> aio_pika.Message:
+        return aio_pika.Message(
+            body,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message_id,
+            headers=headers or {},
+            timestamp=at,
+            user_id=self.user_id,
+        )
+
     async def publish(
         self,
         exchange: str,
@@ -119,22 +132,7 @@ class Publisher:
         message_id: str | None = None,
         headers: dict[str, Any] | None = None,
     ) -> None:
-        body = message if isinstance(message, bytes) else encode(message)
-        self._refuse_if_unavailable()
-        publishing = self._exchange(exchange).publish(
-            aio_pika.Message(
-                body,
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=message_id,
-                headers=headers or {},
-                timestamp=datetime.now(UTC),
-                user_id=self.user_id,
-            ),
-            routing_key=routing_key,
-            mandatory=True,
-        )
-        await self._confirmed(publishing)
+        await self.publish_many(exchange, [(routing_key, message, message_id)], headers=headers)
 
     async def publish_many(
         self,
@@ -144,13 +142,20 @@ class Publisher:
         headers: dict[str, Any] | None = None,
     ) -> None:
         """Publish (routing key, message, message id) triples; raise if any is not confirmed
-        (each within the deadline: they are sent together, so the batch has one deadline)."""
-        await asyncio.gather(
-            *(
-                self.publish(exchange, key, msg, message_id=mid, headers=headers)
-                for key, msg, mid in messages
+        (they are sent together, so the batch has one deadline)."""
+        self._refuse_if_unavailable()
+        target = self._exchange(exchange)
+        at = datetime.now(UTC)
+        publishing = [
+            target.publish(
+                self._message(msg if isinstance(msg, bytes) else encode(msg), mid, headers, at),
+                routing_key=key,
+                mandatory=True,
             )
-        )
+            for key, msg, mid in messages
+        ]
+        if publishing:
+            await self._confirmed(asyncio.gather(*publishing))
 
     async def close(self) -> None:
         await self._channel.close()

@@ -7,7 +7,9 @@ document and writing it back, unisolated: two processes adding to one document l
 other's additions (measured: 1,200 concurrent `$addToSet` from three processes kept 183).
 So, where writes are not conditional, an addition is made while holding the document's
 mutex: a unique insert in `rule_range_locks` (refused while another replica holds it;
-broken when older than `STALE`, a replica that died holding it).
+broken when older than `STALE`, a replica that died holding it), except to a shard whose
+places are all of partitions this replica holds (`owned`, `format.shards_owned`): no
+other replica writes it, and this process's additions are made one turn at a time.
 
 A process remembers what it has read and added of each document (only additions
 happen, so what it remembers stays true): an addition it knows is there costs nothing,
@@ -26,6 +28,7 @@ from typing import Any
 
 from secmonkey.common.errors import TransientError
 from secmonkey.common.messages import utcnow
+from secmonkey.common.search_index.format import is_shard
 from secmonkey.common.storage import Document, Store, Update
 
 LOCKS = "rule_range_locks"
@@ -58,12 +61,18 @@ def merged(updates: list[Update]) -> list[Update]:
 
 
 async def add(
-    store: Store, collection: str, updates: list[Update], creates: Iterable[str] = ()
+    store: Store,
+    collection: str,
+    updates: list[Update],
+    creates: Iterable[str] = (),
+    *,
+    owned: bool = False,
 ) -> bool:
     """Apply directory additions so that none is lost to a concurrent writer; `creates`:
     the documents they add to, made empty first if missing (a refused insert is harmless;
-    a racing upsert is not). Whether any addition was new to this process (made now, or
-    found made by another writer): the directory's mark is then set anew by the caller."""
+    a racing upsert is not); `owned`: the shards they add to are written by this replica
+    alone. Whether any addition was new to this process (made now, or found made by
+    another writer): the directory's mark is then set anew by the caller."""
     known = _known_of(store, collection)
     updates = [u for u in merged(updates) if not known.has(u)]
     if not updates:
@@ -77,7 +86,7 @@ async def add(
         if store.conditional_writes:
             await store.write(collection, updates)
         else:
-            await _add_locked(store, collection, updates)
+            await _add_locked(store, collection, updates, owned)
         for update in updates:
             known.learn(update)
     return True
@@ -127,15 +136,20 @@ def _added(update: Update) -> dict[str, list[Any]]:
     }
 
 
+# An addition waiting for its turn: the update, its caller's future, and whether it adds
+# to a shard this replica owns (no mutex).
+_Addition = tuple[Update, "asyncio.Future[None]", bool]
+
+
 class _Waiting:
     """The additions this process's messages are waiting to make, by document; whoever
     holds `turn` makes all of them (`_flush`)."""
 
     def __init__(self) -> None:
         self.turn = asyncio.Lock()
-        self.additions: dict[str, list[tuple[Update, asyncio.Future[None]]]] = {}
+        self.additions: dict[str, list[_Addition]] = {}
 
-    def put(self, entries: dict[str, list[tuple[Update, asyncio.Future[None]]]]) -> None:
+    def put(self, entries: dict[str, list[_Addition]]) -> None:
         for doc_id, more in entries.items():
             self.additions.setdefault(doc_id, []).extend(more)
 
@@ -143,15 +157,16 @@ class _Waiting:
 _WAITING: dict[tuple[int, str, str], _Waiting] = {}
 
 
-async def _add_locked(store: Store, collection: str, updates: list[Update]) -> None:
-    """Where writes are not conditional: add under each document's mutex, together with
-    whatever other messages of this process are adding meanwhile (to any document)."""
+async def _add_locked(store: Store, collection: str, updates: list[Update], owned: bool) -> None:
+    """Where writes are not conditional: add under each document's mutex (not an `owned`
+    shard's), together with whatever other messages of this process are adding meanwhile
+    (to any document)."""
     waiting = _WAITING.setdefault((id(store.db.client), store.db.name, collection), _Waiting())
     loop = asyncio.get_running_loop()
     mine: list[asyncio.Future[None]] = []
     for update in updates:
         done: asyncio.Future[None] = loop.create_future()
-        waiting.put({update.id: [(update, done)]})
+        waiting.put({update.id: [(update, done, owned and is_shard(update.id))]})
         mine.append(done)
     deadline = loop.time() + WAIT
     delay = 0.01
@@ -173,21 +188,23 @@ async def _flush(store: Store, collection: str, waiting: _Waiting) -> None:
     whose mutex another process holds wait for the next turn (a mutex older than `STALE`,
     a dead holder's, is broken)."""
     batch, waiting.additions = waiting.additions, {}
-    ids = sorted(batch)
+    own = sorted(i for i, adds in batch.items() if all(mine for _, _, mine in adds))
+    ids = sorted(set(batch) - set(own))
     now = utcnow()
     try:
         refused = await store.insert(LOCKS, [{"_id": f"{collection}:{i}", "at": now} for i in ids])
-        held = [i for n, i in enumerate(ids) if n not in refused]
+        locked = [i for n, i in enumerate(ids) if n not in refused]
+        held = own + locked
         try:
-            combined = [merged([u for u, _ in batch[i]])[0] for i in held]
+            combined = [merged([u for u, _, _ in batch[i]])[0] for i in held]
             await store.write(collection, combined)
         finally:
-            await store.delete_small(LOCKS, [f"{collection}:{i}" for i in held])
+            await store.delete_small(LOCKS, [f"{collection}:{i}" for i in locked])
     except BaseException:
         waiting.put(batch)  # the next turn tries again
         raise
     for doc_id in held:
-        for _, done in batch.pop(doc_id):
+        for _, done, _ in batch.pop(doc_id):
             done.set_result(None)
     for doc_id in batch:
         await store.db[LOCKS].delete_one(

@@ -3,7 +3,6 @@ keep each group's lines as of its latest revision (see README.md beside this fil
 
 from __future__ import annotations
 
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -11,6 +10,7 @@ from typing import Any, cast
 from secmonkey.common.canonical import CanonicalGroup, Direction, Rule
 from secmonkey.common.cidr import IPNetwork, parse_network, to_hex
 from secmonkey.common.errors import InvalidInput
+from secmonkey.common.partitions import partition_of
 
 RANGES = "rule_ranges"
 POSTINGS = "rule_postings"
@@ -26,17 +26,31 @@ def range_id(direction: str, network: IPNetwork) -> str:
 
 
 # A range's account-regions are listed in shard documents `<range id>#<nn>`, a place in
-# the shard its name hashes to: every addition rewrites the document it adds to (FerretDB
-# 1.24 parses the whole array on every update), so a range held by thousands of places
-# (0.0.0.0/0 is in nearly every one) is 32 short lists rather than one long one. Databases
-# written before the shards list places in the range document itself (`_id` = the range
-# id), which readers still read; nothing adds to it any more.
+# the shard of its partition among `PLACE_SHARDS` (`partitions.partition_of`): every
+# addition rewrites the document it adds to (FerretDB 1.24 parses the whole array on every
+# update), so a range held by thousands of places (0.0.0.0/0 is in nearly every one) is 32
+# short lists rather than one long one; and where the auditor runs partitions whose count
+# divides 32, every shard's places are of one partition, so one replica writes it
+# (`shards_owned`). Databases written before the shards list places in the range document
+# itself (`_id` = the range id), which readers still read; nothing adds to it any more.
+# Readers read every shard, so a place listed under an earlier placement is still found.
 PLACE_SHARDS = 32
 
 
 def places_id(range_: str, place: str) -> str:
-    """The shard document of `range_` that lists `place`."""
-    return f"{range_}#{zlib.crc32(place.encode()) % PLACE_SHARDS:02d}"
+    """The shard document of `range_` that lists `place` (`aws:<account>:<region>`)."""
+    _, account_id, region = place.split(":", 2)
+    return f"{range_}#{partition_of(account_id, region, PLACE_SHARDS):02d}"
+
+
+def shards_owned(partitions: int) -> bool:
+    """Whether each shard's places are all of one partition of `partitions`."""
+    return partitions > 0 and PLACE_SHARDS % partitions == 0
+
+
+def is_shard(doc_id: str) -> bool:
+    """Whether a `rule_ranges` document is a range's shard (`places_id`)."""
+    return "#" in doc_id
 
 
 def places_ids(range_: str) -> list[str]:

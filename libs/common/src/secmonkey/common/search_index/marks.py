@@ -15,7 +15,7 @@ import asyncio
 import secrets
 from collections.abc import Iterable
 
-from secmonkey.common.storage import Database, Store, Update
+from secmonkey.common.storage import Database, Store
 
 MARKS = "rule_marks"
 DIRECTORY = "directory"  # the mark of `rule_ranges` (range documents and `lengths`)
@@ -28,10 +28,7 @@ async def touch(store: Store, ids: Iterable[str]) -> None:
     if not wanted:
         return
     token = secrets.token_hex(8)
-    matched = await store.write(MARKS, [Update(i, {"$set": {"t": token}}) for i in wanted])
-    if matched < len(wanted):
-        # Some are new: inserted with the token (those that exist were set just above).
-        await store.insert(MARKS, [{"_id": i, "t": token} for i in wanted])
+    await store.put(MARKS, {i: {"t": token} for i in wanted})
 
 
 async def token(db: Database, mark_id: str) -> str | None:

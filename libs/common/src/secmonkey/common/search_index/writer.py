@@ -28,6 +28,7 @@ from secmonkey.common.search_index.format import (
     PostingEdit,
     posting_place,
     postings_of,
+    shards_owned,
 )
 from secmonkey.common.storage import Document, Replace, Store, WriteOp, insert_unique
 
@@ -88,8 +89,12 @@ def _resolution_item(change: Change, account_name: str | None) -> Document:
 class IndexWriter:
     """Writes the index's documents through the storage seam."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, partitions: int = 0) -> None:
+        """`partitions`: how many the process's account-regions are partitioned in, where
+        it holds its partitions alone (else 0): the directory shards of its places may
+        then be its alone to write (`format.shards_owned`)."""
         self.store = store
+        self.shards_owned = shards_owned(partitions)
 
     async def file(self, changes: list[Change], account_name: Callable[[str], str | None]) -> None:
         """The postings and group-ID lookups of these revisions, before their commit.
@@ -108,7 +113,7 @@ class IndexWriter:
             if c.previous is None:
                 unseen.add((GROUP_IDS, c.config.group_id))
                 unseen.update((POSTINGS, p.doc_id) for p in _postings_after(c))
-        await self._write(writes, unseen)
+        await self._write(writes, unseen, owned=self.shards_owned)
 
     async def backfill(self) -> int:
         """File the lookups of items stored before they existed.
@@ -149,12 +154,15 @@ class IndexWriter:
         self,
         writes: LookupWrites,
         unseen: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(),
+        *,
+        owned: bool = False,
     ) -> None:
         touched: set[str] = set()
         for name in writes.collections():
             creates = writes.creates.get(name, set())
             if name == RANGES:  # shared by every partition: no addition may be lost
-                if await directory.add(self.store, name, writes.updates[name], creates):
+                updates = writes.updates[name]
+                if await directory.add(self.store, name, updates, creates, owned=owned):
                     touched.add(marks.DIRECTORY)
             else:
                 await self.store.insert(name, [{"_id": i} for i in sorted(creates)])

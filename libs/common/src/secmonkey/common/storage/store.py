@@ -25,7 +25,7 @@ from pymongo.errors import BulkWriteError
 from secmonkey.common.storage.backend import Capabilities, Document, capabilities_of
 from secmonkey.common.storage.client import Database
 from secmonkey.common.storage.errors import is_duplicate_key, refused_duplicates
-from secmonkey.common.storage.ops import WriteOp, to_driver
+from secmonkey.common.storage.ops import Replace, WriteOp, to_driver
 
 SMALL_CHUNK = 50
 ID_LIST = 1000  # ids per `$in` read (mongo-compat pushes down at most 1,000)
@@ -129,3 +129,14 @@ class Store:
                 result = await coll.bulk_write(batch[start : start + SMALL_CHUNK], ordered=False)
                 matched += int(result.matched_count) + int(result.upserted_count)
         return matched
+
+    async def put(self, collection: str, docs: dict[str, Document]) -> None:
+        """Replace each document whole, inserting it if absent (one bulk write). Two
+        writers inserting the same new document at once make one of them fail with a
+        duplicate key on FerretDB: that one's documents exist by then and are replaced."""
+        try:
+            await self.write(collection, [Replace(i, d, upsert=True) for i, d in docs.items()])
+        except BulkWriteError as exc:
+            if refused_duplicates(exc) is None:
+                raise
+            await self.write(collection, [Replace(i, d) for i, d in docs.items()])
