@@ -13,7 +13,10 @@ figure mixes the auditor's speed with the rig's. Here, in one sitting:
 3. the auditor starts again on them and is timed until it has stored every group (its
    `secmonkey_auditor_groups_applied_total` counter): its first-sight rate, with the
    CPU seconds of the auditor and of the MongoDB-protocol server (its process: `--private`,
-   the default here, runs a RabbitMQ node and a mongo-compat server of this run's own).
+   the default here, runs a RabbitMQ node and a mongo-compat server of this run's own);
+   also printed: its start-up (process start to the first group stored: imports, index
+   checks, partition claims), and its rate after it, which is what a running auditor
+   meets when a sweep's snapshots arrive.
 
 Last line: `RESULT first_sight_vs_sweep_rate=<auditor groups/s / collector groups/s>
 auditor_ms_per_group=<CPU> mongo_ms_per_group=<CPU>` (the auditor keeps up when the
@@ -71,7 +74,10 @@ async def measure(secmonkey: scale.Secmonkey, accounts: list[str], mongo_pid: in
     started = time.perf_counter()
     await asyncio.to_thread(wait_port, secmonkey.auditor_port, 120)
     auditor_cpu = scale.cpu_seconds(secmonkey.pid("auditor"))
-    while await secmonkey.applied(("created",)) < groups:
+    first: float | None = None  # when the first group was stored (after start-up)
+    while (done := await secmonkey.applied(("created",))) < groups:
+        if first is None and done > 0:
+            first = time.perf_counter()
         if secmonkey.processes.crashed():
             raise SystemExit(f"crashed: {secmonkey.processes.crashed()}")
         if time.perf_counter() - started > 3600:
@@ -85,6 +91,12 @@ async def measure(secmonkey: scale.Secmonkey, accounts: list[str], mongo_pid: in
         f"({groups / stored:.0f} groups/s), CPU auditor {auditor_cpu:.1f}s "
         f"({1000 * auditor_cpu / groups:.2f} ms per group), mongo-compat {mongo_cpu:.1f}s "
         f"({1000 * mongo_cpu / groups:.2f} ms per group)"
+    )
+    running = stored - (first - started if first is not None else 0.0)
+    print(
+        f"  of which start-up (process start to the first group stored): {stored - running:.1f}s; "
+        f"from the first group stored: {groups / running:.0f} groups/s "
+        f"({swept / running:.3f} of the collector's rate)"
     )
     print(scale.load())
     print(
