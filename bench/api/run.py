@@ -73,7 +73,7 @@ from secmonkey.common.severity import Severity  # noqa: E402
 GOAL_P95_MS = scale.SEARCH_GOAL_MS
 FULL_SCALE = 100_000
 SUMMARIES = 5  # the summaries' shape: older ones are recomputed (5: `issue_rows` as report rows)
-LAYOUT = 7  # bumped when the stored shapes change: an older loaded database is rebuilt
+LAYOUT = 8  # bumped when the stored shapes change: an older loaded database is rebuilt
 MONGO_URL = os.environ.get("SECMONKEY_MONGO_URL", "mongodb://127.0.0.1:27017/")
 AMQP_URL = os.environ.get("SECMONKEY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 ADMIN_KEY = "smk_bench-admin-key-0123456789abcdef"
@@ -318,8 +318,9 @@ class Lookups:
                 **{f: sorted(v) for f, v in self.directory.lengths.items()},
             },
             {"_id": postings.BUILT_ID, "items": len(self.group_ids)},
+            {"_id": postings.LISTED_ID, "ranges": len(self.directory.places)},
         ]
-        ranges += [{"_id": d, "places": sorted(v)} for d, v in self.directory.shards().items()]
+        ranges += self.directory.documents()
         return {
             postings.RANGES: ranges,
             postings.POSTINGS: [

@@ -11,14 +11,18 @@ import asyncio
 from typing import Any
 
 import pytest
+from pymongo import monitoring
 
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig
+from secmonkey.common import storage
 from secmonkey.common.cidr import parse_network
 from secmonkey.common.partitions import partition_of
+from secmonkey.common.search_index import directory
 from secmonkey.common.search_index.format import (
     BUILT_ID,
     LENGTHS_ID,
+    LISTED_ID,
     PLACE_SHARDS,
     POSTINGS,
     RANGES,
@@ -29,6 +33,8 @@ from secmonkey.common.search_index.format import (
     places_id,
     posting_id,
     range_id,
+    shard_id,
+    shard_of,
 )
 from secmonkey.common.search_index.reader import match_fields, search_postings
 from secmonkey.common.storage import Database, capabilities_of
@@ -66,9 +72,8 @@ async def test_postings_follow_create_change_delete_restore(db: Database) -> Non
     assert lengths is not None
     assert set(lengths["ingress:4"]) == {0, 16} and lengths["egress:4"] == [0]
     corp_range = range_id("ingress", parse_network("10.20.0.0/16"))
-    assert await db[RANGES].find_one({"_id": corp_range}) is None  # places are in shards
-    shard = await db[RANGES].find_one({"_id": places_id(corp_range, place_of(web))})
-    assert shard is not None and shard["places"] == [place_of(web)]
+    head = await db[RANGES].find_one({"_id": corp_range})  # few places: in the range's head
+    assert head is not None and head["places"] == [place_of(web)] and "shards" not in head
     assert set((await db.group_ids.find_one({"_id": "sg-web"}))["g"]) == {web}  # type: ignore[index]
 
     # changed: SSH closed, an IPv6 rule added
@@ -133,10 +138,10 @@ async def test_lookups_of_groups_stored_before_them_are_filed_once(db: Database)
 
     assert content(restored["group_ids"]) == content(expected["group_ids"])
     place = place_of(key("sg-a"))
-    assert {d["_id"] for d in restored["rule_ranges"]} >= {
-        places_id(range_id("ingress", parse_network("0.0.0.0/0")), place),
-        places_id(range_id("ingress", parse_network("2001:db8:5::/48")), place),
-    }
+    heads = {d["_id"]: d for d in restored["rule_ranges"]}
+    for cidr in ("0.0.0.0/0", "2001:db8:5::/48"):
+        assert heads[range_id("ingress", parse_network(cidr))]["places"] == [place]
+    assert LISTED_ID in heads  # (no shard to list)
     assert await auditor.ensure_lookups() == 0  # marked as done
 
 
@@ -188,34 +193,92 @@ async def test_a_new_group_joins_lookup_documents_that_already_exist(db: Databas
     assert len(await entries(db, "ingress", "0.0.0.0/0", key("sg-a", other))) == 1
 
 
-async def test_places_listed_in_a_range_document_by_an_older_auditor_are_still_searched(
+async def test_places_listed_by_older_auditors_are_searched_and_their_shards_listed_once(
     db: Database,
 ) -> None:
-    """Before the shards a range document listed its places itself: a search reads the
-    range document and every shard, and finds the groups of both."""
+    """Before the shards a range's head listed its places itself; the tenth and eleventh
+    sessions' auditors listed every place in a shard, without listing the shards in the
+    head. Until the auditor's start lists them (`LISTED_ID`), a search reads every shard;
+    after, the heads and the shards they list."""
     auditor = Auditor(db, RulesConfig())
-    other = "222222222222"
+    other, third = "222222222222", "333333333333"
     await auditor.handle(batch(0, snap("sg-old", SSH_WORLD)))
+    await auditor.handle(batch(0, snap("sg-mid", SSH_WORLD, account=other), account=other))
     world = range_id("ingress", parse_network("0.0.0.0/0"))
-    old_place = place_of(key("sg-old"))
-    # What an older auditor left: the place in the range document, no shard.
-    await db[RANGES].delete_one({"_id": places_id(world, old_place)})
-    await db[RANGES].insert_one({"_id": world, "places": [old_place]})
-    await auditor.handle(batch(0, snap("sg-new", SSH_WORLD, account=other), account=other))
-    assert await db[RANGES].find_one({"_id": world}) == {"_id": world, "places": [old_place]}
+    old_place, mid_place = place_of(key("sg-old")), place_of(key("sg-mid", other))
+    # What older auditors left: a place in the head, another in its shard, unlisted.
+    await db[RANGES].replace_one({"_id": world}, {"_id": world, "places": [old_place]})
+    await db[RANGES].insert_one({"_id": places_id(world, mid_place), "places": [mid_place]})
+    await auditor.handle(batch(0, snap("sg-new", SSH_WORLD, account=third), account=third))
 
-    hits, _ = await search_postings(
-        db, parse_network("198.51.100.7"), "contains", "ingress", None, None, None, 100
+    async def found() -> list[str]:
+        hits, _ = await search_postings(
+            db, parse_network("198.51.100.7"), "contains", "ingress", None, None, None, 100
+        )
+        return [match_fields(*h)["group_id"] for h in hits]
+
+    assert await found() == ["sg-old", "sg-mid", "sg-new"]
+    await db[RANGES].insert_one({"_id": BUILT_ID, "items": 3})  # (as they had filed them)
+    assert await auditor.ensure_lookups() == 0
+    head = await db[RANGES].find_one({"_id": world})
+    assert head is not None and head["shards"] == [shard_of(mid_place)]
+    assert set(head["places"]) == {old_place, place_of(key("sg-new", third))}
+    assert await db[RANGES].find_one({"_id": LISTED_ID}) is not None
+    assert await found() == ["sg-old", "sg-mid", "sg-new"]
+
+
+async def test_a_search_reads_the_heads_and_only_the_shards_they_list(
+    db: Database, mongo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the database's heads list their shards, a search reads the candidate ranges'
+    heads, then only the shards those list (of 32 per range)."""
+    monkeypatch.setattr(directory, "HEAD_PLACES", 1)  # a range of two places is sharded
+    auditor = Auditor(db, RulesConfig())
+    accounts = ["111111111111", "222222222222", "333333333333"]
+    for account in accounts:
+        await auditor.handle(batch(0, snap("sg-ssh", SSH_WORLD, account=account), account=account))
+    await auditor.handle(batch(0, snap("sg-corp", HTTPS_CORP)))
+    await auditor.ensure_lookups()
+    world = range_id("ingress", parse_network("0.0.0.0/0"))
+    head = await db[RANGES].find_one({"_id": world})
+    assert head is not None and len(head["places"]) == 1 and len(head["shards"]) in (1, 2)
+
+    reads: list[list[str]] = []
+
+    class Reads(monitoring.CommandListener):
+        def started(self, event: monitoring.CommandStartedEvent) -> None:
+            if event.command_name == "find" and event.command["find"] == RANGES:
+                ids = event.command["filter"]["_id"]
+                reads.append(ids["$in"] if isinstance(ids, dict) else [ids])
+
+        def succeeded(self, event: monitoring.CommandSucceededEvent) -> None: ...
+        def failed(self, event: monitoring.CommandFailedEvent) -> None: ...
+
+    client = storage.connect(mongo_url, event_listeners=[Reads()])
+    try:
+        await storage.detect(client)
+        hits, _ = await search_postings(
+            client[db.name], parse_network("10.20.3.4"), "contains", "ingress", None, None, None, 9
+        )
+    finally:
+        await client.close()
+    assert sorted(match_fields(*h)["key"] for h in hits) == sorted(
+        [key("sg-ssh", a) for a in accounts] + [key("sg-corp")]
     )
-    assert [match_fields(*h)["group_id"] for h in hits] == ["sg-old", "sg-new"]
+    corp = range_id("ingress", parse_network("10.20.0.0/16"))
+    read = sorted(i for ids in reads for i in ids)
+    listed = [shard_id(world, n) for n in head["shards"]]
+    assert read == sorted([LENGTHS_ID, LISTED_ID, world, corp, *listed])
 
 
 async def test_a_holder_of_partitions_lists_its_places_in_its_own_shards_without_mutexes(
-    db: Database,
+    db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With partitions whose count divides `PLACE_SHARDS`, a place is listed in the shard
-    of its partition among 32, so each shard has one writer: the auditor that holds its
-    partitions alone adds to it without the directory's mutex."""
+    """With partitions whose count divides `PLACE_SHARDS`, a place beyond the head's
+    (`HEAD_PLACES`) is listed in the shard of its partition among 32, so each shard has one
+    writer: the auditor that holds its partitions alone adds to it without the directory's
+    mutex (the head's list of shards, shared, takes it)."""
+    monkeypatch.setattr(directory, "HEAD_PLACES", 0)
     store = LockCounting(db)
     auditor = Auditor(db, RulesConfig(), store=store, own_places=True, partitions=16)
     web = key("sg-web")
@@ -231,4 +294,5 @@ async def test_a_holder_of_partitions_lists_its_places_in_its_own_shards_without
     )
     assert [match_fields(*h)["group_id"] for h in hits] == ["sg-web"]
     if not store.conditional_writes:  # MongoDB adds atomically: no mutex at all
-        assert all(not lock.split(":", 1)[1].startswith(world) for lock in store.locked)
+        assert f"{RANGES}:{world}" in store.locked
+        assert all(not lock.startswith(f"{RANGES}:{world}#") for lock in store.locked)

@@ -13,6 +13,7 @@ import pytest
 from secmonkey.common import storage
 from secmonkey.common.messages import utcnow as storage_now
 from secmonkey.common.search_index import directory
+from secmonkey.common.search_index.format import places_ids
 from secmonkey.common.storage import Database, Document, Store, Update, WriteOp
 from tests.integration.finds import LockCounting
 
@@ -63,7 +64,7 @@ async def test_concurrent_additions_from_two_processes_are_all_kept(
 
         async def message(store: Store, n: int) -> None:
             updates = [place_added(d, f"aws:{n:012d}:eu-west-1") for d in docs]
-            await directory.add(store, RANGES, updates, creates=docs)
+            await directory.add(store, RANGES, updates)
 
         await asyncio.gather(
             *(message(mine, n) for n in range(0, 40)),
@@ -81,10 +82,10 @@ async def test_concurrent_additions_from_two_processes_are_all_kept(
 async def test_an_addition_the_process_knows_is_there_costs_no_command(db: Database) -> None:
     store = CountingStore(db)
     update = place_added("ingress:4:0:00", "aws:111111111111:eu-west-1")
-    await directory.add(store, RANGES, [update], creates=["ingress:4:0:00"])
+    await directory.add(store, RANGES, [update])
     assert store.commands > 0
     store.commands = 0
-    await directory.add(store, RANGES, [update], creates=["ingress:4:0:00"])
+    await directory.add(store, RANGES, [update])
     assert store.commands == 0
 
     # Another process added a place: this one reads nothing again, and its own new
@@ -111,9 +112,7 @@ async def test_an_addition_waits_for_another_holder_and_breaks_a_dead_ones_mutex
         {"_id": f"{RANGES}:ingress:4:0:00", "at": storage_now()}
     )  # held by another process
     adding = asyncio.create_task(
-        directory.add(
-            store, RANGES, [place_added("ingress:4:0:00", "aws:1:eu-west-1")], ["ingress:4:0:00"]
-        )
+        directory.add(store, RANGES, [place_added("ingress:4:0:00", "aws:1:eu-west-1")])
     )
     await asyncio.sleep(0.3)
     assert not adding.done()
@@ -147,7 +146,7 @@ async def test_owned_shards_are_added_without_a_mutex_and_lose_nothing(db: Datab
             place_added(shard, f"aws:{n:012d}:eu-west-1"),
             Update("lengths", {"$addToSet": {"ingress4": {"$each": [n % 3]}}}),
         ]
-        await directory.add(store, RANGES, updates, creates=[shard, "lengths"], owned=True)
+        await directory.add(store, RANGES, updates, owned=True)
 
     await asyncio.gather(*(message(n) for n in range(30)))
     doc = await db[RANGES].find_one({"_id": shard})
@@ -162,6 +161,34 @@ async def test_owned_shards_are_added_without_a_mutex_and_lose_nothing(db: Datab
         store, RANGES, [place_added(shard, "aws:999999999999:eu-west-1")], owned=False
     )
     assert f"{RANGES}:{shard}" in store.locked
+
+
+async def test_a_range_lists_its_places_in_its_head_then_in_shards_it_lists(
+    db: Database, mongo_url: str
+) -> None:
+    """A range's head lists its places up to `HEAD_PLACES`; the places added beyond go to
+    their shards, whose numbers the head lists, even when two processes add at once."""
+    other_client = storage.connect(mongo_url)
+    try:
+        await storage.detect(other_client)
+        mine, theirs = Store(db), Store(other_client[db.name])
+        head = "ingress:4:0:00"
+        count = directory.HEAD_PLACES + 40
+        places = [f"aws:{n:012d}:eu-west-1" for n in range(count)]
+        # The first HEAD_PLACES - 8 in one message; then one message per place, from both.
+        await directory.add(mine, RANGES, [place_added(head, p) for p in places[:-48]])
+        await asyncio.gather(
+            *(directory.add(mine, RANGES, [place_added(head, p)]) for p in places[-48::2]),
+            *(directory.add(theirs, RANGES, [place_added(head, p)]) for p in places[-47::2]),
+        )
+        doc = await db[RANGES].find_one({"_id": head})
+        assert doc is not None and len(doc["places"]) <= directory.HEAD_PLACES + 8
+        shards = await db[RANGES].find({"_id": {"$in": places_ids(head)[1:]}}).to_list(None)
+        assert sorted(doc["shards"]) == sorted(int(s["_id"].split("#")[1]) for s in shards)
+        listed = set(doc["places"]) | {p for s in shards for p in s["places"]}
+        assert listed == set(places)  # every place, in the head or in a listed shard
+    finally:
+        await other_client.close()
 
 
 async def test_two_writers_putting_the_same_new_documents_at_once_both_succeed(

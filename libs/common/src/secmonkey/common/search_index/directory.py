@@ -1,8 +1,9 @@
 """Adding to the range directory (`rule_ranges`) from several replicas at once.
 
-A range document lists the account-regions with a rule of that range, and `lengths` the
-prefix lengths in use: documents that every partition adds to, and nothing removes from.
-On MongoDB an `$addToSet` is atomic. FerretDB 1.24 applies an update by reading the
+A range's head lists the account-regions with a rule of that range up to `HEAD_PLACES`,
+then the numbers of the shards that list the others (`placed`; `format.py`), and
+`lengths` the prefix lengths in use: documents that every partition adds to, and nothing
+removes from. On MongoDB an `$addToSet` is atomic. FerretDB 1.24 applies an update by reading the
 document and writing it back, unisolated: two processes adding to one document lose each
 other's additions (measured: 1,200 concurrent `$addToSet` from three processes kept 183).
 So, where writes are not conditional, an addition is made while holding the document's
@@ -22,13 +23,12 @@ one more (a document whose mutex another process holds waits for the next turn).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from secmonkey.common.errors import TransientError
 from secmonkey.common.messages import utcnow
-from secmonkey.common.search_index.format import is_shard
+from secmonkey.common.search_index.format import HEAD_PLACES, is_shard, places_id, shard_of
 from secmonkey.common.storage import Document, Store, Update
 
 LOCKS = "rule_range_locks"
@@ -64,32 +64,75 @@ async def add(
     store: Store,
     collection: str,
     updates: list[Update],
-    creates: Iterable[str] = (),
     *,
     owned: bool = False,
 ) -> bool:
-    """Apply directory additions so that none is lost to a concurrent writer; `creates`:
-    the documents they add to, made empty first if missing (a refused insert is harmless;
-    a racing upsert is not); `owned`: the shards they add to are written by this replica
-    alone. Whether any addition was new to this process (made now, or found made by
-    another writer): the directory's mark is then set anew by the caller."""
+    """Apply directory additions so that none is lost to a concurrent writer. A range's
+    places go to its head while it holds at most `HEAD_PLACES` and lists no shard, else
+    to their shards (`placed`). Each document added to is made empty first if missing (a
+    refused insert is harmless; a racing upsert is not); `owned`: the shards they add to
+    are written by this replica alone. Whether any addition was new to this process (made
+    now, or found made by another writer): the directory's mark is then set anew by the
+    caller."""
     known = _known_of(store, collection)
-    updates = [u for u in merged(updates) if not known.has(u)]
-    if not updates:
-        return False
-    unseen = [u.id for u in updates if u.id not in known.ids]
-    for doc in (await store.read(collection, unseen)).values():
-        known.see(doc)
-    await store.insert(collection, [{"_id": i} for i in sorted(set(creates)) if i not in known.ids])
-    updates = [u for u in updates if not known.has(u)]
-    if updates:
+    updates = merged(updates)
+    await _see(store, collection, known, [u.id for u in updates])
+    updates, heading = placed(updates, known)
+    try:
+        updates = merged(updates)
+        await _see(store, collection, known, [u.id for u in updates])
+        updates = [u for u in updates if not known.has(u)]
+        if not updates:
+            return False
+        await store.insert(collection, [{"_id": u.id} for u in updates if u.id not in known.ids])
         if store.conditional_writes:
             await store.write(collection, updates)
         else:
             await _add_locked(store, collection, updates, owned)
         for update in updates:
             known.learn(update)
-    return True
+        return True
+    finally:
+        for head, count in heading.items():
+            left = known.heading.pop(head) - count
+            if left:
+                known.heading[head] = left
+
+
+def placed(updates: list[Update], known: _Known) -> tuple[list[Update], dict[str, int]]:
+    """Each update adding places to a range's head, as it is to be made: to the head while
+    the head would then list at most `HEAD_PLACES` (those known there, and those this
+    process's other messages are adding) and no shard; else each new place to its shard
+    (`places_id`) and the shards' numbers to the head (`shards`). And how many places
+    are being added to each head (counted in `known.heading` until the caller is done)."""
+    out: list[Update] = []
+    heading: dict[str, int] = {}
+    for update in updates:
+        places = _added(update).get("places")
+        if places is None or is_shard(update.id):
+            out.append(update)
+            continue
+        have = known.values.get((update.id, "places"), set())
+        new = sorted(set(places) - have)
+        sharded = bool(known.values.get((update.id, "shards")))
+        coming = len(have) + known.heading.get(update.id, 0) + len(new)
+        if not new or (not sharded and coming <= HEAD_PLACES):
+            out.append(update)
+            heading[update.id] = len(new)
+            known.heading[update.id] = known.heading.get(update.id, 0) + len(new)
+            continue
+        for place in new:
+            out.append(Update(places_id(update.id, place), {"$addToSet": {"places": place}}))
+        shards = sorted({shard_of(p) for p in new})
+        out.append(Update(update.id, {"$addToSet": {"shards": {"$each": shards}}}))
+    return out, heading
+
+
+async def _see(store: Store, collection: str, known: _Known, ids: list[str]) -> None:
+    """Read the documents among `ids` this process has not seen yet."""
+    unseen = sorted({i for i in ids if i not in known.ids})
+    for doc in (await store.read(collection, unseen)).values():
+        known.see(doc)
 
 
 class _Known:
@@ -99,6 +142,7 @@ class _Known:
     def __init__(self) -> None:
         self.ids: set[str] = set()
         self.values: dict[tuple[str, str], set[Any]] = {}
+        self.heading: dict[str, int] = {}  # places being added to each head (`placed`)
 
     def has(self, update: Update) -> bool:
         return update.id in self.ids and not missing(

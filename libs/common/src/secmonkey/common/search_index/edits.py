@@ -66,8 +66,8 @@ def delta_writes(old: list[Posting], new: list[Posting], seq: int) -> LookupWrit
         directory.file(new)
         each = {f: {"$each": sorted(v)} for f, v in sorted(directory.lengths.items())}
         writes.add(RANGES, LENGTHS_ID, {"$addToSet": each})
-        for doc_id, v in sorted(directory.shards().items()):
-            writes.add(RANGES, doc_id, {"$addToSet": {"places": {"$each": sorted(v)}}})
+        for range_, places in sorted(directory.places.items()):  # (`directory.placed`)
+            writes.add(RANGES, range_, {"$addToSet": {"places": {"$each": sorted(places)}}})
     lines: dict[str, list[str]] = {p.doc_id: [] for p in old}
     for p in new:
         lines.setdefault(p.doc_id, []).append(p.entry.encode(seq))

@@ -25,22 +25,39 @@ def range_id(direction: str, network: IPNetwork) -> str:
     )
 
 
-# A range's account-regions are listed in shard documents `<range id>#<nn>`, a place in
-# the shard of its partition among `PLACE_SHARDS` (`partitions.partition_of`): every
-# addition rewrites the document it adds to (FerretDB 1.24 parses the whole array on every
-# update), so a range held by thousands of places (0.0.0.0/0 is in nearly every one) is 32
-# short lists rather than one long one; and where the auditor runs partitions whose count
-# divides 32, every shard's places are of one partition, so one replica writes it
-# (`shards_owned`). Databases written before the shards list places in the range document
-# itself (`_id` = the range id), which readers still read; nothing adds to it any more.
-# Readers read every shard, so a place listed under an earlier placement is still found.
+# A range's account-regions (places) are listed in its head document (`_id` = the range
+# id, `places`) while it has at most `HEAD_PLACES`, and beyond that in shard documents
+# `<range id>#<nn>`, a place in the shard of its partition among `PLACE_SHARDS`
+# (`partitions.partition_of`), the numbers of the shards in use listed in the head
+# (`shards`). Every addition rewrites the document it adds to (FerretDB 1.24 parses the
+# whole array on every update), so a range held by thousands of places (0.0.0.0/0 is in
+# nearly every one) is 32 short lists rather than one long one; and where the auditor runs
+# partitions whose count divides 32, every shard's places are of one partition, so one
+# replica writes it (`shards_owned`). Most ranges have a few places: a search reads their
+# heads alone, and the listed shards of the others (FerretDB answers a document of an
+# `$in` in ~60 µs, a place of an array in ~5 µs: 32 shards cost what a head of ~400 places
+# does). `LISTED_ID` marks a database whose heads list every shard in use (the tenth and
+# eleventh sessions' auditors wrote shards without listing them: they are listed once at
+# the auditor's start, `IndexWriter.list_shards`); without it a reader reads every shard.
+HEAD_PLACES = 128
 PLACE_SHARDS = 32
+LISTED_ID = "listed"  # marks a database whose range heads list every shard in use
+
+
+def shard_id(range_: str, shard: int) -> str:
+    """The shard document number `shard` of `range_`."""
+    return f"{range_}#{shard:02d}"
+
+
+def shard_of(place: str) -> int:
+    """The number of the shard that lists `place` (`aws:<account>:<region>`)."""
+    _, account_id, region = place.split(":", 2)
+    return partition_of(account_id, region, PLACE_SHARDS)
 
 
 def places_id(range_: str, place: str) -> str:
     """The shard document of `range_` that lists `place` (`aws:<account>:<region>`)."""
-    _, account_id, region = place.split(":", 2)
-    return f"{range_}#{partition_of(account_id, region, PLACE_SHARDS):02d}"
+    return shard_id(range_, shard_of(place))
 
 
 def shards_owned(partitions: int) -> bool:
@@ -53,10 +70,16 @@ def is_shard(doc_id: str) -> bool:
     return "#" in doc_id
 
 
+def split_shard(doc_id: str) -> tuple[str, int]:
+    """(range id, shard number) of a shard document's `_id`."""
+    range_, shard = doc_id.rsplit("#", 1)
+    return range_, int(shard)
+
+
 def places_ids(range_: str) -> list[str]:
-    """Every document that may list places of `range_`: the range document (older
-    databases) and its shards."""
-    return [range_, *(f"{range_}#{n:02d}" for n in range(PLACE_SHARDS))]
+    """Every document that may list places of `range_` where heads are not known to list
+    their shards: the head (older databases) and every shard."""
+    return [range_, *(shard_id(range_, n) for n in range(PLACE_SHARDS))]
 
 
 def place_of(key: str) -> str:
@@ -280,10 +303,18 @@ class RangeDirectory:
             self.lengths[lengths_field(p.direction, p.version)].add(p.prefixlen)
             self.places[p.range_id].add(p.place)
 
-    def shards(self) -> dict[str, set[str]]:
-        """The places to list, by the shard document (`places_id`) that lists each."""
-        out: dict[str, set[str]] = defaultdict(set)
-        for range_, places in self.places.items():
-            for place in places:
-                out[places_id(range_, place)].add(place)
+    def documents(self) -> list[dict[str, Any]]:
+        """The `rule_ranges` documents listing these places when all are added at once
+        (`directory.placed`): a range's head with its places, or beyond `HEAD_PLACES`
+        with its shards' numbers and the shards."""
+        out: list[dict[str, Any]] = []
+        for range_, places in sorted(self.places.items()):
+            if len(places) <= HEAD_PLACES:
+                out.append({"_id": range_, "places": sorted(places)})
+                continue
+            shards: dict[int, list[str]] = defaultdict(list)
+            for place in sorted(places):
+                shards[shard_of(place)].append(place)
+            out.append({"_id": range_, "shards": sorted(shards)})
+            out += [{"_id": shard_id(range_, n), "places": v} for n, v in sorted(shards.items())]
         return out

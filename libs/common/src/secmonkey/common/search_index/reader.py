@@ -26,6 +26,7 @@ from secmonkey.common.search_index.cache import ReadCache, cache_of
 from secmonkey.common.search_index.format import (
     GROUP_IDS,
     LENGTHS_ID,
+    LISTED_ID,
     POSTINGS,
     RANGES,
     entry_parts,
@@ -37,6 +38,7 @@ from secmonkey.common.search_index.format import (
     posting_id,
     range_id,
     rule_fields,
+    shard_id,
 )
 from secmonkey.common.storage import Capabilities, Database, Store
 from secmonkey.common.storage import filters as storage_filters
@@ -206,15 +208,20 @@ async def _directory(
 ) -> dict[str, list[str]]:
     """The places of each candidate range, from what is kept under the directory's mark
     and what it lacks (read together with the mark when something is kept)."""
-    ranges = db[RANGES]
 
     def wanted(lengths_doc: dict[str, Any]) -> list[str]:
         return _wanted(lengths_doc, network, mode, direction)
 
-    async def heads(ids: list[str]) -> dict[str, list[str]]:
-        """The places of each range: the union of its shard documents (and of the range
-        document itself, where an older auditor listed them), read in one batch."""
-        docs = await Store(db).read(RANGES, [d for i in ids for d in places_ids(i)])
+    async def heads(ids: list[str], listed: bool) -> dict[str, list[str]]:
+        """The places of each range: the union of its head's (where an older auditor
+        listed them) and its shards'. Where heads list their shards (`listed`), the heads
+        then the shards they list; else the head and every shard, in one batch."""
+        if listed:
+            docs = await Store(db).read(RANGES, ids)
+            shards = [shard_id(i, n) for i in ids for n in docs.get(i, {}).get("shards") or []]
+            docs |= await Store(db).read(RANGES, shards)
+        else:
+            docs = await Store(db).read(RANGES, [d for i in ids for d in places_ids(i)])
         return {
             i: sorted({p for d in places_ids(i) for p in docs.get(d, {}).get("places") or []})
             for i in ids
@@ -229,14 +236,17 @@ async def _directory(
     if kept is not None and LENGTHS_ID in kept.docs:
         ids = wanted(kept.docs[LENGTHS_ID])
         unread = [r for r in ids if r not in kept.docs]
-        token, read = await asyncio.gather(tokens.token(marks.DIRECTORY), heads(unread))
+        listed = bool(kept.docs.get(LISTED_ID))
+        token, read = await asyncio.gather(tokens.token(marks.DIRECTORY), heads(unread, listed))
         if token == kept.token:
             return keep(kept.docs, read, ids)
     # The directory moved on (or nothing is kept): its mark first, then what it covers.
     docs = cache.restart(marks.DIRECTORY, await tokens.token(marks.DIRECTORY))
-    docs[LENGTHS_ID] = await ranges.find_one({"_id": LENGTHS_ID}) or {}
+    found = await Store(db).read(RANGES, [LENGTHS_ID, LISTED_ID])
+    docs[LENGTHS_ID] = found.get(LENGTHS_ID) or {}
+    docs[LISTED_ID] = LISTED_ID in found
     ids = wanted(docs[LENGTHS_ID])
-    return keep(docs, await heads(ids), ids)
+    return keep(docs, await heads(ids, docs[LISTED_ID]), ids)
 
 
 async def _postings_of(

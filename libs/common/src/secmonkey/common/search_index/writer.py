@@ -4,6 +4,7 @@ backfill of items stored before the index existed (see README.md)."""
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
@@ -21,16 +22,19 @@ from secmonkey.common.search_index.edits import (
 from secmonkey.common.search_index.format import (
     BUILT_ID,
     GROUP_IDS,
+    LISTED_ID,
     POSTINGS,
     RANGES,
     GroupIdEdit,
     Posting,
     PostingEdit,
+    is_shard,
     posting_place,
     postings_of,
     shards_owned,
+    split_shard,
 )
-from secmonkey.common.storage import Document, Replace, Store, WriteOp, insert_unique
+from secmonkey.common.storage import Document, Replace, Store, Update, WriteOp, insert_unique
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +120,40 @@ class IndexWriter:
         await self._write(writes, unseen, owned=self.shards_owned)
 
     async def backfill(self) -> int:
-        """File the lookups of items stored before they existed.
+        """File the lookups of items stored before they existed, then list every range's
+        shards in its head (`list_shards`); the number of items filed.
 
-        Runs once per database (a marker records it); idempotent if replicas race.
+        Each runs once per database (a marker records it); idempotent if replicas race.
         """
+        count = await self._file_stored()
+        await self.list_shards()
+        return count
+
+    async def list_shards(self) -> int:
+        """List each range's shards in its head, where older auditors wrote shards without
+        (once per database, `LISTED_ID`): until then readers read every shard. The number
+        of ranges listed."""
+        ranges = self.store.db[RANGES]
+        if await ranges.find_one({"_id": LISTED_ID}) is not None:
+            return 0
+        heads: dict[str, set[int]] = defaultdict(set)
+        async for doc in ranges.find({}, {"_id": 1}):
+            if is_shard(doc["_id"]):
+                range_, shard = split_shard(doc["_id"])
+                heads[range_].add(shard)
+        listed = sorted(heads.items())
+        for start in range(0, len(listed), BACKFILL_BATCH):
+            chunk = listed[start : start + BACKFILL_BATCH]
+            adds = [Update(r, {"$addToSet": {"shards": {"$each": sorted(n)}}}) for r, n in chunk]
+            await directory.add(self.store, RANGES, adds)
+        directory.forget(self.store, RANGES)  # (what it learnt of every range: memory only)
+        await insert_unique(ranges, {"_id": LISTED_ID, "ranges": len(listed), "at": utcnow()})
+        await marks.touch(self.store, {marks.DIRECTORY})
+        if listed:
+            log.info("listed the shards of %d ranges in their heads", len(listed))
+        return len(listed)
+
+    async def _file_stored(self) -> int:
         ranges = self.store.db[RANGES]
         if await ranges.find_one({"_id": BUILT_ID}) is not None:
             return 0
@@ -159,12 +193,11 @@ class IndexWriter:
     ) -> None:
         touched: set[str] = set()
         for name in writes.collections():
-            creates = writes.creates.get(name, set())
             if name == RANGES:  # shared by every partition: no addition may be lost
-                updates = writes.updates[name]
-                if await directory.add(self.store, name, updates, creates, owned=owned):
+                if await directory.add(self.store, name, writes.updates[name], owned=owned):
                     touched.add(marks.DIRECTORY)
             else:
+                creates = writes.creates.get(name, set())
                 await self.store.insert(name, [{"_id": i} for i in sorted(creates)])
                 await self.store.write(name, writes.updates[name])
         for name in sorted({name for name, _ in writes.edits}):
