@@ -68,7 +68,7 @@ bench-scale: bootstrap up ## secmonkey vs c7n-org on the AWS stand-in, 100 accou
 	  status=$$?; $(UV) run --frozen python deploy/local/vhosts.py delete $@; exit $$status
 
 .PHONY: bench-first-sight
-bench-first-sight: bootstrap ## The collector's sweep and the auditor's first sight each alone, 100 x 17 x 20 on the stand-in (own RabbitMQ node and mongo-compat)
+bench-first-sight: bootstrap ## The collector's sweep and the auditor's first sight each alone, 100 x 17 x 20 on the stand-in (own RabbitMQ node and mongo-compat; FIRST_SIGHT_ARGS="--auditors 2")
 	$(UV) run --frozen python bench/scale/first_sight.py $(FIRST_SIGHT_ARGS)
 
 .PHONY: bench-flowlogs

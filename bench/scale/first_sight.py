@@ -43,10 +43,11 @@ from bench.sweeps_api import ask_sweep, sweeps_api  # noqa: E402
 
 
 async def measure(secmonkey: scale.Secmonkey, accounts: list[str], mongo_pid: int) -> None:
-    auditor = secmonkey.processes.children["auditor"].proc
-    assert auditor is not None
-    secmonkey.processes.signal("auditor", signal.SIGTERM)
-    await asyncio.to_thread(auditor.wait, 60)
+    for name in secmonkey.auditors:
+        auditor = secmonkey.processes.children[name].proc
+        assert auditor is not None
+        secmonkey.processes.signal(name, signal.SIGTERM)
+        await asyncio.to_thread(auditor.wait, 60)
     async with sweeps_api(
         scale.MONGO_URL, scale.AMQP_URL, secmonkey.db_name, secmonkey.sweeps_queue
     ) as api:
@@ -69,11 +70,13 @@ async def measure(secmonkey: scale.Secmonkey, accounts: list[str], mongo_pid: in
         f"collector alone: {groups} groups in {swept:.1f}s ({groups / swept:.0f} groups/s), "
         f"CPU {collector_cpu:.1f}s, {incomplete} incomplete account-regions"
     )
-    secmonkey.processes.start("auditor")
+    for name in secmonkey.auditors:
+        secmonkey.processes.start(name)
     mongo_cpu = scale.cpu_seconds(mongo_pid)
     started = time.perf_counter()
-    await asyncio.to_thread(wait_port, secmonkey.auditor_port, 120)
-    auditor_cpu = scale.cpu_seconds(secmonkey.pid("auditor"))
+    for port in secmonkey.auditor_ports:
+        await asyncio.to_thread(wait_port, port, 120)
+    auditor_cpu = secmonkey.auditor_cpu()
     first: float | None = None  # when the first group was stored (after start-up)
     while (done := await secmonkey.applied(("created",))) < groups:
         if first is None and done > 0:
@@ -84,10 +87,12 @@ async def measure(secmonkey: scale.Secmonkey, accounts: list[str], mongo_pid: in
             raise SystemExit("the auditor did not store every group within an hour")
         await asyncio.sleep(0.25)
     stored = time.perf_counter() - started
-    auditor_cpu = scale.cpu_seconds(secmonkey.pid("auditor")) - auditor_cpu
+    auditor_cpu = secmonkey.auditor_cpu() - auditor_cpu
     mongo_cpu = scale.cpu_seconds(mongo_pid) - mongo_cpu
+    replicas = len(secmonkey.auditors)
     print(
-        f"auditor alone (first sight, from its start): {groups} groups in {stored:.1f}s "
+        f"auditor alone ({replicas} replica{'s' if replicas > 1 else ''}; first sight, from "
+        f"its start): {groups} groups in {stored:.1f}s "
         f"({groups / stored:.0f} groups/s), CPU auditor {auditor_cpu:.1f}s "
         f"({1000 * auditor_cpu / groups:.2f} ms per group), mongo-compat {mongo_cpu:.1f}s "
         f"({1000 * mongo_cpu / groups:.2f} ms per group)"
@@ -131,7 +136,7 @@ def main() -> None:
         )
         accounts_file, _, _ = scale.write_configs(state)
         secmonkey = scale.Secmonkey(
-            state["url"], accounts_file, scale.WORK / "logs", args.regions, 3600
+            state["url"], accounts_file, scale.WORK / "logs", args.regions, 3600, args.auditors
         )
         asyncio.run(measure(secmonkey, state["accounts"], infra.pid("mongo")))
     finally:

@@ -116,6 +116,7 @@ class Secmonkey:
         log_dir: Path,
         regions: int,
         store_timeout: float,
+        auditors: int = 1,
     ) -> None:
         tag = uuid.uuid4().hex[:8]
         self.store_timeout = store_timeout
@@ -134,17 +135,20 @@ class Secmonkey:
             "SECMONKEY_LOG_JSON": "true",
             "SECMONKEY_PARTITIONS": str(PARTITIONS),
         }
-        auditor_port = free_port()
-        self.processes.spawn(
-            "auditor",
-            [sys.executable, "-m", "secmonkey.auditor"],
-            clean_env(
-                **common,
-                SECMONKEY_AUDITOR_PORT=str(auditor_port),
-                SECMONKEY_AUDITOR_QUEUE=self.auditor_queue,
-                SECMONKEY_AUDITOR_ROUTING_KEYS=json.dumps([f"{self.prefix}.#"]),
-            ),
-        )
+        # Replicas share the partitions through their leases, as in production.
+        self.auditors = ["auditor", *(f"auditor{n + 1}" for n in range(1, auditors))]
+        self.auditor_ports = [free_port() for _ in self.auditors]
+        for name, port in zip(self.auditors, self.auditor_ports, strict=True):
+            self.processes.spawn(
+                name,
+                [sys.executable, "-m", "secmonkey.auditor"],
+                clean_env(
+                    **common,
+                    SECMONKEY_AUDITOR_PORT=str(port),
+                    SECMONKEY_AUDITOR_QUEUE=self.auditor_queue,
+                    SECMONKEY_AUDITOR_ROUTING_KEYS=json.dumps([f"{self.prefix}.#"]),
+                ),
+            )
         collector_port = free_port()
         self.processes.spawn(
             "collector",
@@ -160,10 +164,10 @@ class Secmonkey:
                 SECMONKEY_REPLICA_ID=f"bench-{tag}",
             ),
         )
-        wait_port(auditor_port, 120)
+        for port in self.auditor_ports:
+            wait_port(port, 120)
         wait_port(collector_port, 120)
         self.collector_port = collector_port
-        self.auditor_port = auditor_port
         self.full_collector_rss = 0.0
 
     async def restart_collector(self, **env: str) -> None:
@@ -181,6 +185,10 @@ class Secmonkey:
     def pid(self, name: str) -> int:
         return self.processes.pid(name)
 
+    def auditor_cpu(self) -> float:
+        """CPU seconds of every auditor replica so far."""
+        return sum(cpu_seconds(self.pid(n)) for n in self.auditors)
+
     async def sweep(
         self, api: httpx.AsyncClient, accounts: list[str], stored: str
     ) -> dict[str, Any]:
@@ -195,7 +203,7 @@ class Secmonkey:
 
         client = storage.connect(MONGO_URL)
         items = client[self.db_name]["items"]
-        cpu = {n: cpu_seconds(self.pid(n)) for n in ("collector", "auditor")}
+        cpu = {"collector": cpu_seconds(self.pid("collector")), "auditor": self.auditor_cpu()}
         asked_at = datetime.now(UTC)
         before = await self.applied()
         swept_before = await self.regions_swept()
@@ -230,7 +238,7 @@ class Secmonkey:
             stored_seconds = time.perf_counter() - started
         query = {} if stored == "first" else {"last_seen": {"$gte": asked_at}}
         count = await items.count_documents(query)
-        auditor_cpu = cpu_seconds(self.pid("auditor")) - cpu["auditor"]
+        auditor_cpu = self.auditor_cpu() - cpu["auditor"]
         await client.close()
         return {
             "seconds": float(status["duration_seconds"]),
@@ -256,15 +264,16 @@ class Secmonkey:
         )
 
     async def applied(self, outcomes: tuple[str, ...] | None = None) -> Any:
-        """The auditor's `secmonkey_auditor_groups_applied_total`: by outcome (a dict)
-        without `outcomes`, else the sum of those outcomes."""
-        async with httpx.AsyncClient(timeout=30) as http:
-            text = (await http.get(f"http://127.0.0.1:{self.auditor_port}/metrics")).text
+        """The auditors' `secmonkey_auditor_groups_applied_total` (summed over replicas): by
+        outcome (a dict) without `outcomes`, else the sum of those outcomes."""
         found: dict[str, float] = {}
-        for line in text.splitlines():
-            if line.startswith("secmonkey_auditor_groups_applied_total{"):
-                outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
-                found[outcome] = float(line.rsplit(" ", 1)[1])
+        async with httpx.AsyncClient(timeout=30) as http:
+            for port in self.auditor_ports:
+                text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+                for line in text.splitlines():
+                    if line.startswith("secmonkey_auditor_groups_applied_total{"):
+                        outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+                        found[outcome] = found.get(outcome, 0.0) + float(line.rsplit(" ", 1)[1])
         if outcomes is None:
             return found
         return sum(found.get(o, 0.0) for o in outcomes)
@@ -393,6 +402,9 @@ def estate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--regions", type=int, default=17, help=f"first N of {len(rig.REGIONS)}")
     parser.add_argument("--groups", type=int, default=20, help="groups per account-region")
     parser.add_argument("--shards", type=int, default=4, help="moto processes in the rig")
+    parser.add_argument(
+        "--auditors", type=int, default=1, help="auditor replicas (sharing the partitions)"
+    )
 
 
 def main() -> None:
@@ -471,7 +483,7 @@ def measure(args: argparse.Namespace) -> None:
     secmonkey: Secmonkey | None = None
     try:
         secmonkey = Secmonkey(
-            router, accounts_file, WORK / "logs", args.regions, args.store_timeout
+            router, accounts_file, WORK / "logs", args.regions, args.store_timeout, args.auditors
         )
         full, again, bare = asyncio.run(secmonkey.two_sweeps(router, accounts, args.regions))
         print(
@@ -496,11 +508,12 @@ def measure(args: argparse.Namespace) -> None:
             f"({bare['incomplete']} incomplete), collector CPU {bare['collector_cpu']:.1f}s, "
             f"throttled {bare['throttled']}"
         )
-        rss = {n: peak_rss_mib(secmonkey.pid(n)) for n in ("collector", "auditor")}
+        rss = {n: peak_rss_mib(secmonkey.pid(n)) for n in ("collector", *secmonkey.auditors)}
+        auditors = ", ".join(f"{rss[n]:.0f}" for n in secmonkey.auditors)
         print(
             f"peak RSS: collector {secmonkey.full_collector_rss:.0f} MiB (full and unchanged "
             f"sweeps; the groups-only collector {rss['collector']:.0f} MiB), auditor "
-            f"{rss['auditor']:.0f} MiB"
+            f"{auditors} MiB ({len(secmonkey.auditors)} replica(s))"
         )
         print(load())
     finally:
