@@ -20,24 +20,17 @@ from secmonkey.common.storage import Update
 
 @dataclass
 class LookupWrites:
-    """Writes to `_id`-keyed lookup documents, by collection, in the order to apply them.
+    """Writes to `_id`-keyed lookup documents, by collection, in the order to apply them:
+    additions to the range directory (`updates`, made by `directory.add`, which creates
+    the documents they add to) and read-modify-replace edits (`edits`)."""
 
-    A document that an update adds to is created empty first (`creates`), then updated
-    without `upsert`: two writers upserting the same new `_id` at once make one of them
-    fail with a duplicate key on FerretDB, while a refused duplicate insert is harmless.
-    """
-
-    creates: dict[str, set[str]] = field(default_factory=dict)
     updates: dict[str, list[Update]] = field(default_factory=dict)
     edits: dict[tuple[str, str], PostingEdit | GroupIdEdit] = field(default_factory=dict)
 
     def add(self, collection: str, doc_id: str, update: dict[str, Any]) -> None:
-        self.creates.setdefault(collection, set()).add(doc_id)
         self.updates.setdefault(collection, []).append(Update(doc_id, update))
 
     def extend(self, other: LookupWrites) -> LookupWrites:
-        for name, ids in other.creates.items():
-            self.creates.setdefault(name, set()).update(ids)
         for name, ops in other.updates.items():
             self.updates.setdefault(name, []).extend(ops)
         for where, edit in other.edits.items():

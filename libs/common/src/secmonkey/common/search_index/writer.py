@@ -192,14 +192,9 @@ class IndexWriter:
         owned: bool = False,
     ) -> None:
         touched: set[str] = set()
-        for name in writes.collections():
-            if name == RANGES:  # shared by every partition: no addition may be lost
-                if await directory.add(self.store, name, writes.updates[name], owned=owned):
-                    touched.add(marks.DIRECTORY)
-            else:
-                creates = writes.creates.get(name, set())
-                await self.store.insert(name, [{"_id": i} for i in sorted(creates)])
-                await self.store.write(name, writes.updates[name])
+        for name in writes.collections():  # the range directory, shared by every partition
+            if await directory.add(self.store, name, writes.updates[name], owned=owned):
+                touched.add(marks.DIRECTORY)
         for name in sorted({name for name, _ in writes.edits}):
             edits = {d: e for (n, d), e in writes.edits.items() if n == name}
             await self._edit(name, edits, {d for n, d in unseen if n == name})
