@@ -59,7 +59,8 @@ bench: bench-collector bench-auditor bench-notifier bench-api ## Every benchmark
 .PHONY: bench-collector bench-auditor bench-notifier bench-api bench-realtime
 bench-collector bench-auditor bench-notifier bench-api bench-realtime: bootstrap up
 	SECMONKEY_AMQP_URL=$$($(UV) run --frozen python deploy/local/vhosts.py create $@) && \
-	  export SECMONKEY_AMQP_URL && $(UV) run --frozen python bench/$(subst bench-,,$@)/run.py
+	  export SECMONKEY_AMQP_URL && $(UV) run --frozen python bench/$(subst bench-,,$@)/run.py; \
+	  status=$$?; $(UV) run --frozen python deploy/local/vhosts.py delete $@; exit $$status
 
 .PHONY: bench-scale
 bench-scale: bootstrap up ## secmonkey vs c7n-org on the AWS stand-in, 100 accounts x 17 regions (SCALE_ARGS="--accounts 20 --regions 4")
@@ -78,6 +79,10 @@ bench-flowlogs: bootstrap up ## Flow logs: 10 M records over 1,000 interfaces an
 .PHONY: bench-mongo-compat
 bench-mongo-compat: bootstrap ## mongo-compat: concurrent writers with SQLite's busy back-off vs its polling handler, on servers of its own
 	$(UV) run --frozen python bench/mongo_compat/run.py $(MONGO_COMPAT_ARGS)
+
+.PHONY: bench-amqp
+bench-amqp: bootstrap up ## Publishing CPU: aio-pika's Exchange.publish vs the Publisher's publish_many, confirmed, on a virtual host of its own (AMQP_ARGS="--messages 40000")
+	$(UV) run --frozen python bench/amqp/publish.py $(AMQP_ARGS)
 
 .PHONY: bench-replicas
 bench-replicas: bootstrap up ## Auditor groups/s with 1, 2 and 3 replicas on one backlog (REPLICAS_ARGS="--groups 50")

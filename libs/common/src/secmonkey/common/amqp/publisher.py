@@ -6,9 +6,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-import aio_pika
+import aiormq
 from aio_pika.abc import (
     AbstractChannel,
     AbstractConnection,
@@ -50,7 +50,9 @@ class Publisher:
     """Publishes persistent messages and returns only once the broker confirmed every one.
 
     `publish_many` sends a whole batch before waiting, so confirms overlap instead of
-    costing one round trip each. Every publish has a deadline (`deadline` seconds): a broker
+    costing one round trip each; it publishes on aiormq's channel under aio-pika's without
+    waiting for each message's write (`bench/amqp/publish.py`: 120 instead of 171 µs of
+    CPU a message; the auditor publishes ~2.2 a group at first sight). Every publish has a deadline (`deadline` seconds): a broker
     that is unreachable or blocked by a resource alarm raises `PublishTimeout` (or, when
     that is known beforehand, `BrokerUnavailable`) instead of hanging the caller.
     """
@@ -107,16 +109,15 @@ class Publisher:
                 f"RabbitMQ did not confirm a publish within {self.deadline:g}s ({why})"
             ) from None
 
-    def _exchange(self, name: str) -> AbstractExchange:
-        return self._exchanges[name] if name else self._channel.default_exchange
+    def _exchange(self, name: str) -> str:
+        return self._exchanges[name].name if name else ""
 
-    def _message(
-        self, body: bytes, message_id: str | None, headers: dict[str, Any] | None, at: datetime
-    ) -> aio_pika.Message:
-        return aio_pika.Message(
-            body,
+    def _properties(
+        self, message_id: str | None, headers: dict[str, Any] | None, at: datetime
+    ) -> aiormq.spec.Basic.Properties:
+        return aiormq.spec.Basic.Properties(
             content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            delivery_mode=2,  # persistent
             message_id=message_id,
             headers=headers or {},
             timestamp=at,
@@ -146,11 +147,18 @@ class Publisher:
         self._refuse_if_unavailable()
         target = self._exchange(exchange)
         at = datetime.now(UTC)
+        # aiormq's channel under aio-pika's (what `Exchange.publish` calls), told not to
+        # wait for each message's write: the broker's confirms are what the batch waits for
+        # (a lost connection fails them), and the wait per write cost ~30 % of a publish's CPU.
+        channel = cast(aiormq.Channel, await self._channel.get_underlay_channel())
         publishing = [
-            target.publish(
-                self._message(msg if isinstance(msg, bytes) else encode(msg), mid, headers, at),
+            channel.basic_publish(
+                msg if isinstance(msg, bytes) else encode(msg),
+                exchange=target,
                 routing_key=key,
+                properties=self._properties(mid, headers, at),
                 mandatory=True,
+                wait=False,
             )
             for key, msg, mid in messages
         ]
