@@ -52,9 +52,10 @@ class Publisher:
     `publish_many` sends a whole batch before waiting, so confirms overlap instead of
     costing one round trip each; it publishes on aiormq's channel under aio-pika's without
     waiting for each message's write (`bench/amqp/publish.py`: 120 instead of 171 µs of
-    CPU a message; the auditor publishes ~2.2 a group at first sight). Every publish has a deadline (`deadline` seconds): a broker
-    that is unreachable or blocked by a resource alarm raises `PublishTimeout` (or, when
-    that is known beforehand, `BrokerUnavailable`) instead of hanging the caller.
+    CPU a message; the auditor publishes ~2.2 a group at first sight). Every publish has a
+    deadline (`deadline` seconds): a broker that is unreachable or blocked by a resource
+    alarm raises `PublishTimeout` (or, when that is known beforehand, `BrokerUnavailable`)
+    instead of hanging the caller.
     """
 
     # The broker user of the connection, set as every message's `user_id` (RabbitMQ
