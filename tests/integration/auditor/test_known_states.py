@@ -57,7 +57,7 @@ class WatchedStore(Store):
 
 
 async def entries(db: Database) -> dict[str, place_rosters.Entry]:
-    return await place_rosters.entries(Store(db), ACCOUNT, REGION)
+    return (await place_rosters.entries(Store(db), [(ACCOUNT, REGION)]))[(ACCOUNT, REGION)]
 
 
 async def test_new_and_unchanged_groups_are_decided_without_reading_their_items(

@@ -30,11 +30,11 @@ lose one), read by point lookups up to the first gap.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from secmonkey.common.item_keys import item_key
-from secmonkey.common.storage import Database, Document, Store, insert_unique
+from secmonkey.common.storage import Database, Document, Store, Update, WriteOp, insert_unique
 
 log = logging.getLogger(__name__)
 
@@ -52,37 +52,44 @@ def place_id(account_id: str, region: str) -> str:
 async def enter(db: Database, account_id: str, region: str, group_ids: Iterable[str]) -> None:
     """Enter groups in their account-region's roster (before their items are committed),
     their state unknown."""
-    await mark(db, account_id, region, dict.fromkeys(group_ids, UNKNOWN))
+    await mark(Store(db), {(account_id, region): dict.fromkeys(group_ids, UNKNOWN)})
 
 
-async def mark(db: Database, account_id: str, region: str, values: dict[str, Entry]) -> None:
-    """Set the roster entries of these groups (entering those not on it)."""
-    fields = {f"groups.{g}": values[g] for g in sorted(values)}
-    if fields:
-        await db[ROSTERS].update_one(
-            {"_id": place_id(account_id, region)},
-            {"$set": {"account_id": account_id, "region": region, **fields}},
-            upsert=True,
-        )
+async def mark(store: Store, values: dict[tuple[str, str], dict[str, Entry]]) -> None:
+    """Set the roster entries of these groups, by account-region (entering those not on
+    it): one bulk write for all the account-regions."""
+    writes: list[WriteOp] = []
+    for (account_id, region), entries_of in sorted(values.items()):
+        fields = {f"groups.{g}": entries_of[g] for g in sorted(entries_of)}
+        if fields:
+            change = {"$set": {"account_id": account_id, "region": region, **fields}}
+            writes.append(Update(place_id(account_id, region), change, upsert=True))
+    await store.write(ROSTERS, writes)
 
 
-async def entries(store: Store, account_id: str, region: str) -> dict[str, Entry]:
-    """The account-region's roster: each group id and its entry (one point read)."""
-    found = await store.read(ROSTERS, [place_id(account_id, region)])
-    roster = found.get(place_id(account_id, region)) or {}
-    return dict(roster.get("groups") or {})
+async def entries(
+    store: Store, places: list[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Entry]]:
+    """The rosters of these account-regions: each group id and its entry (one read)."""
+    ids = {place_id(a, r): (a, r) for a, r in places}
+    found = await store.read(ROSTERS, list(ids))
+    return {place: dict((found.get(pid) or {}).get("groups") or {}) for pid, place in ids.items()}
 
 
-async def strike(db: Database, account_id: str, region: str, group_ids: Iterable[str]) -> None:
-    """Strike groups off their account-region's roster (after their deletion is committed)."""
-    fields = {f"groups.{g}": "" for g in sorted(set(group_ids))}
-    if fields:
-        await db[ROSTERS].update_one({"_id": place_id(account_id, region)}, {"$unset": fields})
+async def strike(store: Store, group_ids: Mapping[tuple[str, str], Iterable[str]]) -> None:
+    """Strike groups off their account-region's roster (after their deletion is
+    committed): one bulk write for all the account-regions."""
+    writes: list[WriteOp] = []
+    for (account_id, region), ids in sorted(group_ids.items()):
+        fields = {f"groups.{g}": "" for g in sorted(set(ids))}
+        if fields:
+            writes.append(Update(place_id(account_id, region), {"$unset": fields}))
+    await store.write(ROSTERS, writes)
 
 
 async def group_ids(store: Store, account_id: str, region: str) -> list[str]:
     """The group ids on the account-region's roster (possibly a few stale ones)."""
-    return sorted(await entries(store, account_id, region))
+    return sorted((await entries(store, [(account_id, region)]))[(account_id, region)])
 
 
 async def active_items(
@@ -102,7 +109,7 @@ async def active_items(
     items = await store.read("items", keys, wanted)
     stale = [g for g, k in zip(ids, keys, strict=True) if items.get(k, {}).get("state") != "active"]
     if stale:
-        await strike(store.db, account_id, region, stale)
+        await strike(store, {(account_id, region): stale})
     return [items[k] for k in keys if items.get(k, {}).get("state") == "active"]
 
 

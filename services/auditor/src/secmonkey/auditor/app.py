@@ -179,6 +179,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
             context_ttl=settings.auditor_context_ttl,
             read_concurrency=settings.auditor_read_concurrency,
             message_concurrency=settings.auditor_message_concurrency,
+            pass_size=settings.auditor_pass_size,
             hold=HoldPolicy(
                 settings.auditor_deletion_hold_share, settings.auditor_deletion_hold_min_groups
             ),

@@ -19,7 +19,7 @@ from secmonkey.auditor.decide import (
 )
 from secmonkey.auditor.events import group_event_id, make_event
 from secmonkey.auditor.issues import Reconciled, reconcile
-from secmonkey.auditor.known_states import PlaceRoster
+from secmonkey.auditor.known_states import PlaceRosters
 from secmonkey.auditor.outbox import Outbox
 from secmonkey.auditor.reviews import Reviews
 from secmonkey.auditor.revisions import append_revisions, changes_of
@@ -157,10 +157,10 @@ class Committer:
         self.reviews = Reviews(store)
 
     async def apply(
-        self, work: list[Work], directory: Directory, inputs: AuditInputs, roster: PlaceRoster
+        self, work: list[Work], directory: Directory, inputs: AuditInputs, rosters: PlaceRosters
     ) -> tuple[list[Event], list[Source]]:
-        """Commit `work` (of `roster`'s account-region); the events it produced and the
-        sources to decide again."""
+        """Commit `work` (of the account-regions of `rosters`); the events it produced and
+        the sources to decide again."""
         if not work:
             return [], []
         for item in work:
@@ -172,7 +172,7 @@ class Committer:
                 )
         retry: list[Source] = []
         # Unknown on the roster before anything is written (entered if absent).
-        await roster.unknown([w.config.group_id for w in work])
+        await rosters.unknown([w.key for w in work])
         work = await append_revisions(self.store, work, retry)
         issue_ids: list[str] = []
         for item in work:
@@ -232,9 +232,9 @@ class Committer:
         await self.store.write("items", item_updates)
         # What is now known of each group (a deleted one is struck off once its exposure
         # is forgotten: `Auditor._gone`).
-        await roster.learn(
+        await rosters.learn(
             {
-                w.config.group_id: known_state(
+                w.key: known_state(
                     w.seq, committed_key(w, inputs.digest), w.attachments.model_dump(mode="json")
                 )
                 for w in work

@@ -32,7 +32,7 @@ from secmonkey.auditor.decide import (
     exposure_key,
 )
 from secmonkey.common import place_rosters
-from secmonkey.common.item_keys import group_id_of
+from secmonkey.common.item_keys import group_id_of, key_parts
 from secmonkey.common.place_rosters import UNKNOWN, Entry
 from secmonkey.common.storage import Store
 
@@ -56,20 +56,12 @@ def blind_touch(source: Observation, entry: Entry | None, inputs: AuditInputs) -
 
 @dataclass
 class PlaceRoster:
-    """One account-region's roster as a message found it, and the auditor's writes to it."""
+    """One account-region's roster as a message found it."""
 
-    store: Store
     account_id: str
     region: str
     entries: dict[str, Entry] = field(default_factory=dict)
     absent: set[str] = field(default_factory=set)  # group ids absent when it was read
-
-    def entry(self, group_id: str) -> Entry | None:
-        return self.entries.get(group_id)
-
-    def knows(self, key: str) -> bool:
-        """Whether the roster holds a known state for this item key."""
-        return isinstance(self.entries.get(group_id_of(key)), str)
 
     def note_absent(self, group_ids: list[str]) -> list[str]:
         """Of these groups, those absent from the roster (remembered as absent)."""
@@ -77,33 +69,68 @@ class PlaceRoster:
         self.absent.update(missing)
         return missing
 
-    async def unknown(self, group_ids: list[str]) -> None:
+
+class PlaceRosters:
+    """The rosters of the account-regions one pass applies (`passes`), by item key, and
+    the auditor's writes to them: each write is one command for all the account-regions."""
+
+    def __init__(self, store: Store, rosters: list[PlaceRoster]) -> None:
+        self.store = store
+        self.places = {(r.account_id, r.region): r for r in rosters}
+
+    def of(self, key: str) -> PlaceRoster:
+        account_id, region, _ = key_parts(key)
+        return self.places[(account_id, region)]
+
+    def entry(self, key: str) -> Entry | None:
+        return self.of(key).entries.get(group_id_of(key))
+
+    def absent(self, key: str) -> bool:
+        """Whether the group was absent from its roster when the pass read it."""
+        return group_id_of(key) in self.of(key).absent
+
+    def knows(self, key: str) -> bool:
+        """Whether the roster holds a known state for this item key."""
+        return isinstance(self.entry(key), str)
+
+    async def unknown(self, keys: list[str]) -> None:
         """Enter these groups, or set them back to unknown, before anything about them is
-        written (one command; none if every entry already says unknown)."""
-        await self.learn(dict.fromkeys(group_ids, UNKNOWN))
+        written (none if every entry already says unknown)."""
+        await self.learn(dict.fromkeys(keys, UNKNOWN))
 
     async def learn(self, entries: dict[str, Entry]) -> None:
         """Set these entries (where they differ from what the roster says)."""
-        changed = {g: v for g, v in entries.items() if self.entries.get(g) != v}
+        changed: dict[tuple[str, str], dict[str, Entry]] = {}
+        for key, value in entries.items():
+            roster = self.of(key)
+            group_id = group_id_of(key)
+            if roster.entries.get(group_id) != value:
+                changed.setdefault((roster.account_id, roster.region), {})[group_id] = value
         if changed:
-            await place_rosters.mark(self.store.db, self.account_id, self.region, changed)
-            self.entries.update(changed)
+            await place_rosters.mark(self.store, changed)
+            for place, values in changed.items():
+                self.places[place].entries.update(values)
 
-    async def strike(self, group_ids: list[str]) -> None:
+    async def strike(self, keys: list[str]) -> None:
         """Strike deleted groups off (after their deletion committed and their exposure was
         forgotten)."""
-        if group_ids:
-            await place_rosters.strike(self.store.db, self.account_id, self.region, group_ids)
-            for g in group_ids:
-                self.entries.pop(g, None)
+        gone: dict[tuple[str, str], list[str]] = {}
+        for key in keys:
+            account_id, region, group_id = key_parts(key)
+            gone.setdefault((account_id, region), []).append(group_id)
+        if gone:
+            await place_rosters.strike(self.store, gone)
+            for place, group_ids in gone.items():
+                for g in group_ids:
+                    self.places[place].entries.pop(g, None)
 
 
 class Rosters:
-    """Reads each message's roster; with `keep`, keeps the entries between messages.
+    """Reads each pass's rosters; with `keep`, keeps the entries between messages.
 
     Keeping is for a process that is its account-regions' only writer, one message at a
     time each (partitions, where writes are not conditional: `Auditor._turn`): the
-    entries it holds are then what the roster says, because a `PlaceRoster` changes them
+    entries it holds are then what the roster says, because `PlaceRosters` changes them
     only after its write to the roster succeeded. A message that fails forgets its place
     (a write may have landed without its answer), and taking a partition forgets all."""
 
@@ -112,13 +139,15 @@ class Rosters:
         self.keep = keep
         self._kept: dict[tuple[str, str], dict[str, Entry]] = {}
 
-    async def read(self, account_id: str, region: str) -> PlaceRoster:
-        entries = self._kept.get((account_id, region)) if self.keep else None
-        if entries is None:
-            entries = await place_rosters.entries(self.store, account_id, region)
-            if self.keep:
-                self._kept[(account_id, region)] = entries
-        return PlaceRoster(self.store, account_id, region, entries)
+    async def read(self, places: list[tuple[str, str]]) -> PlaceRosters:
+        """The rosters of these account-regions (those not kept in one read)."""
+        found = {p: self._kept[p] for p in places if self.keep and p in self._kept}
+        unread = [p for p in places if p not in found]
+        found.update(await place_rosters.entries(self.store, unread))
+        if self.keep:
+            self._kept.update(found)
+        rosters = [PlaceRoster(a, r, found[(a, r)]) for a, r in places]
+        return PlaceRosters(self.store, rosters)
 
     def forget(self, place: tuple[str, str] | None = None) -> None:
         if place is None:

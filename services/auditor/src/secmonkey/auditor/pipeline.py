@@ -12,8 +12,10 @@ new; one whose entry says exactly what the observation would keep is unchanged):
 - same configuration but different audit inputs (exposure, rules, allowlist, accounts):
   the rules run again and issues follow, without a revision.
 
-`Auditor` coordinates: it reads, decides, hands the slow path to the committer, writes
-the hot path, and re-decides what lost a race to another writer (bounded).
+`Auditor` coordinates: it gathers messages of distinct account-regions into passes
+(`passes`), reads their rosters, files their exposure, and settles (`settle`: decides,
+hands the slow path to the committer, writes the hot path, and re-decides what lost a
+race to another writer, bounded).
 """
 
 from __future__ import annotations
@@ -22,45 +24,33 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
-from secmonkey.auditor import metrics
 from secmonkey.auditor.chain_links import seal_all
 from secmonkey.auditor.commit import Committer
-from secmonkey.auditor.decide import (
-    AuditInputs,
-    Observation,
-    Source,
-    Touch,
-    Work,
-    decide,
-    event_deletions,
-    observations,
-    sweep_deletions,
-)
+from secmonkey.auditor.decide import AuditInputs, event_deletions, observations, sweep_deletions
 from secmonkey.auditor.deletion_hold import DeletionHolds, HoldPolicy, decide_hold, held_event
 from secmonkey.auditor.expiry import expire_justifications, expired_issues
 from secmonkey.auditor.exposure.batch import BatchExposure
-from secmonkey.auditor.known_states import PlaceRoster, Rosters, blind_touch
+from secmonkey.auditor.known_states import PlaceRosters, Rosters
 from secmonkey.auditor.outbox import Outbox
+from secmonkey.auditor.passes import Message, Passes
 from secmonkey.auditor.rule_context import ContextSource, Directory
 from secmonkey.auditor.rules.engine import Finding, evaluate
 from secmonkey.auditor.rules.rules_file import RulesConfig
+from secmonkey.auditor.settle import Settler
 from secmonkey.auditor.summaries import SummaryRecounts
 from secmonkey.auditor.turns import Place, Turns
 from secmonkey.common import amqp, chain_anchor, issue_counters, place_rosters
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.chain_anchor import AnchorTarget
-from secmonkey.common.documents import Item
-from secmonkey.common.errors import InvalidInput, TransientError
-from secmonkey.common.item_keys import group_id_of
-from secmonkey.common.messages import Caller, Event, SnapshotBatch, SweepCompleted, utcnow
+from secmonkey.common.errors import InvalidInput
+from secmonkey.common.item_keys import item_key
+from secmonkey.common.messages import Event, SnapshotBatch, SweepCompleted, utcnow
 from secmonkey.common.search_index.writer import IndexWriter
-from secmonkey.common.storage import Capabilities, Database, Store, Update
+from secmonkey.common.storage import Capabilities, Database, Store
 
 log = logging.getLogger(__name__)
 
-MAX_ROUNDS = 5
 # Without conditional writes, one message at a time per account-region (`turns`), per
 # process and database however many Auditor objects the process holds.
 _TURNS: dict[tuple[int, str], Turns] = {}
@@ -68,25 +58,6 @@ _TURNS: dict[tuple[int, str], Turns] = {}
 
 def _turns_of(db: Database, limit: int) -> Turns:
     return _TURNS.setdefault((id(db.client), db.name), Turns(limit))
-
-
-def touch_write(touch: Touch) -> Update:
-    """The hot path's write, guarded on the state it was decided on."""
-    changes: dict[str, Any] = {}
-    if touch.attachments is not None:
-        changes["attachments"] = touch.attachments
-    if touch.audit_key is not None:
-        changes["audit_key"] = touch.audit_key
-    update: dict[str, object] = {"$max": Item.fields(last_seen=touch.observed_at)}
-    if changes:
-        update["$set"] = Item.fields(**changes)
-    guard = {
-        "seq": touch.seq,
-        "fingerprint": touch.fingerprint,
-        "state": "active",
-        "audit_key": touch.stored_key,
-    }
-    return Update(touch.key, update, guard)
 
 
 class Auditor:
@@ -108,6 +79,7 @@ class Auditor:
         summary_delay: float = 0.0,
         own_places: bool = False,
         partitions: int = 0,
+        pass_size: int = 8,
     ) -> None:
         self.db = db
         self.hold = hold or HoldPolicy()
@@ -117,45 +89,60 @@ class Auditor:
         self.outbox = Outbox(self.store, publisher)
         self.index = IndexWriter(self.store, partitions=partitions if own_places else 0)
         self.committer = Committer(self.store, self.outbox, self.index)
+        self.settler = Settler(self.store, self.committer)
         self.exposure = BatchExposure(db, own_places=own_places)
         self._turns = _turns_of(db, message_concurrency)
         self.summaries = SummaryRecounts(db, self._turn, summary_delay, own_places=own_places)
         keep = own_places and not self.store.conditional_writes  # see `Rosters`
         self.rosters = Rosters(self.store, keep=keep)
         self.holds = DeletionHolds(db, keep=keep)
+        self.passes = Passes(self.apply_pass, size=pass_size, concurrency=message_concurrency)
 
     @contextlib.asynccontextmanager
     async def _turn(self, place: Place) -> AsyncIterator[None]:
         """Without conditional writes (FerretDB), one message at a time per account-region:
         the unique revision ids serialise revisions, but an unguarded item write could
         leave an older revision on top (`turns`)."""
+        async with self._turns_of([place]):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _turns_of(self, places: list[Place]) -> AsyncIterator[None]:
         if self.store.conditional_writes:
             yield
         else:
-            async with self._turns.place(place):
+            async with self._turns.places(places):
                 yield
 
     async def handle(self, message: SnapshotBatch | SweepCompleted) -> list[Event]:
-        """Apply one message; the events it produced (already stored, and published)."""
-        place = (message.account_id, message.region)
-        async with self._turn(place):
+        """Apply one message, in a pass with the messages of other account-regions waiting
+        meanwhile (`passes`); the events it produced (already stored, and published)."""
+        if not isinstance(message, SnapshotBatch | SweepCompleted):
+            raise InvalidInput(f"unexpected message {type(message).__name__}")
+        return await self.passes.submit(message)
+
+    async def apply_pass(self, messages: list[Message]) -> list[list[Event]]:
+        """Apply SnapshotBatches of distinct account-regions, or one SweepCompleted, in
+        their turns; the events of each message (stored, then published together)."""
+        places = [(m.account_id, m.region) for m in messages]
+        async with self._turns_of(places):
             try:
-                if isinstance(message, SnapshotBatch):
-                    events = await self.apply_batch(message)
-                elif isinstance(message, SweepCompleted):
-                    events = await self.apply_sweep(message)
-                else:  # pragma: no cover - the parser only yields these two
-                    raise InvalidInput(f"unexpected message {type(message).__name__}")
+                if isinstance(messages[0], SweepCompleted):
+                    done = [await self.apply_sweep(messages[0])]
+                else:
+                    done = await self.apply_batches(messages)  # type: ignore[arg-type]
             except BaseException:  # a write may have landed unanswered
-                self.rosters.forget(place)
-                self.holds.forget(place)
+                for place in places:
+                    self.rosters.forget(place)
+                    self.holds.forget(place)
                 raise
-            if events:  # the summary follows
-                await self.summaries.changed(message.account_id, message.region)
-            elif isinstance(message, SweepCompleted):
-                await self.summaries.swept(message.account_id, message.region)
-        await self.outbox.publish(events)
-        return events
+            for message, events in zip(messages, done, strict=True):
+                if events:  # the summary follows
+                    await self.summaries.changed(message.account_id, message.region)
+                elif isinstance(message, SweepCompleted):
+                    await self.summaries.swept(message.account_id, message.region)
+        await self.outbox.publish([e for events in done for e in events])
+        return done
 
     def partition_taken(self) -> None:
         """This process took a partition (perhaps back from a replica that changed its
@@ -174,30 +161,36 @@ class Auditor:
                 await issue_counters.settle_mark(self.db, mark)
         return len(marks)
 
-    async def apply_batch(self, batch: SnapshotBatch) -> list[Event]:
-        roster = await self.rosters.read(batch.account_id, batch.region)
-        # Groups new to the roster are entered before their exposure is filed.
-        new = roster.note_absent([g.config.group_id for g in batch.groups])
-        await roster.unknown(new)
-        await self.exposure.prepare(batch, new=set(new))
-        seen = observations(batch)
-        deletions = event_deletions(batch, {o.key for o in seen})
-        if not seen and not deletions:
-            return []
-        directory = await self.contexts.directory()
+    async def apply_batches(self, batches: list[SnapshotBatch]) -> list[list[Event]]:
+        """Apply SnapshotBatches of distinct account-regions together; the events of each."""
+        places = [(b.account_id, b.region) for b in batches]
+        rosters = await self.rosters.read(places)
+        # Groups new to their roster are entered before their exposure is filed.
+        new = {
+            place: rosters.places[place].note_absent([g.config.group_id for g in b.groups])
+            for place, b in zip(places, batches, strict=True)
+        }
+        await rosters.unknown([item_key(*place, g) for place, ids in new.items() for g in ids])
+        for place, batch in zip(places, batches, strict=True):
+            await self.exposure.prepare(batch, new=set(new[place]))
+        seen = [o for batch in batches for o in observations(batch)]
+        keys = {o.key for o in seen}
+        deletions = [d for batch in batches for d in event_deletions(batch, keys)]
         events: list[Event] = []
-        if seen:
-            events += await self._settle(list(seen), directory, roster)
-        if deletions:
-            events += await self._settle(list(deletions), directory, roster)
-        await self._gone(roster, events)
-        return events
+        if seen or deletions:
+            directory = await self.contexts.directory()
+            inputs = self.inputs(directory)
+            if seen:
+                events += await self.settler.settle(list(seen), directory, inputs, rosters)
+            if deletions:
+                events += await self.settler.settle(list(deletions), directory, inputs, rosters)
+            await self._gone(rosters, events)
+        return [[e for e in events if (e.account_id, e.region) == place] for place in places]
 
-    async def _gone(self, roster: PlaceRoster, events: list[Event]) -> None:
+    async def _gone(self, rosters: PlaceRosters, events: list[Event]) -> None:
         """Deleted groups: their exposure forgotten, then struck off the roster."""
         await self.exposure.forget(events)
-        deleted = [e.group_id for e in events if e.type == "group.deleted" and e.group_id]
-        await roster.strike(deleted)
+        await rosters.strike([e.key for e in events if e.type == "group.deleted"])
 
     async def apply_sweep(self, message: SweepCompleted) -> list[Event]:
         """Mark deleted every active group of the account-region a complete sweep missed,
@@ -212,8 +205,9 @@ class Auditor:
             )
             return []
         # Only the groups the sweep did not see are read (by `_id`, from the roster).
-        roster = await self.rosters.read(message.account_id, message.region)
-        listed = sorted(roster.entries)
+        place = (message.account_id, message.region)
+        rosters = await self.rosters.read([place])
+        listed = sorted(rosters.places[place].entries)
         seen = set(message.group_ids)
         unseen = [g for g in listed if g not in seen]
         missed = await place_rosters.active_items(
@@ -234,10 +228,11 @@ class Auditor:
             events.append(held)
         if decision.apply:
             directory = await self.contexts.directory()
-            events += await self._settle(list(decision.apply), directory, roster)
+            inputs = self.inputs(directory)
+            events += await self.settler.settle(list(decision.apply), directory, inputs, rosters)
         if decision.hold is None and hold is not None:
             await self.holds.clear(message)
-        await self._gone(roster, events)
+        await self._gone(rosters, events)
         return events
 
     def inputs(self, directory: Directory) -> AuditInputs:
@@ -248,91 +243,6 @@ class Auditor:
             return evaluate(key, config, ctx, self.rules)
 
         return AuditInputs(self.contexts.digest(directory), findings)
-
-    async def _settle(
-        self, sources: list[Source], directory: Directory, roster: PlaceRoster
-    ) -> list[Event]:
-        """Decide and apply, re-reading and retrying what lost a race (bounded). The first
-        round decides what it can on the roster alone (`known_states`)."""
-        inputs = self.inputs(directory)
-        events: list[Event] = []
-        pending = sources
-        blind = True
-        for _ in range(MAX_ROUNDS):
-            if not pending:
-                return events
-            decided = self._blind(pending, roster, inputs) if blind else {}
-            blind = False
-            unread = [s.key for s in pending if s.key not in decided]
-            states = await self.store.read("items", unread)
-            touched: list[Touch] = []
-            touched_sources: list[Source] = []
-            work: list[Work] = []
-            late: list[tuple[str, int, datetime, list[Caller]]] = []
-            for source in pending:
-                decision: Touch | Work | None
-                if source.key in decided:
-                    decision = decided[source.key]
-                else:
-                    state = states.get(source.key)
-                    decision = decide(source, state, inputs)
-                    if state is not None and source.callers and not isinstance(decision, Work):
-                        # The CloudTrail event came after a sweep recorded the change.
-                        seq = int(state["seq"])
-                        late.append((source.key, seq, source.observed_at, source.callers))
-                if isinstance(decision, Touch):
-                    touched.append(decision)
-                    touched_sources.append(source)
-                elif decision is not None:
-                    work.append(decision)
-            if late:
-                await self.committer.reviews.attach_callers(late)
-            done, pending = await self.committer.apply(work, directory, inputs, roster)
-            events.extend(done)
-            retried = {s.key for s in pending}
-            for item in work:
-                if item.key not in retried:
-                    metrics.GROUPS_APPLIED.labels(item.kind).inc()
-            if touched and not await self._touch(touched, roster):
-                pending.extend(touched_sources)  # someone moved them meanwhile: re-decide
-        if pending:
-            raise TransientError(f"history of {pending[0].key} kept changing; retrying later")
-        return events
-
-    def _blind(
-        self, sources: list[Source], roster: PlaceRoster, inputs: AuditInputs
-    ) -> dict[str, Touch | Work]:
-        """What the roster decides without an item read: groups absent from it are
-        created (blind: a stored revision sends them back), groups it knows exactly as
-        observed are touched. Callers' events are decided on the item (a late event is
-        attached to the revision it names)."""
-        decided: dict[str, Touch | Work] = {}
-        for source in sources:
-            if not isinstance(source, Observation) or source.callers:
-                continue
-            group_id = source.snapshot.config.group_id
-            if group_id in roster.absent:
-                work = decide(source, None, inputs)
-                if isinstance(work, Work):
-                    work.blind = True
-                    decided[source.key] = work
-            elif (touch := blind_touch(source, roster.entry(group_id), inputs)) is not None:
-                decided[source.key] = touch
-        return decided
-
-    async def _touch(self, touched: list[Touch], roster: PlaceRoster) -> bool:
-        """The hot path's writes; False if some item had moved (to decide again).
-
-        A touch that changes what the roster knows sets the entry back to unknown first,
-        and to the new state after."""
-        changing = [t.key for t in touched if t.attachments is not None or t.audit_key is not None]
-        await roster.unknown([group_id_of(k) for k in changing if roster.knows(k)])
-        matched = await self.store.write("items", [touch_write(t) for t in touched])
-        if matched < len(touched):
-            return False
-        metrics.GROUPS_APPLIED.labels("unchanged").inc(len(touched))
-        await roster.learn({group_id_of(t.key): t.known for t in touched})
-        return True
 
     async def ensure_lookups(self) -> int:
         """File the search lookups of items stored before the index existed (once)."""

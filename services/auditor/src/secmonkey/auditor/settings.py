@@ -38,8 +38,15 @@ class Settings(CommonSettings):
         default=4,
         ge=1,
         le=32,
-        description="account-regions applied at once where writes are not conditional "
-        "(FerretDB); each account-region's messages one at a time",
+        description="messages, or passes of several, applied at once; each "
+        "account-region's messages one at a time",
+    )
+    auditor_pass_size: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="messages of distinct account-regions applied together in one pass "
+        "when they wait (one database command per step for all)",
     )
     auditor_maintenance_seconds: float = Field(
         default=30.0, gt=0, description="period of outbox republishing"

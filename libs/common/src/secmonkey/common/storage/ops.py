@@ -18,11 +18,17 @@ Document = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Update:
-    """Apply `change` (`$set`, `$max`, `$addToSet`, …) to the document `id`."""
+    """Apply `change` (`$set`, `$max`, `$addToSet`, …) to the document `id`; with
+    `upsert`, to a new document `id` if absent (never with a guard, as for `Replace`)."""
 
     id: str
     change: Document
     guard: Document | None = None
+    upsert: bool = False
+
+    def __post_init__(self) -> None:
+        if self.upsert and self.guard:
+            raise ValueError("a guarded Update cannot upsert")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,5 +63,5 @@ def to_driver(op: WriteOp, conditional: bool) -> DriverOp:
     if conditional and op.guard:
         query.update(op.guard)
     if isinstance(op, Update):
-        return UpdateOne(query, op.change)
+        return UpdateOne(query, op.change, upsert=op.upsert)
     return ReplaceOne(query, op.doc, upsert=op.upsert)
