@@ -12,11 +12,12 @@ from pymongo import monitoring
 
 from secmonkey.auditor.pipeline import Auditor
 from secmonkey.auditor.rules.rules_file import RulesConfig
-from secmonkey.common import place_rosters, storage
+from secmonkey.common import issue_counters, place_rosters, storage
 from secmonkey.common.errors import InvalidInput
 from secmonkey.common.messages import SnapshotBatch
 from secmonkey.common.storage import Database, Store
 from tests.integration.auditor.kit import REGION, batch, ingress, key, snap
+from tests.unit.auditor.exposure.estate import topology
 
 pytestmark = pytest.mark.integration
 
@@ -26,13 +27,18 @@ INTERNAL = ingress(443, "10.0.0.0/8")
 
 
 def estate(seconds: float, account: str, sweep: str = "sweep-1") -> SnapshotBatch:
-    return batch(
+    """Two groups and the account-region's topology (in which nothing is reachable)."""
+    message = batch(
         seconds,
         snap("sg-open", OPEN_SSH, account=account),
         snap("sg-quiet", INTERNAL, account=account),
         sweep=sweep,
         account=account,
     )
+    network = topology().model_copy(
+        update={"account_id": account, "region": REGION, "observed_at": message.observed_at}
+    )
+    return message.model_copy(update={"topology": network})
 
 
 class Commands(monitoring.CommandListener):
@@ -82,7 +88,17 @@ async def test_a_pass_stores_each_account_region_as_alone_in_fewer_commands(
     results = await together(auditor, first)
     assert auditor.passes.sizes == [1, 3]
     # One command per step and pass, whatever the number of account-regions in it.
-    assert commands.of("insert", "revisions") == commands.of("insert", "items") == 2
+    for step in [
+        ("insert", "revisions"),
+        ("insert", "items"),
+        ("insert", "events"),
+        ("update", "place_rosters"),  # entered, then known
+        ("update", "topologies"),
+        ("insert", "exposure_state"),
+        ("update", "issue_summaries"),  # recounted at once (no delay here)
+    ]:
+        per_pass = 2 if step == ("update", "place_rosters") else 1
+        assert commands.of(*step) == 2 * per_pass, step
     for account, events in zip(ACCOUNTS, results, strict=True):
         assert isinstance(events, list)
         assert {e.account_id for e in events} == {account}  # each message its own events
@@ -99,6 +115,13 @@ async def test_a_pass_stores_each_account_region_as_alone_in_fewer_commands(
         roster = (await place_rosters.entries(Store(db), [(account, REGION)]))[(account, REGION)]
         assert sorted(roster) == ["sg-open", "sg-quiet"]
         assert all(isinstance(v, str) for v in roster.values())  # committed states known
+        stored = await db.topologies.find_one({"_id": f"aws:{account}:{REGION}"})
+        assert stored is not None and stored["account_id"] == account
+        assert await db.exposure_state.count_documents({"account_id": account}) == 2
+        summary = await db.issue_summaries.find_one({"_id": f"{account}:{REGION}"})
+        alone = await issue_counters.summarise(db, account, REGION)
+        assert summary is not None and summary["open_issues"] == alone["open_issues"] >= 1
+        assert summary["rules"] == alone["rules"]
 
     # Seen again, unchanged: three account-regions' hot path in one write.
     commands.sent.clear()

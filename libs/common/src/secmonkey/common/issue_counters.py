@@ -147,12 +147,18 @@ async def summarise(db: Database, account_id: str, region: str) -> dict[str, Any
     """Recompute and store the summary of one account-region (its partition's holder only),
     from reads by `_id` alone (`place_rosters`): its active items, their issues and the
     issues of the place that no item lists."""
-    items, issues = await place_state(db, account_id, region)
-    rows = rows_doc(account_id, region, issues)
-    await db[ROWS].replace_one({"_id": rows["_id"]}, rows, upsert=True)
-    doc = summary_doc(account_id, region, items, issues)
-    await db[SUMMARIES].replace_one({"_id": doc["_id"]}, doc, upsert=True)
-    return doc
+    return (await summarise_all(db, [(account_id, region)]))[0]
+
+
+async def summarise_all(db: Database, places: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """`summarise` several account-regions: each read and write one command for all."""
+    states = await places_state(db, places)
+    rows = [rows_doc(*place, states[place][1]) for place in places]
+    docs = [summary_doc(*place, *states[place]) for place in places]
+    store = Store(db)
+    await store.put(ROWS, {d["_id"]: {k: v for k, v in d.items() if k != "_id"} for d in rows})
+    await store.put(SUMMARIES, {d["_id"]: {k: v for k, v in d.items() if k != "_id"} for d in docs})
+    return docs
 
 
 async def place_state(
@@ -160,13 +166,33 @@ async def place_state(
 ) -> tuple[list[Document], list[Document]]:
     """An account-region's active items and open issues, from reads by `_id` alone
     (`place_rosters`): what its summary is made of."""
+    return (await places_state(db, [(account_id, region)]))[(account_id, region)]
+
+
+async def places_state(
+    db: Database, places: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[list[Document], list[Document]]]:
+    """`place_state` of several account-regions, in one read of each kind for all."""
     store = Store(db)
     projection = {"open_issues": 1, "max_severity": 1, "issue_ids": 1}
-    items = await place_rosters.active_items(store, account_id, region, projection)
-    ids = [iid for item in items for iid in item.get("issue_ids") or []]
-    ids += await place_rosters.logged_issue_ids(db, account_id, region)
-    found = await store.read("issues", ids)
-    return items, [d for d in found.values() if d.get("status") == "open"]
+    items = await place_rosters.active_items_of(store, places, projection)
+    logged = await place_rosters.logged_issue_ids_of(store, places)
+    ids = {
+        place: [iid for item in items[place] for iid in item.get("issue_ids") or []] + logged[place]
+        for place in places
+    }
+    found = await store.read("issues", [i for place in places for i in ids[place]])
+    return {
+        place: (
+            items[place],
+            [
+                found[i]
+                for i in dict.fromkeys(ids[place])
+                if found.get(i, {}).get("status") == "open"
+            ],
+        )
+        for place in places
+    }
 
 
 def summary_doc(

@@ -42,6 +42,7 @@ ROSTERS = "place_rosters"
 PLACE_ISSUES = "place_issues"
 BUILT_ID = "$built"
 UNKNOWN = 1  # an entry whose group's state only its item tells
+Place = tuple[str, str]  # account, region
 Entry = int | str  # UNKNOWN, or what the auditor last committed of the group (its own text)
 
 
@@ -103,14 +104,35 @@ async def active_items(
     """The active items of an account-region (`projection` plus `state`, `group_id`),
     read by `_id` from its roster (only those of the group ids `among`, if given); stale
     entries are struck off on the way."""
-    ids = await group_ids(store, account_id, region) if among is None else sorted(set(among))
+    place = (account_id, region)
+    groups = None if among is None else {place: among}
+    return (await active_items_of(store, [place], projection, among=groups))[place]
+
+
+async def active_items_of(
+    store: Store,
+    places: list[Place],
+    projection: dict[str, Any] | None = None,
+    *,
+    among: Mapping[Place, Iterable[str]] | None = None,
+) -> dict[Place, list[Document]]:
+    """`active_items` of several account-regions, in one read of their rosters, one of
+    their items and (if any entry is stale) one write."""
+    if among is None:
+        rosters = await entries(store, places)
+        ids = {p: sorted(rosters[p]) for p in places}
+    else:
+        ids = {p: sorted(set(among[p])) for p in places}
     wanted = None if projection is None else {**projection, "state": 1, "group_id": 1}
-    keys = [item_key(account_id, region, g) for g in ids]
-    items = await store.read("items", keys, wanted)
-    stale = [g for g, k in zip(ids, keys, strict=True) if items.get(k, {}).get("state") != "active"]
-    if stale:
-        await strike(store, {(account_id, region): stale})
-    return [items[k] for k in keys if items.get(k, {}).get("state") == "active"]
+    keys = {p: [item_key(*p, g) for g in ids[p]] for p in places}
+    items = await store.read("items", [k for p in places for k in keys[p]], wanted)
+
+    def active(key: str) -> bool:
+        return items.get(key, {}).get("state") == "active"
+
+    stale = {p: [g for g, k in zip(ids[p], keys[p], strict=True) if not active(k)] for p in places}
+    await strike(store, {p: gone for p, gone in stale.items() if gone})
+    return {p: [items[k] for k in keys[p] if active(k)] for p in places}
 
 
 async def log_issue(db: Database, account_id: str, region: str, issue_id: str) -> None:
@@ -130,7 +152,25 @@ async def log_issue(db: Database, account_id: str, region: str, issue_id: str) -
 
 async def logged_issue_ids(db: Database, account_id: str, region: str) -> list[str]:
     """The ids `log_issue` recorded for the place, oldest first."""
-    return [d["issue_id"] for d in await _logged(db, place_id(account_id, region))]
+    place = (account_id, region)
+    return (await logged_issue_ids_of(Store(db), [place]))[place]
+
+
+async def logged_issue_ids_of(store: Store, places: list[Place]) -> dict[Place, list[str]]:
+    """`logged_issue_ids` of several account-regions: one read per entry position, for
+    all the places whose log reaches it (one read when none has any)."""
+    found: dict[Place, list[str]] = {p: [] for p in places}
+    reading = list(places)
+    while reading:
+        n = len(found[reading[0]])
+        ids = {f"{place_id(*p)}#{n}": p for p in reading}
+        docs = await store.read(PLACE_ISSUES, list(ids))
+        reading = []
+        for doc_id, place in ids.items():
+            if doc_id in docs:
+                found[place].append(docs[doc_id]["issue_id"])
+                reading.append(place)
+    return found
 
 
 async def _logged(db: Database, place: str) -> list[Document]:

@@ -92,7 +92,7 @@ class Auditor:
         self.settler = Settler(self.store, self.committer)
         self.exposure = BatchExposure(db, own_places=own_places)
         self._turns = _turns_of(db, message_concurrency)
-        self.summaries = SummaryRecounts(db, self._turn, summary_delay, own_places=own_places)
+        self.summaries = SummaryRecounts(db, self._turns_of, summary_delay, own_places=own_places)
         keep = own_places and not self.store.conditional_writes  # see `Rosters`
         self.rosters = Rosters(self.store, keep=keep)
         self.holds = DeletionHolds(db, keep=keep)
@@ -136,11 +136,11 @@ class Auditor:
                     self.rosters.forget(place)
                     self.holds.forget(place)
                 raise
-            for message, events in zip(messages, done, strict=True):
-                if events:  # the summary follows
-                    await self.summaries.changed(message.account_id, message.region)
-                elif isinstance(message, SweepCompleted):
-                    await self.summaries.swept(message.account_id, message.region)
+            # The summaries follow.
+            changed = [p for p, events in zip(places, done, strict=True) if events]
+            await self.summaries.changed(changed)
+            if isinstance(messages[0], SweepCompleted) and not done[0]:
+                await self.summaries.swept(places)
         await self.outbox.publish([e for events in done for e in events])
         return done
 
@@ -171,8 +171,7 @@ class Auditor:
             for place, b in zip(places, batches, strict=True)
         }
         await rosters.unknown([item_key(*place, g) for place, ids in new.items() for g in ids])
-        for place, batch in zip(places, batches, strict=True):
-            await self.exposure.prepare(batch, new=set(new[place]))
+        await self.exposure.prepare(batches, new)
         seen = [o for batch in batches for o in observations(batch)]
         keys = {o.key for o in seen}
         deletions = [d for batch in batches for d in event_deletions(batch, keys)]
@@ -299,7 +298,7 @@ class Auditor:
                     self.store, self.contexts, self.outbox, issue_ids, now
                 )
                 if made:
-                    await self.summaries.changed(*place)
+                    await self.summaries.changed([place])
             events += made
         await self.outbox.publish(events)
         return events

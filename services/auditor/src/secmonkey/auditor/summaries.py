@@ -28,20 +28,23 @@ from secmonkey.common.storage import Database
 log = logging.getLogger(__name__)
 
 
+RECOUNT_PLACES = 16  # account-regions recounted together (in their turns)
+
+
 class SummaryRecounts:
     """The account-regions whose summary is due, and the task that recounts them."""
 
     def __init__(
         self,
         db: Database,
-        turn: Callable[[Place], AbstractAsyncContextManager[None]],
+        turns: Callable[[list[Place]], AbstractAsyncContextManager[None]],
         delay: float,
         *,
         own_places: bool = False,
     ) -> None:
         self.db = db
         self.own_places = own_places  # one holder per account-region (partition leases)
-        self.turn = turn
+        self.turns = turns
         self.delay = delay
         self._due: dict[Place, None] = {}
         self._task: asyncio.Task[None] | None = None
@@ -49,29 +52,31 @@ class SummaryRecounts:
         # changed nothing leaves their summaries as they are.
         self._recounted: set[Place] = set()
 
-    async def changed(self, account_id: str, region: str) -> None:
-        """The account-region changed (called in the message's turn)."""
-        if self.delay <= 0:
-            await self._recount((account_id, region))
+    async def changed(self, places: list[Place]) -> None:
+        """These account-regions changed (called in their turns)."""
+        if not places:
             return
-        self._due[(account_id, region)] = None
+        if self.delay <= 0:
+            await self._recount(places)
+            return
+        self._due.update(dict.fromkeys(places))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="issue-summaries")
 
-    async def swept(self, account_id: str, region: str) -> None:
-        """A sweep of the account-region ended and changed nothing: its summary is recounted
-        only if this process has not recounted it since it took the place's partition."""
-        if not self.own_places or (account_id, region) not in self._recounted:
-            await self.changed(account_id, region)
+    async def swept(self, places: list[Place]) -> None:
+        """Sweeps of these account-regions ended and changed nothing: a summary is
+        recounted only if this process has not recounted it since it took the place's
+        partition."""
+        await self.changed([p for p in places if not self.own_places or p not in self._recounted])
 
     def forget_recounts(self) -> None:
         """A partition was taken (perhaps back from a replica that changed its places):
         every account-region is recounted again at its next sweep's end."""
         self._recounted.clear()
 
-    async def _recount(self, place: Place) -> None:
-        await issue_counters.summarise(self.db, *place)
-        self._recounted.add(place)
+    async def _recount(self, places: list[Place]) -> None:
+        await issue_counters.summarise_all(self.db, places)
+        self._recounted.update(places)
 
     @property
     def due(self) -> int:
@@ -83,20 +88,24 @@ class SummaryRecounts:
             await self.flush()
 
     async def flush(self) -> int:
-        """Recount every due account-region now; how many were recounted."""
+        """Recount every due account-region now, `RECOUNT_PLACES` at a time in their turns;
+        how many were recounted."""
         done = 0
-        for place in list(self._due):
-            self._due.pop(place, None)
+        due = list(self._due)
+        for start in range(0, len(due), RECOUNT_PLACES):
+            places = due[start : start + RECOUNT_PLACES]
+            for place in places:
+                self._due.pop(place, None)
             try:
-                async with self.turn(place):
-                    await self._recount(place)
-                done += 1
+                async with self.turns(places):
+                    await self._recount(places)
+                done += len(places)
             except asyncio.CancelledError:
-                self._due[place] = None
+                self._due.update(dict.fromkeys(places))
                 raise
             except Exception as exc:
-                self._due[place] = None  # retried after `delay`
-                log.warning("summary of %s/%s not recounted: %s", *place, exc)
+                self._due.update(dict.fromkeys(places))  # retried after `delay`
+                log.warning("summaries of %d account-regions not recounted: %s", len(places), exc)
         return done
 
     async def stop(self) -> None:

@@ -4,7 +4,7 @@ endpoints are filed for the API (`exposures`)."""
 
 from __future__ import annotations
 
-from secmonkey.auditor.exposure.endpoints import EndpointFiler
+from secmonkey.auditor.exposure.endpoints import EndpointFiler, Filing
 from secmonkey.auditor.exposure.store import Topologies, enrich
 from secmonkey.common.item_keys import item_key
 from secmonkey.common.messages import Event, SnapshotBatch
@@ -17,28 +17,29 @@ class BatchExposure:
         self.filer = EndpointFiler(db, own_places=own_places)
 
     async def prepare(
-        self, batch: SnapshotBatch, new: set[str] | frozenset[str] = frozenset()
+        self, batches: list[SnapshotBatch], new: dict[tuple[str, str], list[str]]
     ) -> None:
-        """Store the batch's topology (if newer) and enrich its groups in place; `new`:
-        the group ids nothing was filed for yet (absent from the place's roster)."""
-        if batch.topology is not None:
-            await self.topologies.save(batch.topology)
-        if not batch.groups:
-            return
-        index = await self.topologies.latest(batch.account_id, batch.region)
-        if index is None:
-            return  # no topology yet: the attached/public-IP step applies
-        batch.groups = [
-            g.model_copy(update={"attachments": enrich(g.attachments, g.config, index)})
-            for g in batch.groups
-        ]
-        await self.filer.file(
-            {item_key(batch.account_id, batch.region, g.config.group_id): g for g in batch.groups},
-            batch.account_id,
-            batch.region,
-            batch.observed_at,
-            unfiled={item_key(batch.account_id, batch.region, g) for g in new},
-        )
+        """Store the batches' topologies (where newer) and enrich their groups in place;
+        `new`: by account-region, the group ids nothing was filed for yet (absent from the
+        roster). The batches are of distinct account-regions: each step is one read or
+        write for all of them."""
+        await self.topologies.save_all([b.topology for b in batches if b.topology is not None])
+        with_groups = [b for b in batches if b.groups]
+        indexes = await self.topologies.latest_all([(b.account_id, b.region) for b in with_groups])
+        filings: list[Filing] = []
+        for batch in with_groups:
+            place = (batch.account_id, batch.region)
+            index = indexes[place]
+            if index is None:
+                continue  # no topology yet: the attached/public-IP step applies
+            batch.groups = [
+                g.model_copy(update={"attachments": enrich(g.attachments, g.config, index)})
+                for g in batch.groups
+            ]
+            snapshots = {item_key(*place, g.config.group_id): g for g in batch.groups}
+            unfiled = {item_key(*place, g) for g in new.get(place, [])}
+            filings.append(Filing(snapshots, *place, batch.observed_at, unfiled))
+        await self.filer.file_all(filings)
 
     async def forget(self, events: list[Event]) -> None:
         """A deleted group exposes nothing any more."""

@@ -10,6 +10,7 @@ account-regions (partitions) remembers what it filed, so an unchanged group cost
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +67,18 @@ def _is_ip(text: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Filing:
+    """One batch's groups to file (by item key), of one account-region, seen at `at`;
+    `unfiled`: the keys of groups with nothing filed yet."""
+
+    snapshots: dict[str, GroupSnapshot]
+    account_id: str
+    region: str
+    at: datetime
+    unfiled: set[str] | frozenset[str] = frozenset()
+
+
 class EndpointFiler:
     """Files endpoints in a few bulk commands per batch, addressing every document by `_id`
     (FerretDB parses the whole collection for any other filter).
@@ -103,28 +116,33 @@ class EndpointFiler:
     ) -> int:
         """Refile the groups whose endpoints changed; how many were refiled. A sole holder
         reads no state for the keys in `unfiled` (groups with nothing filed yet)."""
-        at = to_millis(at)
-        digests = {
-            key: endpoints_digest(snapshot.attachments.endpoints or [])
-            for key, snapshot in snapshots.items()
-        }
-        unknown = [key for key in snapshots if not self._unchanged(key, digests[key], at)]
-        skipped = unfiled if self.own_places else frozenset()
-        state = await self.store.read(STATE, [key for key in unknown if key not in skipped])
+        return await self.file_all([Filing(snapshots, account_id, region, at, unfiled)])
+
+    async def file_all(self, filings: list[Filing]) -> int:
+        """`file` for the batches of several account-regions, in one set of commands."""
+        unknown: list[tuple[str, GroupSnapshot, Filing, datetime, str]] = []
+        for filing in filings:
+            at = to_millis(filing.at)
+            for key, snapshot in filing.snapshots.items():
+                digest = endpoints_digest(snapshot.attachments.endpoints or [])
+                if not self._unchanged(key, digest, at):
+                    unknown.append((key, snapshot, filing, at, digest))
+        state = await self.store.read(
+            STATE, [u[0] for u in unknown if not (self.own_places and u[0] in u[2].unfiled)]
+        )
         pending: list[Replace] = []
         gone: list[WriteOp] = []
         docs: list[dict[str, Any]] = []
         done: list[Replace] = []
-        filed: list[tuple[str, str]] = []
-        for key in unknown:
-            snapshot, digest = snapshots[key], digests[key]
+        filed: list[tuple[str, str, datetime]] = []
+        for key, snapshot, filing, at, digest in unknown:
             stored = state.get(key)
             if stored is not None and (
                 stored.get("digest") == digest or aware(stored["observed_at"]) > at
             ):
                 self._remember(key, stored.get("digest"), aware(stored["observed_at"]))
                 continue
-            new = endpoint_docs(key, account_id, region, snapshot, at)
+            new = endpoint_docs(key, filing.account_id, filing.region, snapshot, at)
             new_ids = [d["_id"] for d in new]
             if stored is not None and "ids" not in stored:
                 # Filed before the states listed their ids: once, by the group's key.
@@ -132,11 +150,11 @@ class EndpointFiler:
             old_ids = list((stored or {}).get("ids") or [])
             widened = sorted(set(old_ids) | set(new_ids))
             if widened:
-                pending.append(_state(key, None, at, account_id, widened))
+                pending.append(_state(key, None, at, filing.account_id, widened))
                 gone.extend(Delete(i) for i in widened)
             docs.extend(new)
-            done.append(_state(key, digest, at, account_id, new_ids))
-            filed.append((key, digest))
+            done.append(_state(key, digest, at, filing.account_id, new_ids))
+            filed.append((key, digest, at))
         await self.store.write(STATE, pending)
         await self.store.write(EXPOSURES, gone)
         await self.store.insert(EXPOSURES, docs)
@@ -148,7 +166,7 @@ class EndpointFiler:
         refused = await self.store.insert(STATE, [{"_id": op.id, **op.doc} for op in fresh])
         inserted = {op.id for op in fresh} - {fresh[i].id for i in refused}
         await self.store.write(STATE, [op for op in done if op.id not in inserted])
-        for key, digest in filed:
+        for key, digest, at in filed:
             self._remember(key, digest, at)
         return len(done)
 
