@@ -72,14 +72,14 @@ class Auditor:
         *,
         context_ttl: float = 0.0,
         read_concurrency: int = 8,
-        message_concurrency: int = 4,
+        message_concurrency: int = 2,
         capabilities: Capabilities | None = None,
         store: Store | None = None,
         hold: HoldPolicy | None = None,
         summary_delay: float = 0.0,
         own_places: bool = False,
         partitions: int = 0,
-        pass_size: int = 8,
+        pass_size: int = 32,
     ) -> None:
         self.db = db
         self.hold = hold or HoldPolicy()

@@ -35,14 +35,14 @@ class Settings(CommonSettings):
     )
     auditor_read_concurrency: int = Field(default=8, ge=1, le=64)
     auditor_message_concurrency: int = Field(
-        default=4,
+        default=2,
         ge=1,
         le=32,
         description="messages, or passes of several, applied at once; each "
         "account-region's messages one at a time",
     )
     auditor_pass_size: int = Field(
-        default=8,
+        default=32,
         ge=1,
         le=64,
         description="messages of distinct account-regions applied together in one pass "
