@@ -227,6 +227,7 @@ class Secmonkey:
         # items is a scan of every document on FerretDB: made once, at the end).
         wanted = ("created",) if stored == "first" else OUTCOMES
         baseline = sum(before.get(o, 0.0) for o in wanted)
+        at_end = await self.applied(wanted) - baseline  # stored when the sweep ended
         stored_seconds: float | None = None
         while await self.applied(wanted) - baseline < groups:
             if self.processes.crashed():
@@ -244,6 +245,7 @@ class Secmonkey:
             "seconds": float(status["duration_seconds"]),
             "stored_seconds": stored_seconds,
             "stored": count,
+            "stored_at_end": int(at_end),
             "regions": len(regions),
             "groups": groups,
             "incomplete": len(accounts) * self.regions - int(status["regions_complete"]),
@@ -494,7 +496,8 @@ def measure(args: argparse.Namespace) -> None:
         )
         print(
             f"secmonkey first sight stored: {stored(full)} from the request "
-            f"(auditor CPU {full['auditor_cpu']:.1f}s)"
+            f"(auditor CPU {full['auditor_cpu']:.1f}s; {full['stored_at_end']} of "
+            f"{full['groups']} groups stored when the sweep ended)"
         )
         print(
             f"secmonkey unchanged sweep: {again['seconds']:.1f}s to the last SweepCompleted, "
