@@ -122,40 +122,6 @@ async def test_with_a_delay_changes_are_recounted_once_after_the_alerts(db: Data
         await auditor.summaries.stop()
 
 
-async def test_while_messages_wait_recounts_wait_too_up_to_a_limit(db: Database) -> None:
-    auditor = Auditor(db, RulesConfig(), summary_delay=0.05, summary_max_defer=0.6)
-    backlog = True
-    auditor.summaries.busy = lambda: backlog
-    try:
-        await auditor.handle(batch(0, snap("sg-a", ingress(22, "0.0.0.0/0"))))
-        await asyncio.sleep(0.3)
-        assert auditor.summaries.due == 1  # deferred while messages wait
-        backlog = False
-        for _ in range(50):
-            if auditor.summaries.due == 0:
-                break
-            await asyncio.sleep(0.02)
-        assert auditor.summaries.due == 0 and await _has_rules(db)
-
-        # A backlog that lasts: the recount waits no longer than the limit.
-        backlog = True
-        await auditor.handle(batch(10, snap("sg-b", ingress(3389, "0.0.0.0/0"))))
-        assert auditor.summaries.due == 1
-        open_now = await db.issues.count_documents({"status": "open"})
-
-        async def counted() -> int:
-            rows = issue_counters.summary_rows(await issue_counters.read_summaries(db))
-            return sum(n for *_, n in rows)
-
-        for _ in range(100):
-            if await counted() == open_now:
-                break
-            await asyncio.sleep(0.05)
-        assert backlog and await counted() == open_now == 2
-    finally:
-        await auditor.summaries.stop()
-
-
 async def test_a_sole_holder_recounts_an_unchanged_sweep_end_once_per_partition_taken(
     db: Database,
 ) -> None:

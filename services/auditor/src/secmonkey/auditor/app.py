@@ -184,7 +184,6 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
                 settings.auditor_deletion_hold_share, settings.auditor_deletion_hold_min_groups
             ),
             summary_delay=settings.auditor_summary_delay_seconds,
-            summary_max_defer=settings.auditor_summary_max_defer_seconds,
             own_places=settings.partitions > 0,  # one holder per account-region
             partitions=settings.partitions,
         )

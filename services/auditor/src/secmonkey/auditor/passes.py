@@ -57,10 +57,6 @@ class Passes:
         self._busy: set[Place] = set()
         self._running: set[asyncio.Task[None]] = set()
 
-    def busy(self) -> bool:
-        """Whether messages wait for a slot (a backlog)."""
-        return bool(self._waiting)
-
     async def submit(self, message: Message) -> list[Event]:
         """Apply `message` in a pass; the events it produced."""
         waiting = _Waiting(message, asyncio.get_running_loop().create_future())

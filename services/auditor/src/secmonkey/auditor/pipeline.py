@@ -77,7 +77,6 @@ class Auditor:
         store: Store | None = None,
         hold: HoldPolicy | None = None,
         summary_delay: float = 0.0,
-        summary_max_defer: float = 0.0,
         own_places: bool = False,
         partitions: int = 0,
         pass_size: int = 32,
@@ -93,18 +92,11 @@ class Auditor:
         self.settler = Settler(self.store, self.committer)
         self.exposure = BatchExposure(db, own_places=own_places)
         self._turns = _turns_of(db, message_concurrency)
-        self.passes = Passes(self.apply_pass, size=pass_size, concurrency=message_concurrency)
-        self.summaries = SummaryRecounts(
-            db,
-            self._turns_of,
-            summary_delay,
-            own_places=own_places,
-            busy=self.passes.busy,
-            max_defer=summary_max_defer,
-        )
+        self.summaries = SummaryRecounts(db, self._turns_of, summary_delay, own_places=own_places)
         keep = own_places and not self.store.conditional_writes  # see `Rosters`
         self.rosters = Rosters(self.store, keep=keep)
         self.holds = DeletionHolds(db, keep=keep)
+        self.passes = Passes(self.apply_pass, size=pass_size, concurrency=message_concurrency)
 
     @contextlib.asynccontextmanager
     async def _turn(self, place: Place) -> AsyncIterator[None]:

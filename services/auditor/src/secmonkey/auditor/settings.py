@@ -89,12 +89,6 @@ class Settings(CommonSettings):
             "for all the changes meanwhile, after the alerts (0: at once, in the message's turn)"
         ),
     )
-    auditor_summary_max_defer_seconds: float = Field(
-        default=120.0,
-        ge=0,
-        description="while messages wait to be applied, summaries due are recounted up to "
-        "this much later (a recount reads its whole account-region)",
-    )
     auditor_lease_seconds: float = Field(
         default=20.0,
         gt=0,

@@ -8,9 +8,7 @@ partitions, `own_places` false, at every sweep's end). A summary is a read of
 the whole account-region, so it stays off the path of the alert: with `delay` > 0 it is
 recomputed that long after the change that asked for it, once for every change that came
 meanwhile (a burst of real-time changes costs one recount, not one each), after the
-events were published; and while messages wait to be applied (a first sight, a backlog),
-up to `max_defer` seconds longer: a recount reads every item and issue of its place, so
-recounts at first sight cost the database as much as storing the groups did. With `delay` 0 (tests, tools) it is recomputed at once, in the
+events were published. With `delay` 0 (tests, tools) it is recomputed at once, in the
 message's turn. A recount that fails is retried after `delay`; one lost with the process
 is made again at the account-region's next sweep.
 """
@@ -43,18 +41,11 @@ class SummaryRecounts:
         delay: float,
         *,
         own_places: bool = False,
-        busy: Callable[[], bool] | None = None,
-        max_defer: float = 0.0,
     ) -> None:
         self.db = db
         self.own_places = own_places  # one holder per account-region (partition leases)
         self.turns = turns
         self.delay = delay
-        # While `busy` (messages wait to be applied), recounts wait too, up to `max_defer`
-        # seconds after they were due: a recount reads every item and issue of its place,
-        # as much work for the database as storing them at first sight.
-        self.busy = busy
-        self.max_defer = max_defer
         self._due: dict[Place, None] = {}
         self._task: asyncio.Task[None] | None = None
         # Recounted by this process since it last took a partition: a sweep's end that
@@ -94,10 +85,6 @@ class SummaryRecounts:
     async def _run(self) -> None:
         while self._due:
             await asyncio.sleep(self.delay)
-            deferred = 0.0
-            while self.busy is not None and self.busy() and deferred < self.max_defer:
-                await asyncio.sleep(self.delay)
-                deferred += self.delay
             await self.flush()
 
     async def flush(self) -> int:
