@@ -152,9 +152,16 @@ async def summarise(db: Database, account_id: str, region: str) -> dict[str, Any
 
 async def summarise_all(db: Database, places: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """`summarise` several account-regions: each read and write one command for all."""
-    states = await places_state(db, places)
-    rows = [rows_doc(*place, states[place][1]) for place in places]
-    docs = [summary_doc(*place, *states[place]) for place in places]
+    return await store_summaries(db, await places_state(db, places))
+
+
+async def store_summaries(
+    db: Database, states: dict[tuple[str, str], tuple[list[Document], list[Document]]]
+) -> list[dict[str, Any]]:
+    """Store the summaries (and report rows) of account-regions from their active items
+    and open issues (`places_state`, or what the auditor just stored of a new place)."""
+    rows = [rows_doc(*place, issues) for place, (_, issues) in states.items()]
+    docs = [summary_doc(*place, *state) for place, state in states.items()]
     store = Store(db)
     await store.put(ROWS, {d["_id"]: {k: v for k, v in d.items() if k != "_id"} for d in rows})
     await store.put(SUMMARIES, {d["_id"]: {k: v for k, v in d.items() if k != "_id"} for d in docs})

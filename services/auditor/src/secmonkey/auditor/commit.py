@@ -7,6 +7,7 @@ describes, so work redone after a crash at any point gives the same result.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from secmonkey.auditor.decide import (
@@ -147,6 +148,14 @@ def item_write(
     return Update(item.key, change, guard={"seq": item.seq - 1})
 
 
+@dataclass
+class Committed:
+    """What a pass's commits inserted: new items and new issues (whole documents)."""
+
+    items: list[Document] = field(default_factory=list)
+    issues: list[Document] = field(default_factory=list)
+
+
 class Committer:
     """Applies the slow-path work of one round."""
 
@@ -157,10 +166,15 @@ class Committer:
         self.reviews = Reviews(store)
 
     async def apply(
-        self, work: list[Work], directory: Directory, inputs: AuditInputs, rosters: PlaceRosters
+        self,
+        work: list[Work],
+        directory: Directory,
+        inputs: AuditInputs,
+        rosters: PlaceRosters,
+        committed: Committed | None = None,
     ) -> tuple[list[Event], list[Source]]:
         """Commit `work` (of the account-regions of `rosters`); the events it produced and
-        the sources to decide again."""
+        the sources to decide again. The items and issues inserted go to `committed`."""
         if not work:
             return [], []
         for item in work:
@@ -228,8 +242,11 @@ class Committer:
         await self.index.file([w for w in work if w.is_revision], directory.account_name)
         # The items are the commit point. A new one is inserted (one transaction for the
         # whole batch); a duplicate is the same item committed by a competing writer.
-        await self.store.insert("items", item_inserts)
+        refused = await self.store.insert("items", item_inserts)
         await self.store.write("items", item_updates)
+        if committed is not None:
+            committed.items += [d for i, d in enumerate(item_inserts) if i not in refused]
+            committed.issues += issue_inserts
         # What is now known of each group (a deleted one is struck off once its exposure
         # is forgotten: `Auditor._gone`).
         await rosters.learn(

@@ -26,8 +26,15 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
 from secmonkey.auditor.chain_links import seal_all
-from secmonkey.auditor.commit import Committer
-from secmonkey.auditor.decide import AuditInputs, event_deletions, observations, sweep_deletions
+from secmonkey.auditor.commit import Committed, Committer
+from secmonkey.auditor.decide import (
+    AuditInputs,
+    Observation,
+    Source,
+    event_deletions,
+    observations,
+    sweep_deletions,
+)
 from secmonkey.auditor.deletion_hold import DeletionHolds, HoldPolicy, decide_hold, held_event
 from secmonkey.auditor.expiry import expire_justifications, expired_issues
 from secmonkey.auditor.exposure.batch import BatchExposure
@@ -44,10 +51,10 @@ from secmonkey.common import amqp, chain_anchor, issue_counters, place_rosters
 from secmonkey.common.canonical import Attachments, CanonicalGroup
 from secmonkey.common.chain_anchor import AnchorTarget
 from secmonkey.common.errors import InvalidInput
-from secmonkey.common.item_keys import item_key
+from secmonkey.common.item_keys import item_key, key_parts
 from secmonkey.common.messages import Event, SnapshotBatch, SweepCompleted, utcnow
 from secmonkey.common.search_index.writer import IndexWriter
-from secmonkey.common.storage import Capabilities, Database, Store
+from secmonkey.common.storage import Capabilities, Database, Document, Store
 
 log = logging.getLogger(__name__)
 
@@ -127,17 +134,20 @@ class Auditor:
         places = [(m.account_id, m.region) for m in messages]
         async with self._turns_of(places):
             try:
+                summarised: list[Place] = []
                 if isinstance(messages[0], SweepCompleted):
                     done = [await self.apply_sweep(messages[0])]
                 else:
-                    done = await self.apply_batches(messages)  # type: ignore[arg-type]
+                    done, summarised = await self.apply_batches(messages)  # type: ignore[arg-type]
             except BaseException:  # a write may have landed unanswered
                 for place in places:
                     self.rosters.forget(place)
                     self.holds.forget(place)
                 raise
             # The summaries follow.
-            changed = [p for p, events in zip(places, done, strict=True) if events]
+            changed = [
+                p for p, events in zip(places, done, strict=True) if events and p not in summarised
+            ]
             await self.summaries.changed(changed)
             if isinstance(messages[0], SweepCompleted) and not done[0]:
                 await self.summaries.swept(places)
@@ -161,10 +171,14 @@ class Auditor:
                 await issue_counters.settle_mark(self.db, mark)
         return len(marks)
 
-    async def apply_batches(self, batches: list[SnapshotBatch]) -> list[list[Event]]:
-        """Apply SnapshotBatches of distinct account-regions together; the events of each."""
+    async def apply_batches(
+        self, batches: list[SnapshotBatch]
+    ) -> tuple[list[list[Event]], list[Place]]:
+        """Apply SnapshotBatches of distinct account-regions together; the events of each,
+        and the account-regions whose summary the pass stored (`_first_summaries`)."""
         places = [(b.account_id, b.region) for b in batches]
         rosters = await self.rosters.read(places)
+        fresh = {p for p in places if not rosters.places[p].entries}
         # Groups new to their roster are entered before their exposure is filed.
         new = {
             place: rosters.places[place].note_absent([g.config.group_id for g in b.groups])
@@ -176,15 +190,44 @@ class Auditor:
         keys = {o.key for o in seen}
         deletions = [d for batch in batches for d in event_deletions(batch, keys)]
         events: list[Event] = []
+        committed = Committed()
         if seen or deletions:
             directory = await self.contexts.directory()
             inputs = self.inputs(directory)
             if seen:
-                events += await self.settler.settle(list(seen), directory, inputs, rosters)
+                sources: list[Source] = list(seen)
+                events += await self.settler.settle(sources, directory, inputs, rosters, committed)
             if deletions:
                 events += await self.settler.settle(list(deletions), directory, inputs, rosters)
+                fresh -= {key_parts(d.key)[:2] for d in deletions}
             await self._gone(rosters, events)
-        return [[e for e in events if (e.account_id, e.region) == place] for place in places]
+        summarised = await self._first_summaries(fresh, seen, committed)
+        by_place = [[e for e in events if (e.account_id, e.region) == p] for p in places]
+        return by_place, summarised
+
+    async def _first_summaries(
+        self, fresh: set[Place], seen: list[Observation], committed: Committed
+    ) -> list[Place]:
+        """The summaries of account-regions seen for the first time, from what the pass
+        inserted: their roster was empty (so they had no active item) and every group
+        observed was inserted now, so their active items and open issues are exactly
+        those. Any other account-region is recounted from the database (`summaries`)."""
+        observed: dict[Place, int] = {}
+        for o in seen:
+            observed[(o.account_id, o.region)] = observed.get((o.account_id, o.region), 0) + 1
+        items: dict[Place, list[Document]] = {}
+        for doc in committed.items:
+            items.setdefault((doc["account_id"], doc["region"]), []).append(doc)
+        whole = [p for p in fresh if observed.get(p) and len(items.get(p, [])) == observed[p]]
+        logged = await place_rosters.logged_issue_ids_of(self.store, whole)
+        whole = [p for p in whole if not logged[p]]
+        issues: dict[Place, list[Document]] = {p: [] for p in whole}
+        for doc in committed.issues:
+            place = (doc["account_id"], doc["region"])
+            if place in issues and doc.get("status") == "open":
+                issues[place].append(doc)
+        await self.summaries.stored({p: (items[p], issues[p]) for p in whole})
+        return whole
 
     async def _gone(self, rosters: PlaceRosters, events: list[Event]) -> None:
         """Deleted groups: their exposure forgotten, then struck off the roster."""

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from secmonkey.auditor import metrics
-from secmonkey.auditor.commit import Committer
+from secmonkey.auditor.commit import Committed, Committer
 from secmonkey.auditor.decide import AuditInputs, Observation, Source, Touch, Work, decide
 from secmonkey.auditor.known_states import PlaceRosters, blind_touch
 from secmonkey.auditor.rule_context import Directory
@@ -55,8 +55,10 @@ class Settler:
         directory: Directory,
         inputs: AuditInputs,
         rosters: PlaceRosters,
+        committed: Committed | None = None,
     ) -> list[Event]:
-        """Decide and apply, re-reading and retrying what lost a race (bounded)."""
+        """Decide and apply, re-reading and retrying what lost a race (bounded); the items
+        and issues inserted go to `committed`."""
         events: list[Event] = []
         pending = sources
         blind = True
@@ -89,7 +91,7 @@ class Settler:
                     work.append(decision)
             if late:
                 await self.committer.reviews.attach_callers(late)
-            done, pending = await self.committer.apply(work, directory, inputs, rosters)
+            done, pending = await self.committer.apply(work, directory, inputs, rosters, committed)
             events.extend(done)
             retried = {s.key for s in pending}
             for item in work:

@@ -23,7 +23,7 @@ from contextlib import AbstractAsyncContextManager
 
 from secmonkey.auditor.turns import Place
 from secmonkey.common import issue_counters
-from secmonkey.common.storage import Database
+from secmonkey.common.storage import Database, Document
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,15 @@ class SummaryRecounts:
         recounted only if this process has not recounted it since it took the place's
         partition."""
         await self.changed([p for p in places if not self.own_places or p not in self._recounted])
+
+    async def stored(self, states: dict[Place, tuple[list[Document], list[Document]]]) -> None:
+        """Store the summaries of account-regions whose active items and open issues the
+        caller knows without a read (a first sight, in their turns): no recount is due."""
+        if states:
+            await issue_counters.store_summaries(self.db, states)
+            self._recounted.update(states)
+            for place in states:
+                self._due.pop(place, None)
 
     def forget_recounts(self) -> None:
         """A partition was taken (perhaps back from a replica that changed its places):
