@@ -40,22 +40,26 @@ def seconds(message: Message) -> float:
     return (message.observed_at - T0).total_seconds()
 
 
+async def behind_a_first(
+    apply: Recorder, passes: Passes, first: Message, *rest: Message
+) -> list[object]:
+    """Submit `first`, which holds the only slot, then `rest`, which wait meanwhile; the
+    results of `rest` (exceptions returned)."""
+    apply.gate.clear()
+    held = asyncio.ensure_future(passes.submit(first))
+    await asyncio.sleep(0)
+    waiting = asyncio.gather(*(passes.submit(m) for m in rest), return_exceptions=True)
+    await asyncio.sleep(0.01)
+    apply.gate.set()
+    await held
+    return list(await waiting)
+
+
 async def test_messages_that_wait_go_together_one_per_account_region_in_arrival_order() -> None:
     apply = Recorder()
     passes = Passes(apply, size=8, concurrency=1)
-    apply.gate.clear()  # the first message holds the only slot while the others arrive
-    first = asyncio.ensure_future(passes.submit(batch(1, account=A)))
-    await asyncio.sleep(0)
-    rest = [
-        passes.submit(batch(2, account=A)),
-        passes.submit(batch(3, account=B)),
-        passes.submit(batch(4, account=C)),
-        passes.submit(batch(5, account=B)),
-    ]
-    waiting = asyncio.gather(*rest)
-    await asyncio.sleep(0.01)
-    apply.gate.set()
-    await asyncio.gather(first, waiting)
+    rest = [batch(2, account=A), batch(3, account=B), batch(4, account=C), batch(5, account=B)]
+    await behind_a_first(apply, passes, batch(1, account=A), *rest)
     runs = [[(acct, s) for acct, _, s in p] for p in apply.passes]
     # A's second message waited for its first; B's second for a later pass.
     assert runs == [[(A, 1)], [(A, 2), (B, 3), (C, 4)], [(B, 5)]]
@@ -64,18 +68,8 @@ async def test_messages_that_wait_go_together_one_per_account_region_in_arrival_
 async def test_a_sweep_end_goes_alone_and_keeps_its_place_in_the_order() -> None:
     apply = Recorder()
     passes = Passes(apply, size=8, concurrency=1)
-    apply.gate.clear()
-    first = asyncio.ensure_future(passes.submit(batch(1, account=C)))
-    await asyncio.sleep(0)
-    rest = asyncio.gather(
-        passes.submit(batch(2, account=A)),
-        passes.submit(completed(3, [], account=A)),
-        passes.submit(batch(4, account=A)),
-        passes.submit(batch(5, account=B)),
-    )
-    await asyncio.sleep(0.01)
-    apply.gate.set()
-    await asyncio.gather(first, rest)
+    rest = [batch(2, account=A), completed(3, [], account=A), batch(4, account=A)]
+    await behind_a_first(apply, passes, batch(1, account=C), *rest, batch(5, account=B))
     kinds = [[(acct, kind, s) for acct, kind, s in p] for p in apply.passes]
     assert kinds == [
         [(C, "SnapshotBatch", 1)],
@@ -99,19 +93,8 @@ async def test_a_pass_takes_at_most_its_size_and_concurrent_passes_share_no_plac
 async def test_one_bad_message_fails_alone_and_the_others_are_applied() -> None:
     apply = Recorder(bad=frozenset({3}))
     passes = Passes(apply, size=8, concurrency=1)
-    apply.gate.clear()
-    first = asyncio.ensure_future(passes.submit(batch(1, account=A)))
-    await asyncio.sleep(0)
-    rest = asyncio.gather(
-        passes.submit(batch(2, account=A)),
-        passes.submit(batch(3, account=B)),
-        passes.submit(batch(4, account=C)),
-        return_exceptions=True,
-    )
-    await asyncio.sleep(0.01)
-    apply.gate.set()
-    await first
-    two, three, four = await rest
+    rest = [batch(2, account=A), batch(3, account=B), batch(4, account=C)]
+    two, three, four = await behind_a_first(apply, passes, batch(1, account=A), *rest)
     assert (two, four) == ([], [])
     assert isinstance(three, InvalidInput)
     sizes = [len(p) for p in apply.passes]
@@ -121,18 +104,9 @@ async def test_one_bad_message_fails_alone_and_the_others_are_applied() -> None:
 async def test_an_unreachable_database_fails_the_whole_pass_at_once() -> None:
     apply = Recorder(bad=frozenset({2}), error=AutoReconnect("connection refused"))
     passes = Passes(apply, size=8, concurrency=1)
-    apply.gate.clear()
-    first = asyncio.ensure_future(passes.submit(batch(1, account=C)))
-    await asyncio.sleep(0)
-    rest = asyncio.gather(
-        passes.submit(batch(2, account=A)),
-        passes.submit(batch(3, account=B)),
-        return_exceptions=True,
-    )
-    await asyncio.sleep(0.01)
-    apply.gate.set()
-    await first
-    assert all(isinstance(r, AutoReconnect) for r in await rest)
+    rest = [batch(2, account=A), batch(3, account=B)]
+    results = await behind_a_first(apply, passes, batch(1, account=C), *rest)
+    assert all(isinstance(r, AutoReconnect) for r in results)
     assert [len(p) for p in apply.passes] == [1, 2]  # not redone one by one
 
 
