@@ -107,15 +107,10 @@ async def test_every_sweep_end_recounts_its_place(db: Database) -> None:
 async def test_with_a_delay_changes_are_recounted_once_after_the_alerts(db: Database) -> None:
     auditor = Auditor(db, RulesConfig(), summary_delay=0.5)
     try:
-        # A first sight stores its summary from what it inserted, at once.
-        await auditor.handle(batch(0, snap("sg-z", ingress(443, "10.0.0.0/8"))))
-        first = await db[issue_counters.SUMMARIES].find_one({})
-        assert first is not None and first["open_issues"] == 0 and auditor.summaries.due == 0
-        events = await auditor.handle(batch(1, snap("sg-a", ingress(22, "0.0.0.0/0"))))
-        events += await auditor.handle(batch(2, snap("sg-b", ingress(3389, "0.0.0.0/0"))))
+        events = await auditor.handle(batch(0, snap("sg-a", ingress(22, "0.0.0.0/0"))))
+        events += await auditor.handle(batch(1, snap("sg-b", ingress(3389, "0.0.0.0/0"))))
         assert events and auditor.summaries.due == 1  # two changes, one place, one recount due
-        later = await db[issue_counters.SUMMARIES].find_one({})
-        assert later is not None and later["open_issues"] == 0  # not yet
+        assert await db[issue_counters.SUMMARIES].find_one({}) is None  # not yet
         for _ in range(100):
             if auditor.summaries.due == 0 and await _has_rules(db):
                 break

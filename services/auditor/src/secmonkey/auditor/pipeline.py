@@ -211,7 +211,11 @@ class Auditor:
         """The summaries of account-regions seen for the first time, from what the pass
         inserted: their roster was empty (so they had no active item) and every group
         observed was inserted now, so their active items and open issues are exactly
-        those. Any other account-region is recounted from the database (`summaries`)."""
+        those. Any other account-region is recounted from the database (`summaries`), and
+        so is every one where this process is not its only writer (without partitions two
+        replicas may each insert some of a new place's groups)."""
+        if not self.summaries.own_places:
+            return []
         observed: dict[Place, int] = {}
         for o in seen:
             observed[(o.account_id, o.region)] = observed.get((o.account_id, o.region), 0) + 1
